@@ -1,0 +1,172 @@
+"""The one exception hierarchy of certverify: a stable machine code and a next step, in Japanese and English.
+
+Every failure a user can meet is one of these classes. The web layer maps ``code`` to an HTTP status and shows
+``message(lang)``; nowhere else invents error strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VerifyError(Exception):
+    """Base of every certverify error; subclasses set ``code`` and the two messages."""
+
+    code: str = "verify_error"
+    message_en: str = "The scan could not be verified."
+    message_ja: str = "スキャン画像を検証できませんでした。"
+
+    def __init__(self, detail: str | None = None, **context: Any) -> None:
+        super().__init__(detail or self.message_en)
+        self.detail = detail
+        self.context = context
+
+    def message(self, lang: str = "ja") -> str:
+        """The user-facing sentence (what went wrong and what to do) in ``lang`` ('ja' or 'en')."""
+        return self.message_en if lang == "en" else self.message_ja
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        """A JSON-ready description: stable code, message and non-personal context."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message(lang)}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.context:
+            out["context"] = self.context
+        return out
+
+
+# --- intake: the upload itself -------------------------------------------------------------------------------
+
+
+class InputError(VerifyError):
+    """The upload cannot be read as an image of a page."""
+
+
+class EmptyUpload(InputError):
+    code = "empty_upload"
+    message_en = "The upload is empty. Choose the scan file of the certificate's back and send it again."
+    message_ja = "ファイルが空です。証明書の裏面をスキャンしたファイルを選んで、もう一度送信してください。"
+
+
+class UnsupportedFormat(InputError):
+    code = "unsupported_format"
+    message_en = ("This file type is not supported. Send a JPEG, PNG, TIFF, BMP, WebP or PDF scan of the "
+                  "certificate's back.")
+    message_ja = ("このファイル形式には対応していません。証明書の裏面を JPEG・PNG・TIFF・BMP・WebP・PDF の"
+                  "いずれかで送信してください。")
+
+
+class CorruptFile(InputError):
+    code = "corrupt_file"
+    message_en = ("The file is damaged or incomplete and cannot be decoded. Save the scan again from the scanner "
+                  "and send the new file.")
+    message_ja = "ファイルが壊れているか途中で切れているため読み込めません。スキャナーから保存し直して送信してください。"
+
+
+class TooLarge(InputError):
+    code = "too_large"
+    message_en = "The file is too large. Scan at 300 dpi (600 dpi at most) and send a file under the size limit."
+    message_ja = "ファイルが大きすぎます。300 dpi(最大 600 dpi)でスキャンし、上限より小さいファイルを送信してください。"
+
+
+class TooManyPixels(InputError):
+    code = "too_many_pixels"
+    message_en = "The image has too many pixels. Scan the A4 back at 300 dpi (600 dpi at most) and send it again."
+    message_ja = "画像の画素数が多すぎます。A4 の裏面を 300 dpi(最大 600 dpi)でスキャンし直してください。"
+
+
+class TooManyPages(InputError):
+    code = "too_many_pages"
+    message_en = "The PDF has too many pages. Send only the page with the certificate's back."
+    message_ja = "PDF のページ数が多すぎます。証明書の裏面のページだけを送信してください。"
+
+
+# --- locating: finding the printed back in the picture ---------------------------------------------------------
+
+
+class LocateError(VerifyError):
+    """The picture was read but the printed back could not be found or measured in it."""
+
+
+class ResolutionTooLow(LocateError):
+    code = "resolution_too_low"
+    message_en = "The scan resolution is too low. Scan the back at 300 dpi (at least 150 dpi) and send it again."
+    message_ja = "解像度が低すぎます。裏面を 300 dpi(最低 150 dpi)でスキャンし直してください。"
+
+
+class MarkersNotFound(LocateError):
+    code = "markers_not_found"
+    message_en = ("The four square corner marks of the back were not all found. Make sure the whole back, with all "
+                  "four corner marks, is in the picture, flat and in focus, then scan it again.")
+    message_ja = ("裏面の四隅にある四角いマークが見つかりませんでした。四隅のマークがすべて写るように、"
+                  "用紙を平らにしてピントを合わせ、もう一度スキャンしてください。")
+
+
+class GridNotFound(LocateError):
+    code = "grid_not_found"
+    message_en = ("The dotted frame around the scrambled image could not be measured. The back may be folded, "
+                  "cut off or covered: scan the whole sheet flat and send it again.")
+    message_ja = ("スクランブル画像の周りの点線の枠を測定できませんでした。用紙の折れ・欠け・重なりがないか確認し、"
+                  "用紙全体を平らにしてスキャンし直してください。")
+
+
+# --- the printed code ------------------------------------------------------------------------------------------
+
+
+class CodeError(VerifyError):
+    """The machine-readable code is missing, unreadable or not trustworthy."""
+
+
+class CodeUnreadable(CodeError):
+    code = "code_unreadable"
+    message_en = ("The QR code printed on the back could not be read. Scan at 300 dpi without blur or glare and "
+                  "make sure the code is not covered or creased.")
+    message_ja = ("裏面の QR コードを読み取れませんでした。300 dpi で、ぼけや反射がないようにスキャンし、"
+                  "コードが隠れたり折れたりしていないか確認してください。")
+
+
+class UnsupportedVersion(CodeError):
+    code = "unsupported_version"
+    message_en = ("The back uses a format version this site does not know. It may be newer than this site or not a "
+                  "certificate back at all; contact the issuer.")
+    message_ja = ("この裏面の形式バージョンには対応していません。新しい形式か、証明書の裏面ではない可能性があります。"
+                  "発行元にお問い合わせください。")
+
+
+class UnknownKey(CodeError):
+    code = "unknown_key"
+    message_en = ("The back names an issuing key this site does not know. The certificate cannot be confirmed; "
+                  "contact the issuing municipality.")
+    message_ja = "裏面に記録された発行鍵がこのサイトに登録されていません。証明書を確認できないため、発行した市区町村にお問い合わせください。"
+
+
+class BadSignature(CodeError):
+    code = "bad_signature"
+    message_en = ("The issuer's signature in the code does not match its contents: the code was altered or forged. "
+                  "Do not trust this certificate; contact the issuing municipality.")
+    message_ja = ("コードの内容と発行元の署名が一致しません。コードが改ざんまたは偽造されています。"
+                  "この証明書を信用せず、発行した市区町村にお問い合わせください。")
+
+
+# --- restoring the front ---------------------------------------------------------------------------------------
+
+
+class ScrambleMismatch(VerifyError):
+    code = "scramble_mismatch"
+    message_en = ("The scrambled image does not belong to the code printed beside it: it does not restore to a "
+                  "coherent page. The back may be forged or assembled from different certificates. Do not trust it.")
+    message_ja = ("スクランブル画像が隣の QR コードと対応していません(正しく復元できません)。"
+                  "偽造または別の証明書を組み合わせた裏面の可能性があります。この証明書を信用しないでください。")
+
+
+def all_error_classes() -> list[type[VerifyError]]:
+    """Every concrete error class, for documentation, catalogues and the web layer's status map."""
+    seen: list[type[VerifyError]] = []
+    stack: list[type[VerifyError]] = [VerifyError]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            stack.append(sub)
+            if "code" in sub.__dict__:
+                seen.append(sub)
+    return sorted(seen, key=lambda c: c.code)

@@ -1,0 +1,78 @@
+"""Typed values that cross the package boundary: limits, decoded pages, certificate facts, restorations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one upload, checked before any expensive decoding."""
+
+    max_bytes: int = 40 * 1024 * 1024
+    max_pixels: int = 60_000_000  # an A4 page at 600 dpi is 34.8 MP
+    max_pages: int = 10
+    min_dpi: float = 120.0  # below this the block grid cannot be resolved
+    pdf_render_dpi: int = 300
+
+
+@dataclass
+class DecodedPage:
+    """One page of an upload, decoded to 8-bit RGB (EXIF orientation applied)."""
+
+    image: np.ndarray  # H x W x 3, uint8, RGB
+    page_index: int = 0
+    grayscale: bool = False  # the source had no colour (L, 1-bit or equal channels)
+
+
+@dataclass
+class Upload:
+    """What intake learnt about an upload: its format and how to get its pages."""
+
+    media_type: str  # e.g. "image/jpeg", "application/pdf"
+    format: str  # short name: jpeg, png, tiff, bmp, webp, pdf
+    sha256: str
+    byte_size: int
+    width: int  # of the first page, in pixels
+    height: int
+    page_count: int = 1
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What the signed code on the back says about the certificate."""
+
+    format_version: int
+    issuer: str
+    key_id: str
+    serial: str
+    document_type: str
+    issued_on: dt.date
+    signature: str = "valid"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "issuer": self.issuer,
+            "key_id": self.key_id,
+            "serial": self.serial,
+            "document_type": self.document_type,
+            "issued_on": self.issued_on.isoformat(),
+            "signature": self.signature,
+        }
+
+
+@dataclass
+class Restoration:
+    """A successful restoration: the front as issued, the facts of its code and how good the scan was."""
+
+    image: np.ndarray  # H x W x 3 uint8 RGB, the whole front page (A4 aspect)
+    certificate: CertificateFacts
+    quality: dict[str, float] = field(default_factory=dict)
+    upload: Upload | None = None
+    page_index: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
