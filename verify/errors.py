@@ -159,6 +159,17 @@ class ScrambleMismatch(VerifyError):
                   "偽造または別の証明書を組み合わせた裏面の可能性があります。この証明書を信用しないでください。")
 
 
+# --- the operator's side ---------------------------------------------------------------------------------------
+
+
+class ConfigurationError(VerifyError):
+    """The installation is misconfigured (for example no key ring): an operator's problem, not the user's."""
+
+    code = "configuration"
+    message_en = "The verification service is not configured correctly. Please try again later."
+    message_ja = "検証サービスの設定に問題があります。しばらくしてからもう一度お試しください。"
+
+
 def all_error_classes() -> list[type[VerifyError]]:
     """Every concrete error class, for documentation, catalogues and the web layer's status map."""
     seen: list[type[VerifyError]] = []

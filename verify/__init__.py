@@ -1,0 +1,27 @@
+"""certverify's image pipeline: issue printable backs and restore certificate fronts from scans of them.
+
+Pure code on arrays and bytes (numpy, OpenCV, Pillow); it imports no web framework and can be used as a library.
+"""
+
+from __future__ import annotations
+
+from .errors import VerifyError
+from .issuing import IssuedCertificate, issue
+from .keys import IssuingKey, KeyRing
+from .model import CertificateFacts, Limits, Restoration, Upload
+from .output import encode_image
+from .restore import restore
+
+__all__ = [
+    "CertificateFacts",
+    "IssuedCertificate",
+    "IssuingKey",
+    "KeyRing",
+    "Limits",
+    "Restoration",
+    "Upload",
+    "VerifyError",
+    "encode_image",
+    "issue",
+    "restore",
+]

@@ -1,0 +1,114 @@
+"""``python -m verify``: manage the key ring, issue certificates, restore scans."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from .errors import VerifyError
+from .issuing import issue
+from .keys import KeyRing, init_ring
+from .model import Limits
+from .output import encode_image
+from .restore import restore
+
+
+def _keys_init(args: argparse.Namespace) -> int:
+    path = Path(args.dir) if args.dir else KeyRing.default_path()
+    ring, key = init_ring(path, args.key_id)
+    if key is None:
+        print(f"key ring {path} already holds {', '.join(ring.ids())}; nothing created")
+    else:
+        print(f"created key {key.key_id} in {path} (owner-only permissions)")
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    ring = KeyRing.load(args.dir or None)
+    for key_id in ring.ids():
+        key = ring.get(key_id)
+        role = "sign+verify" if key.signing_key else "verify"
+        print(f"{key_id}\t{role}\t{key.created}")
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    ring = KeyRing.load(args.keys or None)
+    front = None
+    if args.front:
+        bgr = cv2.imread(args.front, cv2.IMREAD_COLOR)
+        if bgr is None:
+            print(f"cannot read front image {args.front}", file=sys.stderr)
+            return 2
+        front = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    issued_on = dt.date.fromisoformat(args.issued_on) if args.issued_on else None
+    cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
+                 document_type=args.document_type, issued_on=issued_on)
+    paths = cert.save(args.out)
+    print(json.dumps({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}},
+                     ensure_ascii=False, indent=2))
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    try:
+        data = Path(args.scan).read_bytes()
+        result = restore(data, KeyRing.load(args.keys or None), Limits())
+    except VerifyError as exc:
+        print(json.dumps({"ok": False, "error": exc.to_dict(args.lang)}, ensure_ascii=False))
+        return 1
+    except OSError as exc:
+        print(json.dumps({"ok": False, "error": {"code": "io_error", "message": str(exc)}}, ensure_ascii=False))
+        return 2
+    out = Path(args.out) if args.out else Path(args.scan).with_name(Path(args.scan).stem + ".restored.png")
+    out.write_bytes(encode_image(result.image, out.suffix.lstrip(".").lower().replace("jpg", "jpeg") or "png"))
+    print(json.dumps({"ok": True, **result.certificate.to_dict(), "quality": result.quality,
+                      "restored": str(out)}, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keys = sub.add_parser("keys", help="manage the key ring").add_subparsers(dest="keys_command", required=True)
+    k_init = keys.add_parser("init", help="create a development key ring if none exists")
+    k_init.add_argument("--dir", help="key ring directory (default $CERTVERIFY_KEYS_DIR or keys/)")
+    k_init.add_argument("--key-id", help="create this key id (also when the ring already has keys)")
+    k_init.set_defaults(func=_keys_init)
+    k_list = keys.add_parser("list", help="list key ids")
+    k_list.add_argument("--dir")
+    k_list.set_defaults(func=_keys_list)
+
+    iss = sub.add_parser("issue", help="make a certificate: front.png, back.png and certificate.pdf")
+    iss.add_argument("--out", required=True, help="output directory")
+    iss.add_argument("--front", help="front page image (default: a rendered sample 住民票の写し)")
+    iss.add_argument("--serial", help="certificate serial (default: date and random digits)")
+    iss.add_argument("--issuer", default="990001", help="issuer code (default 990001, fictitious)")
+    iss.add_argument("--key-id", help="issuing key id (default: the newest signing key)")
+    iss.add_argument("--document-type", default="residence", help="residence or seal-registration")
+    iss.add_argument("--issued-on", help="issue date YYYY-MM-DD (default today)")
+    iss.add_argument("--keys", help="key ring directory")
+    iss.set_defaults(func=_issue)
+
+    res = sub.add_parser("restore", help="verify a scan of a back and write the restored front")
+    res.add_argument("scan")
+    res.add_argument("--out", help="restored front image (.png, .jpg or .webp)")
+    res.add_argument("--keys", help="key ring directory")
+    res.add_argument("--lang", default="en", choices=["en", "ja"], help="language of error messages")
+    res.set_defaults(func=_restore)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VerifyError as exc:
+        print(json.dumps({"ok": False, "error": exc.to_dict(getattr(args, "lang", "en"))}, ensure_ascii=False))
+        return 1

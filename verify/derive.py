@@ -1,0 +1,84 @@
+"""Keyed derivations of format v1: every printed choice comes from HMAC-SHA256, never from a library RNG.
+
+The constructions are specified byte for byte in ``docs/format.md`` and pinned by frozen test vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import spec
+
+CERT_KEY_LABEL = b"certverify/v1/certificate-key\x00"
+PERMUTATION_LABEL = b"certverify/v1/permutation\x00"
+TRANSFORM_LABEL = b"certverify/v1/transform\x00"
+
+
+def length_prefixed(text: str) -> bytes:
+    """UTF-8 bytes of ``text`` preceded by their length as a 2-byte big-endian integer."""
+    raw = text.encode("utf-8")
+    return struct.pack(">H", len(raw)) + raw
+
+
+def certificate_key(secret: bytes, issuer: str, serial: str) -> bytes:
+    """The per-certificate key: HMAC-SHA256(secret, label || lp(issuer) || lp(serial))."""
+    return hmac.new(secret, CERT_KEY_LABEL + length_prefixed(issuer) + length_prefixed(serial), hashlib.sha256).digest()
+
+
+def keystream(key: bytes, label: bytes) -> Iterator[int]:
+    """Bytes of HMAC-SHA256(key, label || u32be(counter)) for counter = 0, 1, 2, ..., one byte at a time."""
+    counter = 0
+    while True:
+        yield from hmac.new(key, label + struct.pack(">I", counter), hashlib.sha256).digest()
+        counter += 1
+
+
+def _words(stream: Iterator[int]) -> Iterator[int]:
+    """Big-endian 32-bit words taken four bytes at a time from ``stream``."""
+    while True:
+        yield (next(stream) << 24) | (next(stream) << 16) | (next(stream) << 8) | next(stream)
+
+
+def uniform_below(words: Iterator[int], bound: int) -> int:
+    """An unbiased integer in [0, bound) by rejection sampling of 32-bit words."""
+    limit = (1 << 32) - ((1 << 32) % bound)
+    while True:
+        w = next(words)
+        if w < limit:
+            return w % bound
+
+
+def permutation(key: bytes, n: int) -> np.ndarray:
+    """Fisher-Yates shuffle of 0..n-1 drawn from the permutation stream: entry p is the front block printed at p."""
+    words = _words(keystream(key, PERMUTATION_LABEL))
+    perm = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = uniform_below(words, i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    return np.array(perm, dtype=np.int32)
+
+
+def transforms(key: bytes, n: int) -> np.ndarray:
+    """Per printed block, a dihedral transform 0..7 (bits 0-1: quarter turns, bit 2: mirror), one stream byte each."""
+    stream = keystream(key, TRANSFORM_LABEL)
+    return np.array([next(stream) & 7 for _ in range(n)], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class BlockMap:
+    """Where every front block is printed and how it is turned: the whole secret of one certificate's back."""
+
+    perm: np.ndarray  # printed position p shows front block perm[p]
+    transform: np.ndarray  # applied to that block before printing
+
+    @classmethod
+    def derive(cls, secret: bytes, issuer: str, serial: str) -> BlockMap:
+        key = certificate_key(secret, issuer, serial)
+        n = spec.COLS * spec.ROWS
+        return cls(permutation(key, n), transforms(key, n))

@@ -1,0 +1,306 @@
+"""Finding the printed back in a scan: corner markers, the QR code, and the sub-pixel block grid.
+
+Geometry convention: a homography maps continuous page units (``spec``) to scan pixel-centre coordinates, the
+convention of ``cv2.remap``. Markers give a first homography; the dot track around the scrambled area refines it
+to every block boundary, and a Coons patch carries the boundary's residual distortion (sheet-feeder stretch,
+lens bulge) into the interior.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import zxingcpp
+
+from . import spec
+from .errors import CodeUnreadable, GridNotFound, MarkersNotFound
+
+DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
+DOT_SEARCH = 14  # units each side of a dot's predicted centre
+MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
+LATTICE_STEP = 12  # units between the nodes of the refined mapping
+MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
+
+
+@dataclass
+class PageFit:
+    """Where the page lies in the scan, from its corner markers."""
+
+    homography: np.ndarray  # page units -> scan pixels
+    corners: list[str]
+    marker_error_px: float
+
+    def project(self, pts: np.ndarray) -> np.ndarray:
+        """Map N x 2 page points to scan pixels."""
+        return project(self.homography, pts)
+
+    @property
+    def px_per_unit(self) -> float:
+        """Local scale at the centre of the page."""
+        return local_scale(self.homography, (spec.PAGE_W / 2, spec.PAGE_H / 2))
+
+    @property
+    def dpi(self) -> float:
+        return self.px_per_unit * spec.UNITS_PER_INCH
+
+    @property
+    def rotation_deg(self) -> float:
+        """Rotation of the page in the scan, degrees counter-clockwise, 0-360."""
+        a, b = self.project(np.array([[0.0, 0.0], [100.0, 0.0]]))
+        return math.degrees(math.atan2(-(b[1] - a[1]), b[0] - a[0])) % 360
+
+
+def project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply homography ``h`` to N x 2 points."""
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
+    return cv2.perspectiveTransform(p, h).reshape(-1, 2)
+
+
+def local_scale(h: np.ndarray, at: tuple[float, float]) -> float:
+    """Square root of the area scale of ``h`` at page point ``at`` (pixels per unit)."""
+    x, y = at
+    p = project(h, np.array([[x, y], [x + 1, y], [x, y + 1]]))
+    return math.sqrt(abs(np.cross(p[1] - p[0], p[2] - p[0])))
+
+
+@functools.cache
+def _detector() -> cv2.aruco.ArucoDetector:
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, spec.MARKER_DICT))
+    params = cv2.aruco.DetectorParameters()
+    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
+    return cv2.aruco.ArucoDetector(dictionary, params)
+
+
+def _detect(gray: np.ndarray, long_side: int) -> dict[str, np.ndarray]:
+    """Corners (4 x 2, scan pixels) of the expected markers found at one detection size, by corner name."""
+    scale = min(1.0, long_side / max(gray.shape))
+    small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    corners, ids, _ = _detector().detectMarkers(small)
+    by_id = {v: k for k, v in spec.MARKER_IDS.items()}
+    found: dict[str, np.ndarray] = {}
+    if ids is None:
+        return found
+    for quad, marker_id in zip(corners, ids.ravel(), strict=True):
+        name = by_id.get(int(marker_id))
+        if name is None:
+            continue
+        pts = (quad.reshape(4, 2).astype(np.float64) + 0.5) / scale - 0.5
+        if name not in found or cv2.contourArea(pts.astype(np.float32)) > cv2.contourArea(found[name].astype(np.float32)):
+            found[name] = pts
+    return found
+
+
+def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
+    """A homography from three or four markers, or None when they do not form a plausible page."""
+    if len(found) < 3:
+        return None
+    rects = spec.marker_rects()
+    names = sorted(found)
+    page = np.array([c for n in names for c in rects[n].corners()], dtype=np.float64)
+    scan = np.concatenate([found[n] for n in names])
+    h, _ = cv2.findHomography(page, scan, 0)
+    if h is None:
+        return None
+    err = np.linalg.norm(project(h, page) - scan, axis=1)
+    size_px = local_scale(h, (spec.PAGE_W / 2, spec.PAGE_H / 2)) * spec.MARKER_SIZE
+    if np.sqrt(np.mean(err**2)) > 0.08 * size_px and len(found) == 4:
+        # one marker may be a false detection: keep the three that agree best
+        fits = [_fit_markers({k: v for k, v in found.items() if k != drop}) for drop in found]
+        fits = [f for f in fits if f is not None]
+        return min(fits, key=lambda f: f.marker_error_px) if fits else None
+    page_quad = project(h, np.array(spec.Rect(0, 0, spec.PAGE_W, spec.PAGE_H).corners()))
+    if np.sqrt(np.mean(err**2)) > 0.08 * size_px or not cv2.isContourConvex(page_quad.astype(np.float32)):
+        return None
+    if np.cross(page_quad[1] - page_quad[0], page_quad[3] - page_quad[0]) <= 0:  # mirrored
+        return None
+    return PageFit(h, names, float(np.sqrt(np.mean(err**2))))
+
+
+def locate_markers(gray: np.ndarray) -> PageFit:
+    """Find the corner markers at any rotation and scale: ``MarkersNotFound`` unless three or four agree."""
+    best: dict[str, np.ndarray] = {}
+    for long_side in DETECT_LONG_SIDES:
+        found = _detect(gray, long_side)
+        fit = _fit_markers(found)
+        if fit is not None:
+            return fit
+        if len(found) > len(best):
+            best = found
+        if long_side >= max(gray.shape):
+            break
+    missing = sorted(set(spec.MARKER_IDS) - set(best))
+    raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
+
+
+# --- the code ------------------------------------------------------------------------------------------------
+
+
+def rectify(gray: np.ndarray, h: np.ndarray, box: tuple[float, float, float, float], px_per_unit: float) -> np.ndarray:
+    """The page region ``box`` (units) resampled upright at ``px_per_unit`` from the scan."""
+    x0, y0, x1, y1 = box
+    w, hgt = round((x1 - x0) * px_per_unit), round((y1 - y0) * px_per_unit)
+    out_to_page = np.array([[1 / px_per_unit, 0, x0 + 0.5 / px_per_unit], [0, 1 / px_per_unit, y0 + 0.5 / px_per_unit],
+                            [0, 0, 1]])
+    return cv2.warpPerspective(gray, h @ out_to_page, (w, hgt), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def read_code(gray: np.ndarray, fit: PageFit) -> bytes:
+    """The bytes of the QR code in its box: ``CodeUnreadable`` when no certverify code can be decoded there."""
+    scale = fit.px_per_unit
+    for ppu in (1.0, 1.6):  # 5 and 8 pixels a module
+        if ppu > 1.0 and scale < 1.2:
+            break
+        region = rectify(gray, fit.homography, spec.QR_BOX, ppu)
+        for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
+            for result in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False):
+                if result.valid and result.bytes[:2] == b"CV":
+                    return bytes(result.bytes)
+    raise CodeUnreadable("no certverify QR code could be decoded in its box")
+
+
+# --- the dot track and the refined grid ------------------------------------------------------------------------
+
+
+@dataclass
+class GridFit:
+    """The measured dot track and the mapping from design units of the scrambled area to scan pixels."""
+
+    homography: np.ndarray  # page units -> scan pixels, fitted to every measured dot
+    residuals: dict[str, np.ndarray]  # per side: (N, 2) scan-pixel residuals of the dots after the homography
+    dots_found: float  # fraction of dots measured
+    rms_px: float  # residual RMS before the boundary correction
+    ink: float  # median dot darkness (0-255 gray level)
+    paper: float  # median paper level around the dots
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def lattice(self, step: int = LATTICE_STEP) -> np.ndarray:
+        """Scan coordinates (ny, nx, 2) of nodes at design points (k - 1) * step, one node beyond every edge."""
+        xs = (np.arange(spec.GRID_W // step + 3) - 1.0) * step
+        ys = (np.arange(spec.GRID_H // step + 3) - 1.0) * step
+        gx, gy = np.meshgrid(xs, ys)
+        base = project(self.homography, np.stack([gx.ravel() + spec.GRID_X, gy.ravel() + spec.GRID_Y], 1))
+        return base.reshape(len(ys), len(xs), 2) + self._coons(xs, ys)
+
+    def _coons(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Boundary residuals blended into the interior (a Coons patch over the dot-track rectangle)."""
+        d, w, h = spec.DOT_OFFSET, spec.GRID_W, spec.GRID_H
+        kx = np.arange(spec.COLS + 1) * spec.PITCH
+        ky = np.arange(spec.ROWS + 1) * spec.PITCH
+        r = self.residuals
+
+        def along(side: str, knots: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return np.stack([np.interp(at, knots, r[side][:, 0]), np.interp(at, knots, r[side][:, 1])], -1)
+
+        top, bottom = along("top", kx, xs), along("bottom", kx, xs)  # (nx, 2)
+        left, right = along("left", ky, ys), along("right", ky, ys)  # (ny, 2)
+        c00 = (r["top"][0] + r["left"][0]) / 2
+        c10 = (r["top"][-1] + r["right"][0]) / 2
+        c01 = (r["bottom"][0] + r["left"][-1]) / 2
+        c11 = (r["bottom"][-1] + r["right"][-1]) / 2
+        s = ((xs + d) / (w + 2 * d))[None, :, None]
+        t = ((ys + d) / (h + 2 * d))[:, None, None]
+        return ((1 - t) * top[None] + t * bottom[None] + (1 - s) * left[:, None] + s * right[:, None]
+                - ((1 - s) * (1 - t) * c00 + s * (1 - t) * c10 + (1 - s) * t * c01 + s * t * c11))
+
+    @property
+    def needs_correction(self) -> bool:
+        """Whether the dots stray from the homography enough to matter (sheet-feeder stretch, lens bulge)."""
+        return max(float(np.abs(r).max()) for r in self.residuals.values()) > MAX_PLAIN_RESIDUAL_PX
+
+    def warp(self, img: np.ndarray, step: int = LATTICE_STEP) -> np.ndarray:
+        """The scrambled area resampled from the scan onto the design grid (GRID_H x GRID_W, one pixel a unit)."""
+        size = (spec.GRID_W, spec.GRID_H)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        if not self.needs_correction:
+            design_to_page = np.array([[1, 0, spec.GRID_X + 0.5], [0, 1, spec.GRID_Y + 0.5], [0, 0, 1]])
+            return cv2.warpPerspective(img, self.homography @ design_to_page, size, flags=flags,
+                                       borderMode=cv2.BORDER_REPLICATE)
+        lat = self.lattice(step).astype(np.float32)
+        # design pixel i has its centre at i + 0.5; lattice node k sits at (k - 1) * step
+        to_node = np.array([[1 / step, 0, 0.5 / step + 1], [0, 1 / step, 0.5 / step + 1]])
+        dense = cv2.warpAffine(lat, to_node, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(img, dense, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _dot_centroid(gray: np.ndarray, x: float, y: float, r: int, dot_px: float) -> tuple[float, float, float, float] | None:
+    """Ink-weighted centroid of the dot near (x, y): (x, y, ink level, paper level), or None when there is none."""
+    xi, yi = round(x), round(y)
+    y0, y1, x0, x1 = yi - r, yi + r + 1, xi - r, xi + r + 1
+    if y0 < 0 or x0 < 0 or y1 > gray.shape[0] or x1 > gray.shape[1]:
+        return None
+    patch = gray[y0:y1, x0:x1].astype(np.float32)
+    flat = patch.ravel()
+    q = (3 * flat.size) // 4
+    paper = float(np.partition(flat, q)[q])
+    darkest = float(flat.min())
+    peak = paper - darkest
+    if peak < 25:
+        return None
+    w = np.clip((paper - 0.3 * peak) - patch, 0, None)
+    area = np.count_nonzero(w) / dot_px**2
+    if not 0.2 < area < 3.5:
+        return None
+    total = w.sum()
+    cx = float(w.sum(0) @ np.arange(x0, x1)) / total
+    cy = float(w.sum(1) @ np.arange(y0, y1)) / total
+    return cx, cy, darkest, paper
+
+
+def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
+    """Measure every dot of the track to sub-pixel precision, walking each side from its first dot."""
+    ppu = fit.px_per_unit
+    r = max(3, round(DOT_SEARCH * ppu))
+    dot_px = spec.DOT_SIZE * ppu
+    page_pts, scan_pts, sides = [], [], {}
+    inks, papers = [], []
+    for side, centres in spec.dot_centres().items():
+        design = np.array(centres, dtype=np.float64)
+        predicted = fit.project(design)
+        measured = np.full_like(predicted, np.nan)
+        offset = np.zeros(2)
+        for k, (px, py) in enumerate(predicted):
+            guess = (px + offset[0], py + offset[1])
+            hit = _dot_centroid(gray, guess[0], guess[1], r, dot_px)
+            if hit is not None and max(abs(hit[0] - guess[0]), abs(hit[1] - guess[1])) > r - dot_px:
+                hit = _dot_centroid(gray, hit[0], hit[1], r, dot_px)  # the dot was near the edge: centre on it
+            if hit is not None:
+                measured[k] = hit[:2]
+                offset = measured[k] - predicted[k]
+                inks.append(hit[2])
+                papers.append(hit[3])
+        ok = ~np.isnan(measured[:, 0])
+        if ok.mean() < MIN_DOT_FRACTION:
+            raise GridNotFound(f"only {int(ok.sum())} of {len(ok)} dots found on the {side} side", side=side)
+        sides[side] = (design, measured, ok)
+        page_pts.append(design[ok])
+        scan_pts.append(measured[ok])
+    page_all, scan_all = np.concatenate(page_pts), np.concatenate(scan_pts)
+    h, _ = cv2.findHomography(page_all, scan_all, 0)
+    residuals = {}
+    for side, (design, measured, ok) in sides.items():
+        res = measured - project(h, design)
+        res = _clean_track(res, ok, max(0.6, 1.5 * ppu))
+        residuals[side] = res
+    rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
+    found = float(sum(int(s[2].sum()) for s in sides.values()) / sum(len(s[2]) for s in sides.values()))
+    return GridFit(h, residuals, found, rms, float(np.median(inks)), float(np.median(papers)))
+
+
+def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
+    """Fill missing dots and replace outliers by their neighbours' median, then smooth lightly along the side."""
+    idx = np.arange(len(res))
+    out = res.copy()
+    for c in range(2):
+        out[~ok, c] = np.interp(idx[~ok], idx[ok], res[ok, c])
+    padded = np.pad(out, ((2, 2), (0, 0)), mode="edge")
+    med = np.median(np.stack([padded[i:i + len(out)] for i in range(5)]), axis=0)
+    bad = np.linalg.norm(out - med, axis=1) > tol
+    out[bad] = med[bad]
+    padded = np.pad(out, ((1, 1), (0, 0)), mode="edge")
+    return (padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4
