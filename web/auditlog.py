@@ -1,10 +1,50 @@
-"""The hash-chained verification log: one entry per verification attempt, from the page and the API alike."""
+"""The hash-chained verification log: one entry per verification attempt, from the page and the API alike.
+
+Every entry stores its sequence number, the previous entry's hash and its own hash over a canonical serialisation
+of all its fields, so an edited, removed or reordered entry breaks the chain. Appends hold the chain head's lock
+(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), which serialises every worker of every
+app instance that shares the database. Pruning leaves a signed checkpoint (HMAC-SHA256 of the last removed
+entry's sequence number and hash) from which the remaining chain is verified.
+"""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from web import db
+from web.models import ChainHead, Checkpoint, LogEntry
+
+GENESIS_HASH = "0" * 64
+HASH_DOMAIN = b"certverify-log-v1\n"
+CHECKPOINT_DOMAIN = b"certverify-checkpoint-v1\n"
+MAX_TEXT = 200  # longest string kept from an attempt: serials and issuers come from untrusted uploads
+
+HASHED_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outcome", "error_code", "serial",
+                 "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
+                 "dpi_estimate", "quality", "processing_ms", "prev_hash")
+EXPORT_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outcome", "error_code", "serial",
+                 "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
+                 "dpi_estimate", "processing_ms", "quality", "prev_hash", "entry_hash")
+_INT_FIELDS = {"seq", "width", "height"}
+_FLOAT_FIELDS = {"dpi_estimate", "processing_ms"}
 
 
 @dataclass
@@ -30,6 +70,421 @@ class AttemptRecord:
     occurred_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
-def record(entry: AttemptRecord) -> None:
-    """Append ``entry`` to the log (implemented with the database layer)."""
-    raise NotImplementedError("the verification log is not wired yet")
+class LogUnavailable(RuntimeError):
+    """The entry could not be appended (the database is down or stayed locked): the attempt must not pass."""
+
+
+# --- secrets ---------------------------------------------------------------------------------------------------
+
+
+def _secret(app: Flask, name: str, label: str) -> bytes:
+    """The configured secret ``name``, or one derived from SECRET_KEY under ``label``."""
+    value = app.config.get(name)
+    if value:
+        return value if isinstance(value, bytes) else str(value).encode()
+    base = app.config.get("SECRET_KEY")
+    if not base:
+        raise RuntimeError(f"set {name} or SECRET_KEY")
+    base = base if isinstance(base, bytes) else str(base).encode()
+    return hmac.new(base, label.encode(), hashlib.sha256).digest()
+
+
+def client_for_ip(ip: str) -> str:
+    """The log's name for a web client: "ip:" and a keyed hash of its address (never the address itself)."""
+    key = _secret(current_app, "AUDIT_IP_HASH_SECRET", "certverify audit ip-hash v1")
+    return "ip:" + hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _checkpoint_key(app: Flask) -> bytes:
+    return _secret(app, "AUDIT_CHECKPOINT_KEY", "certverify audit checkpoint v1")
+
+
+def _fingerprint(key: bytes) -> str:
+    return hashlib.sha256(b"certverify key fingerprint\n" + key).hexdigest()[:16]
+
+
+# --- canonical form and hashes ---------------------------------------------------------------------------------
+
+
+def _format_time(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _canonical_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name == "occurred_at":
+        return _format_time(value)
+    if name in _INT_FIELDS:
+        return int(value)
+    if name in _FLOAT_FIELDS:
+        return float(value)
+    return str(value)
+
+
+def canonical_bytes(values: Mapping[str, Any]) -> bytes:
+    """The exact bytes an entry's hash covers: every field but the hash, as sorted compact JSON."""
+    doc = {name: _canonical_value(name, values[name]) for name in HASHED_FIELDS}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def entry_hash(values: Mapping[str, Any]) -> str:
+    return hashlib.sha256(HASH_DOMAIN + canonical_bytes(values)).hexdigest()
+
+
+def _clean_text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    """A printable, bounded string (no control characters: PostgreSQL refuses NUL, terminals mangle the rest)."""
+    if value is None:
+        return None
+    text = "".join(ch for ch in str(value) if ch.isprintable())
+    return text[:limit]
+
+
+def _plain_json(value: Any) -> Any:
+    """``value`` with numpy scalars, tuples and non-finite floats turned into plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_json(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _row_values(entry: AttemptRecord) -> dict[str, Any]:
+    """The columns of ``entry`` before sequencing: cleaned, bounded and JSON-safe."""
+    occurred = entry.occurred_at if entry.occurred_at.tzinfo else entry.occurred_at.replace(tzinfo=dt.UTC)
+    return {
+        "occurred_at": occurred.astimezone(dt.UTC),
+        "request_id": _clean_text(entry.request_id) or "",
+        "channel": _clean_text(entry.channel) or "",
+        "client": _clean_text(entry.client) or "",
+        "outcome": _clean_text(entry.outcome) or "",
+        "error_code": _clean_text(entry.error_code),
+        "serial": _clean_text(entry.serial),
+        "issuer": _clean_text(entry.issuer),
+        "key_id": _clean_text(entry.key_id),
+        "signature": _clean_text(entry.signature),
+        "upload_sha256": _clean_text(entry.upload_sha256),
+        "input_format": _clean_text(entry.input_format),
+        "width": None if entry.width is None else int(entry.width),
+        "height": None if entry.height is None else int(entry.height),
+        "dpi_estimate": _finite(entry.dpi_estimate),
+        "quality": json.dumps(_plain_json(entry.quality or {}), sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False),
+        "processing_ms": _finite(entry.processing_ms) or 0.0,
+    }
+
+
+# --- appending -------------------------------------------------------------------------------------------------
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    """Read the chain head, holding its lock until the transaction ends."""
+    stmt = sa.select(ChainHead.seq, ChainHead.entry_hash).where(ChainHead.id == 1)
+    if not db.is_sqlite(conn):  # SQLite's BEGIN IMMEDIATE already excludes every other writer
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).one_or_none()
+    if row is None:
+        raise LogUnavailable("the log has no chain head: run `flask db upgrade`")
+    return int(row.seq), str(row.entry_hash)
+
+
+def append(engine: Engine, values: dict[str, Any]) -> int:
+    """Append one entry under the chain lock and return its sequence number."""
+    with db.write_connection(engine) as conn:
+        seq, prev = _lock_head(conn)
+        row = dict(values, seq=seq + 1, prev_hash=prev)
+        row["entry_hash"] = entry_hash(row)
+        conn.execute(sa.insert(LogEntry), [row])
+        conn.execute(sa.update(ChainHead).where(ChainHead.id == 1)
+                     .values(seq=row["seq"], entry_hash=row["entry_hash"]))
+        return row["seq"]
+
+
+def record(entry: AttemptRecord) -> int:
+    """Append ``entry`` to the log and return its sequence number; raises :class:`LogUnavailable` on failure."""
+    values = _row_values(entry)
+    engine = db.get_engine()
+    for attempt in range(3):
+        try:
+            return append(engine, values)
+        except OperationalError as exc:  # a lock wait that outlived the busy timeout, or a dropped connection
+            if attempt == 2:
+                raise LogUnavailable(str(exc.orig)) from exc
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+# --- verifying -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChainStatus:
+    """The result of walking the chain: valid, or the first entry where it breaks and why."""
+
+    ok: bool
+    entries: int
+    first_seq: int | None
+    last_seq: int
+    checkpoint_seq: int | None
+    broken_seq: int | None = None
+    problem: str | None = None  # machine code: edited, removed, relinked, misplaced, tail_removed, checkpoint
+    message: str = ""
+    checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def _checkpoint_message(cp: Mapping[str, Any]) -> bytes:
+    doc = {"seq": int(cp["seq"]), "entry_hash": str(cp["entry_hash"]),
+           "pruned_before": _format_time(cp["pruned_before"]), "pruned_count": int(cp["pruned_count"]),
+           "created_at": _format_time(cp["created_at"])}
+    return CHECKPOINT_DOMAIN + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign_checkpoint(key: bytes, cp: Mapping[str, Any]) -> str:
+    return hmac.new(key, _checkpoint_message(cp), hashlib.sha256).hexdigest()
+
+
+def verify_chain(engine: Engine, checkpoint_key: bytes) -> ChainStatus:
+    """Walk the whole chain in one snapshot and report the first edited, removed or reordered entry."""
+    with engine.connect() as conn:
+        if not db.is_sqlite(conn):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            return _verify(conn, checkpoint_key)
+
+
+def _verify(conn: Connection, key: bytes) -> ChainStatus:
+    head = conn.execute(sa.select(ChainHead.seq, ChainHead.entry_hash).where(ChainHead.id == 1)).one_or_none()
+    checkpoints = conn.execute(sa.select(Checkpoint.__table__).order_by(Checkpoint.seq)).mappings().all()
+
+    def broken(seq: int | None, problem: str, message: str, entries: int = 0, first: int | None = None,
+               last: int = 0) -> ChainStatus:
+        return ChainStatus(False, entries, first, last, checkpoints[-1]["seq"] if checkpoints else None,
+                           seq, problem, message)
+
+    if head is None:
+        return broken(None, "head", "the chain head row is missing")
+    fingerprint = _fingerprint(key)
+    for cp in checkpoints:
+        if cp["key_fingerprint"] != fingerprint:
+            return broken(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} was signed with "
+                          "another key (AUDIT_CHECKPOINT_KEY or SECRET_KEY changed?)")
+        if not hmac.compare_digest(cp["signature"], sign_checkpoint(key, cp)):
+            return broken(cp["seq"], "checkpoint",
+                          f"the checkpoint after entry {cp['seq']} has an invalid signature: it was forged or edited")
+    expected, prev = (checkpoints[-1]["seq"] + 1, checkpoints[-1]["entry_hash"]) if checkpoints else (1, GENESIS_HASH)
+    count, first = 0, None
+    cols = [LogEntry.__table__.c[name] for name in (*HASHED_FIELDS, "entry_hash")]
+    rows = conn.execute(sa.select(*cols).order_by(LogEntry.seq),
+                        execution_options={"stream_results": True, "yield_per": 2000})
+    for row in rows.mappings():
+        seq = row["seq"]
+        if first is None:
+            first = seq
+        if entry_hash(row) != row["entry_hash"]:
+            return broken(seq, "edited", f"entry {seq} was edited or moved: its contents no longer match its hash",
+                          count, first, expected - 1)
+        if seq < expected:
+            return broken(seq, "misplaced", f"entry {seq} should not be here: it lies before the prune checkpoint "
+                          f"or repeats a sequence number", count, first, expected - 1)
+        if seq > expected:
+            span = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
+            return broken(expected, "removed", f"{span} removed: the chain jumps to entry {seq}", count, first,
+                          expected - 1)
+        if row["prev_hash"] != prev:
+            if seq == 1 or (checkpoints and seq == checkpoints[-1]["seq"] + 1):
+                return broken(seq, "relinked", f"entry {seq} does not follow the start of the chain or the "
+                              "prune checkpoint: earlier entries were removed or replaced", count, first, seq - 1)
+            return broken(seq - 1, "relinked", f"entry {seq - 1} was rewritten or entries were reordered: entry "
+                          f"{seq} does not follow it", count, first, seq - 1)
+        count += 1
+        expected, prev = seq + 1, row["entry_hash"]
+    last = expected - 1
+    if head.seq > last:
+        span = f"entry {head.seq}" if head.seq == last + 1 else f"entries {last + 1} to {head.seq}"
+        return broken(last + 1, "tail_removed", f"{span} removed from the end of the log", count, first, last)
+    if head.seq != last or head.entry_hash != prev:
+        return broken(last, "head", f"the chain head does not match entry {last}: the newest entries were "
+                      "rewritten", count, first, last)
+    return ChainStatus(True, count, first, last, checkpoints[-1]["seq"] if checkpoints else None,
+                       message=f"{count} entries verified" + (f" after the checkpoint at entry "
+                                                              f"{checkpoints[-1]['seq']}" if checkpoints else ""))
+
+
+_cache_lock = threading.Lock()
+
+
+def chain_status(max_age: float | None = None) -> ChainStatus:
+    """:func:`verify_chain` for the current app, reused for ``max_age`` seconds while the head has not moved."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    max_age = app.config.get("AUDIT_VERIFY_CACHE_SECONDS", 30) if max_age is None else max_age
+    engine = db.get_engine()
+    with engine.connect() as conn:
+        head = tuple(conn.execute(sa.select(ChainHead.seq, ChainHead.entry_hash)).one_or_none() or ())
+    cache = app.extensions.setdefault("certverify_chain_cache", {})
+    with _cache_lock:
+        hit = cache.get("status")
+        if hit and hit[0] == head and time.monotonic() - hit[1] < max_age:
+            return hit[2]
+    status = verify_chain(engine, _checkpoint_key(app))
+    with _cache_lock:
+        cache["status"] = (head, time.monotonic(), status)
+    return status
+
+
+# --- pruning ---------------------------------------------------------------------------------------------------
+
+
+def prune(engine: Engine, key: bytes, before: dt.datetime) -> tuple[int, int | None]:
+    """Remove the oldest entries up to the first one at or after ``before``, leaving a signed checkpoint.
+
+    Returns (entries removed, checkpoint sequence number). Refuses when the chain is already broken.
+    """
+    before = before if before.tzinfo else before.replace(tzinfo=dt.UTC)
+    with db.write_connection(engine) as conn:
+        head_seq, _ = _lock_head(conn)
+        status = _verify(conn, key)
+        if not status.ok:
+            raise click.ClickException(f"the chain is broken ({status.message}); nothing was pruned")
+        first_kept = conn.execute(sa.select(sa.func.min(LogEntry.seq)).where(LogEntry.occurred_at >= before)).scalar()
+        last = head_seq if first_kept is None else first_kept - 1
+        if status.first_seq is None or last < status.first_seq:
+            return 0, None
+        last_hash = conn.execute(sa.select(LogEntry.entry_hash).where(LogEntry.seq == last)).scalar_one()
+        removed = conn.execute(sa.delete(LogEntry).where(LogEntry.seq <= last)).rowcount
+        cp = {"seq": last, "entry_hash": last_hash, "pruned_before": before, "pruned_count": removed,
+              "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0)}
+        cp["signature"] = sign_checkpoint(key, cp)
+        cp["key_fingerprint"] = _fingerprint(key)
+        conn.execute(sa.insert(Checkpoint), [cp])
+        return removed, last
+
+
+# --- export ----------------------------------------------------------------------------------------------------
+
+
+def export_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry as plain JSON values (time as ISO 8601 UTC, quality as an object)."""
+    out = {name: row[name] for name in EXPORT_FIELDS}
+    out["occurred_at"] = _format_time(row["occurred_at"])
+    try:
+        out["quality"] = json.loads(row["quality"] or "{}")
+    except ValueError:
+        out["quality"] = row["quality"]
+    return out
+
+
+def _csv_cell(value: Any) -> Any:
+    # Serials and issuers come from uploads: stop spreadsheets from running them as formulas.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def iter_csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(EXPORT_FIELDS)
+    for row in rows:
+        doc = export_dict(row)
+        doc["quality"] = json.dumps(doc["quality"], sort_keys=True, ensure_ascii=False)
+        writer.writerow([_csv_cell(doc[name]) for name in EXPORT_FIELDS])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if buf.tell():
+        yield buf.getvalue()
+
+
+def iter_jsonl(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(export_dict(row), ensure_ascii=False) + "\n"
+
+
+def iter_export(fmt: str, rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    return iter_csv(rows) if fmt == "csv" else iter_jsonl(rows)
+
+
+# --- CLI -------------------------------------------------------------------------------------------------------
+
+
+def _parse_time(value: str | None, end: bool = False) -> dt.datetime | None:
+    """An ISO date or date-time (UTC unless it says otherwise); a bare date as ``end`` means the day's end."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            return start + dt.timedelta(days=1) if end else start
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date (2025-01-31) or date-time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@click.group("audit", help="The verification log: verify the hash chain, export, prune.")
+def audit_cli() -> None:
+    pass
+
+
+@audit_cli.command("verify", help="Walk the hash chain; exit 1 naming the first broken entry.")
+def verify_command() -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    status = verify_chain(db.get_engine(app), _checkpoint_key(app))
+    if status.ok:
+        click.echo(f"chain valid: {status.message} (last entry {status.last_seq})")
+        return
+    click.echo(f"chain BROKEN at entry {status.broken_seq}: {status.message}", err=True)
+    sys.exit(1)
+
+
+@audit_cli.command("export", help="Write the entries (oldest first) to standard output.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+@click.option("--since", help="From this UTC date or date-time (inclusive).")
+@click.option("--until", help="Up to this UTC date (inclusive: the whole day) or date-time (exclusive).")
+@click.option("--outcome", type=click.Choice(["verified", "altered", "failed"]))
+@click.option("--code", help="Error code, e.g. bad_signature.")
+@click.option("--serial")
+@click.option("--client", help="API key name or ip:... hash.")
+@click.option("--channel", type=click.Choice(["web", "api"]))
+def export_command(fmt: str, since: str | None, until: str | None, **filters: str | None) -> None:
+    from web.auditquery import LogFilter, iter_entries
+
+    flt = LogFilter(since=_parse_time(since), until=_parse_time(until, end=True), **filters)
+    out = click.get_text_stream("stdout")
+    with db.get_engine().connect() as conn:
+        for chunk in iter_export(fmt, iter_entries(conn, flt, newest_first=False)):
+            out.write(chunk)
+    out.flush()
+
+
+@audit_cli.command("prune", help="Remove entries older than DATE, leaving a signed checkpoint.")
+@click.option("--before", required=True, help="UTC date or date-time: entries before it are removed.")
+def prune_command(before: str) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cutoff = _parse_time(before)
+    assert cutoff is not None
+    removed, seq = prune(db.get_engine(app), _checkpoint_key(app), cutoff)
+    if removed:
+        click.echo(f"removed {removed} entries up to entry {seq}; signed checkpoint written")
+    else:
+        click.echo("nothing to prune")
+
+
+def init_app(app: Flask) -> None:
+    """Register ``flask audit``; the log itself uses the database set up by :func:`web.db.init_app`."""
+    app.cli.add_command(audit_cli)
