@@ -17,6 +17,7 @@ install: $(BIN)/python
 run: install
 	$(BIN)/python -m verify keys init
 	$(BIN)/python -m verify issue --out instance/sample
+	$(BIN)/flask --app app db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
 
 test: install
