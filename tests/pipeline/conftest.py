@@ -1,0 +1,29 @@
+"""Shared fixtures for the pipeline tests: a key ring and issued certificates, made once per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from verify import IssuedCertificate, IssuingKey, KeyRing, issue
+
+
+@pytest.fixture(scope="session")
+def keyring() -> KeyRing:
+    return KeyRing([IssuingKey.generate("test-2026")])
+
+
+@pytest.fixture(scope="session")
+def cert(keyring: KeyRing) -> IssuedCertificate:
+    """The sample 住民票の写し, issued."""
+    return issue(keyring, serial="TEST-000001", issued_on=dt.date(2026, 11, 27))
+
+
+@pytest.fixture(scope="session")
+def other_cert(keyring: KeyRing) -> IssuedCertificate:
+    """A second certificate with a different household and serial."""
+    from verify.sample import default_fields, render_sample_front
+
+    front = render_sample_front(default_fields(serial="TEST-000002", variant=1)).image
+    return issue(keyring, front=front, serial="TEST-000002", issued_on=dt.date(2026, 11, 27))

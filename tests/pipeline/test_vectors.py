@@ -1,0 +1,78 @@
+"""Frozen test vectors: the keyed derivations of format v1 must never change (docs/format.md, section 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from verify import IssuingKey, KeyRing, derive, spec
+from verify.code import CodePayload, sign_payload
+
+SECRET = bytes(range(32))
+ISSUER, SERIAL = "990001", "SAMPLE-0001"
+
+
+def test_certificate_key_vector():
+    key = derive.certificate_key(SECRET, ISSUER, SERIAL)
+    assert key.hex() == "0e63f483cea7063fc8a620911ba1d4c6f782ac30f1679d61a2cd512456f13fc1"
+
+
+def test_certificate_key_follows_the_written_construction():
+    message = b"certverify/v1/certificate-key\x00" + b"\x00\x06990001" + b"\x00\x0bSAMPLE-0001"
+    assert derive.certificate_key(SECRET, ISSUER, SERIAL) == hmac.new(SECRET, message, hashlib.sha256).digest()
+
+
+def test_permutation_vector():
+    bm = derive.BlockMap.derive(SECRET, ISSUER, SERIAL)
+    assert bm.perm[:12].tolist() == [1166, 846, 464, 552, 1020, 617, 2241, 2137, 757, 1216, 1526, 1391]
+    digest = hashlib.sha256(bm.perm.astype(">u4").tobytes()).hexdigest()
+    assert digest == "8930e503624b97e4c655a1c55d5aa74a0673e041195d117bcd2d3ab1b059c31d"
+    assert sorted(bm.perm.tolist()) == list(range(spec.COLS * spec.ROWS))
+
+
+def test_first_swap_follows_the_written_construction():
+    """Re-derive the first Fisher-Yates draw straight from the spec text."""
+    key = derive.certificate_key(SECRET, ISSUER, SERIAL)
+    block = hmac.new(key, b"certverify/v1/permutation\x00" + (0).to_bytes(4, "big"), hashlib.sha256).digest()
+    n = spec.COLS * spec.ROWS
+    w = int.from_bytes(block[:4], "big")
+    assert w < (1 << 32) - ((1 << 32) % n)  # no rejection for this vector
+    j = w % n
+    a = list(range(n))
+    a[n - 1], a[j] = a[j], a[n - 1]
+    assert derive.permutation(key, n)[n - 1] == a[n - 1]  # later swaps never touch the last place
+
+
+def test_transform_vector():
+    bm = derive.BlockMap.derive(SECRET, ISSUER, SERIAL)
+    assert bm.transform[:24].tolist() == [6, 0, 1, 6, 2, 5, 6, 5, 5, 2, 5, 2, 3, 0, 4, 5, 2, 0, 7, 1, 4, 3, 2, 1]
+    digest = hashlib.sha256(bm.transform.tobytes()).hexdigest()
+    assert digest == "55ff45724148a9e6abf7270b6012a690895cb1fa8f062130822bced3b3051616"
+
+
+def test_serial_changes_everything():
+    a = derive.BlockMap.derive(SECRET, ISSUER, SERIAL)
+    b = derive.BlockMap.derive(SECRET, ISSUER, "SAMPLE-0002")
+    assert b.perm[:12].tolist() == [2207, 1055, 1719, 993, 2129, 1733, 384, 818, 257, 1561, 1759, 1801]
+    assert np.mean(a.perm == b.perm) < 0.01
+
+
+def test_uniform_below_rejects_biased_words():
+    words = iter([0xFFFFFFFF, 7])  # the first word lies above the largest multiple of 3 below 2**32
+    assert derive.uniform_below(words, 3) == 1
+
+
+def test_code_vector():
+    seed = bytes(range(32, 64))
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    ring = KeyRing([IssuingKey("vector-key", SECRET, public, seed, "2026-01-01T00:00:00+00:00")])
+    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1)), ring)
+    assert code.hex() == (
+        "435601063939303030310a766563746f722d6b65790b53414d504c452d30303031097265736964656e636508323032363034"
+        "3031559795d7ee2bdc8274986c059b5fd602f21079a3b642cb3ffa6c3de34c5522256b470d225e391eb18d5ddda6006294e2"
+        "dcb2ad3cab23cf2ccec36bd3eaf2fa08"
+    )
