@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench bench-load messages
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pybabel compile --statistics -d translations
+
+# The site on one machine: development keys, a sample certificate, SQLite and in-memory rate limits.
+run: export CERTVERIFY_ENV = development
 
 run: install
 	$(BIN)/python -m verify keys init
@@ -23,9 +27,18 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Refresh the catalogues after changing UI strings: extract, merge into translations/*/messages.po, compile.
+messages: $(BIN)/python
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update --no-location --width 120 -i translations/messages.pot -d translations
+	$(BIN)/pybabel compile --statistics -d translations
+
 lint: install
 	$(BIN)/ruff check .
 
 bench: install
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/fidelity.py
+
+bench-load: install
+	$(BIN)/python bench/load.py

@@ -1,0 +1,120 @@
+"""The JSON API for machines: ``POST /api/v1/verifications`` and its OpenAPI 3.1 description.
+
+The scan comes as the multipart field ``scan`` or as the raw request body (its type is checked by content, not by
+the declared content type). Authentication is ``Authorization: Bearer <api key>``; rate limits count per key.
+Failures are RFC 9457 problem documents with a stable ``code``. CSRF does not apply: no cookie authenticates here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, g, request, url_for
+
+from verify.errors import VerifyError
+from web import service
+from web.i18n import current_lang
+from web.problems import WebError, problem, status_for
+from web.ratelimit import api_key, api_limit, limiter
+from web.security import request_id
+
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
+IMAGE_CHOICES = ("png", "jpeg", "webp", "none")
+PROBLEM_JSON = "application/problem+json"
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Find the key's name before the rate limiter counts (per key); rejecting is left to the view."""
+    from web import apikeys  # the log engineer's module; imported late so the site starts without it in tests
+
+    token = bearer_token()
+    g.api_key_name = apikeys.authenticate(token) if token else None
+
+
+def _json(body: dict[str, Any], status: int = 200, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=mimetype)
+
+
+def problem_response(error: VerifyError | WebError) -> Response:
+    """The problem document of ``error`` with the status, and the headers its code calls for."""
+    body = problem(error, lang=current_lang(), request_id=request_id(),
+                   type_url=url_for("public.error_page", code=error.code, _external=True))
+    response = _json(body, status_for(error.code), PROBLEM_JSON)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(int(retry_after))
+    if error.code == "unauthorized":
+        response.headers["WWW-Authenticate"] = 'Bearer realm="certverify"'
+    return response
+
+
+def _upload_bytes() -> bytes:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("scan")
+        return upload.read() if upload is not None else b""
+    return request.get_data(cache=False)
+
+
+@bp.post("/verifications")
+@limiter.limit(api_limit, key_func=api_key)
+def create_verification() -> Response:
+    """Verify one scan of a certificate's back."""
+    if not g.get("api_key_name"):
+        raise WebError("unauthorized")
+    image = request.args.get("image", "png").lower()
+    if image not in IMAGE_CHOICES:
+        raise WebError("bad_request", parameter="image", allowed=list(IMAGE_CHOICES))
+    data = _upload_bytes()
+    result = service.verify_scan(data, channel="api", client=g.api_key_name,
+                                 image_format=None if image == "none" else image)
+    if result.error is not None:
+        return problem_response(result.error)
+    return _json(verification_body(result))
+
+
+def verification_body(result: service.Verification) -> dict[str, Any]:
+    """The 200 answer: outcome, certificate facts, quality figures, the upload's metadata and the front."""
+    r = result.restoration
+    body: dict[str, Any] = {
+        "outcome": result.outcome,
+        "request_id": result.request_id,
+        "certificate": r.certificate.to_dict(),
+        "quality": {k: round(float(v), 4) for k, v in (r.quality or {}).items()},
+        "page_index": int(r.page_index),
+        "processing_ms": round(result.processing_ms, 1),
+    }
+    if r.upload is not None:
+        u = r.upload
+        body["upload"] = {"format": u.format, "media_type": u.media_type, "sha256": u.sha256,
+                          "byte_size": u.byte_size, "width": u.width, "height": u.height,
+                          "page_count": u.page_count}
+    if result.image is not None:
+        body["restored_image"] = {"media_type": result.image_media_type,
+                                  "data": base64.b64encode(result.image).decode("ascii")}
+    return body
+
+
+@cache
+def _openapi_text() -> str:
+    return OPENAPI_PATH.read_text(encoding="utf-8")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description kept in the repository (web/openapi.json)."""
+    response = Response(_openapi_text(), mimetype="application/json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,222 @@
+"""Every setting of the site in one table: its name, default, environment variable and meaning.
+
+``load(app, test_config)`` fills ``app.config`` from the table's defaults, then from the environment (each row's
+variable; any other ``CERTVERIFY_<NAME>`` variable in the style of ``app.config.from_prefixed_env``), then from
+the test's mapping, and refuses to start a production app without a configured ``SECRET_KEY``.
+gunicorn.conf.py reads its own rows through ``value(name)`` so that the server is configured from the same table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PREFIX = "CERTVERIFY"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table."""
+
+    name: str
+    default: Any
+    description: str
+    env: str = ""  # defaults to CERTVERIFY_<name>
+
+    @property
+    def variable(self) -> str:
+        return self.env or f"{PREFIX}_{self.name}"
+
+
+MiB = 1024 * 1024
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- deployment --------------------------------------------------------------------------------------------
+    Setting("ENV", "production",
+            "`production` or `development`. Production (also whenever the app is neither debug nor testing and ENV "
+            "is not `development`) refuses to start without SECRET_KEY and sends cookies only over HTTPS."),
+    Setting("SECRET_KEY", None,
+            "Signs sessions and CSRF tokens; must be the same in every worker and instance. Required in production; "
+            "in development a random key is kept in the instance folder.", env="SECRET_KEY"),
+    Setting("KEYS_DIR", "keys",
+            "Folder of the issuers' key ring (`python -m verify keys init` creates a development ring)."),
+    Setting("DATABASE_URL", None,
+            "SQLAlchemy URL of the verification log; empty means SQLite in the instance folder.", env="DATABASE_URL"),
+    Setting("PROXY_FIX_HOPS", 0,
+            "Number of trusted reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host); 0 trusts none."),
+    Setting("SESSION_COOKIE_SECURE", None,
+            "Send the session cookie over HTTPS only; empty means yes in production, no in development."),
+    Setting("HSTS_SECONDS", 0,
+            "max-age of Strict-Transport-Security; 0 sends no header (set it when TLS ends in front of the app)."),
+    # --- uploads and the pipeline ------------------------------------------------------------------------------
+    Setting("MAX_UPLOAD_BYTES", 40 * MiB, "Largest scan file accepted, in bytes (answered 413 too_large)."),
+    Setting("MAX_REQUEST_BYTES", 41 * MiB,
+            "Largest HTTP request body, in bytes, checked before reading it (answered 413 request_too_large)."),
+    Setting("MAX_PIXELS", 60_000_000, "Largest decoded image, in pixels (answered 413 too_many_pixels)."),
+    Setting("MAX_PAGES", 10, "Most pages read from a PDF (answered 413 too_many_pages)."),
+    Setting("RESULT_IMAGE_FORMAT", "jpeg",
+            "Encoding of the restored front embedded in the result page: jpeg, webp or png (png is ~10x slower)."),
+    Setting("RESULT_IMAGE_QUALITY", 90, "JPEG/WebP quality of the restored front on the result page."),
+    # --- overload guard ----------------------------------------------------------------------------------------
+    Setting("VERIFY_CONCURRENCY", 1,
+            "Verifications run at once in one worker process (CPU-bound: one per core is right)."),
+    Setting("VERIFY_QUEUE_MAX", 4,
+            "Requests that may wait for a free verification slot in one worker; more are answered 503 overloaded."),
+    Setting("VERIFY_QUEUE_TIMEOUT", 10.0,
+            "Longest wait, in seconds, for a verification slot before answering 503 overloaded."),
+    # --- rate limits (flask-limiter) ---------------------------------------------------------------------------
+    Setting("RATELIMIT_STORAGE_URI", "memory://",
+            "Where rate-limit counters live: memory:// (per process) or redis://host:6379/0 (shared).",
+            env="RATELIMIT_STORAGE_URI"),
+    Setting("RATELIMIT_PUBLIC", "10 per minute;200 per day",
+            "Limit on verifications from the upload page, per client IP address."),
+    Setting("RATELIMIT_API", "120 per minute",
+            "Limit on API verifications, per API key (per client IP address while unauthenticated)."),
+    Setting("RATELIMIT_ENABLED", True, "Switch rate limiting off (for benchmarks only)."),
+    # --- the verification log and the auditors' console (web/auditlog.py, web/console.py) -----------------------
+    Setting("AUDIT_IP_HASH_SECRET", None,
+            "Key of the HMAC that turns a web client's IP address into the log's `ip:...` name; empty derives it "
+            "from SECRET_KEY (changing either renames every web client in later entries).",
+            env="AUDIT_IP_HASH_SECRET"),
+    Setting("AUDIT_CHECKPOINT_KEY", None,
+            "Key of the HMAC that signs the checkpoints `flask audit prune` leaves; empty derives it from "
+            "SECRET_KEY. Keep it: checkpoints signed under a lost key no longer verify.",
+            env="AUDIT_CHECKPOINT_KEY"),
+    Setting("PERMANENT_SESSION_LIFETIME", 1800,
+            "Seconds a console sign-in stays valid without activity; the console then asks to sign in again."),
+    Setting("RATELIMIT_SIGNIN", "10 per minute",
+            "Limit on console sign-in attempts, per client IP address (and the same per account name)."),
+    Setting("AUDIT_PAGE_SIZE", 50, "Log entries per console page."),
+    Setting("AUDIT_VERIFY_CACHE_SECONDS", 30,
+            "How long the console reuses a hash-chain check while no entry was appended (the check reads the "
+            "whole log)."),
+    Setting("AUDIT_FLAG_WINDOW_DAYS", 7, "Days the console's flags look back when no time range is chosen."),
+    Setting("AUDIT_FLAG_CLIENT_FAILURES", 10, "Failed attempts from one client that raise a flag."),
+    Setting("AUDIT_FLAG_SERIAL_CLIENTS", 3, "Distinct clients checking one serial that raise a flag."),
+    Setting("AUDIT_FLAG_BURST_COUNT", 20,
+            "Attempts from one client, or of one serial, within AUDIT_FLAG_BURST_SECONDS that raise a flag."),
+    Setting("AUDIT_FLAG_BURST_SECONDS", 60, "Width of the burst window, in seconds."),
+    # --- languages ---------------------------------------------------------------------------------------------
+    Setting("BABEL_DEFAULT_LOCALE", "ja", "Language when neither the switch nor Accept-Language chooses one."),
+    # --- gunicorn (read by gunicorn.conf.py) -------------------------------------------------------------------
+    Setting("BIND", "127.0.0.1:8000", "gunicorn listen address."),
+    Setting("WORKERS", 0, "gunicorn worker processes; 0 means one per CPU core (verification is CPU-bound)."),
+    Setting("THREADS", 0,
+            "Threads per worker; 0 means VERIFY_CONCURRENCY + VERIFY_QUEUE_MAX + 2, so waiting requests are "
+            "seen and bounded by the overload guard instead of queueing unseen."),
+    Setting("BACKLOG", 64, "Connections the kernel queues before gunicorn accepts them."),
+    Setting("TIMEOUT", 60, "Seconds before gunicorn kills a silent worker (above the longest bounded request)."),
+    Setting("LOG_LEVEL", "info", "gunicorn log level."),
+)
+
+TABLE: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+# Names that are also fixed Flask / extension settings, not meant to be changed by deployment.
+FIXED: dict[str, Any] = {
+    "LANGUAGES": ("ja", "en"),
+    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_STRATEGY": "moving-window",
+    "WTF_CSRF_TIME_LIMIT": 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "JSON_SORT_KEYS": False,
+}
+
+
+def _parse(raw: str, default: Any) -> Any:
+    """Read an environment string as the type of the row's default (JSON for anything else)."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, str) or default is None:
+        return raw
+    return json.loads(raw)
+
+
+def value(name: str, environ: dict[str, str] | None = None) -> Any:
+    """One setting's value from the environment or its default, outside an app (gunicorn.conf.py)."""
+    env = os.environ if environ is None else environ
+    row = TABLE[name]
+    raw = env.get(row.variable)
+    return row.default if raw in (None, "") else _parse(raw, row.default)
+
+
+class ConfigurationError(RuntimeError):
+    """The app refuses to start with this configuration."""
+
+
+def is_production(app: Flask) -> bool:
+    """True unless the app is in debug or testing mode or ENV says development."""
+    return not (app.debug or app.testing or app.config.get("ENV") == "development")
+
+
+def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config``: table defaults, environment, then ``test_config``; check what production needs."""
+    for row in SETTINGS:
+        app.config[row.name] = value(row.name)
+    app.config.update(FIXED)
+    # Any other CERTVERIFY_<NAME> variable, parsed as JSON where it can be (Flask's own settings, for example).
+    known = {row.variable for row in SETTINGS}
+    for key in sorted(os.environ):
+        if key.startswith(PREFIX + "_") and key not in known:
+            raw = os.environ[key]
+            try:
+                app.config[key[len(PREFIX) + 1:]] = json.loads(raw)
+            except ValueError:
+                app.config[key[len(PREFIX) + 1:]] = raw
+    if test_config:
+        app.config.update(test_config)
+
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
+    app.config["MAX_FORM_MEMORY_SIZE"] = int(app.config["MAX_REQUEST_BYTES"])
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = is_production(app)
+
+    if not app.config.get("SECRET_KEY"):
+        if is_production(app):
+            raise ConfigurationError(
+                "SECRET_KEY is not set. Production refuses to start without it: set the SECRET_KEY environment "
+                "variable to a long random value shared by every worker (or CERTVERIFY_ENV=development locally).")
+        app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+
+
+def _development_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so that every development worker signs CSRF tokens alike."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "dev-secret-key"
+    if not path.exists():
+        # Written aside and linked into place: workers starting together all end up reading the same key.
+        tmp = instance / f".dev-secret-key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for the README and docs (``python -m web.config``)."""
+    lines = ["| setting | environment variable | default | meaning |", "| --- | --- | --- | --- |"]
+    for row in SETTINGS:
+        default = "" if row.default is None else f"`{row.default}`"
+        lines.append(f"| {row.name} | `{row.variable}` | {default} | {row.description} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

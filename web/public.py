@@ -1,0 +1,212 @@
+"""The pages for people: upload, result, scanner settings, privacy, and one page per error code.
+
+The upload form posts the scan to ``/verify``; the answer is the result page itself (or the error page with the
+code's status), with the restored front embedded as a data: URL, so nothing of it is stored or cacheable.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+
+import verify
+from verify.errors import VerifyError
+from web import auditlog, service
+from web.i18n import current_lang
+from web.problems import WEB_ERRORS, WebError, all_codes, message_for, public_context, status_for
+from web.ratelimit import client_address, ip_key, limiter, public_limit
+
+bp = Blueprint("public", __name__)
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+DOCUMENT_TYPES = {
+    "residence": _l("Certificate of residence (住民票の写し)"),
+    "seal": _l("Seal-registration certificate (印鑑登録証明書)"),
+    "seal_registration": _l("Seal-registration certificate (印鑑登録証明書)"),
+}
+SIGNATURES = {"valid": _l("Valid: signed by the issuer's registered key")}
+QUALITY_LABELS = {"dpi": _l("Estimated resolution (dpi)")}
+
+# Failures that a better scan can cure: their page links to the scanner settings.
+SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",
+              "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload"}
+# Failures that mean "do not trust this paper".
+DISTRUST_CODES = {"bad_signature", "scramble_mismatch", "altered", "unknown_key", "unsupported_version"}
+
+
+@bp.app_context_processor
+def page_context() -> dict[str, Any]:
+    lang = current_lang()
+    return {
+        "lang": lang,
+        "switch_url": switch_url,
+        "max_upload_mb": current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024),
+        "development": current_app.config.get("ENV") == "development",
+    }
+
+
+def switch_url(lang: str) -> str:
+    """The same page in ``lang``; after a POST (a result) the upload page, since nothing of the scan is kept."""
+    if request.method != "GET" or request.endpoint is None or request.url_rule is None:
+        return url_for("public.upload", lang=lang)
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    return url_for(request.endpoint, **(request.view_args or {}), **args, lang=lang)
+
+
+@bp.get("/")
+def upload() -> str:
+    return render_template("upload.html", too_large_message=message_for("too_large", current_lang()))
+
+
+@bp.get("/verify")
+def verify_get() -> Response:
+    return redirect(url_for("public.upload"))
+
+
+@bp.post("/verify")
+@limiter.limit(public_limit, key_func=ip_key)
+def verify_post() -> Response:
+    """Verify the uploaded scan and answer with the result page or the error page."""
+    upload = request.files.get("scan")
+    data = upload.read() if upload is not None else b""
+    client = auditlog.client_for_ip(client_address())
+    result = service.verify_scan(data, channel="web", client=client,
+                                 image_format=current_app.config["RESULT_IMAGE_FORMAT"],
+                                 image_quality=int(current_app.config["RESULT_IMAGE_QUALITY"]))
+    if result.error is not None:
+        return error_response(result.error)
+    return make_response(render_template("result.html", **result_view(result)))
+
+
+def result_view(result: service.Verification) -> dict[str, Any]:
+    """What the result template shows."""
+    r = result.restoration
+    facts = r.certificate
+    height, width = r.image.shape[:2]
+    return {
+        "request_id": result.request_id,
+        "image_url": _data_url(result.image, result.image_media_type),
+        "image_width": width,
+        "image_height": height,
+        "facts": facts,
+        "document_type": DOCUMENT_TYPES.get(facts.document_type, facts.document_type),
+        "issued_on": format_date(facts.issued_on, format="long"),
+        "signature": SIGNATURES.get(facts.signature, facts.signature),
+        "quality": [(QUALITY_LABELS.get(k, k), v) for k, v in sorted((r.quality or {}).items())],
+        "upload": r.upload,
+        "page_index": r.page_index,
+    }
+
+
+def _data_url(data: bytes, media_type: str) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def error_response(error: VerifyError | WebError, reference: bool = False) -> Response:
+    """The error page of ``error`` with its status code (also used by the app's error handlers);
+    ``reference`` renders the code's explanation page instead of a failed request's answer."""
+    status = status_for(error.code)
+    context = getattr(error, "context", None) or {}
+    response = make_response(render_template(
+        "error.html",
+        code=error.code,
+        status=status,
+        message=error.message(current_lang()),
+        outcome="altered" if error.code == "altered" else "failed",
+        regions=_regions(context.get("regions")),
+        tamper_map_url=_tamper_map_url(context.get("tamper_map")),
+        scan_advice=error.code in SCAN_CODES,
+        distrust=error.code in DISTRUST_CODES,
+        web_error=error.code in WEB_ERRORS,
+        context=public_context(error) if error.code not in WEB_ERRORS else {},
+        request_id=_request_id(),
+        reference=reference,
+    ), 200 if reference else status)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(int(retry_after))
+    return response
+
+
+def _request_id() -> str:
+    from web.security import request_id
+
+    return request_id()
+
+
+def _regions(regions: Any) -> list[dict[str, Any]]:
+    """Named boxes of an ``altered`` verdict, in a shape the template can list (any extra keys ignored)."""
+    out = []
+    for region in regions or []:
+        if isinstance(region, dict):
+            out.append({"name": str(region.get("name", "")), "box": region.get("box")})
+        else:
+            out.append({"name": str(region), "box": None})
+    return out
+
+
+def _tamper_map_url(tamper_map: Any) -> str | None:
+    """A coarse tamper map (an RGB or gray array, or encoded bytes) as a data: URL, encoded in memory."""
+    if tamper_map is None:
+        return None
+    if isinstance(tamper_map, bytes):
+        return _data_url(tamper_map, "image/png")
+    array = np.asarray(tamper_map)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    return _data_url(verify.encode_image(array.astype(np.uint8), fmt="png"), "image/png")
+
+
+@bp.get("/scanner")
+def scanner() -> str:
+    return render_template("scanner.html")
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("privacy.html")
+
+
+@bp.get("/errors/")
+def error_index() -> str:
+    lang = current_lang()
+    codes = [(code, status_for(code), message_for(code, lang)) for code in all_codes()]
+    return render_template("errors.html", codes=codes)
+
+
+@bp.get("/errors/<code>")
+def error_page(code: str) -> Response:
+    """What ``code`` means and what to do: the ``type`` of every problem document points here."""
+    if code not in all_codes():
+        abort(404)
+    error = WebError(code) if code in WEB_ERRORS else _pipeline_error(code)
+    return error_response(error, reference=True)
+
+
+def _pipeline_error(code: str) -> VerifyError:
+    from verify.errors import all_error_classes
+
+    return next(cls for cls in all_error_classes() if cls.code == code)()
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    return send_from_directory(STATIC, "favicon.ico", mimetype="image/vnd.microsoft.icon")

@@ -1,0 +1,187 @@
+"""The one place where a request becomes a verification, for the upload page and the API alike.
+
+``verify_scan(data, channel=..., client=...)`` takes the uploaded bytes, waits for a verification slot (the
+overload guard), runs the pipeline with the configured limits, encodes the restored front in memory if asked,
+appends exactly one entry to the verification log and returns a ``Verification`` holding the result or the error.
+Uploads and restored images never leave memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+import verify
+from verify.errors import VerifyError
+from web import auditlog
+from web.problems import WebError
+from web.security import request_id
+
+EXTENSION = "certverify.service"
+
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+# Context keys a pipeline error may carry that the log keeps (never pixels, never names).
+LOGGED_CONTEXT = ("serial", "issuer", "key_id", "signature", "format", "width", "height", "dpi")
+
+
+@dataclass
+class Verification:
+    """The outcome of one attempt: a restoration (and its encoded front) or an error."""
+
+    request_id: str
+    channel: str
+    restoration: Any | None = None  # verify.Restoration
+    error: VerifyError | WebError | None = None
+    image: bytes | None = None
+    image_media_type: str | None = None
+    processing_ms: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        if self.restoration is not None:
+            return "verified"
+        return "altered" if self.error is not None and self.error.code == "altered" else "failed"
+
+
+class Admission:
+    """Bounds CPU work per process: ``slots`` verifications at once, at most ``queue_max`` waiting, each at most
+    ``timeout`` seconds; everyone else is told 503 ``overloaded`` with a Retry-After at once."""
+
+    def __init__(self, slots: int, queue_max: int, timeout: float) -> None:
+        self.slots = max(1, slots)
+        self.queue_max = max(0, queue_max)
+        self.timeout = timeout
+        self._free = threading.BoundedSemaphore(self.slots)
+        self._lock = threading.Lock()
+        self.waiting = 0
+        self.mean_s = 0.5  # running mean of one verification, for Retry-After
+
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.mean_s * (self.queue_max + self.slots) / self.slots))
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold a verification slot; yields the seconds spent waiting for it."""
+        start = time.monotonic()
+        if not self._free.acquire(blocking=False):
+            with self._lock:
+                if self.waiting >= self.queue_max:
+                    raise WebError("overloaded", retry_after=self.retry_after())
+                self.waiting += 1
+            try:
+                got = self._free.acquire(timeout=self.timeout)
+            finally:
+                with self._lock:
+                    self.waiting -= 1
+            if not got:
+                raise WebError("overloaded", retry_after=self.retry_after())
+        began = time.monotonic()
+        try:
+            yield began - start
+        finally:
+            self._free.release()
+            with self._lock:
+                self.mean_s = 0.8 * self.mean_s + 0.2 * (time.monotonic() - began)
+
+
+@dataclass
+class _State:
+    keyring: Any  # verify.KeyRing
+    admission: Admission
+    limits: Any  # verify.Limits
+
+
+def init_app(app: Flask) -> None:
+    """Load the key ring once per process (fail fast on a missing ring) and size the overload guard."""
+    cfg = app.config
+    app.extensions[EXTENSION] = _State(
+        keyring=verify.KeyRing.load(cfg["KEYS_DIR"]),
+        admission=Admission(int(cfg["VERIFY_CONCURRENCY"]), int(cfg["VERIFY_QUEUE_MAX"]),
+                            float(cfg["VERIFY_QUEUE_TIMEOUT"])),
+        limits=verify.Limits(max_bytes=int(cfg["MAX_UPLOAD_BYTES"]), max_pixels=int(cfg["MAX_PIXELS"]),
+                             max_pages=int(cfg["MAX_PAGES"])),
+    )
+
+
+def state() -> _State:
+    return current_app.extensions[EXTENSION]
+
+
+def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | None = None,
+                image_quality: int = 90) -> Verification:
+    """Verify one upload and log the attempt; ``image_format`` (png, jpeg, webp) also encodes the front."""
+    st = state()
+    result = Verification(request_id=request_id(), channel=channel)
+    started = time.perf_counter()
+    try:
+        with st.admission.slot() as waited:
+            began = time.perf_counter()
+            result.timings_ms["queue"] = waited * 1000.0
+            restoration = verify.restore(data, st.keyring, limits=st.limits)
+            result.restoration = restoration
+            result.timings_ms.update(getattr(restoration, "timings_ms", {}) or {})
+            if image_format:
+                t = time.perf_counter()
+                result.image = verify.encode_image(restoration.image, fmt=image_format, quality=image_quality)
+                result.image_media_type = MEDIA_TYPES[image_format]
+                result.timings_ms["encode"] = (time.perf_counter() - t) * 1000.0
+            result.processing_ms = (time.perf_counter() - began) * 1000.0
+    except (VerifyError, WebError) as error:
+        result.error = error
+        result.processing_ms = (time.perf_counter() - started) * 1000.0
+    except Exception:
+        result.processing_ms = (time.perf_counter() - started) * 1000.0
+        auditlog.record(_entry(result, data, client, error_code="internal"))
+        raise
+    auditlog.record(_entry(result, data, client))
+    return result
+
+
+def _entry(result: Verification, data: bytes, client: str, error_code: str | None = None) -> auditlog.AttemptRecord:
+    """The log's view of an attempt: metadata only."""
+    entry = auditlog.AttemptRecord(
+        request_id=result.request_id,
+        channel=result.channel,
+        client=client,
+        outcome=result.outcome,
+        error_code=error_code or (result.error.code if result.error is not None else None),
+        processing_ms=round(result.processing_ms, 3),
+    )
+    r = result.restoration
+    if r is not None:
+        facts = r.certificate
+        entry.serial, entry.issuer, entry.key_id = facts.serial, facts.issuer, facts.key_id
+        entry.signature = facts.signature
+        entry.quality = {k: float(v) for k, v in (r.quality or {}).items()}
+        entry.dpi_estimate = r.quality.get("dpi") if r.quality else None
+        if r.upload is not None:
+            entry.upload_sha256, entry.input_format = r.upload.sha256, r.upload.format
+            entry.width, entry.height = r.upload.width, r.upload.height
+    else:
+        context = getattr(result.error, "context", None) or {}
+        kept = {k: context[k] for k in LOGGED_CONTEXT if k in context}
+        entry.serial, entry.issuer, entry.key_id = kept.get("serial"), kept.get("issuer"), kept.get("key_id")
+        entry.signature = kept.get("signature") or _signature_after(entry.error_code)
+        entry.input_format = kept.get("format")
+        entry.width, entry.height, entry.dpi_estimate = kept.get("width"), kept.get("height"), kept.get("dpi")
+    if entry.upload_sha256 is None and data:
+        entry.upload_sha256 = hashlib.sha256(data).hexdigest()
+    return entry
+
+
+def _signature_after(code: str | None) -> str | None:
+    """What a failure code says about the signature when the error does not say it itself."""
+    if code == "bad_signature":
+        return "invalid"
+    if code in {"scramble_mismatch", "altered"}:
+        return "valid"
+    return None
