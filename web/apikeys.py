@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import click
 import sqlalchemy as sa
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,7 +102,7 @@ def authenticate(token: str | None) -> str | None:
 # --- CLI -------------------------------------------------------------------------------------------------------
 
 
-@click.group("api-keys", help="API keys for the JSON API: create, list, revoke.")
+@click.group("api-keys", cls=AppGroup, help="API keys for the JSON API: create, list, revoke.")
 def api_keys_cli() -> None:
     pass
 

@@ -26,6 +26,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
@@ -290,28 +291,31 @@ def _verify(conn: Connection, key: bytes) -> ChainStatus:
     cols = [LogEntry.__table__.c[name] for name in (*HASHED_FIELDS, "entry_hash")]
     rows = conn.execute(sa.select(*cols).order_by(LogEntry.seq),
                         execution_options={"stream_results": True, "yield_per": 2000})
-    for row in rows.mappings():
-        seq = row["seq"]
-        if first is None:
-            first = seq
-        if entry_hash(row) != row["entry_hash"]:
-            return broken(seq, "edited", f"entry {seq} was edited or moved: its contents no longer match its hash",
-                          count, first, expected - 1)
-        if seq < expected:
-            return broken(seq, "misplaced", f"entry {seq} should not be here: it lies before the prune checkpoint "
-                          f"or repeats a sequence number", count, first, expected - 1)
-        if seq > expected:
-            span = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
-            return broken(expected, "removed", f"{span} removed: the chain jumps to entry {seq}", count, first,
-                          expected - 1)
-        if row["prev_hash"] != prev:
-            if seq == 1 or (checkpoints and seq == checkpoints[-1]["seq"] + 1):
-                return broken(seq, "relinked", f"entry {seq} does not follow the start of the chain or the "
-                              "prune checkpoint: earlier entries were removed or replaced", count, first, seq - 1)
-            return broken(seq - 1, "relinked", f"entry {seq - 1} was rewritten or entries were reordered: entry "
-                          f"{seq} does not follow it", count, first, seq - 1)
-        count += 1
-        expected, prev = seq + 1, row["entry_hash"]
+    try:
+        for row in rows.mappings():
+            seq = row["seq"]
+            if first is None:
+                first = seq
+            if entry_hash(row) != row["entry_hash"]:
+                return broken(seq, "edited", f"entry {seq} was edited or moved: its contents no longer match its hash",
+                              count, first, expected - 1)
+            if seq < expected:
+                return broken(seq, "misplaced", f"entry {seq} should not be here: it lies before the prune checkpoint "
+                              f"or repeats a sequence number", count, first, expected - 1)
+            if seq > expected:
+                span = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
+                return broken(expected, "removed", f"{span} removed: the chain jumps to entry {seq}", count, first,
+                              expected - 1)
+            if row["prev_hash"] != prev:
+                if seq == 1 or (checkpoints and seq == checkpoints[-1]["seq"] + 1):
+                    return broken(seq, "relinked", f"entry {seq} does not follow the start of the chain or the "
+                                  "prune checkpoint: earlier entries were removed or replaced", count, first, seq - 1)
+                return broken(seq - 1, "relinked", f"entry {seq - 1} was rewritten or entries were reordered: entry "
+                              f"{seq} does not follow it", count, first, seq - 1)
+            count += 1
+            expected, prev = seq + 1, row["entry_hash"]
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL: close it even when the walk stops early
     last = expected - 1
     if head.seq > last:
         span = f"entry {head.seq}" if head.seq == last + 1 else f"entries {last + 1} to {head.seq}"
@@ -436,7 +440,7 @@ def _parse_time(value: str | None, end: bool = False) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-@click.group("audit", help="The verification log: verify the hash chain, export, prune.")
+@click.group("audit", cls=AppGroup, help="The verification log: verify the hash chain, export, prune.")
 def audit_cli() -> None:
     pass
 
@@ -465,11 +469,9 @@ def export_command(fmt: str, since: str | None, until: str | None, **filters: st
     from web.auditquery import LogFilter, iter_entries
 
     flt = LogFilter(since=_parse_time(since), until=_parse_time(until, end=True), **filters)
-    out = click.get_text_stream("stdout")
     with db.get_engine().connect() as conn:
         for chunk in iter_export(fmt, iter_entries(conn, flt, newest_first=False)):
-            out.write(chunk)
-    out.flush()
+            click.echo(chunk, nl=False)
 
 
 @audit_cli.command("prune", help="Remove entries older than DATE, leaving a signed checkpoint.")

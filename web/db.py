@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app, g
+from flask.cli import AppGroup
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -158,7 +159,7 @@ def upgrade(app: Flask, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
+@click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
 def db_cli() -> None:
     pass
 
