@@ -42,8 +42,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Any:
         """Liveness and readiness for probes: the process answers and its key ring is loaded."""
-        keyring = service.state().keyring
-        return jsonify(status="ok", keys=len(keyring))
+        ring = service.state().ring
+        if ring is None or not len(ring):
+            return jsonify(status="unavailable", keys=0), 503
+        return jsonify(status="ok", keys=len(ring))
 
     limiter.exempt(healthz)
     return app

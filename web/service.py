@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask, current_app
 
 import verify
-from verify.errors import VerifyError
+from verify.errors import ConfigurationError, VerifyError
 from web import auditlog
 from web.problems import WebError
 from web.security import request_id
@@ -95,16 +95,34 @@ class Admission:
 
 @dataclass
 class _State:
-    keyring: Any  # verify.KeyRing
     admission: Admission
     limits: Any  # verify.Limits
+    ring: Any = None  # verify.KeyRing
+    ring_error: VerifyError | None = None
+
+    @property
+    def keyring(self) -> Any:
+        """The key ring; a ring that failed to load answers 503 ``configuration`` (and /healthz fails)."""
+        if self.ring is None:
+            raise self.ring_error or ConfigurationError("no key ring")
+        return self.ring
 
 
 def init_app(app: Flask) -> None:
-    """Load the key ring once per process (fail fast on a missing ring) and size the overload guard."""
+    """Load the key ring once per process and size the overload guard.
+
+    A missing or broken ring does not stop the process (so that `flask db upgrade` and the other commands run
+    where no keys are mounted) but every verification answers 503 ``configuration`` and /healthz fails."""
     cfg = app.config
+    ring, ring_error = None, None
+    try:
+        ring = verify.KeyRing.load(cfg["KEYS_DIR"])
+    except VerifyError as exc:
+        app.logger.error("key ring not loaded: %s", exc)
+        ring_error = exc
     app.extensions[EXTENSION] = _State(
-        keyring=verify.KeyRing.load(cfg["KEYS_DIR"]),
+        ring=ring,
+        ring_error=ring_error,
         admission=Admission(int(cfg["VERIFY_CONCURRENCY"]), int(cfg["VERIFY_QUEUE_MAX"]),
                             float(cfg["VERIFY_QUEUE_TIMEOUT"])),
         limits=verify.Limits(max_bytes=int(cfg["MAX_UPLOAD_BYTES"]), max_pixels=int(cfg["MAX_PIXELS"]),
