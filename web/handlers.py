@@ -19,7 +19,7 @@ from web.auditlog import LogUnavailable
 from web.problems import WebError
 
 # Werkzeug status -> web code (anything else 4xx is bad_request).
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large", 401: "unauthorized",
+HTTP_CODES = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large", 401: "unauthorized",
               429: "rate_limited"}
 
 

@@ -47,6 +47,9 @@ WEB_ERRORS: dict[str, WebErrorKind] = {k.code: k for k in (
                  "administrator for a key if you have none or yours was revoked.",
                  "有効な API キーが必要です。「Authorization: Bearer <キー>」で送信してください。キーがない場合や"
                  "失効した場合は、サイトの管理者に発行を依頼してください。"),
+    WebErrorKind("forbidden", 403,
+                 "Your account may not do this. Ask an administrator of the auditors' console.",
+                 "このアカウントではこの操作はできません。監査コンソールの管理者に依頼してください。"),
     WebErrorKind("not_found", 404,
                  "There is no page at this address. Check the address or start again from the upload page.",
                  "このアドレスのページはありません。アドレスを確認するか、アップロードページからやり直してください。"),

@@ -2,8 +2,8 @@
 
 PostgreSQL comes from TEST_POSTGRES_URL (``.ci/services.sh`` starts one); Redis from TEST_REDIS_URL. Without them
 the PostgreSQL and Redis tests are skipped locally and fail in CI (CI set), so CI cannot pass by skipping.
-Each test gets a fresh database copied from a template migrated once per session (a file copy on SQLite,
-``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), which keeps the suite fast.
+Each test gets a fresh database copied from a template migrated once per session (a file copy on SQLite); on
+PostgreSQL one database per session is emptied before each test, which keeps the suite fast.
 """
 
 from __future__ import annotations
@@ -37,19 +37,28 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(server URL, name of a migrated template database); skipped or failed without TEST_POSTGRES_URL."""
-    url = need("TEST_POSTGRES_URL", "PostgreSQL")
-    name = f"cvt_template_{os.getpid()}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of this session on the PostgreSQL server; skipped or failed without TEST_POSTGRES_URL."""
+    server = need("TEST_POSTGRES_URL", "PostgreSQL")
+    name = f"cvt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    migrate(_with_database(url, name), tmp_path_factory.mktemp("pg-template"))
-    yield url, name
+    url = _with_database(server, name)
+    migrate(url, tmp_path_factory.mktemp("pg"))
+    yield url
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    """Back to a freshly migrated state: far faster than creating a database per test."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, users, api_keys RESTART IDENTITY")
+        conn.exec_driver_sql(f"UPDATE chain_head SET seq = 0, entry_hash = '{'0' * 64}'")
+    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,15 +69,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server, template = request.getfixturevalue("postgres_template")
-    name = "cvt_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield _with_database(server, name)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    url = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    yield url
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at production cost takes ~0.1 s a hash; the tests check the flow, not the cost."""
+    from argon2 import PasswordHasher
+
+    from web import users
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -1,0 +1,300 @@
+"""Accounts, sign-in and sign-out, expiry, roles, CSRF, and the console's pages, filters, exports and flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from tests.audit.helpers import PASSWORD, attempt, create_user, csrf_from, raw_sql, record_many, run_flask, sign_in
+
+
+@pytest.fixture
+def auditor(client, app):
+    create_user(app, "alice", "auditor")
+    assert sign_in(client).status_code == 302
+    return client
+
+
+@pytest.fixture
+def admin(client, app):
+    create_user(app, "root", "admin")
+    assert sign_in(client, "root").status_code == 302
+    return client
+
+
+# --- accounts --------------------------------------------------------------------------------------------------
+
+
+def test_users_create_stores_argon2(app):
+    create_user(app, "alice", "auditor")
+    from web import db
+
+    with db.get_engine(app).connect() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash, role FROM users").one()
+    assert stored[0].startswith("$argon2id$") and PASSWORD not in stored[0] and stored[1] == "auditor"
+    again = run_flask(app, "users", "create", "alice", "--role", "admin", "--password-stdin", input="x" * 20 + "\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    short = run_flask(app, "users", "create", "bob", "--role", "auditor", "--password-stdin", input="short\n")
+    assert short.exit_code != 0 and "at least" in short.output
+    assert run_flask(app, "users", "create", "bob", "--role", "king", "--password-stdin", input=PASSWORD).exit_code
+
+
+def test_users_create_prompts_twice(app):
+    result = run_flask(app, "users", "create", "carol", "--role", "admin", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "created admin carol" in result.output and PASSWORD not in result.output
+    assert "carol  admin" in run_flask(app, "users", "list").output
+
+
+def test_console_requires_sign_in(client):
+    for path in ("/audit/", "/audit/entries/1", "/audit/export.csv", "/audit/keys"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/audit/sign-in" in response.headers["Location"], path
+
+
+def test_sign_in_wrong_password_and_unknown_user(client, app):
+    create_user(app)
+    for name, password in (("alice", "wrong password!"), ("nobody", PASSWORD)):
+        response = sign_in(client, name, password)
+        assert response.status_code == 200
+        assert 'id="sign-in-error"' in response.get_data(as_text=True)
+    assert client.get("/audit/").status_code == 302
+
+
+def test_sign_in_and_out(auditor):
+    page = auditor.get("/audit/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "alice" in html and page.headers["Cache-Control"] == "no-store"
+    response = auditor.post("/audit/sign-out", data={"csrf_token": csrf_from(html)})
+    assert response.status_code == 302
+    assert auditor.get("/audit/").status_code == 302
+
+
+def test_sign_in_needs_csrf(client, app):
+    create_user(app)
+    client.get("/audit/sign-in")
+    response = client.post("/audit/sign-in", data={"name": "alice", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/audit/").status_code == 302
+
+
+def test_sign_out_needs_csrf(auditor):
+    assert auditor.post("/audit/sign-out").status_code == 400
+    assert auditor.get("/audit/").status_code == 200
+
+
+def test_next_is_kept_but_never_offsite(client, app):
+    create_user(app)
+    page = client.get("/audit/sign-in?next=/audit/entries/1")
+    token = csrf_from(page.get_data(as_text=True))
+    ok = client.post("/audit/sign-in?next=/audit/entries/1", data={"name": "alice", "password": PASSWORD,
+                                                                   "csrf_token": token})
+    assert ok.headers["Location"].endswith("/audit/entries/1")
+    client.post("/audit/sign-out", data={"csrf_token": token})
+    for evil in ("https://evil.example/", "//evil.example/audit", "/audit\\@evil.example"):
+        page = client.get("/audit/sign-in")
+        token = csrf_from(page.get_data(as_text=True))
+        out = client.post("/audit/sign-in", query_string={"next": evil},
+                          data={"name": "alice", "password": PASSWORD, "csrf_token": token})
+        assert out.headers["Location"].endswith("/audit/"), evil
+
+
+def test_session_expires_after_inactivity(auditor, app, monkeypatch):
+    from web import console
+
+    assert auditor.get("/audit/").status_code == 200
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    now = console._now()
+    monkeypatch.setattr(console, "_now", lambda: now + lifetime - 5)
+    assert auditor.get("/audit/").status_code == 200  # activity renews the session
+    monkeypatch.setattr(console, "_now", lambda: now + 2 * lifetime - 6)
+    assert auditor.get("/audit/").status_code == 200
+    monkeypatch.setattr(console, "_now", lambda: now + 3 * lifetime)
+    response = auditor.get("/audit/")
+    assert response.status_code == 302 and "/audit/sign-in" in response.headers["Location"]
+
+
+def test_session_cookie_is_permanent_with_the_lifetime(client, app):
+    create_user(app)
+    response = sign_in(client)
+    cookie = response.headers["Set-Cookie"]
+    assert "Expires=" in cookie and "HttpOnly" in cookie
+
+
+def test_deleted_user_and_changed_password_end_sessions(auditor, app):
+    raw_sql(app, "UPDATE users SET password_hash = 'x' || password_hash")
+    assert auditor.get("/audit/").status_code == 302
+
+
+def test_sign_in_rate_limit(client, app):
+    create_user(app)
+    codes = [sign_in(client, "alice", "wrong password!").status_code for _ in range(11)]
+    assert codes[:10] == [200] * 10 and codes[10] == 429
+    assert sign_in(client).status_code == 429  # even the right password, until the window passes
+
+
+def test_auditor_cannot_manage_keys(auditor):
+    assert auditor.get("/audit/keys").status_code == 403
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert "/audit/keys" not in html
+    token = csrf_from(html)
+    assert auditor.post("/audit/keys", data={"name": "x", "csrf_token": token}).status_code == 403
+    assert auditor.post("/audit/keys/x/revoke", data={"csrf_token": token}).status_code == 403
+
+
+def test_admin_creates_and_revokes_keys(admin, app):
+    page = admin.get("/audit/keys")
+    assert page.status_code == 200
+    token = csrf_from(page.get_data(as_text=True))
+    created = admin.post("/audit/keys", data={"name": "bank-z", "csrf_token": token})
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    html = created.get_data(as_text=True)
+    key = html.split('id="new-key">')[1].split("<")[0]
+    from web import apikeys
+
+    with app.app_context():
+        assert apikeys.authenticate(key) == "bank-z"
+    assert key not in admin.get("/audit/keys").get_data(as_text=True)  # shown once
+    revoked = admin.post("/audit/keys/bank-z/revoke", data={"csrf_token": token}, follow_redirects=True)
+    assert revoked.status_code == 200 and "revoked" in revoked.get_data(as_text=True)
+    with app.app_context():
+        assert apikeys.authenticate(key) is None
+    assert admin.post("/audit/keys/none/revoke", data={"csrf_token": token}).status_code == 404
+    dup = admin.post("/audit/keys", data={"name": "bank-z", "csrf_token": token})
+    assert dup.status_code == 400 and "already exists" in dup.get_data(as_text=True)
+
+
+def test_public_site_and_api_do_not_expose_the_log(client, app):
+    record_many(app, [attempt(1, serial="SECRET-SERIAL")])
+    for path in ("/", "/api/v1/openapi.json", "/audit/export.jsonl", "/audit/entries/1"):
+        assert "SECRET-SERIAL" not in client.get(path).get_data(as_text=True), path
+    rules = [r.rule for r in app.url_map.iter_rules()]
+    assert not [r for r in rules if ("log" in r or "audit" in r) and not r.startswith("/audit")]
+
+
+# --- pages -----------------------------------------------------------------------------------------------------
+
+
+def test_list_is_newest_first_with_paging(auditor, app):
+    app.config["AUDIT_PAGE_SIZE"] = 5
+    record_many(app, [attempt(i) for i in range(12)])
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert html.index("S-00011") < html.index("S-00007")
+    assert "S-00006" not in html and "12 entries" in html.replace("件", " entries")
+    page3 = auditor.get("/audit/?page=3").get_data(as_text=True)
+    assert "S-00000" in page3 and "S-00001" in page3 and "S-00002" not in page3
+
+
+def test_filters(auditor, app):
+    record_many(app, [
+        attempt(1, outcome="failed", error_code="bad_signature", client="bank-a", serial="AAA"),
+        attempt(2, outcome="verified", client="bank-b", channel="web", serial="BBB"),
+        attempt(3, outcome="failed", error_code="markers_not_found", client="bank-a", serial="CCC",
+                occurred_at=dt.datetime(2024, 6, 1, tzinfo=dt.UTC)),
+    ])
+
+    def serials(query: str) -> set[str]:
+        html = auditor.get("/audit/?" + query).get_data(as_text=True)
+        table = html.split('id="entries"')[1] if 'id="entries"' in html else ""
+        return {s for s in ("AAA", "BBB", "CCC") if s in table}
+
+    assert serials("") == {"AAA", "BBB", "CCC"}
+    assert serials("outcome=failed") == {"AAA", "CCC"}
+    assert serials("code=bad_signature") == {"AAA"}
+    assert serials("client=bank-a") == {"AAA", "CCC"}
+    assert serials("channel=web") == {"BBB"}
+    assert serials("serial=CCC") == {"CCC"}
+    assert serials("since=2025-01-01") == {"AAA", "BBB"}
+    assert serials("until=2024-06-01") == {"CCC"}
+    assert serials("outcome=nonsense") == {"AAA", "BBB", "CCC"}  # ignored, and said so
+    assert "could not be read" in auditor.get("/audit/?since=garbage").get_data(as_text=True)
+
+
+def test_entry_detail(auditor, app):
+    record_many(app, [attempt(1, serial="DETAIL-1", quality={"ssim": 0.987})])
+    html = auditor.get("/audit/entries/1").get_data(as_text=True)
+    assert "DETAIL-1" in html and "0.987" in html and "ab" * 32 in html
+    assert auditor.get("/audit/entries/99").status_code == 404
+
+
+def test_console_export(auditor, app):
+    record_many(app, [attempt(1, outcome="failed", client="c1"), attempt(2, client="c2")])
+    response = auditor.get("/audit/export.jsonl?outcome=failed")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert [d["client"] for d in lines] == ["c1"]
+    csv_response = auditor.get("/audit/export.csv")
+    assert csv_response.mimetype == "text/csv" and csv_response.headers["Cache-Control"] == "no-store"
+    assert len(csv_response.get_data(as_text=True).strip().splitlines()) == 3
+
+
+def test_banner_shows_valid_then_broken(auditor, app):
+    record_many(app, [attempt(i) for i in range(4)])
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert 'class="chain-banner chain-ok"' in html
+    raw_sql(app, "UPDATE log_entries SET serial = 'X' WHERE seq = 2")
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert 'class="chain-banner chain-broken"' in html and "2" in html.split('id="chain-banner"')[1][:400]
+
+
+def test_banner_cache_is_refreshed_by_appends(auditor, app):
+    app.config["AUDIT_VERIFY_CACHE_SECONDS"] = 3600
+    record_many(app, [attempt(i) for i in range(3)])
+    assert "chain-ok" in auditor.get("/audit/").get_data(as_text=True)
+    raw_sql(app, "UPDATE log_entries SET serial = 'X' WHERE seq = 2")
+    record_many(app, [attempt(9)])  # the head moves: the cached result is not reused
+    assert "chain-broken" in auditor.get("/audit/").get_data(as_text=True)
+
+
+def test_chart_is_inline_svg(auditor, app):
+    now = dt.datetime.now(dt.UTC)
+    record_many(app, [attempt(1, occurred_at=now), attempt(2, occurred_at=now, outcome="failed"),
+                      attempt(3, occurred_at=now - dt.timedelta(days=2), outcome="altered")])
+    html = auditor.get("/audit/").get_data(as_text=True)
+    svg = html.split("<svg", 1)[1] if "audit-chart" in html else ""
+    assert 'class="audit-chart"' in html and "<rect" in svg
+    assert "style=" not in svg and "<script" not in html.lower().replace('<script src=', '')
+    assert f"{now.date().isoformat()}: 1 " in html
+
+
+def test_planted_burst_is_flagged(auditor, app):
+    """Thirty failing checks of one serial within a minute, from a handful of clients, are flagged."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    record_many(app, [attempt(i, serial="S-PROBED", client=f"ip:{i % 4:016x}", outcome="failed",
+                              error_code="scramble_mismatch", occurred_at=now + dt.timedelta(seconds=i * 1.5))
+                      for i in range(30)])
+    record_many(app, [attempt(100 + i, serial=f"S-{i}") for i in range(10)])  # ordinary traffic
+    html = auditor.get("/audit/").get_data(as_text=True)
+    flags = html.split('id="flags"')[1].split("</section>")[0]
+    assert 'data-kind="burst_serial"' in flags and "S-PROBED" in flags
+    assert 'data-kind="serial_clients"' in flags
+    assert "S-1<" not in flags and "S-2<" not in flags
+
+
+def test_other_flags(auditor, app):
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    record_many(app, [
+        attempt(1, outcome="failed", error_code="unknown_key", key_id="k-rogue", occurred_at=now),
+        attempt(2, outcome="failed", error_code="bad_signature", signature="invalid", serial="S-BADSIG",
+                occurred_at=now),
+        attempt(3, outcome="altered", serial="S-ALTERED", occurred_at=now),
+        *[attempt(10 + i, outcome="failed", error_code="markers_not_found", client="clumsy-bank",
+                  occurred_at=now + dt.timedelta(minutes=5 * i)) for i in range(12)],
+    ])
+    html = auditor.get("/audit/").get_data(as_text=True)
+    flags = html.split('id="flags"')[1].split("</section>")[0]
+    for kind, subject in (("unknown_key", "k-rogue"), ("bad_signature", "S-BADSIG"), ("altered", "S-ALTERED"),
+                          ("client_failures", "clumsy-bank")):
+        assert f'data-kind="{kind}"' in flags and subject in flags, kind
+    assert 'data-kind="burst_client"' not in flags  # twelve failures over an hour are not a burst
+    assert flags.index("S-ALTERED") < flags.index("clumsy-bank")  # most severe first
+
+
+def test_console_in_english(auditor):
+    html = auditor.get("/audit/?lang=en").get_data(as_text=True)
+    assert "Verification log" in html and "Suspicious patterns" in html

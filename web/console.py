@@ -1,0 +1,365 @@
+"""The auditors' console at ``/audit``: sign-in, the log with filters and paging, an entry, exports, the chain's
+state, the daily chart, flags for suspicious patterns, and (for admins) the API keys.
+
+Every page but the sign-in page needs a signed-in account; sessions end after PERMANENT_SESSION_LIFETIME seconds
+without activity and when the account's password changes or it is deleted. Forms carry CSRF tokens (flask-wtf's
+CSRFProtect, installed by the site); sign-in has its own rate limit per address and per account name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from web import apikeys, auditlog, auditquery, db, users
+from web.chart import daily_chart
+from web.models import LogEntry, User
+from web.ratelimit import limiter
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+FILTER_FIELDS = ("since", "until", "outcome", "code", "serial", "client", "channel")
+PUBLIC_ENDPOINTS = {"audit.sign_in"}
+CHART_MAX_DAYS = 92
+
+OUTCOME_LABELS = {"verified": _l("verified"), "altered": _l("altered"), "failed": _l("failed")}
+CHANNEL_LABELS = {"web": _l("web page"), "api": _l("API")}
+
+
+def _now() -> float:
+    return time.time()
+
+
+# --- accounts and sessions -------------------------------------------------------------------------------------
+
+
+def _end_session() -> None:
+    for key in ("audit_uid", "audit_stamp", "audit_seen"):
+        session.pop(key, None)
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    """Load the signed-in account, or send the browser to the sign-in page."""
+    g.audit_user = None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    uid, seen = session.get("audit_uid"), session.get("audit_seen", 0)
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if uid is not None and _now() - float(seen) > lifetime:
+        _end_session()
+        flash(_("You were signed out after %(minutes)d minutes without activity. Sign in again.",
+                minutes=round(lifetime / 60)), "info")
+        uid = None
+    user = db.get_session().get(User, uid) if uid is not None else None
+    if user is not None and session.get("audit_stamp") != users.session_stamp(user):
+        user = None  # password changed since this sign-in
+    if user is None:
+        _end_session()
+        if request.method != "GET":
+            abort(403)
+        return redirect(url_for("audit.sign_in", next=request.full_path.rstrip("?")))
+    session["audit_seen"] = int(_now())
+    g.audit_user = user
+    return None
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.audit_user is None or g.audit_user.role != "admin":
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _signin_limit() -> str:
+    return current_app.config.get("RATELIMIT_SIGNIN", "10 per minute")
+
+
+def _signin_name_key() -> str:
+    return "signin-name:" + (request.form.get("name", "") or "")[:64].lower()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: never an absolute URL (no open redirect)."""
+    if target and target.startswith("/audit") and not urlsplit(target).netloc and "\\" not in target:
+        return target
+    return url_for("audit.index")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(_signin_limit, methods=["POST"])
+@limiter.limit(_signin_limit, key_func=_signin_name_key, methods=["POST"])
+def sign_in() -> Any:
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        user = users.authenticate(db.get_session(), name, request.form.get("password", ""))
+        if user is not None:
+            session.clear()  # a fresh session: nothing from before the sign-in survives
+            session.permanent = True
+            session.update(audit_uid=user.id, audit_stamp=users.session_stamp(user), audit_seen=int(_now()))
+            current_app.logger.info("console sign-in: %s (%s)", user.name, user.role)
+            return redirect(_safe_next(request.args.get("next")))
+        current_app.logger.warning("console sign-in failed for %r", name[:64])
+        error = _("The name or the password is wrong.")
+    minutes = round(current_app.permanent_session_lifetime.total_seconds() / 60)
+    return render_template("audit/sign_in.html", error=error, minutes=minutes)
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> Response:
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("audit.sign_in"))
+
+
+# --- filters ---------------------------------------------------------------------------------------------------
+
+
+def _parse_when(value: str, end: bool) -> dt.datetime | None:
+    """A date (2025-01-31) or date-time (2025-01-31T12:00[:00]) in UTC; a date as ``end`` includes the day."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            return start + dt.timedelta(days=1) if end else start
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def current_filter() -> tuple[auditquery.LogFilter, dict[str, str], list[str]]:
+    """The request's filter, the raw values (for the form and links) and the fields that could not be read."""
+    raw = {name: request.args.get(name, "").strip()[:200] for name in FILTER_FIELDS}
+    bad = []
+    since, until = _parse_when(raw["since"], end=False), _parse_when(raw["until"], end=True)
+    for name, parsed in (("since", since), ("until", until)):
+        if raw[name] and parsed is None:
+            bad.append(name)
+            raw[name] = ""
+    if raw["outcome"] and raw["outcome"] not in auditquery.OUTCOMES:
+        bad.append("outcome")
+        raw["outcome"] = ""
+    if raw["channel"] and raw["channel"] not in auditquery.CHANNELS:
+        bad.append("channel")
+        raw["channel"] = ""
+    flt = auditquery.LogFilter(since=since, until=until,
+                               **{k: raw[k] or None for k in ("outcome", "code", "serial", "client", "channel")})
+    return flt, {k: v for k, v in raw.items() if v}, bad
+
+
+def _flag_text(flag: auditquery.Flag, seconds: int) -> tuple[str, str]:
+    """A flag's headline and its plain explanation, in the page's language."""
+    s, n = flag.subject, flag.count
+    if flag.kind == "altered":
+        return (_("Altered certificate: serial %(serial)s", serial=s or "?"),
+                _("%(count)d check(s) of this serial found a genuine back whose restored front differs from the "
+                  "paper: the paper was changed after issue. Ask the submitter for the original and tell the "
+                  "issuing municipality.", count=n))
+    if flag.kind == "bad_signature":
+        return (_("Bad signatures: serial %(serial)s", serial=s or "?"),
+                _("%(count)d upload(s) carried a code whose issuer signature does not match its contents. "
+                  "Genuine backs never do this: someone presented a forged or edited code.", count=n))
+    if flag.kind == "unknown_key":
+        return (_("Unknown key id: %(key)s", key=s if s != "None" else "?"),
+                _("%(count)d upload(s) named an issuing key this site does not know. Either the code was "
+                  "forged, or an issuer's new key has not been installed yet.", count=n))
+    if flag.kind == "burst_serial":
+        return (_("Burst of checks: serial %(serial)s", serial=s),
+                _("This serial was checked %(count)d times within %(seconds)d seconds (%(failed)d failed). "
+                  "A recipient checks a certificate once or twice; a burst suggests someone probing the site "
+                  "with crafted scans of one certificate.", count=n, seconds=seconds, failed=flag.failures))
+    if flag.kind == "burst_client":
+        return (_("Burst of attempts: client %(client)s", client=s),
+                _("This client made %(count)d attempts within %(seconds)d seconds (%(failed)d failed): "
+                  "automated use or probing.", count=n, seconds=seconds, failed=flag.failures))
+    if flag.kind == "serial_clients":
+        return (_("One serial, many clients: %(serial)s", serial=s),
+                _("This serial was checked by %(clients)d different clients (%(count)d checks). A certificate "
+                  "normally goes to one recipient; many checkers suggest copies in circulation.",
+                  clients=flag.distinct, count=n))
+    return (_("Many failures: client %(client)s", client=s),
+            _("This client had %(count)d failed checks. Either its scanner is set up wrongly (see the error "
+              "codes) or it is trying forged backs.", count=n))
+
+
+def _flags(flt: auditquery.LogFilter) -> tuple[list[dict[str, Any]], dt.datetime]:
+    cfg = current_app.config
+    since = flt.since or dt.datetime.now(dt.UTC) - dt.timedelta(days=int(cfg.get("AUDIT_FLAG_WINDOW_DAYS", 7)))
+    limits = auditquery.Thresholds(client_failures=int(cfg.get("AUDIT_FLAG_CLIENT_FAILURES", 10)),
+                                   serial_clients=int(cfg.get("AUDIT_FLAG_SERIAL_CLIENTS", 3)),
+                                   burst_count=int(cfg.get("AUDIT_FLAG_BURST_COUNT", 20)),
+                                   burst_seconds=int(cfg.get("AUDIT_FLAG_BURST_SECONDS", 60)))
+    with db.get_engine().connect() as conn:
+        found = auditquery.find_flags(conn, since, flt.until, limits)
+    out = []
+    for flag in found:
+        headline, explanation = _flag_text(flag, limits.burst_seconds)
+        out.append({"flag": flag, "headline": headline, "explanation": explanation,
+                    "severity": "high" if flag.kind in ("altered", "bad_signature", "burst_serial") else "medium",
+                    "url": url_for("audit.index", **{k: v for k, v in flag.filters.items() if v})})
+    return out, since
+
+
+def _chart(flt: auditquery.LogFilter) -> Markup:
+    today = dt.datetime.now(dt.UTC).date()
+    end = (flt.until - dt.timedelta(microseconds=1)).date() if flt.until else today
+    start = flt.since.date() if flt.since else end - dt.timedelta(days=29)
+    start = max(start, end - dt.timedelta(days=CHART_MAX_DAYS - 1))
+    window = auditquery.LogFilter(**{**flt.__dict__, "since": dt.datetime.combine(start, dt.time(), dt.UTC),
+                                     "until": flt.until})
+    with db.get_engine().connect() as conn:
+        counts = auditquery.daily_counts(conn, window)
+    labels = {k: str(v) for k, v in OUTCOME_LABELS.items()}
+    return daily_chart(counts, start, end, labels,
+                       title=_("Verifications per day (UTC) by outcome, %(start)s to %(end)s",
+                               start=start.isoformat(), end=end.isoformat()),
+                       bar_title=_("{day}: {verified} verified, {altered} altered, {failed} failed"))
+
+
+def _chain_banner() -> dict[str, Any]:
+    status = auditlog.chain_status()
+    if status.ok:
+        text = _("Hash chain intact: %(count)d entries verified.", count=status.entries)
+        if status.checkpoint_seq:
+            text += " " + _("The chain starts at the signed checkpoint after entry %(seq)d (older entries were "
+                            "pruned).", seq=status.checkpoint_seq)
+    else:
+        reasons = {
+            "edited": _("entry %(seq)d was edited after it was written."),
+            "removed": _("entry %(seq)d was removed."),
+            "tail_removed": _("entry %(seq)d and later entries were removed from the end of the log."),
+            "relinked": _("entry %(seq)d was rewritten or entries were reordered."),
+            "misplaced": _("entry %(seq)d is out of place."),
+            "checkpoint": _("the prune checkpoint at entry %(seq)d is forged or signed with another key."),
+            "head": _("the newest entries were rewritten (entry %(seq)d)."),
+        }
+        reason = reasons.get(status.problem or "", _("entry %(seq)d is wrong."))
+        text = _("Hash chain BROKEN: ") + reason % {"seq": status.broken_seq or 0} + " " + _(
+            "Entries from there on cannot be trusted. Run `flask audit verify` and compare with a backup.")
+    return {"ok": status.ok, "text": text, "detail": status.message,
+            "checked_at": status.checked_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "seq": status.broken_seq}
+
+
+# --- views -----------------------------------------------------------------------------------------------------
+
+
+@bp.route("/")
+def index() -> str:
+    flt, raw, bad = current_filter()
+    size = max(1, int(current_app.config.get("AUDIT_PAGE_SIZE", 50)))
+    number = max(1, request.args.get("page", 1, type=int) or 1)
+    with db.get_engine().connect() as conn:
+        rows, total = auditquery.page(conn, flt, number, size)
+        codes = [c for c in conn.execute(sa.select(LogEntry.error_code).distinct()
+                                         .where(LogEntry.error_code.is_not(None))).scalars()]
+    pages = max(1, -(-total // size))
+    flags, flag_since = _flags(flt)
+    return render_template(
+        "audit/index.html", rows=rows, total=total, page=number, pages=pages, raw=raw, bad=bad, flt=flt,
+        codes=sorted(set(codes) | ({raw["code"]} if raw.get("code") else set())), flags=flags,
+        flag_since=flag_since, chart=_chart(flt), banner=_chain_banner(), outcome_labels=OUTCOME_LABELS,
+        channel_labels=CHANNEL_LABELS,
+        page_url=lambda n: url_for("audit.index", **raw, page=n),
+        export_url=lambda fmt: url_for("audit.export", fmt=fmt, **raw))
+
+
+@bp.route("/entries/<int:seq>")
+def entry(seq: int) -> str:
+    with db.get_engine().connect() as conn:
+        row = auditquery.entry(conn, seq)
+    if row is None:
+        abort(404)
+    doc = auditlog.export_dict(row)
+    return render_template("audit/entry.html", row=row, doc=doc, quality=doc["quality"] or {},
+                           outcome_labels=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, banner=_chain_banner())
+
+
+@bp.route("/export.<any(csv, jsonl):fmt>")
+def export(fmt: str) -> Response:
+    """The filtered entries, oldest first, as a download that no cache keeps."""
+    flt, _raw, _bad = current_filter()
+    engine = db.get_engine()
+
+    def generate():
+        with engine.connect() as conn:
+            yield from auditlog.iter_export(fmt, auditquery.iter_entries(conn, flt, newest_first=False))
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    mimetype = "text/csv" if fmt == "csv" else "application/jsonl"
+    response = Response(stream_with_context(generate()), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="certverify-log-{stamp}.{fmt}"'
+    response.headers["Cache-Control"] = "no-store"
+    current_app.logger.info("console export (%s) by %s: %s", fmt, g.audit_user.name, flt)
+    return response
+
+
+@bp.route("/keys", methods=["GET", "POST"])
+@admin_required
+def keys() -> Any:
+    new_key = None
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        try:
+            new_key = apikeys.create_key(db.get_session(), name)
+            current_app.logger.info("console: %s created API key %s", g.audit_user.name, name)
+        except apikeys.ApiKeyError as exc:
+            error = str(exc)
+    listed = apikeys.list_keys(db.get_session())
+    status = 201 if new_key else (400 if error else 200)
+    return render_template("audit/keys.html", keys=listed, new_key=new_key,
+                           new_name=request.form.get("name", "") if new_key else "", error=error), status
+
+
+@bp.route("/keys/<name>/revoke", methods=["POST"])
+@admin_required
+def revoke(name: str) -> Response:
+    try:
+        apikeys.revoke_key(db.get_session(), name)
+    except apikeys.ApiKeyError:
+        abort(404)
+    current_app.logger.info("console: %s revoked API key %s", g.audit_user.name, name)
+    flash(_("The key %(name)s is revoked: requests with it are refused from now on.", name=name), "info")
+    return redirect(url_for("audit.keys"))
+
+
+@bp.app_template_filter("utc")
+def _utc(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def init_app(app: Flask) -> None:
+    """Register the console and the account commands (``flask users``)."""
+    app.register_blueprint(bp)
+    users.init_app(app)
