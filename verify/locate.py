@@ -60,11 +60,16 @@ def project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(p, h).reshape(-1, 2)
 
 
+def _cross2(a: np.ndarray, b: np.ndarray) -> float:
+    """z of the cross product of two 2-D vectors (numpy 2 deprecates np.cross on 2-D vectors)."""
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
 def local_scale(h: np.ndarray, at: tuple[float, float]) -> float:
     """Square root of the area scale of ``h`` at page point ``at`` (pixels per unit)."""
     x, y = at
     p = project(h, np.array([[x, y], [x + 1, y], [x, y + 1]]))
-    return math.sqrt(abs(np.cross(p[1] - p[0], p[2] - p[0])))
+    return math.sqrt(abs(_cross2(p[1] - p[0], p[2] - p[0])))
 
 
 @functools.cache
@@ -115,7 +120,7 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
     page_quad = project(h, np.array(spec.Rect(0, 0, spec.PAGE_W, spec.PAGE_H).corners()))
     if np.sqrt(np.mean(err**2)) > 0.08 * size_px or not cv2.isContourConvex(page_quad.astype(np.float32)):
         return None
-    if np.cross(page_quad[1] - page_quad[0], page_quad[3] - page_quad[0]) <= 0:  # mirrored
+    if _cross2(page_quad[1] - page_quad[0], page_quad[3] - page_quad[0]) <= 0:  # mirrored
         return None
     return PageFit(h, names, float(np.sqrt(np.mean(err**2))))
 
@@ -176,6 +181,7 @@ class GridFit:
     rms_px: float  # residual RMS before the boundary correction
     ink: float  # median dot darkness (0-255 gray level)
     paper: float  # median paper level around the dots
+    blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
     stats: dict[str, float] = field(default_factory=dict)
 
     def lattice(self, step: int = LATTICE_STEP) -> np.ndarray:
@@ -208,6 +214,11 @@ class GridFit:
                 - ((1 - s) * (1 - t) * c00 + s * (1 - t) * c10 + (1 - s) * t * c01 + s * t * c11))
 
     @property
+    def px_per_unit(self) -> float:
+        """Scan pixels per layout unit at the centre of the scrambled area."""
+        return local_scale(self.homography, (spec.GRID_X + spec.GRID_W / 2, spec.GRID_Y + spec.GRID_H / 2))
+
+    @property
     def needs_correction(self) -> bool:
         """Whether the dots stray from the homography enough to matter (sheet-feeder stretch, lens bulge)."""
         return max(float(np.abs(r).max()) for r in self.residuals.values()) > MAX_PLAIN_RESIDUAL_PX
@@ -215,7 +226,9 @@ class GridFit:
     def warp(self, img: np.ndarray, step: int = LATTICE_STEP) -> np.ndarray:
         """The scrambled area resampled from the scan onto the design grid (GRID_H x GRID_W, one pixel a unit)."""
         size = (spec.GRID_W, spec.GRID_H)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        # upsampling a low-resolution scan wants cubic interpolation; at 300 dpi and above bilinear is as good
+        interpolation = cv2.INTER_CUBIC if self.px_per_unit < 1.1 else cv2.INTER_LINEAR
+        flags = interpolation | cv2.WARP_INVERSE_MAP
         if not self.needs_correction:
             design_to_page = np.array([[1, 0, spec.GRID_X + 0.5], [0, 1, spec.GRID_Y + 0.5], [0, 0, 1]])
             return cv2.warpPerspective(img, self.homography @ design_to_page, size, flags=flags,
@@ -225,7 +238,7 @@ class GridFit:
         to_node = np.array([[1 / step, 0, 0.5 / step + 1], [0, 1 / step, 0.5 / step + 1]])
         dense = cv2.warpAffine(lat, to_node, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE)
-        return cv2.remap(img, dense, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(img, dense, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _dot_centroid(gray: np.ndarray, x: float, y: float, r: int, dot_px: float) -> tuple[float, float, float, float] | None:
@@ -289,7 +302,30 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
         residuals[side] = res
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
     found = float(sum(int(s[2].sum()) for s in sides.values()) / sum(len(s[2]) for s in sides.values()))
-    return GridFit(h, residuals, found, rms, float(np.median(inks)), float(np.median(papers)))
+    ink, paper = float(np.median(inks)), float(np.median(papers))
+    blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
+    return GridFit(h, residuals, found, rms, ink, paper, blur)
+
+
+_SIGMAS = np.linspace(0.05, 6.0, 240)
+_STEP_OF_SIGMA = np.array([math.erf(0.5 / (sg * math.sqrt(2))) for sg in _SIGMAS])  # largest pixel-to-pixel step
+
+
+def _edge_blur(gray: np.ndarray, centres: np.ndarray, dot_px: float, ink: float, paper: float) -> float:
+    """Median Gaussian sigma (pixels) of the dots' left and right edges, from their steepest pixel-to-pixel step."""
+    if paper - ink < 25:
+        return 0.0
+    half, reach = max(1, round(dot_px / 4)), round(dot_px / 2 + 8)
+    sigmas = []
+    for cx, cy in centres:
+        xi, yi = round(cx), round(cy)
+        if yi - half < 0 or xi - reach < 0 or yi + half + 1 > gray.shape[0] or xi + reach + 1 > gray.shape[1]:
+            continue
+        profile = (paper - gray[yi - half:yi + half + 1, xi - reach:xi + reach + 1].astype(np.float32).mean(0))
+        step = np.diff(np.clip(profile / (paper - ink), 0, 1))
+        for d in (step.max(), -step.min()):
+            sigmas.append(float(np.interp(-d, -_STEP_OF_SIGMA, _SIGMAS)))
+    return float(np.median(sigmas)) if sigmas else 0.0
 
 
 def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
