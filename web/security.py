@@ -5,9 +5,11 @@ answered 413 ``request_too_large`` by the error handlers).
 
 from __future__ import annotations
 
+import io
 import uuid
+from typing import IO
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -40,6 +42,15 @@ STATIC_MAX_AGE = 3600
 csrf = CSRFProtect()  # every form; the API blueprint is exempted in create_app (no cookie authenticates there)
 
 
+class InMemoryRequest(Request):
+    """Uploaded file parts stay in memory: Werkzeug would spool parts over 500 KB to a temporary file on disk,
+    and scans must never touch the disk. MAX_CONTENT_LENGTH bounds the memory a request can take."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return io.BytesIO()
+
+
 def request_id() -> str:
     """This request's id (a UUID), shown in problem bodies and the X-Request-ID header and kept in the log."""
     if "request_id" not in g:
@@ -68,6 +79,7 @@ def _harden(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Trust exactly PROXY_FIX_HOPS proxies, add the headers to every response, protect every form from CSRF."""
+    app.request_class = InMemoryRequest
     hops = int(app.config["PROXY_FIX_HOPS"])
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]

@@ -1,0 +1,94 @@
+"""Fixtures of the site's suite: apps on a temporary key ring and a temporary SQLite log, and one sample
+certificate issued per session (issuing and encoding it is the slow part, so it is done once).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.helpers import ISSUER, SERIAL, Sample, create_key, make_app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def catalogues() -> None:
+    """Compile the translations (what `make install` does), so the Japanese pages exist in any checkout."""
+    from web.i18n import compile_catalogues
+
+    compile_catalogues()
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    import verify
+    from verify.keys import init_ring
+
+    base = tmp_path_factory.mktemp("sample")
+    keys_dir = base / "keys"
+    ring, _ = init_ring(keys_dir, "test-2026")
+    cert = verify.issue(ring, serial=SERIAL, issuer=ISSUER)
+    files = base / "files"
+    files.mkdir()
+    back_png = verify.encode_image(cert.back, fmt="png")
+    back_jpeg = verify.encode_image(cert.back, fmt="jpeg", quality=92)
+    pdf = cert.pdf_bytes()
+    (files / "back.png").write_bytes(back_png)
+    (files / "back.jpg").write_bytes(back_jpeg)
+    (files / "certificate.pdf").write_bytes(pdf)
+    return Sample(keys_dir, files, cert.facts, cert.front, back_png, back_jpeg, pdf)
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory, sample: Sample) -> Path:
+    """A SQLite log migrated once per session; each app gets a copy."""
+    from web import db
+
+    path = tmp_path_factory.mktemp("db-template") / "template.db"
+    app = make_app(sample, f"sqlite:///{path}")
+    db.upgrade(app)
+    db.get_engine(app).dispose()
+    return path
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path, sample: Sample, migrated_db: Path) -> Iterator:
+    """Build apps with config overrides, each on its own copy of the migrated log."""
+    made = []
+
+    def build(**overrides: Any):
+        path = tmp_path / f"log-{len(made)}.db"
+        shutil.copyfile(migrated_db, path)
+        app = make_app(sample, f"sqlite:///{path}", **overrides)
+        made.append(app)
+        return app
+
+    yield build
+    from web import db
+
+    for app in made:
+        db.get_engine(app).dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def api_key(runner) -> str:
+    """A fresh API key named "bank-a"."""
+    return create_key(runner, "bank-a")

@@ -1,0 +1,102 @@
+"""Helpers of the site's suite: building apps, uploading like a browser, reading the log, skipping rules."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+SECRET = "test-secret-key-for-the-site-suite-only"
+SERIAL = "TEST-2026-000123"
+ISSUER = "990001"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def need_tool(path: str | None, what: str) -> str:
+    """``path`` of a required program; skip without it locally, fail without it in CI (CI must run these)."""
+    if path and Path(path).exists():
+        return path
+    if in_ci():
+        pytest.fail(f"{what} is missing: CI must run these tests, not skip them")
+    pytest.skip(f"{what} is missing")
+
+
+@dataclass
+class Sample:
+    """One issued certificate and its back in the formats the tests upload."""
+
+    keys_dir: Path
+    files: Path  # back.png, back.jpg, certificate.pdf
+    facts: Any
+    front: Any
+    back_png: bytes
+    back_jpeg: bytes
+    pdf: bytes
+
+
+def make_app(sample: Sample, database_url: str, **overrides: Any):
+    from app import create_app
+
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "KEYS_DIR": str(sample.keys_dir),
+        "DATABASE_URL": database_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SESSION_COOKIE_SECURE": False,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def create_key(runner, name: str) -> str:
+    """Create an API key with the CLI; it prints the key alone on its last line."""
+    result = runner.invoke(args=["api-keys", "create", name])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def csrf_token(client, path: str = "/") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the form has no CSRF token"
+    return match.group(1)
+
+
+def multipart(fields: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for client.post with ``fields`` encoded in memory (Werkzeug's test client would spool
+    large bodies to a temporary file that it never closes)."""
+    values = {k: FileStorage(io.BytesIO(v[0]), filename=v[1], content_type="application/octet-stream")
+              if isinstance(v, tuple) else v for k, v in fields.items()}
+    boundary, body = encode_multipart(values)
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def upload(client, data: bytes, filename: str = "back.jpg", token: str | None = None, **kwargs: Any):
+    """Post ``data`` through the upload form as a browser does (multipart, with the CSRF token)."""
+    token = csrf_token(client) if token is None else token
+    return client.post("/verify", **multipart({"csrf_token": token, "scan": (data, filename)}), **kwargs)
+
+
+def log_entries(app) -> list[dict[str, Any]]:
+    """Every entry of the app's verification log, oldest first."""
+    import sqlalchemy as sa
+
+    from web import db
+    from web.models import LogEntry
+
+    with db.get_engine(app).connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(LogEntry.__table__).order_by(LogEntry.seq))]

@@ -1,0 +1,221 @@
+"""The JSON API: authentication, both ways of sending a scan, answers that match the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate as validate_spec
+
+from tests.web.helpers import SERIAL, create_key, log_entries, multipart
+from web.api import OPENAPI_PATH
+from web.problems import all_codes, status_for
+
+URL = "/api/v1/verifications"
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+
+
+def check_schema(spec: dict, name: str, instance: dict) -> None:
+    """Validate ``instance`` against components.schemas[name] of the OpenAPI document."""
+    schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+    OAS31Validator(schema).validate(instance)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_openapi_document_is_valid_and_served(client, spec):
+    validate_spec(spec)
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.json == spec
+    assert spec["openapi"].startswith("3.1")
+    assert "/api/v1/verifications" in spec["paths"]
+
+
+def test_openapi_lists_every_error_code(spec):
+    documented = set(spec["components"]["schemas"]["ErrorCode"]["enum"])
+    assert set(all_codes()) <= documented
+    responses = spec["paths"]["/api/v1/verifications"]["post"]["responses"]
+    not_for_this_operation = {"forbidden", "not_found", "method_not_allowed"}  # console / other paths and methods
+    for code in set(all_codes()) - not_for_this_operation:
+        assert str(status_for(code)) in responses, code
+
+
+def test_raw_body_verifies_with_png_by_default(app, client, api_key, sample, spec):
+    response = client.post(URL, data=sample.back_jpeg, headers={**auth(api_key), "Content-Type": "image/jpeg"})
+    assert response.status_code == 200, response.json
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json
+    check_schema(spec, "Verification", body)
+    assert body["outcome"] == "verified"
+    assert body["certificate"]["serial"] == SERIAL
+    assert body["certificate"]["signature"] == "valid"
+    assert body["quality"]["dpi"] > 100
+    assert body["restored_image"]["media_type"] == "image/png"
+    assert base64.b64decode(body["restored_image"]["data"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert body["upload"]["format"] == "jpeg"
+    entries = log_entries(app)
+    assert [(e["channel"], e["client"], e["outcome"], e["serial"]) for e in entries] == [
+        ("api", "bank-a", "verified", SERIAL)]
+    assert entries[0]["request_id"] == body["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_multipart_field_scan_and_image_choices(client, api_key, sample, spec):
+    response = client.post(URL + "?image=none", headers=auth(api_key),
+                           **multipart({"scan": (sample.back_jpeg, "back.jpg")}))
+    assert response.status_code == 200
+    check_schema(spec, "Verification", response.json)
+    assert "restored_image" not in response.json
+    response = client.post(URL + "?image=jpeg", headers=auth(api_key), data=sample.back_jpeg)
+    assert response.json["restored_image"]["media_type"] == "image/jpeg"
+    assert base64.b64decode(response.json["restored_image"]["data"])[:2] == b"\xff\xd8"
+
+
+def test_unknown_image_choice_is_bad_request(client, api_key, spec):
+    response = client.post(URL + "?image=gif", headers=auth(api_key), data=b"x")
+    assert response.status_code == 400
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer cv_nope_nope"}, {"Authorization": "Basic eDp5"},
+                                     {"Authorization": "Bearer"}])
+def test_missing_or_wrong_key_is_401(app, client, sample, spec, headers):
+    response = client.post(URL, data=sample.back_jpeg, headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "unauthorized"
+    assert log_entries(app) == []
+
+
+def test_revoked_key_is_401(client, runner, sample):
+    key = create_key(runner, "bank-revoked")
+    assert client.post(URL + "?image=none", data=sample.back_jpeg, headers=auth(key)).status_code == 200
+    assert runner.invoke(args=["api-keys", "revoke", "bank-revoked"]).exit_code == 0
+    response = client.post(URL, data=sample.back_jpeg, headers=auth(key))
+    assert response.status_code == 401 and response.json["code"] == "unauthorized"
+
+
+def test_problem_detail_follows_the_request_language(client, api_key, spec):
+    ja = client.post(URL, data=b"", headers=auth(api_key)).json
+    en = client.post(URL, data=b"", headers={**auth(api_key), "Accept-Language": "en"}).json
+    check_schema(spec, "Problem", en)
+    assert ja["code"] == en["code"] == "empty_upload" and ja["status"] == 400
+    assert "ファイルが空です" in ja["detail"] and en["detail"].startswith("The upload is empty")
+    assert en["type"].endswith("/errors/empty_upload")
+    assert en["instance"] == f"urn:uuid:{en['request_id']}"
+
+
+def test_multipart_without_scan_field_is_empty_upload(client, api_key):
+    response = client.post(URL, headers=auth(api_key), **multipart({"other": (b"abc", "x.png")}))
+    assert response.status_code == 400 and response.json["code"] == "empty_upload"
+
+
+def test_api_needs_no_csrf_token(client, api_key):
+    # the API is exempt from CSRF: a missing token does not turn into csrf_failed
+    response = client.post(URL, data=b"", headers=auth(api_key))
+    assert response.json["code"] == "empty_upload"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_wrong_method_is_405_problem(client, method, spec):
+    response = client.open(URL, method=method)
+    assert response.status_code == 405
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "method_not_allowed"
+    assert "POST" in response.headers["Allow"]
+
+
+def test_unknown_api_path_is_404_problem(client):
+    response = client.post("/api/v1/nothing")
+    assert response.status_code == 404 and response.json["code"] == "not_found"
+
+
+def test_api_rate_limit_counts_per_key(app_factory, sample, spec):
+    app = app_factory(RATELIMIT_API="2 per minute")
+    client, runner = app.test_client(), app.test_cli_runner()
+    first, second = create_key(runner, "bank-1"), create_key(runner, "bank-2")
+    for _ in range(2):
+        assert client.post(URL, data=b"", headers=auth(first)).status_code == 400
+    response = client.post(URL, data=b"", headers=auth(first))
+    assert response.status_code == 429
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert client.post(URL, data=b"", headers=auth(second)).status_code == 400  # its own allowance
+
+
+def test_request_larger_than_limit_is_413_problem(app_factory, sample, spec):
+    app = app_factory(MAX_REQUEST_BYTES=100_000)
+    key = create_key(app.test_cli_runner(), "bank-a")
+    response = app.test_client().post(URL, data=sample.back_jpeg, headers=auth(key))
+    assert response.status_code == 413
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "request_too_large"
+
+
+def test_overloaded_answers_503_with_retry_after(app_factory, sample, spec):
+    from web import service
+
+    app = app_factory(VERIFY_QUEUE_MAX=0)
+    key = create_key(app.test_cli_runner(), "bank-a")
+    with app.app_context():
+        admission = service.state().admission
+    assert admission._free.acquire(blocking=False)  # a verification is running
+    try:
+        response = app.test_client().post(URL, data=sample.back_jpeg, headers=auth(key))
+    finally:
+        admission._free.release()
+    assert response.status_code == 503
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "overloaded"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert [e["error_code"] for e in log_entries(app)] == ["overloaded"]
+
+
+def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
+    import time
+
+    from web import service
+
+    app = app_factory(VERIFY_QUEUE_MAX=2, VERIFY_QUEUE_TIMEOUT=0.3)
+    key = create_key(app.test_cli_runner(), "bank-a")
+    with app.app_context():
+        admission = service.state().admission
+    assert admission._free.acquire(blocking=False)
+    try:
+        start = time.monotonic()
+        response = app.test_client().post(URL, data=sample.back_jpeg, headers=auth(key))
+        waited = time.monotonic() - start
+    finally:
+        admission._free.release()
+    assert response.status_code == 503 and response.json["code"] == "overloaded"
+    assert 0.3 <= waited < 1.5
+
+
+def test_missing_key_ring_is_503_configuration(app_factory, tmp_path, spec):
+    app = app_factory(KEYS_DIR=str(tmp_path / "missing"))
+    key = create_key(app.test_cli_runner(), "bank-a")
+    response = app.test_client().post(URL, data=b"\x89PNG\r\n\x1a\n", headers=auth(key))
+    assert response.status_code == 503
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "configuration"
+
+
+def test_status_map():
+    expected = {"empty_upload": 400, "unsupported_format": 415, "too_large": 413, "too_many_pixels": 413,
+                "too_many_pages": 413, "corrupt_file": 422, "resolution_too_low": 422, "markers_not_found": 422,
+                "grid_not_found": 422, "code_unreadable": 422, "unsupported_version": 422, "unknown_key": 422,
+                "bad_signature": 422, "scramble_mismatch": 422, "altered": 422, "some_future_code": 422,
+                "unauthorized": 401, "rate_limited": 429, "csrf_failed": 400, "not_found": 404,
+                "method_not_allowed": 405, "request_too_large": 413, "internal": 500, "overloaded": 503}
+    assert {code: status_for(code) for code in expected} == expected

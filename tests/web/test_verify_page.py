@@ -1,0 +1,145 @@
+"""The upload form: a scan in, the result page (or the error page of its code) out, one log entry per attempt."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+from PIL import Image
+
+from tests.web.helpers import ISSUER, SERIAL, csrf_token, log_entries, multipart, upload
+
+
+def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
+    response = upload(client, sample.back_jpeg)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.get_data(as_text=True)
+    assert '<html lang="ja">' in html
+    assert f'<dd id="fact-serial" class="mono">{SERIAL}</dd>' in html
+    assert f'<dd id="fact-issuer">{ISSUER}</dd>' in html
+    assert "住民票の写し" in html and "2026" in html
+    assert "カラーコピー" in html  # what a check does not prove
+    match = re.search(r'<img id="restored-front" src="data:image/jpeg;base64,([^"]+)"', html)
+    assert match, "the restored front is embedded as a data: URL"
+    front = Image.open(io.BytesIO(base64.b64decode(match.group(1))))
+    assert front.width > 1000 and abs(front.height / front.width - 297 / 210) < 0.02
+    tag = html[match.start():html.index(">", match.end())]
+    assert f'alt="証明書 {SERIAL} の復元した表面' in tag
+
+    entries = log_entries(app)
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["channel"] == "web" and entry["outcome"] == "verified" and entry["serial"] == SERIAL
+    assert entry["client"].startswith("ip:") and "127.0.0.1" not in entry["client"]
+    assert entry["input_format"] == "jpeg" and len(entry["upload_sha256"]) == 64
+
+
+def test_result_page_in_english(client, sample):
+    client.get("/?lang=en")
+    html = upload(client, sample.back_jpeg).get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert "The back is genuine" in html and "Certificate of residence" in html
+    assert "a colour copy of a genuine sheet passes the check too" in html
+    # after a result, the switch leads to the upload page: nothing of the scan is kept to show it again
+    assert 'href="/?lang=ja"' in html
+
+
+def test_pdf_upload_verifies(client, sample):
+    response = upload(client, sample.pdf, filename="certificate.pdf")
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    assert SERIAL in response.get_data(as_text=True)
+
+
+def test_missing_csrf_token_is_refused(app, client, sample):
+    response = client.post("/verify", **multipart({"scan": (sample.back_jpeg, "back.jpg")}))
+    assert response.status_code == 400
+    assert "csrf_failed" in response.get_data(as_text=True)
+    assert log_entries(app) == []  # refused before any verification
+
+
+def test_csrf_token_from_another_session_is_refused(app, sample):
+    token = csrf_token(app.test_client())
+    response = upload(app.test_client(), sample.back_jpeg, token=token)
+    assert response.status_code == 400 and "csrf_failed" in response.get_data(as_text=True)
+
+
+def test_empty_file_is_answered_with_its_code_and_logged(app, client):
+    response = upload(client, b"", filename="empty.png")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="error-code">empty_upload<' in html
+    assert "ファイルが空です" in html
+    entries = log_entries(app)
+    assert [(e["outcome"], e["error_code"], e["channel"]) for e in entries] == [("failed", "empty_upload", "web")]
+
+
+def test_form_without_file_field(client):
+    token = csrf_token(client)
+    response = client.post("/verify", **multipart({"csrf_token": token}))
+    assert response.status_code == 400 and "empty_upload" in response.get_data(as_text=True)
+
+
+def test_text_file_behind_an_image_name(client):
+    response = upload(client, b"hello, this is not a scan\n" * 20, filename="back.png")
+    assert response.status_code == 415
+    html = response.get_data(as_text=True)
+    assert "unsupported_format" in html
+    assert 'href="/scanner"' in html  # what to do next
+
+
+def test_error_page_in_english_carries_the_pipeline_message(client):
+    client.get("/?lang=en")
+    html = upload(client, b"GIF89a" + b"\0" * 100, filename="back.gif").get_data(as_text=True)
+    assert "This file type is not supported." in html
+
+
+def test_request_too_large_is_413_with_code(app_factory, sample):
+    client = app_factory(MAX_REQUEST_BYTES=200_000).test_client()
+    response = upload(client, sample.back_jpeg)
+    assert response.status_code == 413
+    assert "request_too_large" in response.get_data(as_text=True)
+
+
+def test_file_over_the_upload_limit_is_413_too_large(app_factory, sample):
+    client = app_factory(MAX_UPLOAD_BYTES=100_000).test_client()
+    response = upload(client, sample.back_jpeg)
+    assert response.status_code == 413
+    assert "too_large" in response.get_data(as_text=True)
+
+
+def test_public_form_is_rate_limited_per_client_address(app_factory):
+    app = app_factory(RATELIMIT_PUBLIC="2 per minute")
+    client = app.test_client()
+    for _ in range(2):
+        assert upload(client, b"").status_code == 400
+    response = upload(client, b"")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "rate_limited" in response.get_data(as_text=True)
+    # another address is counted on its own
+    other = app.test_client()
+    token = csrf_token(other)
+    response = upload(other, b"", token=token, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 400
+    assert len(log_entries(app)) == 3  # the refused request never reached the pipeline
+
+
+def test_proxy_hops_decide_the_client_address(app_factory):
+    app = app_factory(RATELIMIT_PUBLIC="1 per minute", PROXY_FIX_HOPS=1)
+    client = app.test_client()
+    for address in ("198.51.100.1", "198.51.100.2"):
+        response = upload(client, b"", headers={"X-Forwarded-For": address})
+        assert response.status_code == 400  # each forwarded address has its own allowance
+    clients = {e["client"] for e in log_entries(app)}
+    assert len(clients) == 2
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(app_factory):
+    app = app_factory(RATELIMIT_PUBLIC="1 per minute")
+    client = app.test_client()
+    statuses = []
+    for address in ("198.51.100.1", "198.51.100.2"):
+        statuses.append(upload(client, b"", headers={"X-Forwarded-For": address}).status_code)
+    assert statuses == [400, 429]
