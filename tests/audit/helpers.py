@@ -38,11 +38,20 @@ def need(variable: str, what: str) -> str:
     return value
 
 
+def key_ring(tmp_path: Path) -> Path:
+    """A development key ring under ``tmp_path`` (made once)."""
+    from verify.keys import init_ring
+
+    keys = tmp_path / "keys"
+    if not keys.is_dir():
+        init_ring(keys, "audit-test")
+    return keys
+
+
 def make_app(database_url: str, tmp_path: Path, **overrides: Any):
     from app import create_app
 
-    keys = tmp_path / "keys"
-    keys.mkdir(exist_ok=True)
+    keys = key_ring(tmp_path)
     config = {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": database_url, "KEYS_DIR": str(keys),
               "RATELIMIT_STORAGE_URI": "memory://", "SESSION_COOKIE_SECURE": False,
               "AUDIT_VERIFY_CACHE_SECONDS": 0}
@@ -119,8 +128,7 @@ def free_port() -> int:
 
 
 def subprocess_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    keys = tmp_path / "keys"
-    keys.mkdir(exist_ok=True)
+    keys = key_ring(tmp_path)
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY=SECRET, CERTVERIFY_KEYS_DIR=str(keys),
                CERTVERIFY_ENV="development", PYTHONPATH=str(ROOT))
     env.update(extra)
@@ -147,7 +155,9 @@ class LiveServer:
         self.thread.join(5)
 
 
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None,
+              accept_error: bool = False) -> None:
+    import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
@@ -157,6 +167,10 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = N
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
+        except urllib.error.HTTPError:
+            if accept_error:
+                return
+            time.sleep(0.1)
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(url)

@@ -1,0 +1,162 @@
+"""The console in real headless Chromium: sign in, read the flags, filter, open an entry, export, manage keys.
+
+Screenshots go to test-artifacts/. Skipped only when Chromium is missing outside CI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.audit.helpers import ARTIFACTS, CHROMIUM, PASSWORD, LiveServer, attempt, create_user, in_ci, record_many
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not os.path.exists(CHROMIUM):
+        if in_ci():
+            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser tests")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
+                                  locale="en-US")
+    page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda msg: page.csp_errors.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+    yield page
+    context.close()
+
+
+def shot(page, name: str, param: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"audit-{name}-{param}.png"), full_page=True)
+
+
+def plant(app) -> None:
+    """Ordinary traffic over a week, and a burst of failing checks of one serial an hour ago."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    normal = []
+    for i in range(60):
+        when = now - dt.timedelta(days=i % 7, hours=i % 5, minutes=i)
+        outcome = "verified" if i % 6 else "failed"
+        normal.append(attempt(i, occurred_at=when, outcome=outcome, client=f"bank-{i % 3}",
+                              error_code=None if outcome == "verified" else "markers_not_found",
+                              channel="api" if i % 2 else "web"))
+    normal.append(attempt(98, occurred_at=now - dt.timedelta(days=2), outcome="altered", serial="S-ALTERED",
+                          error_code="altered"))
+    burst_start = now - dt.timedelta(hours=1)
+    burst = [attempt(200 + i, serial="S-PROBED", client=f"ip:{i % 5:016x}", outcome="failed",
+                     error_code="scramble_mismatch", occurred_at=burst_start + dt.timedelta(seconds=2 * i),
+                     channel="web") for i in range(25)]
+    record_many(app, sorted(normal + burst, key=lambda e: e.occurred_at))
+
+
+def test_console_in_chromium(app, page, request):
+    param = request.node.callspec.params["database_url"]
+    create_user(app, "alice", "auditor")
+    plant(app)
+    with LiveServer(app) as server:
+        page.goto(server.url + "/audit/?lang=en")
+        assert "/audit/sign-in" in page.url
+        shot(page, "sign-in", param)
+        page.fill("#name", "alice")
+        page.fill("#password", "not the password")
+        page.click("#sign-in")
+        assert page.locator("#sign-in-error").is_visible()
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url("**/audit/**")
+        assert page.locator("#chain-banner.chain-ok").is_visible()
+
+        # The planted burst is found from the flags alone, and its link lists exactly those attempts.
+        burst = page.locator('.flag[data-kind="burst_serial"]')
+        assert burst.count() == 1 and "S-PROBED" in burst.inner_text()
+        assert page.locator('.flag[data-kind="altered"]').count() == 1
+        assert page.locator("svg.audit-chart rect").count() > 7
+        shot(page, "list", param)
+        burst.locator("a").click()
+        page.wait_for_load_state()
+        assert "serial=S-PROBED" in page.url
+        assert page.locator("#entries tbody tr").count() == 25
+        assert "25 entries" in page.locator("#entry-count").inner_text()
+
+        # Filters by form: failed checks of one client on the web page.
+        page.goto(server.url + "/audit/")
+        page.select_option("#f-outcome", "failed")
+        page.select_option("#f-channel", "web")
+        page.fill("#f-serial", "S-PROBED")
+        page.click("#apply-filters")
+        page.wait_for_load_state()
+        rows = page.locator("#entries tbody tr")
+        assert rows.count() == 25
+        assert all("failed" in rows.nth(i).get_attribute("class") for i in range(rows.count()))
+        shot(page, "filtered", param)
+
+        # Export of the filtered entries as a real download.
+        with page.expect_download() as info:
+            page.click("#export-csv")
+        path = info.value.path()
+        lines = Path(path).read_text(encoding="utf-8").strip().splitlines()
+        assert len(lines) == 26 and all("S-PROBED" in line for line in lines[1:])
+        with page.expect_download() as info:
+            page.click("#export-jsonl")
+        assert len(Path(info.value.path()).read_text(encoding="utf-8").strip().splitlines()) == 25
+
+        # One entry.
+        rows.first.locator("a").click()
+        page.wait_for_load_state()
+        assert "/audit/entries/" in page.url and "S-PROBED" in page.locator("main").inner_text()
+        shot(page, "entry", param)
+
+        # Japanese, then sign out.
+        page.goto(server.url + "/audit/?lang=ja")
+        shot(page, "list-ja", param)
+        page.click("#sign-out")
+        page.wait_for_url("**/audit/sign-in**")
+        page.goto(server.url + "/audit/")
+        assert "/audit/sign-in" in page.url
+    assert page.csp_errors == []
+
+
+def test_admin_keys_in_chromium(app, page, request):
+    param = request.node.callspec.params["database_url"]
+    create_user(app, "root", "admin")
+    with LiveServer(app) as server:
+        page.goto(server.url + "/audit/sign-in?lang=en")
+        page.fill("#name", "root")
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url("**/audit/")
+        page.click("text=API keys")
+        page.fill("#key-name", "bank-of-test")
+        page.click("#create-key")
+        key = page.locator("#new-key").inner_text()
+        assert key.startswith("cv_")
+        shot(page, "keys", param)
+        from web import apikeys
+
+        with app.app_context():
+            assert apikeys.authenticate(key) == "bank-of-test"
+        page.click('button[data-key="bank-of-test"]')
+        page.wait_for_load_state()
+        assert "revoked" in page.locator("#keys").inner_text()
+        with app.app_context():
+            assert apikeys.authenticate(key) is None
+    assert page.csp_errors == []

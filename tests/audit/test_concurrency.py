@@ -1,0 +1,139 @@
+"""Appends under contention: threads, separate app instances (processes, real gunicorn), a SIGKILLed writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+
+from tests.audit.helpers import PYTHON, ROOT, attempt, free_port, run_flask, subprocess_env, wait_http
+
+
+def entry_count(app) -> tuple[int, int, int]:
+    from web import db
+
+    with db.get_engine(app).connect() as conn:
+        return tuple(conn.execute(sa.text(
+            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM log_entries")).one())
+
+
+def assert_chain(app, n: int) -> None:
+    assert entry_count(app) == (n, n, n)
+    result = run_flask(app, "audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert f"{n} entries verified" in result.output
+
+
+def test_threads(app):
+    from web import auditlog
+
+    def work(t: int) -> None:
+        with app.app_context():
+            for i in range(25):
+                auditlog.record(attempt(t * 100 + i))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_chain(app, 150)
+
+
+def test_two_app_instances_in_two_processes(app, database_url, tmp_path):
+    """Two create_app() in two processes (three threads each) and this process append at the same time."""
+    from web import auditlog
+
+    env = subprocess_env(database_url, tmp_path)
+    start_at = time.time() + 1.5
+    procs = [subprocess.Popen([PYTHON, "-m", "tests.audit.workers", "append", "80", "3", str(start_at)],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    time.sleep(max(0.0, start_at - time.time()))
+    with app.app_context():
+        for i in range(40):
+            auditlog.record(attempt(i))
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "DONE" in out, err[-2000:]
+    assert_chain(app, 200)
+
+
+def test_writer_killed_mid_append_leaves_a_valid_chain(app, database_url, tmp_path):
+    """A process SIGKILLed while it holds the append lock with an uncommitted entry: nothing of it remains,
+    the lock is released, and the appends waiting behind it go through."""
+    from web import auditlog
+
+    with app.app_context():
+        for i in range(3):
+            auditlog.record(attempt(i))
+    proc = subprocess.Popen([PYTHON, "-m", "tests.audit.workers", "hold"], cwd=ROOT,
+                            env=subprocess_env(database_url, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "HOLDING", proc.stderr.read()[-2000:]
+        waiting = ThreadPoolExecutor(2)
+
+        def blocked_append(i: int) -> int:
+            with app.app_context():
+                return auditlog.record(attempt(100 + i))
+
+        futures = [waiting.submit(blocked_append, i) for i in range(2)]
+        time.sleep(0.5)
+        assert not any(f.done() for f in futures)  # the lock really is held
+        os.kill(proc.pid, signal.SIGKILL)
+        assert sorted(f.result(timeout=30) for f in futures) == [4, 5]
+        waiting.shutdown()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert_chain(app, 5)
+
+
+def _post(url: str, token: str) -> int:
+    request = urllib.request.Request(url, data=b"this is not an image", method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
+    """Two real gunicorn instances on one database: one entry per API request, one chain."""
+    token = run_flask(app, "api-keys", "create", "load-bank").output.strip().splitlines()[-1]
+    env = subprocess_env(database_url, tmp_path, CERTVERIFY_RATELIMIT_ENABLED="false", CERTVERIFY_WORKERS="1",
+                         CERTVERIFY_LOG_LEVEL="warning")
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen([PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
+                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for port in ports]
+    try:
+        for port, server in zip(ports, servers, strict=True):
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc=server, accept_error=True)
+        urls = [f"http://127.0.0.1:{port}/api/v1/verifications?image=none" for port in ports]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda i: _post(urls[i % 2], token), range(80)))
+        assert set(statuses) == {415}, statuses
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            try:
+                server.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.communicate()
+    assert_chain(app, 80)
