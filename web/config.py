@@ -50,8 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLAlchemy URL of the verification log; empty means SQLite in the instance folder.", env="DATABASE_URL"),
     Setting("PROXY_FIX_HOPS", 0,
             "Number of trusted reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host); 0 trusts none."),
-    Setting("SESSION_COOKIE_SECURE", None,
-            "Send the session cookie over HTTPS only; empty means yes in production, no in development."),
+    Setting("SESSION_COOKIE_SECURE", "auto",
+            "Send the session and language cookies over HTTPS only: `true`, `false`, or `auto` (yes in production)."),
     Setting("HSTS_SECONDS", 0,
             "max-age of Strict-Transport-Security; 0 sends no header (set it when TLS ends in front of the app)."),
     # --- uploads and the pipeline ------------------------------------------------------------------------------
@@ -179,8 +179,10 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
 
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["MAX_FORM_MEMORY_SIZE"] = int(app.config["MAX_REQUEST_BYTES"])
-    if app.config["SESSION_COOKIE_SECURE"] is None:
-        app.config["SESSION_COOKIE_SECURE"] = is_production(app)
+    secure = app.config["SESSION_COOKIE_SECURE"]
+    if isinstance(secure, str):
+        secure = is_production(app) if secure.strip().lower() in ("", "auto") else _parse(secure, False)
+    app.config["SESSION_COOKIE_SECURE"] = bool(secure)
 
     if not app.config.get("SECRET_KEY"):
         if is_production(app):

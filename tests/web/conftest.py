@@ -92,3 +92,15 @@ def runner(app):
 def api_key(runner) -> str:
     """A fresh API key named "bank-a"."""
     return create_key(runner, "bank-a")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, sample: Sample) -> Iterator:
+    """gunicorn with 2 workers on a free loopback port, shared by the HTTP and browser tests."""
+    from tests.web import live
+    from tests.web.helpers import need_tool
+
+    need_tool(str(live.BIN / "gunicorn"), "gunicorn")
+    server = live.start(tmp_path_factory.mktemp("live"), sample.keys_dir)
+    yield server
+    live.stop(server)

@@ -65,6 +65,10 @@ def test_production_with_secret_key_sends_secure_cookies(monkeypatch, tmp_path):
     app = Flask(__name__, instance_path=str(tmp_path))
     config.load(app)
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    monkeypatch.setenv("CERTVERIFY_SESSION_COOKIE_SECURE", "false")
+    app = Flask(__name__, instance_path=str(tmp_path))
+    config.load(app)
+    assert app.config["SESSION_COOKIE_SECURE"] is False
 
 
 def test_development_keeps_one_secret_for_every_worker(monkeypatch, tmp_path):

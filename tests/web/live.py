@@ -1,0 +1,110 @@
+"""A real gunicorn serving the site on a free loopback port, configured only through the environment as in
+production (SECRET_KEY set, CERTVERIFY_ENV unset), on a temporary key ring and SQLite log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.web.helpers import ROOT, SECRET
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    api_key: str
+    process: subprocess.Popen | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def flask(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a `flask` command against the server's configuration."""
+        return subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
+    def request(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None,
+                method: str | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+        req = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read()
+
+    def json(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], dict]:
+        status, headers, body = self.request(path, **kwargs)
+        return status, headers, json.loads(body)
+
+
+def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
+    """Migrate a log, create an API key and start gunicorn (2 workers); returns when /healthz answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTVERIFY_", "FLASK_"))}
+    env.update({
+        "SECRET_KEY": SECRET,
+        "CERTVERIFY_KEYS_DIR": str(keys_dir),
+        "DATABASE_URL": f"sqlite:///{tmp / 'log.db'}",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "CERTVERIFY_SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
+        "CERTVERIFY_WORKERS": "2",
+        "CERTVERIFY_RATELIMIT_PUBLIC": "1000 per minute",
+        "CERTVERIFY_RATELIMIT_API": "1000 per minute",
+        "CERTVERIFY_MAX_REQUEST_BYTES": str(24 * 1024 * 1024),
+        "CERTVERIFY_MAX_UPLOAD_BYTES": str(20 * 1024 * 1024),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(settings)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, env=env, log=tmp / "gunicorn.log", api_key="")
+    upgraded = server.flask("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    created = server.flask("api-keys", "create", "live-bank")
+    assert created.returncode == 0, created.stderr
+    server.api_key = created.stdout.strip().splitlines()[-1]
+    with server.log.open("wb") as log:
+        server.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {server.log.read_text()[-3000:]}")
+        try:
+            if server.request("/healthz", timeout=2)[0] == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop(server)
+    raise RuntimeError(f"gunicorn did not answer: {server.log.read_text()[-3000:]}")
+
+
+def stop(server: LiveServer) -> None:
+    if server.process is None or server.process.poll() is not None:
+        return
+    os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
