@@ -1,0 +1,62 @@
+"""The sign-in rate limit is shared by two app instances (two gunicorn processes) through a real Redis."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import signal
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+from tests.audit.helpers import PYTHON, ROOT, create_user, csrf_from, free_port, need, subprocess_env, wait_http
+
+
+class Browser:
+    """A cookie-keeping HTTP client for one instance."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def sign_in(self, name: str, password: str) -> int:
+        with self.opener.open(self.base + "/audit/sign-in", timeout=10) as page:
+            token = csrf_from(page.read().decode())
+        data = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": token}).encode()
+        try:
+            with self.opener.open(self.base + "/audit/sign-in", data=data, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+def test_sign_in_limit_is_shared_through_redis(app, database_url, tmp_path):
+    redis_url = need("TEST_REDIS_URL", "Redis")
+    create_user(app, "alice")
+    env = subprocess_env(database_url, tmp_path, RATELIMIT_STORAGE_URI=redis_url,
+                         CERTVERIFY_RATELIMIT_SIGNIN="6 per minute", CERTVERIFY_WORKERS="1",
+                         CERTVERIFY_RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex)
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen([PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
+                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for port in ports]
+    try:
+        for port, server in zip(ports, servers, strict=True):
+            wait_http(f"http://127.0.0.1:{port}/audit/sign-in", proc=server)
+        a, b = (Browser(f"http://127.0.0.1:{port}") for port in ports)
+        statuses = [a.sign_in("alice", "wrong password!") for _ in range(3)]
+        statuses += [b.sign_in("alice", "wrong password!") for _ in range(3)]
+        assert statuses == [200] * 6  # six attempts in all: the limit is reached across both instances
+        assert b.sign_in("alice", "wrong password!") == 429
+        assert a.sign_in("alice", "wrong password!") == 429
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            try:
+                server.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.communicate()
