@@ -1,0 +1,132 @@
+"""End to end in real headless Chromium (Debian's, driven by Playwright): a person uploads the sample back with
+the file chooser, reads the restored front and the facts, switches language; screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.web.helpers import ARTIFACTS, CHROMIUM, ISSUER, SERIAL, need_tool
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = ARTIFACTS / "web"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    need_tool(CHROMIUM, "chromium")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context (no cookies) whose script errors and CSP violations fail the test."""
+    options = {"locale": "ja-JP", **(getattr(request, "param", {}) or {})}  # a Japanese office's browser
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    page = context.new_page()
+    problems: list[str] = []
+    expected = "Failed to load resource: the server responded with a status of 4"  # an error page is an answer
+
+    def on_console(msg) -> None:
+        if msg.type == "error" and not msg.text.startswith(expected):
+            problems.append(msg.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+    assert problems == [], problems
+
+
+def choose_and_send(page, path) -> None:
+    """Pick the file with the file chooser, as a person does, and press the button."""
+    with page.expect_file_chooser() as chooser:
+        page.click("#scan")
+    chooser.value.set_files(str(path))
+    page.click("#submit")
+
+
+def check_result(page) -> None:
+    front = page.locator("#restored-front")
+    front.wait_for(state="visible")
+    size = front.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+    assert size[0] and size[1] > 1000 and size[2] > size[1]
+    assert page.locator("#fact-serial").inner_text() == SERIAL
+    assert page.locator("#fact-issuer").inner_text() == ISSUER
+
+
+def test_upload_sample_back_read_front_switch_language(page, live_server, sample):
+    page.goto(live_server.url + "/")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    assert page.get_by_label("証明書の裏面のスキャン画像").is_visible()
+    page.screenshot(path=str(SHOTS / "upload-ja.png"), full_page=True)
+
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    assert "住民票の写し" in page.locator("#fact-document-type").inner_text()
+    assert "カラーコピー" in page.content()
+    page.screenshot(path=str(SHOTS / "result-ja.png"), full_page=False)
+    page.screenshot(path=str(SHOTS / "result-ja-full.png"), full_page=True)
+
+    # zoom with the keyboard: focus the toggle, press Space, the front shows at full size
+    fitted = page.locator("#restored-front").bounding_box()["width"]
+    page.focus("#zoom")
+    page.keyboard.press("Space")
+    zoomed = page.locator("#restored-front").bounding_box()["width"]
+    assert zoomed > fitted * 1.3
+    page.screenshot(path=str(SHOTS / "result-ja-zoomed.png"))
+    page.keyboard.press("Space")
+
+    page.click("#switch-en")
+    page.wait_for_url("**/?lang=en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.screenshot(path=str(SHOTS / "upload-en.png"), full_page=True)
+    choose_and_send(page, sample.files / "back.jpg")
+    check_result(page)
+    assert page.locator("#result-title").inner_text().startswith("The back is genuine")
+    assert "Certificate of residence" in page.locator("#fact-document-type").inner_text()
+    assert "a colour copy of a genuine sheet passes the check too" in page.content()
+    page.screenshot(path=str(SHOTS / "result-en.png"), full_page=False)
+
+
+def test_error_page_says_what_to_do(page, live_server, tmp_path):
+    fake = tmp_path / "back.png"
+    fake.write_bytes(b"this is not a scan\n" * 100)
+    page.goto(live_server.url + "/")
+    choose_and_send(page, fake)
+    page.locator("#error-code").wait_for()
+    assert page.locator("#error-code").inner_text() == "unsupported_format"
+    assert "対応していません" in page.locator("#error-message").inner_text()
+    assert page.locator('a[href="/scanner"]').count() >= 1
+    page.screenshot(path=str(SHOTS / "error-ja.png"), full_page=True)
+
+
+@pytest.mark.parametrize("page", [{"java_script_enabled": False}], indirect=True)
+def test_plain_form_without_javascript(page, live_server, sample):
+    page.goto(live_server.url + "/?lang=en")
+    choose_and_send(page, sample.files / "back.jpg")
+    page.wait_for_url("**/verify")
+    check_result(page)
+
+
+@pytest.mark.parametrize("page", [{"locale": "en-US"}], indirect=True)
+def test_browser_language_chooses_english(page, live_server):
+    page.goto(live_server.url + "/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_label("Scan of the certificate's back").is_visible()
+
+
+def test_other_pages(page, live_server):
+    for path, name in (("/scanner", "scanner-ja"), ("/privacy?lang=en", "privacy-en"), ("/errors/", "errors-ja")):
+        page.goto(live_server.url + path)
+        assert page.locator("h1").is_visible()
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
