@@ -1,0 +1,234 @@
+"""Restoring fronts from scans: round trips, the robustness envelope, refusals, every error code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+import cv2
+import numpy as np
+import pytest
+
+from verify import IssuingKey, KeyRing, Limits, encode_image, errors, restore, spec
+from verify.code import CodePayload, parse_code, qr_matrix, sign_payload
+from verify.locate import locate_markers, measure_dots, project
+from verify.quality import fidelity
+from verify.render import draw_matrix, fill_rect, page_size_px
+from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
+
+PX = functools.partial(spec.units_to_px, dpi=spec.PRINT_DPI)
+
+
+def png(rgb: np.ndarray) -> bytes:
+    return encode_image(rgb, "png")
+
+
+def whiten(page: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """A copy of ``page`` with the box (page units) painted white."""
+    out = page.copy()
+    x0, y0, x1, y1 = box
+    fill_rect(out, PX(x0), PX(y0), PX(x1), PX(y1), (255, 255, 255))
+    return out
+
+
+def with_code(page: np.ndarray, code: bytes) -> np.ndarray:
+    """A copy of ``page`` whose QR code carries ``code`` instead."""
+    out = whiten(page, spec.QR_BOX)
+    matrix = qr_matrix(code)
+    x0, y0, x1, _ = spec.QR_BOX
+    side = matrix.shape[0] * spec.QR_MODULE
+    draw_matrix(out, matrix, PX(x0 + (x1 - x0 - side) / 2), PX(y0 + (x1 - x0 - side) / 2), PX(spec.QR_MODULE))
+    return out
+
+
+# --- round trips -----------------------------------------------------------------------------------------------
+
+
+def test_clean_render_restores_almost_exactly(cert, keyring):
+    result = restore(png(cert.back), keyring)
+    assert result.certificate == cert.facts
+    assert result.image.shape == (spec.FRONT_H, spec.FRONT_W, 3)
+    assert fidelity(result.image, cert.front) >= 0.97
+    assert result.quality["dots_found"] == 1.0
+    assert 295 <= result.quality["dpi"] <= 305
+
+
+@pytest.mark.parametrize("case", CLASSES["clean"], ids=lambda d: d.name)
+def test_any_quarter_turn(cert, keyring, case):
+    data, _ = scan_bytes(cert.back, case)
+    result = restore(data, keyring)
+    assert result.certificate.serial == cert.facts.serial
+    assert fidelity(result.image, cert.front) >= 0.97
+
+
+def test_restored_aspect_is_the_fronts(cert, keyring):
+    h, w = cert.front.shape[:2]
+    assert abs(spec.FRONT_W / spec.FRONT_H - w / h) < 0.001
+
+
+def test_pdf_back_on_the_second_page(cert, keyring):
+    result = restore(cert.pdf_bytes(), keyring)
+    assert result.page_index == 1
+    assert fidelity(result.image, cert.front) >= 0.95
+
+
+def test_grayscale_front_and_scan(keyring, cert):
+    gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    result = restore(encode_image(gray, "png"), keyring)
+    assert fidelity(result.image, cert.front) >= 0.95
+
+
+# --- the robustness envelope (one case per class here; bench/fidelity.py runs them all) --------------------------
+
+FLOORS = {"clean": 0.97, "office300": 0.88, "dpi200": 0.8, "dpi150": 0.7, "dpi600": 0.88, "phone": 0.7,
+          "halftone": 0.8, "fax": 0.55, "feeder": 0.88, "lighting": 0.85, "texture": 0.8}
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_degraded_scans_restore(cert, keyring, name):
+    index = 1 if len(CLASSES[name]) > 1 else 0  # a turned case: upside-down or sideways where the class has one
+    data, _ = scan_bytes(cert.back, CLASSES[name][index], seed=7)
+    result = restore(data, keyring)
+    assert result.certificate.serial == cert.facts.serial
+    assert fidelity(result.image, cert.front) >= FLOORS[name]
+
+
+@pytest.mark.parametrize(("name", "codes"), [
+    ("third_cut_off", {"markers_not_found", "grid_not_found"}),
+    ("too_low_dpi", {"resolution_too_low", "markers_not_found"}),
+])
+def test_outside_the_envelope_is_a_clear_error(cert, keyring, name, codes):
+    data, _ = scan_bytes(cert.back, OUT_OF_ENVELOPE[name], seed=3)
+    with pytest.raises(errors.VerifyError) as info:
+        restore(data, keyring)
+    assert info.value.code in codes
+
+
+@pytest.mark.parametrize("name", ["random_scene", "text_page"])
+def test_a_photo_of_something_else(keyring, name):
+    with pytest.raises(errors.MarkersNotFound):
+        restore(png(OUT_OF_ENVELOPE[name](5)), keyring)
+
+
+# --- geometry ----------------------------------------------------------------------------------------------------
+
+
+def test_homography_recovers_a_known_warp(cert):
+    w, h = page_size_px()
+    known = np.array([[0.93, 0.12, 80.0], [-0.1, 0.95, 400.0], [2e-5, -1e-5, 1.0]])
+    gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    warped = cv2.warpPerspective(gray, known, (w + 600, h + 600), flags=cv2.INTER_AREA, borderValue=255)
+    to_px = np.diag([spec.PRINT_DPI / spec.UNITS_PER_INCH] * 2 + [1.0])
+    to_px[:2, 2] = -0.5  # page units to pixel-centre coordinates of the clean render
+    truth = known @ to_px
+    fit = locate_markers(warped)
+    grid = measure_dots(warped, fit)
+    pts = np.array([[spec.GRID_X, spec.GRID_Y], [spec.GRID_X + spec.GRID_W, spec.GRID_Y + spec.GRID_H],
+                    [spec.PAGE_W / 2, spec.PAGE_H / 2]])
+    assert fit.corners == ["bl", "br", "tl", "tr"]
+    assert np.abs(project(fit.homography, pts) - project(truth, pts)).max() < 3.0  # markers: a first fit
+    assert np.abs(project(grid.homography, pts) - project(truth, pts)).max() < 0.25  # 202 dots: sub-pixel
+    back = project(np.linalg.inv(grid.homography), project(grid.homography, pts))
+    assert np.abs(back - pts).max() < 1e-6
+
+
+def test_comparator_scores_wrong_fronts_low(cert, other_cert, keyring):
+    assert fidelity(cert.front, cert.front) > 0.999
+    assert fidelity(other_cert.front, cert.front) < 0.9  # same printed form, other household
+    from verify.derive import BlockMap
+    from verify.issuing import fit_front
+    from verify.scramble import descramble, scramble
+
+    secret = keyring.get(cert.facts.key_id).scramble_secret
+    design = scramble(fit_front(cert.front), BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial))
+    wrong = descramble(design, BlockMap.derive(secret, cert.facts.issuer, "TEST-424242"))
+    assert fidelity(wrong, cert.front) < 0.5
+    shifted = np.roll(cert.front, 6, axis=1)
+    assert fidelity(shifted, cert.front) < 0.9
+
+
+# --- refusals ------------------------------------------------------------------------------------------------------
+
+
+def test_wrong_key_is_refused(cert):
+    impostor = KeyRing([IssuingKey.generate(cert.facts.key_id)])
+    with pytest.raises(errors.BadSignature):
+        restore(png(cert.back), impostor)
+
+
+def test_unknown_key_is_refused(cert):
+    with pytest.raises(errors.UnknownKey):
+        restore(png(cert.back), KeyRing([IssuingKey.generate("someone-else")]))
+
+
+def test_edited_code_is_refused(cert, keyring):
+    payload, body, signature = parse_code(cert.code)
+    forged = body.replace(payload.serial.encode(), b"TEST-999999") + signature
+    with pytest.raises(errors.BadSignature):
+        restore(png(with_code(cert.back, forged)), keyring)
+
+
+def test_foreign_serial_does_not_restore(cert, other_cert, keyring):
+    """The scrambled area of one certificate under the genuine code of another."""
+    spliced = with_code(cert.back, other_cert.code)
+    with pytest.raises(errors.ScrambleMismatch) as info:
+        restore(png(spliced), keyring)
+    assert info.value.context["serial"] == other_cert.facts.serial
+
+
+def test_unsupported_version(cert, keyring):
+    future = cert.code[:2] + b"\x07" + cert.code[3:]
+    with pytest.raises(errors.UnsupportedVersion):
+        restore(png(with_code(cert.back, future)), keyring)
+
+
+def test_covered_code(cert, keyring):
+    with pytest.raises(errors.CodeUnreadable):
+        restore(png(whiten(cert.back, spec.QR_BOX)), keyring)
+
+
+def test_covered_dot_track(cert, keyring):
+    box = (spec.GRID_X - 40, spec.GRID_Y - 40, spec.GRID_X + spec.GRID_W, spec.GRID_Y - 10)
+    with pytest.raises(errors.GridNotFound):
+        restore(png(whiten(cert.back, box)), keyring)
+
+
+def test_signed_code_of_another_issue_date_is_bound_to_its_serial(keyring, cert):
+    """A genuine signature over different facts cannot be moved onto this back."""
+    other = sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, cert.facts.serial, "residence",
+                                     dt.date(2020, 1, 1)), keyring)
+    result = restore(png(with_code(cert.back, other)), keyring)  # same serial: the same block map
+    assert result.certificate.issued_on == dt.date(2020, 1, 1)  # the code, not the picture, carries the facts
+
+
+def test_every_error_code_is_reachable(cert, keyring):
+    """Each code a user can meet, produced by a real input."""
+    seen: set[str] = set()
+
+    def attempt(data: bytes, ring: KeyRing = keyring, limits: Limits | None = None) -> None:
+        try:
+            restore(data, ring, limits)
+        except errors.VerifyError as exc:
+            seen.add(exc.code)
+
+    back = png(cert.back)
+    attempt(b"")
+    attempt(b"plain text, not an image")
+    attempt(back[: len(back) // 3])
+    attempt(back, limits=Limits(max_bytes=1000))
+    attempt(back, limits=Limits(max_pixels=1_000_000))
+    attempt(cert.pdf_bytes(), limits=Limits(max_pages=1))
+    attempt(scan_bytes(cert.back, OUT_OF_ENVELOPE["too_low_dpi"])[0])
+    attempt(png(OUT_OF_ENVELOPE["random_scene"](1)))
+    attempt(png(whiten(cert.back, (spec.GRID_X - 40, spec.GRID_Y - 40, spec.GRID_X + spec.GRID_W, spec.GRID_Y - 10))))
+    attempt(png(whiten(cert.back, spec.QR_BOX)))
+    attempt(png(with_code(cert.back, cert.code[:2] + b"\x07" + cert.code[3:])))
+    attempt(back, KeyRing([IssuingKey.generate("nobody")]))
+    attempt(back, KeyRing([IssuingKey.generate(cert.facts.key_id)]))
+    attempt(png(with_code(cert.back, sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, "TEST-000777",
+                                                              "residence", cert.facts.issued_on), keyring))))
+    try:
+        KeyRing.load("/nonexistent/keys")
+    except errors.VerifyError as exc:
+        seen.add(exc.code)
+    assert seen == {cls.code for cls in errors.all_error_classes()}
