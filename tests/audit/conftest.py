@@ -103,7 +103,10 @@ def app(database_url: str, tmp_path: Path):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A browser that prefers English (the site's default is Japanese), so the assertions read plainly."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 @pytest.fixture

@@ -295,6 +295,11 @@ def test_other_flags(auditor, app):
     assert flags.index("S-ALTERED") < flags.index("clumsy-bank")  # most severe first
 
 
-def test_console_in_english(auditor):
-    html = auditor.get("/audit/?lang=en").get_data(as_text=True)
-    assert "Verification log" in html and "Suspicious patterns" in html
+def test_console_in_japanese_by_default(auditor, app):
+    auditor.environ_base.pop("HTTP_ACCEPT_LANGUAGE")
+    record_many(app, [attempt(1)])
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert '<html lang="ja">' in html and "確認ログ" in html and "不審なパターン" in html and "確認済み" in html
+    assert "ハッシュチェーンは正常です" in html
+    english = auditor.get("/audit/?lang=en").get_data(as_text=True)
+    assert "Verification log" in english and "Suspicious patterns" in english
