@@ -245,6 +245,9 @@ class ChainStatus:
     problem: str | None = None  # machine code: edited, removed, relinked, misplaced, tail_removed, checkpoint
     message: str = ""
     checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    full_at: dt.datetime | None = None  # when the whole chain was last walked (chain_status may walk only the tail)
+    monotonic_full: float = 0.0
+    resume: Resume | None = field(default=None, repr=False)
 
 
 def _checkpoint_message(cp: Mapping[str, Any]) -> bytes:
@@ -258,39 +261,62 @@ def sign_checkpoint(key: bytes, cp: Mapping[str, Any]) -> str:
     return hmac.new(key, _checkpoint_message(cp), hashlib.sha256).hexdigest()
 
 
-def verify_chain(engine: Engine, checkpoint_key: bytes) -> ChainStatus:
-    """Walk the whole chain in one snapshot and report the first edited, removed or reordered entry."""
+@dataclass(frozen=True)
+class Resume:
+    """Where an earlier walk ended valid: continue from here instead of from the start."""
+
+    next_seq: int
+    prev_hash: str
+    entries: int
+    first_seq: int | None
+    checkpoint_seq: int | None
+
+
+def verify_chain(engine: Engine, checkpoint_key: bytes, resume: Resume | None = None) -> ChainStatus:
+    """Walk the chain in one snapshot and report the first edited, removed or reordered entry.
+
+    With ``resume`` only the entries after an earlier valid walk are read (and the head is checked).
+    """
     with engine.connect() as conn:
         if not db.is_sqlite(conn):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            return _verify(conn, checkpoint_key)
+            return _verify(conn, checkpoint_key, resume)
 
 
-def _verify(conn: Connection, key: bytes) -> ChainStatus:
+def _verify(conn: Connection, key: bytes, resume: Resume | None = None) -> ChainStatus:
     head = conn.execute(sa.select(ChainHead.seq, ChainHead.entry_hash).where(ChainHead.id == 1)).one_or_none()
     checkpoints = conn.execute(sa.select(Checkpoint.__table__).order_by(Checkpoint.seq)).mappings().all()
+    cp_seq = checkpoints[-1]["seq"] if checkpoints else None
 
     def broken(seq: int | None, problem: str, message: str, entries: int = 0, first: int | None = None,
                last: int = 0) -> ChainStatus:
-        return ChainStatus(False, entries, first, last, checkpoints[-1]["seq"] if checkpoints else None,
-                           seq, problem, message)
+        return ChainStatus(False, entries, first, last, cp_seq, seq, problem, message)
 
     if head is None:
         return broken(None, "head", "the chain head row is missing")
-    fingerprint = _fingerprint(key)
-    for cp in checkpoints:
-        if cp["key_fingerprint"] != fingerprint:
-            return broken(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} was signed with "
-                          "another key (AUDIT_CHECKPOINT_KEY or SECRET_KEY changed?)")
-        if not hmac.compare_digest(cp["signature"], sign_checkpoint(key, cp)):
-            return broken(cp["seq"], "checkpoint",
-                          f"the checkpoint after entry {cp['seq']} has an invalid signature: it was forged or edited")
-    expected, prev = (checkpoints[-1]["seq"] + 1, checkpoints[-1]["entry_hash"]) if checkpoints else (1, GENESIS_HASH)
-    count, first = 0, None
+    if resume is None or resume.checkpoint_seq != cp_seq:
+        resume = None
+        fingerprint = _fingerprint(key)
+        for cp in checkpoints:
+            if cp["key_fingerprint"] != fingerprint:
+                return broken(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} was signed with "
+                              "another key (AUDIT_CHECKPOINT_KEY or SECRET_KEY changed?)")
+            if not hmac.compare_digest(cp["signature"], sign_checkpoint(key, cp)):
+                return broken(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} has an invalid "
+                              "signature: it was forged or edited")
+    if resume is not None:
+        expected, prev, count, first = resume.next_seq, resume.prev_hash, resume.entries, resume.first_seq
+    elif checkpoints:
+        expected, prev, count, first = cp_seq + 1, checkpoints[-1]["entry_hash"], 0, None
+    else:
+        expected, prev, count, first = 1, GENESIS_HASH, 0, None
+    start = expected
     cols = [LogEntry.__table__.c[name] for name in (*HASHED_FIELDS, "entry_hash")]
-    rows = conn.execute(sa.select(*cols).order_by(LogEntry.seq),
-                        execution_options={"stream_results": True, "yield_per": 2000})
+    stmt = sa.select(*cols).order_by(LogEntry.seq)
+    if resume is not None:
+        stmt = stmt.where(LogEntry.seq >= start)
+    rows = conn.execute(stmt, execution_options={"stream_results": True, "yield_per": 2000})
     try:
         for row in rows.mappings():
             seq = row["seq"]
@@ -307,7 +333,7 @@ def _verify(conn: Connection, key: bytes) -> ChainStatus:
                 return broken(expected, "removed", f"{span} removed: the chain jumps to entry {seq}", count, first,
                               expected - 1)
             if row["prev_hash"] != prev:
-                if seq == 1 or (checkpoints and seq == checkpoints[-1]["seq"] + 1):
+                if resume is None and seq == start:
                     return broken(seq, "relinked", f"entry {seq} does not follow the start of the chain or the "
                                   "prune checkpoint: earlier entries were removed or replaced", count, first, seq - 1)
                 return broken(seq - 1, "relinked", f"entry {seq - 1} was rewritten or entries were reordered: entry "
@@ -323,29 +349,38 @@ def _verify(conn: Connection, key: bytes) -> ChainStatus:
     if head.seq != last or head.entry_hash != prev:
         return broken(last, "head", f"the chain head does not match entry {last}: the newest entries were "
                       "rewritten", count, first, last)
-    return ChainStatus(True, count, first, last, checkpoints[-1]["seq"] if checkpoints else None,
-                       message=f"{count} entries verified" + (f" after the checkpoint at entry "
-                                                              f"{checkpoints[-1]['seq']}" if checkpoints else ""))
+    status = ChainStatus(True, count, first, last, cp_seq, message=f"{count} entries verified" + (
+        f" after the checkpoint at entry {cp_seq}" if checkpoints else ""))
+    status.resume = Resume(expected, prev, count, first, cp_seq)
+    return status
 
 
 _cache_lock = threading.Lock()
 
 
 def chain_status(max_age: float | None = None) -> ChainStatus:
-    """:func:`verify_chain` for the current app, reused for ``max_age`` seconds while the head has not moved."""
+    """The chain's state for the console, cheap enough for every page view.
+
+    A full walk at most every ``max_age`` seconds (AUDIT_VERIFY_CACHE_SECONDS); in between, only the entries
+    appended since the last walk are checked, continuing from its last hash, so new entries and a cut-off
+    tail show at once and an edit of an older entry shows at the next full walk. ``full_at`` says when that was.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     max_age = app.config.get("AUDIT_VERIFY_CACHE_SECONDS", 30) if max_age is None else max_age
     engine = db.get_engine()
-    with engine.connect() as conn:
-        head = tuple(conn.execute(sa.select(ChainHead.seq, ChainHead.entry_hash)).one_or_none() or ())
     cache = app.extensions.setdefault("certverify_chain_cache", {})
     with _cache_lock:
-        hit = cache.get("status")
-        if hit and hit[0] == head and time.monotonic() - hit[1] < max_age:
-            return hit[2]
-    status = verify_chain(engine, _checkpoint_key(app))
+        last: ChainStatus | None = cache.get("status")
+    key = _checkpoint_key(app)
+    now = time.monotonic()
+    if last is not None and last.ok and last.resume is not None and now - last.monotonic_full < max_age:
+        status = verify_chain(engine, key, resume=last.resume)
+        status.full_at, status.monotonic_full = last.full_at, last.monotonic_full
+    else:
+        status = verify_chain(engine, key)
+        status.full_at, status.monotonic_full = status.checked_at, now
     with _cache_lock:
-        cache["status"] = (head, time.monotonic(), status)
+        cache["status"] = status
     return status
 
 

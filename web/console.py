@@ -268,7 +268,8 @@ def _chain_banner() -> dict[str, Any]:
         text = _("Hash chain BROKEN: ") + reason % {"seq": status.broken_seq or 0} + " " + _(
             "Entries from there on cannot be trusted. Run `flask audit verify` and compare with a backup.")
     return {"ok": status.ok, "text": text, "detail": status.message,
-            "checked_at": status.checked_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "seq": status.broken_seq}
+            "checked_at": (status.full_at or status.checked_at).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "seq": status.broken_seq}
 
 
 # --- views -----------------------------------------------------------------------------------------------------

@@ -242,12 +242,27 @@ def test_banner_shows_valid_then_broken(auditor, app):
     assert 'class="chain-banner chain-broken"' in html and "2" in html.split('id="chain-banner"')[1][:400]
 
 
-def test_banner_cache_is_refreshed_by_appends(auditor, app):
+def test_banner_checks_new_entries_at_once_and_old_ones_at_the_next_full_walk(auditor, app):
     app.config["AUDIT_VERIFY_CACHE_SECONDS"] = 3600
     record_many(app, [attempt(i) for i in range(3)])
     assert "chain-ok" in auditor.get("/audit/").get_data(as_text=True)
-    raw_sql(app, "UPDATE log_entries SET serial = 'X' WHERE seq = 2")
-    record_many(app, [attempt(9)])  # the head moves: the cached result is not reused
+    record_many(app, [attempt(i) for i in range(3, 6)])
+    assert "6 entries verified" in auditor.get("/audit/").get_data(as_text=True)  # only the tail was read
+    raw_sql(app, "UPDATE log_entries SET serial = 'X' WHERE seq = 5")  # already checked: seen at the next full walk
+    record_many(app, [attempt(9)])
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert "chain-ok" in html  # entries 1-6 were walked in full less than an hour ago
+    app.config["AUDIT_VERIFY_CACHE_SECONDS"] = 0
+    html = auditor.get("/audit/").get_data(as_text=True)
+    assert "chain-broken" in html and "entry 5 was edited" in html
+
+
+def test_banner_sees_a_cut_off_tail_at_once(auditor, app):
+    app.config["AUDIT_VERIFY_CACHE_SECONDS"] = 3600
+    record_many(app, [attempt(i) for i in range(4)])
+    assert "chain-ok" in auditor.get("/audit/").get_data(as_text=True)
+    record_many(app, [attempt(i) for i in range(2)])
+    raw_sql(app, "DELETE FROM log_entries WHERE seq = 6")
     assert "chain-broken" in auditor.get("/audit/").get_data(as_text=True)
 
 
