@@ -27,6 +27,7 @@ class DecodedPage:
     image: np.ndarray  # H x W x 3, uint8, RGB
     page_index: int = 0
     grayscale: bool = False  # the source had no colour (L, 1-bit or equal channels)
+    scale: float = 1.0  # decoded size / original size (< 1 when decoded reduced to fit a pixel budget)
 
 
 @dataclass
