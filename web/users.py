@@ -85,16 +85,35 @@ def users_cli() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def create_command(name: str, role: str, password_stdin: bool) -> None:
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     with Session(bind=db.get_engine()) as session:
         try:
             create_user(session, name, role, password)
         except UserError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"created {role} {name}")
+
+
+@users_cli.command("set-password", help="Set a new password for NAME; its current sign-ins end.")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def set_password_command(name: str, password_stdin: bool) -> None:
+    password = _read_password(password_stdin)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password must be at least {MIN_PASSWORD} characters long")
+    with Session(bind=db.get_engine()) as session:
+        user = session.scalar(sa.select(User).where(User.name == name))
+        if user is None:
+            raise click.ClickException(f"no user is named {name!r}")
+        user.password_hash = hash_password(password)
+        session.commit()
+    click.echo(f"new password set for {name}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @users_cli.command("list", help="List the accounts and their roles.")

@@ -124,8 +124,16 @@ def test_session_cookie_is_permanent_with_the_lifetime(client, app):
     assert "Expires=" in cookie and "HttpOnly" in cookie
 
 
-def test_deleted_user_and_changed_password_end_sessions(auditor, app):
-    raw_sql(app, "UPDATE users SET password_hash = 'x' || password_hash")
+def test_changed_password_ends_sessions(auditor, app):
+    result = run_flask(app, "users", "set-password", "alice", "--password-stdin", input="a new long password\n")
+    assert result.exit_code == 0, result.output
+    assert auditor.get("/audit/").status_code == 302
+    assert sign_in(auditor).status_code == 200  # the old password no longer works
+    assert sign_in(auditor, password="a new long password").status_code == 302
+
+
+def test_deleted_user_ends_sessions(auditor, app):
+    assert run_flask(app, "users", "delete", "alice").exit_code == 0
     assert auditor.get("/audit/").status_code == 302
 
 

@@ -119,3 +119,20 @@ def test_export_csv(app):
     assert len(rows) == 2 and rows[1]["seq"] == "2"
     assert rows[0]["serial"].startswith("'=")  # spreadsheets must not run it as a formula
     assert json.loads(rows[0]["quality"])["ssim"] == 0.97
+
+
+def test_export_can_be_rechecked_without_this_code(app):
+    """docs/auditlog.md specifies the hash: re-derive it from a JSON Lines export with hashlib and json alone."""
+    import hashlib
+
+    record_many(app, [attempt(1, serial="住民-0001", quality={"b": 1.25, "a": [0.1, None]}),
+                      attempt(2, dpi_estimate=None, width=None), attempt(3, outcome="failed", error_code="x")])
+    prev = "0" * 64
+    for line in run_flask(app, "audit", "export", "--format", "jsonl").output.splitlines():
+        doc = json.loads(line)
+        fields = {k: v for k, v in doc.items() if k != "entry_hash"}
+        fields["quality"] = json.dumps(doc["quality"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert doc["prev_hash"] == prev
+        assert hashlib.sha256(b"certverify-log-v1\n" + canonical).hexdigest() == doc["entry_hash"]
+        prev = doc["entry_hash"]
