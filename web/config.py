@@ -102,6 +102,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_FLAG_BURST_COUNT", 20,
             "Attempts from one client, or of one serial, within AUDIT_FLAG_BURST_SECONDS that raise a flag."),
     Setting("AUDIT_FLAG_BURST_SECONDS", 60, "Width of the burst window, in seconds."),
+    Setting("AUDIT_FLAG_CACHE_SECONDS", 60,
+            "How long the console reuses the flags it found (finding them reads every entry of the window: "
+            "about 1 s for 100,000 entries); the page says when they were computed."),
     # --- languages ---------------------------------------------------------------------------------------------
     Setting("BABEL_DEFAULT_LOCALE", "ja", "Language when neither the switch nor Accept-Language chooses one."),
     # --- gunicorn (read by gunicorn.conf.py) -------------------------------------------------------------------

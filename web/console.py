@@ -9,6 +9,7 @@ CSRFProtect, installed by the site); sign-in has its own rate limit per address 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -213,22 +214,44 @@ def _flag_text(flag: auditquery.Flag, seconds: int) -> tuple[str, str]:
               "codes) or it is trying forged backs.", count=n))
 
 
-def _flags(flt: auditquery.LogFilter) -> tuple[list[dict[str, Any]], dt.datetime]:
+_flag_cache: dict[tuple, tuple[float, dt.datetime, list[auditquery.Flag]]] = {}
+_flag_cache_lock = threading.Lock()
+
+
+def _cached_flags(since: dt.datetime, until: dt.datetime | None, limits: auditquery.Thresholds,
+                  max_age: float) -> tuple[list[auditquery.Flag], dt.datetime]:
+    """The flags of the window, reused for ``max_age`` seconds (the window's ends rounded to the minute)."""
+    key = (id(current_app._get_current_object()), since.replace(second=0, microsecond=0),  # type: ignore[attr-defined]
+           until, limits)
+    with _flag_cache_lock:
+        hit = _flag_cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < max_age:
+        return hit[2], hit[1]
+    with db.get_engine().connect() as conn:
+        found = auditquery.find_flags(conn, since, until, limits)
+    computed_at = dt.datetime.now(dt.UTC)
+    with _flag_cache_lock:
+        for stale in [k for k, v in _flag_cache.items() if time.monotonic() - v[0] >= max_age]:
+            del _flag_cache[stale]
+        _flag_cache[key] = (time.monotonic(), computed_at, found)
+    return found, computed_at
+
+
+def _flags(flt: auditquery.LogFilter) -> tuple[list[dict[str, Any]], dt.datetime, dt.datetime]:
     cfg = current_app.config
     since = flt.since or dt.datetime.now(dt.UTC) - dt.timedelta(days=int(cfg.get("AUDIT_FLAG_WINDOW_DAYS", 7)))
     limits = auditquery.Thresholds(client_failures=int(cfg.get("AUDIT_FLAG_CLIENT_FAILURES", 10)),
                                    serial_clients=int(cfg.get("AUDIT_FLAG_SERIAL_CLIENTS", 3)),
                                    burst_count=int(cfg.get("AUDIT_FLAG_BURST_COUNT", 20)),
                                    burst_seconds=int(cfg.get("AUDIT_FLAG_BURST_SECONDS", 60)))
-    with db.get_engine().connect() as conn:
-        found = auditquery.find_flags(conn, since, flt.until, limits)
+    found, computed_at = _cached_flags(since, flt.until, limits, float(cfg.get("AUDIT_FLAG_CACHE_SECONDS", 60)))
     out = []
     for flag in found:
         headline, explanation = _flag_text(flag, limits.burst_seconds)
         out.append({"flag": flag, "headline": headline, "explanation": explanation,
                     "severity": "high" if flag.kind in ("altered", "bad_signature", "burst_serial") else "medium",
                     "url": url_for("audit.index", **{k: v for k, v in flag.filters.items() if v})})
-    return out, since
+    return out, since, computed_at
 
 
 def _chart(flt: auditquery.LogFilter) -> Markup:
@@ -285,11 +308,11 @@ def index() -> str:
         codes = [c for c in conn.execute(sa.select(LogEntry.error_code).distinct()
                                          .where(LogEntry.error_code.is_not(None))).scalars()]
     pages = max(1, -(-total // size))
-    flags, flag_since = _flags(flt)
+    flags, flag_since, flags_at = _flags(flt)
     return render_template(
         "audit/index.html", rows=rows, total=total, page=number, pages=pages, raw=raw, bad=bad, flt=flt,
         codes=sorted(set(codes) | ({raw["code"]} if raw.get("code") else set())), flags=flags,
-        flag_since=flag_since, chart=_chart(flt), banner=_chain_banner(), outcome_labels=OUTCOME_LABELS,
+        flag_since=flag_since, flags_at=flags_at, chart=_chart(flt), banner=_chain_banner(), outcome_labels=OUTCOME_LABELS,
         channel_labels=CHANNEL_LABELS,
         page_url=lambda n: url_for("audit.index", **raw, page=n),
         export_url=lambda fmt: url_for("audit.export", fmt=fmt, **raw))

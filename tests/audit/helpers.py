@@ -54,7 +54,7 @@ def make_app(database_url: str, tmp_path: Path, **overrides: Any):
     keys = key_ring(tmp_path)
     config = {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": database_url, "KEYS_DIR": str(keys),
               "RATELIMIT_STORAGE_URI": "memory://", "SESSION_COOKIE_SECURE": False,
-              "AUDIT_VERIFY_CACHE_SECONDS": 0}
+              "AUDIT_VERIFY_CACHE_SECONDS": 0, "AUDIT_FLAG_CACHE_SECONDS": 0}
     config.update(overrides)
     return create_app(config)
 

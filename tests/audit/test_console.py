@@ -326,3 +326,13 @@ def test_console_in_japanese_by_default(auditor, app):
     assert "ハッシュチェーンは正常です" in html
     english = auditor.get("/audit/?lang=en").get_data(as_text=True)
     assert "Verification log" in english and "Suspicious patterns" in english
+
+
+def test_flags_are_reused_for_their_max_age(auditor, app):
+    app.config["AUDIT_FLAG_CACHE_SECONDS"] = 3600
+    assert 'id="no-flags"' in auditor.get("/audit/").get_data(as_text=True)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    record_many(app, [attempt(1, outcome="altered", serial="S-LATE", occurred_at=now)])
+    assert 'id="no-flags"' in auditor.get("/audit/").get_data(as_text=True)
+    app.config["AUDIT_FLAG_CACHE_SECONDS"] = 0
+    assert 'data-kind="altered"' in auditor.get("/audit/").get_data(as_text=True)
