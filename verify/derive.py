@@ -35,14 +35,27 @@ def keystream(key: bytes, label: bytes) -> Iterator[int]:
     """Bytes of HMAC-SHA256(key, label || u32be(counter)) for counter = 0, 1, 2, ..., one byte at a time."""
     counter = 0
     while True:
-        yield from hmac.new(key, label + struct.pack(">I", counter), hashlib.sha256).digest()
+        yield from stream_block(key, label, counter)
         counter += 1
 
 
-def _words(stream: Iterator[int]) -> Iterator[int]:
-    """Big-endian 32-bit words taken four bytes at a time from ``stream``."""
+def stream_block(key: bytes, label: bytes, counter: int) -> bytes:
+    """Block ``counter`` of a stream: HMAC-SHA256(key, label || u32be(counter))."""
+    return hmac.new(key, label + struct.pack(">I", counter), hashlib.sha256).digest()
+
+
+def stream_bytes(key: bytes, label: bytes, start_block: int, n_blocks: int) -> bytes:
+    """Blocks ``start_block`` .. ``start_block + n_blocks - 1`` of a stream, concatenated."""
+    return b"".join(stream_block(key, label, c) for c in range(start_block, start_block + n_blocks))
+
+
+def _words(key: bytes, label: bytes) -> Iterator[int]:
+    """The stream read as big-endian 32-bit words, fetched 64 blocks at a time."""
+    block = 0
     while True:
-        yield (next(stream) << 24) | (next(stream) << 16) | (next(stream) << 8) | next(stream)
+        chunk = stream_bytes(key, label, block, 64)
+        block += 64
+        yield from struct.unpack(f">{len(chunk) // 4}I", chunk)
 
 
 def uniform_below(words: Iterator[int], bound: int) -> int:
@@ -56,7 +69,7 @@ def uniform_below(words: Iterator[int], bound: int) -> int:
 
 def permutation(key: bytes, n: int) -> np.ndarray:
     """Fisher-Yates shuffle of 0..n-1 drawn from the permutation stream: entry p is the front block printed at p."""
-    words = _words(keystream(key, PERMUTATION_LABEL))
+    words = _words(key, PERMUTATION_LABEL)
     perm = list(range(n))
     for i in range(n - 1, 0, -1):
         j = uniform_below(words, i + 1)
@@ -66,8 +79,8 @@ def permutation(key: bytes, n: int) -> np.ndarray:
 
 def transforms(key: bytes, n: int) -> np.ndarray:
     """Per printed block, a dihedral transform 0..7 (bits 0-1: quarter turns, bit 2: mirror), one stream byte each."""
-    stream = keystream(key, TRANSFORM_LABEL)
-    return np.array([next(stream) & 7 for _ in range(n)], dtype=np.uint8)
+    raw = stream_bytes(key, TRANSFORM_LABEL, 0, (n + 31) // 32)[:n]
+    return np.frombuffer(raw, dtype=np.uint8) & 7
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,9 @@ def _detector() -> cv2.aruco.ArucoDetector:
 
 def _detect(gray: np.ndarray, long_side: int) -> dict[str, np.ndarray]:
     """Corners (4 x 2, scan pixels) of the expected markers found at one detection size, by corner name."""
-    scale = min(1.0, long_side / max(gray.shape))
-    small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small, factor = gray, 1
+    while max(small.shape) > long_side * 1.3:  # halving with a Gaussian is antialiased and much cheaper than area
+        small, factor = cv2.pyrDown(small), factor * 2
     corners, ids, _ = _detector().detectMarkers(small)
     by_id = {v: k for k, v in spec.MARKER_IDS.items()}
     found: dict[str, np.ndarray] = {}
@@ -93,7 +94,7 @@ def _detect(gray: np.ndarray, long_side: int) -> dict[str, np.ndarray]:
         name = by_id.get(int(marker_id))
         if name is None:
             continue
-        pts = (quad.reshape(4, 2).astype(np.float64) + 0.5) / scale - 0.5
+        pts = quad.reshape(4, 2).astype(np.float64) * factor  # pyrDown keeps pixel centre 2i over pixel i
         if name not in found or cv2.contourArea(pts.astype(np.float32)) > cv2.contourArea(found[name].astype(np.float32)):
             found[name] = pts
     return found
@@ -135,7 +136,7 @@ def locate_markers(gray: np.ndarray) -> PageFit:
             return fit
         if len(found) > len(best):
             best = found
-        if long_side >= max(gray.shape):
+        if long_side * 1.3 >= max(gray.shape):
             break
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
@@ -248,10 +249,9 @@ def _dot_centroid(gray: np.ndarray, x: float, y: float, r: int, dot_px: float) -
     if y0 < 0 or x0 < 0 or y1 > gray.shape[0] or x1 > gray.shape[1]:
         return None
     patch = gray[y0:y1, x0:x1].astype(np.float32)
-    flat = patch.ravel()
-    q = (3 * flat.size) // 4
-    paper = float(np.partition(flat, q)[q])
-    darkest = float(flat.min())
+    ring = np.concatenate([patch[0], patch[-1], patch[1:-1, 0], patch[1:-1, -1]])  # the window's edge is paper
+    paper = float(np.median(ring))
+    darkest = float(patch.min())
     peak = paper - darkest
     if peak < 25:
         return None

@@ -22,9 +22,9 @@ class Limits:
 
 @dataclass
 class DecodedPage:
-    """One page of an upload, decoded to 8-bit RGB (EXIF orientation applied)."""
+    """One page of an upload, decoded to 8 bits (EXIF orientation applied)."""
 
-    image: np.ndarray  # H x W x 3, uint8, RGB
+    image: np.ndarray  # H x W x 3 uint8 BGR (OpenCV order), or H x W uint8 gray for gray and 1-bit sources
     page_index: int = 0
     grayscale: bool = False  # the source had no colour (L, 1-bit or equal channels)
     scale: float = 1.0  # decoded size / original size (< 1 when decoded reduced to fit a pixel budget)
