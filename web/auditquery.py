@@ -110,6 +110,7 @@ class Flag:
     last: dt.datetime
     failures: int = 0
     distinct: int = 0
+    earlier_verified: int = 0  # altered: checks of the same serial that passed before (any time)
     filters: dict[str, str] = field(default_factory=dict)  # console query that lists the entries behind it
 
 
@@ -164,6 +165,11 @@ def find_flags(conn: Connection, since: dt.datetime, until: dt.datetime | None =
     for f in flags:
         if f.kind in ("altered", "bad_signature") and f.subject == "None":
             f.subject, f.filters = "", {k: v for k, v in f.filters.items() if k != "serial"}
+        elif f.kind == "altered":
+            f.earlier_verified = int(conn.execute(
+                sa.select(sa.func.count()).select_from(LogEntry).where(
+                    LogEntry.serial == f.subject, LogEntry.outcome == "verified",
+                    LogEntry.occurred_at < f.first)).scalar_one())
     return sorted(flags, key=lambda f: (SEVERITY.index(f.kind), -f.count))
 
 

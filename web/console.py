@@ -183,10 +183,13 @@ def _flag_text(flag: auditquery.Flag, seconds: int) -> tuple[str, str]:
     """A flag's headline and its plain explanation, in the page's language."""
     s, n = flag.subject, flag.count
     if flag.kind == "altered":
-        return (_("Altered certificate: serial %(serial)s", serial=s or "?"),
-                _("%(count)d check(s) of this serial found a genuine back whose restored front differs from the "
-                  "paper: the paper was changed after issue. Ask the submitter for the original and tell the "
-                  "issuing municipality.", count=n))
+        text = _("%(count)d check(s) of this serial found a genuine back whose restored front differs from the "
+                 "paper: the paper was changed after issue. Ask the submitter for the original and tell the "
+                 "issuing municipality.", count=n)
+        if flag.earlier_verified:
+            text += " " + _("The same serial passed %(verified)d earlier check(s): the paper was probably changed "
+                            "after it had been checked.", verified=flag.earlier_verified)
+        return _("Altered certificate: serial %(serial)s", serial=s or "?"), text
     if flag.kind == "bad_signature":
         return (_("Bad signatures: serial %(serial)s", serial=s or "?"),
                 _("%(count)d upload(s) carried a code whose issuer signature does not match its contents. "

@@ -305,7 +305,8 @@ def test_other_flags(auditor, app):
         attempt(1, outcome="failed", error_code="unknown_key", key_id="k-rogue", occurred_at=now),
         attempt(2, outcome="failed", error_code="bad_signature", signature="invalid", serial="S-BADSIG",
                 occurred_at=now),
-        attempt(3, outcome="altered", serial="S-ALTERED", occurred_at=now),
+        attempt(3, outcome="verified", serial="S-ALTERED", occurred_at=now - dt.timedelta(days=30)),
+        attempt(4, outcome="altered", serial="S-ALTERED", occurred_at=now),
         *[attempt(10 + i, outcome="failed", error_code="markers_not_found", client="clumsy-bank",
                   occurred_at=now + dt.timedelta(minutes=5 * i)) for i in range(12)],
     ])
@@ -315,6 +316,7 @@ def test_other_flags(auditor, app):
                           ("client_failures", "clumsy-bank")):
         assert f'data-kind="{kind}"' in flags and subject in flags, kind
     assert 'data-kind="burst_client"' not in flags  # twelve failures over an hour are not a burst
+    assert "passed 1 earlier check" in flags  # checked fine a month ago, altered now
     assert flags.index("S-ALTERED") < flags.index("clumsy-bank")  # most severe first
 
 
