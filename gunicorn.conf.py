@@ -13,14 +13,16 @@ from web.config import value
 
 bind = value("BIND")  # the command line's --bind wins
 workers = value("WORKERS") or (os.cpu_count() or 1)
-worker_class = "gthread"
+worker_class = "web.worker.VerifyingWorker"  # gthread that lets idle workers accept first (see web/worker.py)
 threads = value("THREADS") or (value("VERIFY_CONCURRENCY") + value("VERIFY_QUEUE_MAX") + 2)
 # Accept no more connections per worker than it has threads: the rest wait in the (bounded) listen backlog.
 worker_connections = threads
 backlog = value("BACKLOG")
 timeout = value("TIMEOUT")
 graceful_timeout = 30
-keepalive = 5
+# No keep-alive: each request is a new connection, so it goes to whichever worker is idle rather than staying
+# with a busy one (loopback and proxy connections cost far less than a verification).
+keepalive = 0
 max_requests = 2000  # recycle workers now and then (bounded memory growth), staggered by the jitter
 max_requests_jitter = 200
 limit_request_line = 8190

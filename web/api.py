@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,16 @@ def create_verification() -> Response:
     image = request.args.get("image", "png").lower()
     if image not in IMAGE_CHOICES:
         raise WebError("bad_request", parameter="image", allowed=list(IMAGE_CHOICES))
+    started = time.perf_counter()
     data = _upload_bytes()
+    read_ms = (time.perf_counter() - started) * 1000.0
     result = service.verify_scan(data, channel="api", client=g.api_key_name,
                                  image_format=None if image == "none" else image)
-    if result.error is not None:
-        return problem_response(result.error)
-    return _json(verification_body(result))
+    response = problem_response(result.error) if result.error is not None else _json(verification_body(result))
+    # How long reading the upload, waiting for a verification slot and the work took (for clients' monitoring).
+    response.headers["Server-Timing"] = (f"read;dur={read_ms:.1f}, queue;dur={result.timings_ms.get('queue', 0.0):.1f}, "
+                                         f"verify;dur={result.processing_ms:.1f}")
+    return response
 
 
 def verification_body(result: service.Verification) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import hashlib
 import math
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,14 @@ class Verification:
         return "altered" if self.error is not None and self.error.code == "altered" else "failed"
 
 
+_ADMISSIONS: weakref.WeakSet[Admission] = weakref.WeakSet()
+
+
+def busy() -> bool:
+    """True while this process is verifying (the gunicorn worker then lets idle workers accept first)."""
+    return any(a.running for a in list(_ADMISSIONS))
+
+
 class Admission:
     """Bounds CPU work per process: ``slots`` verifications at once, at most ``queue_max`` waiting, each at most
     ``timeout`` seconds; everyone else is told 503 ``overloaded`` with a Retry-After at once."""
@@ -63,7 +72,9 @@ class Admission:
         self._free = threading.BoundedSemaphore(self.slots)
         self._lock = threading.Lock()
         self.waiting = 0
+        self.running = 0
         self.mean_s = 0.5  # running mean of one verification, for Retry-After
+        _ADMISSIONS.add(self)
 
     def retry_after(self) -> int:
         return max(1, math.ceil(self.mean_s * (self.queue_max + self.slots) / self.slots))
@@ -85,12 +96,15 @@ class Admission:
             if not got:
                 raise WebError("overloaded", retry_after=self.retry_after())
         began = time.monotonic()
+        with self._lock:
+            self.running += 1
         try:
             yield began - start
         finally:
-            self._free.release()
             with self._lock:
+                self.running -= 1
                 self.mean_s = 0.8 * self.mean_s + 0.2 * (time.monotonic() - began)
+            self._free.release()
 
 
 @dataclass
