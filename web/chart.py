@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from markupsafe import Markup, escape
 
 COLOURS = {"verified": "#2e7d32", "altered": "#e65100", "failed": "#c62828"}
-WIDTH, HEIGHT = 760, 220
+WIDTH, HEIGHT = 960, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 40
 
 
