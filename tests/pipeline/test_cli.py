@@ -1,0 +1,78 @@
+"""``python -m verify``: keys, issue, restore, as an issuer and a verifier would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, keys: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CERTVERIFY_KEYS_DIR=str(keys), PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    keys = root / "keys"
+    assert run("keys", "init", keys=keys).returncode == 0
+    out = root / "cert"
+    done = run("issue", "--out", str(out), "--serial", "CLI-000001", "--issued-on", "2026-11-27", keys=keys)
+    assert done.returncode == 0, done.stderr
+    return keys, out, json.loads(done.stdout)
+
+
+def test_issue_writes_front_back_and_pdf(issued):
+    _, out, report = issued
+    assert report["certificate"]["serial"] == "CLI-000001"
+    for name in ("front.png", "back.png"):
+        img = cv2.imread(str(out / name))
+        assert img.shape[:2] == (3508, 2480)  # A4 at 300 dpi
+    pdf = (out / "certificate.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/Count 2" in pdf
+
+
+def test_restore_prints_the_facts_and_writes_the_front(issued, tmp_path):
+    keys, out, _ = issued
+    restored = tmp_path / "restored.png"
+    done = run("restore", str(out / "back.png"), "--out", str(restored), keys=keys)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] is True
+    assert result["format_version"] == 1
+    assert result["serial"] == "CLI-000001"
+    assert result["issued_on"] == "2026-11-27"
+    assert result["signature"] == "valid"
+    assert {"dpi", "coherence"} <= set(result["quality"])
+    img = cv2.imread(str(restored))
+    assert img.shape[:2] == (1856, 1312)
+
+
+def test_restore_failure_is_json_and_nonzero(issued, tmp_path):
+    keys, _, _ = issued
+    bogus = tmp_path / "scan.png"
+    bogus.write_text("not an image")
+    done = run("restore", str(bogus), "--lang", "ja", keys=keys)
+    assert done.returncode != 0
+    result = json.loads(done.stdout)
+    assert result["ok"] is False
+    assert result["error"]["code"] == "unsupported_format"
+    assert "JPEG" in result["error"]["message"]
+
+
+def test_restore_with_a_foreign_ring_says_unknown_key(issued, tmp_path):
+    _, out, _ = issued
+    other = tmp_path / "other-keys"
+    run("keys", "init", "--key-id", "other-2026", keys=other)
+    done = run("restore", str(out / "back.png"), keys=other)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"]["code"] == "unknown_key"
