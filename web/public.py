@@ -207,6 +207,16 @@ def _pipeline_error(code: str) -> VerifyError:
     return next(cls for cls in all_error_classes() if cls.code == code)()
 
 
+@bp.get("/dev/sample-back.png")
+def sample_back() -> Response:
+    """Development only: the sample certificate's back that `make run` issued, to try the page with."""
+    folder = Path(current_app.instance_path) / "sample"
+    if current_app.config.get("ENV") != "development" or not (folder / "back.png").is_file():
+        abort(404)
+    return send_from_directory(folder, "back.png", mimetype="image/png", as_attachment=True,
+                               download_name="sample-back.png")
+
+
 @bp.get("/favicon.ico")
 def favicon() -> Response:
     return send_from_directory(STATIC, "favicon.ico", mimetype="image/vnd.microsoft.icon")

@@ -72,6 +72,7 @@ def test_upload_sample_back_read_front_switch_language(page, live_server, sample
 
     choose_and_send(page, sample.files / "back.png")
     check_result(page)
+    assert page.url == live_server.url + "/"  # the script sent it (with the progress bar) and showed the answer
     assert "住民票の写し" in page.locator("#fact-document-type").inner_text()
     assert "カラーコピー" in page.content()
     page.screenshot(path=str(SHOTS / "result-ja.png"), full_page=False)

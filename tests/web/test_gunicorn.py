@@ -95,3 +95,25 @@ def test_no_server_errors_and_a_valid_log(live_server):
     assert '" 500 ' not in log and "Traceback" not in log, log[-3000:]
     verified = live_server.flask("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_overload_is_shed_with_503_and_retry_after(live_server, sample):
+    """More simultaneous requests than the workers' slots and queues hold: the excess is told 503 overloaded
+    at once, with Retry-After; nobody waits past the bound and nothing fails."""
+    import concurrent.futures as cf
+
+    def post(_):
+        return live_server.json(API + "?image=none", data=sample.back_jpeg, headers=auth(live_server),
+                                method="POST", timeout=60)
+
+    with cf.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(post, range(16)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert set(statuses) <= {200, 503}, statuses
+    shed = [(headers, body) for status, headers, body in answers if status == 503]
+    assert shed and all(body["code"] == "overloaded" and int(headers["Retry-After"]) >= 1 for headers, body in shed)
+    assert 200 in statuses
+    for status, headers, _ in answers:
+        if status == 200:
+            queue = [p for p in headers["Server-Timing"].split(", ") if p.startswith("queue;dur=")][0]
+            assert float(queue.split("=")[1]) <= 10_000

@@ -143,3 +143,71 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(app_factory):
     for address in ("198.51.100.1", "198.51.100.2"):
         statuses.append(upload(client, b"", headers={"X-Forwarded-For": address}).status_code)
     assert statuses == [400, 429]
+
+
+def test_altered_shows_the_tamper_map_and_not_the_front(app, client, sample, monkeypatch):
+    """The future `altered` outcome (issue 5): the page shows the regions and the map, never a restored front."""
+    import numpy as np
+
+    import verify
+    from verify.errors import VerifyError
+
+    class Altered(VerifyError):
+        code = "altered"
+        message_en = "The front was altered after issue."
+        message_ja = "表面は交付後に改ざんされています。"
+
+    tamper_map = np.zeros((60, 40, 3), dtype=np.uint8)
+    tamper_map[10:20, 5:30] = (200, 0, 0)
+
+    def altered(data, keyring, limits=None):
+        raise Altered(regions=[{"name": "氏名", "box": [10, 20, 30, 40]}, {"name": "住所", "box": [1, 2, 3, 4]}],
+                      tamper_map=tamper_map, serial=SERIAL, issuer=ISSUER, key_id="test-2026")
+
+    monkeypatch.setattr(verify, "restore", altered)
+    response = upload(client, sample.back_jpeg)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "改ざんされている疑い" in html and "表面は交付後に改ざんされています。" in html
+    assert "<li>氏名</li>" in html and "<li>住所</li>" in html
+    assert 'class="tamper-map" src="data:image/png;base64,' in html
+    assert 'id="restored-front"' not in html
+    entry = log_entries(app)[-1]
+    assert (entry["outcome"], entry["error_code"], entry["serial"], entry["signature"]) == (
+        "altered", "altered", SERIAL, "valid")
+
+
+def test_altered_problem_json_has_regions_but_no_pixels(client, api_key, sample, monkeypatch):
+    import numpy as np
+
+    import verify
+    from verify.errors import VerifyError
+
+    class Altered(VerifyError):
+        code = "altered"
+
+    def altered(data, keyring, limits=None):
+        raise Altered(regions=[{"name": "name", "box": [1, 2, 3, 4]}], tamper_map=np.zeros((4, 4, 3), np.uint8))
+
+    monkeypatch.setattr(verify, "restore", altered)
+    response = client.post("/api/v1/verifications", data=sample.back_jpeg,
+                           headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 422
+    body = response.json
+    assert body["code"] == "altered" and body["context"] == {"regions": [{"name": "name", "box": [1, 2, 3, 4]}]}
+
+
+def test_development_offers_the_sample_back(app_factory, tmp_path):
+    app = app_factory(ENV="development")
+    sample_dir = tmp_path / "instance"
+    (sample_dir / "sample").mkdir(parents=True)
+    (sample_dir / "sample" / "back.png").write_bytes(b"\x89PNG\r\n\x1a\nsample")
+    app.instance_path = str(sample_dir)
+    client = app.test_client()
+    assert "sample-back.png" in client.get("/").get_data(as_text=True)
+    with client.get("/dev/sample-back.png") as response:
+        assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
+    production = app_factory()
+    production.instance_path = str(sample_dir)
+    assert production.test_client().get("/dev/sample-back.png").status_code == 404
+    assert "sample-back.png" not in production.test_client().get("/").get_data(as_text=True)
