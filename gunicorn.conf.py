@@ -27,6 +27,9 @@ max_requests = 2000  # recycle workers now and then (bounded memory growth), sta
 max_requests_jitter = 200
 limit_request_line = 8190
 limit_request_fields = 100
+# gunicorn's control socket sits at one path per user: several servers on a machine (tests, benchmarks) would
+# fight over it, and nothing here uses it.
+control_socket_disable = True
 loglevel = value("LOG_LEVEL")
 accesslog = "-"
 errorlog = "-"

@@ -17,9 +17,9 @@ ACCEPT_DEFERRAL_S = 0.03
 
 
 class VerifyingWorker(ThreadWorker):
-    def accept(self, listener) -> None:  # noqa: ANN001 (gunicorn's socket wrapper)
+    def accept(self, *args) -> None:  # noqa: ANN002 (the listener; older gunicorns also pass the server)
         from web import service
 
         if service.busy():
             time.sleep(ACCEPT_DEFERRAL_S)
-        super().accept(listener)
+        super().accept(*args)
