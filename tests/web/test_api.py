@@ -219,3 +219,32 @@ def test_status_map():
                 "unauthorized": 401, "rate_limited": 429, "csrf_failed": 400, "not_found": 404,
                 "method_not_allowed": 405, "request_too_large": 413, "internal": 500, "overloaded": 503}
     assert {code: status_for(code) for code in expected} == expected
+
+
+def test_unrecorded_attempt_is_not_answered_with_a_result(client, api_key, sample, monkeypatch, spec):
+    """If the log cannot take the entry, the client gets 503 unavailable, never an unlogged verification."""
+    from web import auditlog
+
+    def broken(entry):
+        raise auditlog.LogUnavailable("database is down")
+
+    monkeypatch.setattr(auditlog, "record", broken)
+    response = client.post(URL, data=sample.back_jpeg, headers=auth(api_key))
+    assert response.status_code == 503
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "unavailable" and "certificate" not in response.json
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_unexpected_fault_is_500_internal_and_still_logged(app, client, api_key, monkeypatch, spec):
+    import verify
+
+    def crash(data, keyring, limits=None):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(verify, "restore", crash)
+    response = client.post(URL, data=b"\x89PNG\r\n\x1a\n", headers=auth(api_key))
+    assert response.status_code == 500
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "internal" and "a bug" not in response.get_data(as_text=True)
+    assert [(e["outcome"], e["error_code"]) for e in log_entries(app)] == [("failed", "internal")]
