@@ -127,7 +127,7 @@ def test_browser_language_chooses_english(page, live_server):
 
 
 def test_other_pages(page, live_server):
-    for path, name in (("/scanner", "scanner-ja"), ("/privacy?lang=en", "privacy-en"), ("/errors/", "errors-ja")):
+    for path, name in (("/scanner", "scanner-ja"), ("/privacy?lang=en", "privacy-en"), ("/errors/?lang=ja", "errors-ja")):
         page.goto(live_server.url + path)
         assert page.locator("h1").is_visible()
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
