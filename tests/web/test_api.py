@@ -248,3 +248,17 @@ def test_unexpected_fault_is_500_internal_and_still_logged(app, client, api_key,
     check_schema(spec, "Problem", response.json)
     assert response.json["code"] == "internal" and "a bug" not in response.get_data(as_text=True)
     assert [(e["outcome"], e["error_code"]) for e in log_entries(app)] == [("failed", "internal")]
+
+
+def test_back_from_an_unknown_issuing_key_is_422_unknown_key(app, client, api_key, tmp_path, spec):
+    import verify
+    from verify.keys import init_ring
+
+    stranger, _ = init_ring(tmp_path / "other-ring", "stranger-2026")
+    cert = verify.issue(stranger, serial="FOREIGN-1", issuer="990002")
+    response = client.post(URL, data=verify.encode_image(cert.back, fmt="jpeg", quality=92), headers=auth(api_key))
+    assert response.status_code == 422
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "unknown_key"
+    entry = log_entries(app)[-1]
+    assert (entry["outcome"], entry["error_code"]) == ("failed", "unknown_key")
