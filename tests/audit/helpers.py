@@ -141,8 +141,18 @@ class LiveServer:
     def __init__(self, app) -> None:
         from werkzeug.serving import make_server
 
+        def buffered(environ, start_response):
+            # werkzeug's server does not close a response whose client went away (the browser dropping a
+            # favicon download leaves the file open): read each response whole and close it here.
+            body = app(environ, start_response)
+            try:
+                return [b"".join(body)]
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+
         self.port = free_port()
-        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.server = make_server("127.0.0.1", self.port, buffered, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -167,7 +177,8 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = N
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as exc:
+            exc.close()
             if accept_error:
                 return
             time.sleep(0.1)

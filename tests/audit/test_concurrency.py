@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -9,7 +10,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
@@ -100,33 +103,35 @@ def test_writer_killed_mid_append_leaves_a_valid_chain(app, database_url, tmp_pa
     assert_chain(app, 5)
 
 
-def _post(url: str, token: str) -> int:
-    request = urllib.request.Request(url, data=b"this is not an image", method="POST", headers={
+def _post(url: str, token: str, body: bytes = b"this is not an image", timeout: float = 30) -> int:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
             return response.status
     except urllib.error.HTTPError as exc:
+        exc.close()  # its body is an open response: unclosed, it warns later
         return exc.code
+    except (OSError, http.client.HTTPException):  # the worker died under this request
+        return 0
 
 
-def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
-    """Two real gunicorn instances on one database: one entry per API request, one chain."""
-    token = run_flask(app, "api-keys", "create", "load-bank").output.strip().splitlines()[-1]
+@contextmanager
+def gunicorn(database_url: str, tmp_path, count: int) -> Iterator[list[tuple[str, subprocess.Popen]]]:
+    """``count`` real gunicorn instances (one worker each) on one database; yields (base URL, master)."""
     env = subprocess_env(database_url, tmp_path, CERTVERIFY_RATELIMIT_ENABLED="false", CERTVERIFY_WORKERS="1",
                          CERTVERIFY_LOG_LEVEL="warning")
-    ports = [free_port(), free_port()]
+    ports = [free_port() for _ in range(count)]
+    logs = [open(tmp_path / f"gunicorn-{port}.log", "w") for port in ports]  # closed below
     servers = [subprocess.Popen([PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
                                  f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for port in ports]
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+               for port, log in zip(ports, logs, strict=True)]
     try:
         for port, server in zip(ports, servers, strict=True):
             wait_http(f"http://127.0.0.1:{port}/healthz", proc=server, accept_error=True)
-        urls = [f"http://127.0.0.1:{port}/api/v1/verifications?image=none" for port in ports]
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda i: _post(urls[i % 2], token), range(80)))
-        assert set(statuses) == {415}, statuses
+        yield [(f"http://127.0.0.1:{port}", server) for port, server in zip(ports, servers, strict=True)]
     finally:
         for server in servers:
             server.send_signal(signal.SIGTERM)
@@ -136,4 +141,51 @@ def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.communicate()
+        for log in logs:
+            log.close()
+
+
+def server_logs(tmp_path) -> str:
+    """The tail of the gunicorn logs, for assertion messages."""
+    return "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("gunicorn-*.log")))
+
+
+def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
+    """Two real gunicorn instances on one database: one entry per API request, one chain."""
+    token = run_flask(app, "api-keys", "create", "load-bank").output.strip().splitlines()[-1]
+    with gunicorn(database_url, tmp_path, 2) as servers:
+        urls = [f"{base}/api/v1/verifications?image=none" for base, _ in servers]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda i: _post(urls[i % 2], token), range(80)))
+    assert set(statuses) == {415}, server_logs(tmp_path)
     assert_chain(app, 80)
+
+
+def test_gunicorn_worker_killed_mid_request_leaves_a_valid_chain(app, database_url, tmp_path):
+    """SIGKILL the worker while it verifies real scans: the chain stays valid, every answered request is
+    logged, and the restarted worker goes on appending to the same chain."""
+    import verify
+    from tests.audit.helpers import key_ring
+    from verify.keys import KeyRing
+
+    ring = KeyRing.load(key_ring(tmp_path))
+    scan = verify.encode_image(verify.issue(ring, serial="KILL-0001").back, fmt="jpeg", quality=90)
+    token = run_flask(app, "api-keys", "create", "kill-bank").output.strip().splitlines()[-1]
+    with gunicorn(database_url, tmp_path, 1) as [(base, master)]:
+        url = f"{base}/api/v1/verifications?image=none"
+        assert _post(url, token, scan) == 200, server_logs(tmp_path)
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(_post, url, token, scan, 60) for _ in range(6)]
+            time.sleep(0.6)
+            workers = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
+            assert len(workers) == 1
+            os.kill(int(workers[0]), signal.SIGKILL)
+            statuses = [f.result() for f in futures]
+        wait_http(f"{base}/healthz", accept_error=True)
+        after = [_post(url, token) for _ in range(3)]  # the new worker appends to the same chain
+    assert 0 in statuses, statuses  # some requests really died with the worker
+    assert after == [415] * 3, server_logs(tmp_path)
+    answered = 1 + sum(1 for s in statuses if s) + len(after)
+    total, distinct, last = entry_count(app)
+    assert answered <= total <= 1 + len(statuses) + len(after) and total == distinct == last
+    assert run_flask(app, "audit", "verify").exit_code == 0

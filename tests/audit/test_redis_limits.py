@@ -28,6 +28,7 @@ class Browser:
             with self.opener.open(self.base + "/audit/sign-in", data=data, timeout=10) as response:
                 return response.status
         except urllib.error.HTTPError as exc:
+            exc.close()  # its body is an open response: unclosed, it warns later
             return exc.code
 
 
