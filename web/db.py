@@ -30,9 +30,17 @@ def database_url(app: Flask) -> str:
     """The configured ``DATABASE_URL``, or a SQLite file in the instance folder."""
     url = app.config.get("DATABASE_URL")
     if url:
-        return str(url)
+        return normalise_url(str(url))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(app.instance_path) / 'certverify.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """``postgres://`` and plain ``postgresql://`` URLs use psycopg 3 (the driver installed), not psycopg2."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

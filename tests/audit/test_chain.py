@@ -159,3 +159,12 @@ def test_client_for_ip_is_keyed_and_hides_the_address(app):
     with app.app_context():
         assert auditlog.client_for_ip("203.0.113.7") != a
     assert app.config["SECRET_KEY"] == other
+
+
+def test_postgres_urls_use_psycopg3():
+    from web.db import normalise_url
+
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgresql://u@h:5432/db") == "postgresql+psycopg://u@h:5432/db"
+    assert normalise_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
