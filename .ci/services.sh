@@ -38,7 +38,18 @@ _cv_services() {
         runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" --username=postgres --auth-local=trust \
             --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$pglog/initdb.log" 2>&1
     fi
-    if ! runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    if ! "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then
+        # A server killed with its session leaves postmaster.pid behind, and its PID may since belong to another
+        # process: stop a real postmaster, forget a stale file.
+        if [[ -f "$pgdata/postmaster.pid" ]]; then
+            local pid
+            pid="$(head -n 1 "$pgdata/postmaster.pid")"
+            if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == postgres ]]; then
+                runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >&2 || true
+            fi
+            rm -f "$pgdata/postmaster.pid"
+        fi
+        rm -f "$pgsock/.s.PGSQL.$pg_port" "$pgsock/.s.PGSQL.$pg_port.lock"
         runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pglog/postgres.log" -w -t 60 start \
             -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pgsock -c max_connections=200" >&2
     fi
