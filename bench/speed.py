@@ -71,6 +71,10 @@ def main() -> None:
     report: dict[str, object] = {}
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "certverify-bench"
     tmp.mkdir(exist_ok=True)
+    keys = tmp / "keys"
+    for old in keys.glob("*.json"):
+        old.unlink()
+    KeyRing().save(keys, ring.get("bench"))
 
     print(f"single-threaded (cv2.setNumThreads(1)), median of {args.runs} runs\n")
     for dpi, case in cases.items():
@@ -101,13 +105,6 @@ def main() -> None:
         print(f"  {fmt:<5} {ms:7.1f} ms  {len(blob) / 1e3:8.0f} kB")
         report[f"encode_{fmt}_ms"] = ms
 
-    keys = tmp / "keys"
-    if not keys.exists():
-        KeyRing().save(keys, ring.get("bench"))
-    else:
-        for f in keys.glob("*.json"):
-            f.unlink()
-        KeyRing().save(keys, ring.get("bench"))
     mem = peak_memory_mb(scan_path, keys)
     print(f"\npeak memory of one 300 dpi restore: {mem:.0f} MB above the loaded interpreter")
     print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB max RSS)")

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import zxingcpp
 
 from . import spec
+from .derive import BlockMap
 from .errors import CodeUnreadable, GridNotFound, MarkersNotFound
+from .scramble import turn
 
 DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
 DOT_SEARCH = 14  # units each side of a dot's predicted centre
 MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
-LATTICE_STEP = 12  # units between the nodes of the refined mapping
 MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
 
 
@@ -33,6 +34,8 @@ class PageFit:
     homography: np.ndarray  # page units -> scan pixels
     corners: list[str]
     marker_error_px: float
+    preview: np.ndarray | None = None  # the reduced gray image the markers were found in
+    preview_factor: int = 1  # scan pixels per preview pixel
 
     def project(self, pts: np.ndarray) -> np.ndarray:
         """Map N x 2 page points to scan pixels."""
@@ -80,8 +83,9 @@ def _detector() -> cv2.aruco.ArucoDetector:
     return cv2.aruco.ArucoDetector(dictionary, params)
 
 
-def _detect(gray: np.ndarray, long_side: int) -> dict[str, np.ndarray]:
-    """Corners (4 x 2, scan pixels) of the expected markers found at one detection size, by corner name."""
+def _detect(gray: np.ndarray, long_side: int) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Corners (4 x 2, scan pixels) of the expected markers found at one detection size, by corner name, with the
+    reduced image searched and its reduction factor."""
     small, factor = gray, 1
     while max(small.shape) > long_side * 1.3:  # halving with a Gaussian is antialiased and much cheaper than area
         small, factor = cv2.pyrDown(small), factor * 2
@@ -89,7 +93,7 @@ def _detect(gray: np.ndarray, long_side: int) -> dict[str, np.ndarray]:
     by_id = {v: k for k, v in spec.MARKER_IDS.items()}
     found: dict[str, np.ndarray] = {}
     if ids is None:
-        return found
+        return found, small, factor
     for quad, marker_id in zip(corners, ids.ravel(), strict=True):
         name = by_id.get(int(marker_id))
         if name is None:
@@ -97,7 +101,7 @@ def _detect(gray: np.ndarray, long_side: int) -> dict[str, np.ndarray]:
         pts = quad.reshape(4, 2).astype(np.float64) * factor  # pyrDown keeps pixel centre 2i over pixel i
         if name not in found or cv2.contourArea(pts.astype(np.float32)) > cv2.contourArea(found[name].astype(np.float32)):
             found[name] = pts
-    return found
+    return found, small, factor
 
 
 def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
@@ -130,9 +134,10 @@ def locate_markers(gray: np.ndarray) -> PageFit:
     """Find the corner markers at any rotation and scale: ``MarkersNotFound`` unless three or four agree."""
     best: dict[str, np.ndarray] = {}
     for long_side in DETECT_LONG_SIDES:
-        found = _detect(gray, long_side)
+        found, small, factor = _detect(gray, long_side)
         fit = _fit_markers(found)
         if fit is not None:
+            fit.preview, fit.preview_factor = small, factor
             return fit
         if len(found) > len(best):
             best = found
@@ -182,16 +187,16 @@ class GridFit:
     rms_px: float  # residual RMS before the boundary correction
     ink: float  # median dot darkness (0-255 gray level)
     paper: float  # median paper level around the dots
+    paper_spread: float  # range (2nd to 98th percentile) of the paper level around the dots: uneven light
     blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
-    stats: dict[str, float] = field(default_factory=dict)
 
-    def lattice(self, step: int = LATTICE_STEP) -> np.ndarray:
-        """Scan coordinates (ny, nx, 2) of nodes at design points (k - 1) * step, one node beyond every edge."""
-        xs = (np.arange(spec.GRID_W // step + 3) - 1.0) * step
-        ys = (np.arange(spec.GRID_H // step + 3) - 1.0) * step
+    def scan_points(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Scan coordinates (ny, nx, 2) of the grid of design points xs x ys (units from the scrambled area's
+        top-left corner): the homography, plus the boundary correction where the dots call for it."""
         gx, gy = np.meshgrid(xs, ys)
-        base = project(self.homography, np.stack([gx.ravel() + spec.GRID_X, gy.ravel() + spec.GRID_Y], 1))
-        return base.reshape(len(ys), len(xs), 2) + self._coons(xs, ys)
+        pts = project(self.homography, np.stack([gx.ravel() + spec.GRID_X, gy.ravel() + spec.GRID_Y], 1))
+        pts = pts.reshape(len(ys), len(xs), 2)
+        return pts + self._coons(xs, ys) if self.needs_correction else pts
 
     def _coons(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Boundary residuals blended into the interior (a Coons patch over the dot-track rectangle)."""
@@ -224,87 +229,127 @@ class GridFit:
         """Whether the dots stray from the homography enough to matter (sheet-feeder stretch, lens bulge)."""
         return max(float(np.abs(r).max()) for r in self.residuals.values()) > MAX_PLAIN_RESIDUAL_PX
 
-    def warp(self, img: np.ndarray, step: int = LATTICE_STEP) -> np.ndarray:
-        """The scrambled area resampled from the scan onto the design grid (GRID_H x GRID_W, one pixel a unit)."""
-        size = (spec.GRID_W, spec.GRID_H)
-        # upsampling a low-resolution scan wants cubic interpolation; at 300 dpi and above bilinear is as good
-        interpolation = cv2.INTER_CUBIC if self.px_per_unit < 1.1 else cv2.INTER_LINEAR
-        flags = interpolation | cv2.WARP_INVERSE_MAP
-        if not self.needs_correction:
-            design_to_page = np.array([[1, 0, spec.GRID_X + 0.5], [0, 1, spec.GRID_Y + 0.5], [0, 0, 1]])
-            return cv2.warpPerspective(img, self.homography @ design_to_page, size, flags=flags,
-                                       borderMode=cv2.BORDER_REPLICATE)
-        lat = self.lattice(step).astype(np.float32)
-        # design pixel i has its centre at i + 0.5; lattice node k sits at (k - 1) * step
-        to_node = np.array([[1 / step, 0, 0.5 / step + 1], [0, 1 / step, 0.5 / step + 1]])
-        dense = cv2.warpAffine(lat, to_node, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REPLICATE)
-        return cv2.remap(img, dense, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    def front_maps(self, block_map: BlockMap) -> tuple[np.ndarray, np.ndarray]:
+        """For every pixel centre of the restored front, where to sample the scan (two FRONT_H x FRONT_W float32
+        maps for ``cv2.remap``): each front block is read straight from its printed cell, through the cell's local
+        affine map composed with the block's turn, so the scan is resampled once."""
+        g, b, pitch = spec.GUARD, spec.BLOCK, spec.PITCH
+        xs = (np.arange(spec.COLS)[:, None] * pitch + [g, g + b]).ravel().astype(np.float64)
+        ys = (np.arange(spec.ROWS)[:, None] * pitch + [g, g + b]).ravel().astype(np.float64)
+        corners = self.scan_points(xs, ys).reshape(spec.ROWS, 2, spec.COLS, 2, 2)
+        origin = corners[:, 0, :, 0].reshape(-1, 2)  # per printed cell, where its content starts
+        ex = ((corners[:, 0, :, 1] - corners[:, 0, :, 0]) / b).reshape(-1, 2)  # scan step per content unit, x
+        ey = ((corners[:, 1, :, 0] - corners[:, 0, :, 0]) / b).reshape(-1, 2)  # and y
+        printed_at = np.empty_like(block_map.perm)
+        printed_at[block_map.perm] = np.arange(len(block_map.perm))  # front block -> printed cell
+        turn = _turn_affines()[block_map.transform[printed_at]]  # (n, 2, 3): front block -> printed cell coords
+        o, u, v = origin[printed_at], ex[printed_at], ey[printed_at]
+        m = np.empty((len(printed_at), 2, 3))
+        for k in range(3):
+            m[:, :, k] = u * turn[:, 0, k, None] + v * turn[:, 1, k, None]
+        m[:, :, 2] += o
+        # per block: scan = m[..., 0] * x + m[..., 1] * y + m[..., 2] for (x, y) pixel centres within the block
+        comps = np.ascontiguousarray(m.reshape(spec.ROWS, spec.COLS, 2, 3).transpose(2, 3, 0, 1), np.float32)
+        local = np.arange(b, dtype=np.float32) + 0.5
+        maps = []
+        for along, across, offset in comps:  # x then y; rows of the front are numpy's inner loop
+            base = (along[:, :, None] * local + offset[:, :, None]).reshape(spec.ROWS, spec.FRONT_W)
+            out = np.repeat(across, b, axis=1)[:, None, :] * local[None, :, None]
+            out += base[:, None, :]
+            maps.append(out.reshape(spec.FRONT_H, spec.FRONT_W))
+        return maps[0], maps[1]
+
+    @property
+    def interpolation(self) -> int:
+        """Cubic when upsampling a low-resolution scan; at 300 dpi and above bilinear is as good and cheaper."""
+        return cv2.INTER_CUBIC if self.px_per_unit < 1.1 else cv2.INTER_LINEAR
 
 
-def _dot_centroid(gray: np.ndarray, x: float, y: float, r: int, dot_px: float) -> tuple[float, float, float, float] | None:
-    """Ink-weighted centroid of the dot near (x, y): (x, y, ink level, paper level), or None when there is none."""
-    xi, yi = round(x), round(y)
-    y0, y1, x0, x1 = yi - r, yi + r + 1, xi - r, xi + r + 1
-    if y0 < 0 or x0 < 0 or y1 > gray.shape[0] or x1 > gray.shape[1]:
-        return None
-    patch = gray[y0:y1, x0:x1].astype(np.float32)
-    ring = np.concatenate([patch[0], patch[-1], patch[1:-1, 0], patch[1:-1, -1]])  # the window's edge is paper
-    paper = float(np.median(ring))
-    darkest = float(patch.min())
+@functools.cache
+def _turn_affines() -> np.ndarray:
+    """For each of the 8 turns, the affine map (2 x 3) from a front block's pixel-centre coordinates to the printed
+    block's, derived from ``scramble.turn`` itself so the two can never disagree."""
+    size = spec.BLOCK
+    out = np.zeros((8, 2, 3))
+    index = np.arange(size * size).reshape(1, size, size)
+    for t in range(8):
+        turned = turn(index, t)[0]
+        where = {int(f): (x + 0.5, y + 0.5) for (y, x), f in np.ndenumerate(turned) if f in (0, 1, size)}
+        p0, px, py = (np.array(where[f]) for f in (0, 1, size))
+        dx, dy = px - p0, py - p0
+        out[t, :, 0], out[t, :, 1] = dx, dy
+        out[t, :, 2] = p0 - 0.5 * dx - 0.5 * dy
+    return out
+
+
+def _dot_centroids(gray: np.ndarray, guesses: np.ndarray, r: int, dot_px: float) -> np.ndarray:
+    """Ink-weighted centroids of the dots near each guess, all at once: rows of (x, y, ink level, paper level),
+    NaN where a window holds no dot or leaves the image."""
+    out = np.full((len(guesses), 4), np.nan)
+    if not len(guesses):
+        return out
+    centre = np.round(guesses).astype(np.int64)
+    offsets = np.arange(-r, r + 1)
+    ys, xs = centre[:, 1:2] + offsets, centre[:, 0:1] + offsets  # (N, 2r + 1) each
+    inside = (ys[:, 0] >= 0) & (xs[:, 0] >= 0) & (ys[:, -1] < gray.shape[0]) & (xs[:, -1] < gray.shape[1])
+    ys, xs = ys[inside], xs[inside]
+    patch = gray[ys[:, :, None], xs[:, None, :]].astype(np.float32)
+    ring = np.concatenate([patch[:, 0], patch[:, -1], patch[:, 1:-1, 0], patch[:, 1:-1, -1]], axis=1)
+    paper = np.median(ring, axis=1)  # the window's edge is paper
+    darkest = patch.min(axis=(1, 2))
     peak = paper - darkest
-    if peak < 25:
-        return None
-    w = np.clip((paper - 0.3 * peak) - patch, 0, None)
-    area = np.count_nonzero(w) / dot_px**2
-    if not 0.2 < area < 3.5:
-        return None
-    total = w.sum()
-    cx = float(w.sum(0) @ np.arange(x0, x1)) / total
-    cy = float(w.sum(1) @ np.arange(y0, y1)) / total
-    return cx, cy, darkest, paper
+    w = np.clip((paper - 0.3 * peak)[:, None, None] - patch, 0, None)
+    area = np.count_nonzero(w, axis=(1, 2)) / dot_px**2
+    total = w.sum(axis=(1, 2))
+    good = (peak >= 25) & (area > 0.2) & (area < 3.5) & (total > 0)
+    total = np.where(good, total, 1.0)
+    cx = (w.sum(axis=1) * xs).sum(axis=1) / total
+    cy = (w.sum(axis=2) * ys).sum(axis=1) / total
+    found = np.stack([cx, cy, darkest, paper], axis=1)
+    found[~good] = np.nan
+    out[inside] = found
+    return out
 
 
 def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
-    """Measure every dot of the track to sub-pixel precision, walking each side from its first dot."""
+    """Measure every dot of the track to sub-pixel precision: all at their predicted places first, then the
+    missing ones again where their measured neighbours say they have moved."""
     ppu = fit.px_per_unit
     r = max(3, round(DOT_SEARCH * ppu))
     dot_px = spec.DOT_SIZE * ppu
-    page_pts, scan_pts, sides = [], [], {}
-    inks, papers = [], []
-    for side, centres in spec.dot_centres().items():
-        design = np.array(centres, dtype=np.float64)
-        predicted = fit.project(design)
-        measured = np.full_like(predicted, np.nan)
-        offset = np.zeros(2)
-        for k, (px, py) in enumerate(predicted):
-            guess = (px + offset[0], py + offset[1])
-            hit = _dot_centroid(gray, guess[0], guess[1], r, dot_px)
-            if hit is not None and max(abs(hit[0] - guess[0]), abs(hit[1] - guess[1])) > r - dot_px:
-                hit = _dot_centroid(gray, hit[0], hit[1], r, dot_px)  # the dot was near the edge: centre on it
-            if hit is not None:
-                measured[k] = hit[:2]
-                offset = measured[k] - predicted[k]
-                inks.append(hit[2])
-                papers.append(hit[3])
-        ok = ~np.isnan(measured[:, 0])
-        if ok.mean() < MIN_DOT_FRACTION:
-            raise GridNotFound(f"only {int(ok.sum())} of {len(ok)} dots found on the {side} side", side=side)
-        sides[side] = (design, measured, ok)
-        page_pts.append(design[ok])
-        scan_pts.append(measured[ok])
-    page_all, scan_all = np.concatenate(page_pts), np.concatenate(scan_pts)
+    centres = spec.dot_centres()
+    design = np.concatenate([np.array(c, dtype=np.float64) for c in centres.values()])
+    bounds = np.cumsum([0] + [len(c) for c in centres.values()])
+    predicted = fit.project(design)
+    hits = _dot_centroids(gray, predicted, r, dot_px)
+    near_edge = np.abs(hits[:, :2] - predicted).max(axis=1) > r - dot_px
+    if near_edge.any():  # centre the window on the dot so none of it is cut off
+        hits[near_edge] = _dot_centroids(gray, hits[near_edge, :2], r, dot_px)
+    missing = np.isnan(hits[:, 0])
+    if missing.any():
+        shifted = predicted.copy()
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            ok = ~missing[a:b]
+            if ok.any():
+                idx = np.arange(b - a)
+                for c in range(2):
+                    shifted[a:b, c] += np.interp(idx, idx[ok], hits[a:b, c][ok] - predicted[a:b, c][ok])
+        hits[missing] = _dot_centroids(gray, shifted[missing], r, dot_px)
+    ok_all = ~np.isnan(hits[:, 0])
+    for side, a, b in zip(centres, bounds[:-1], bounds[1:], strict=True):
+        if ok_all[a:b].mean() < MIN_DOT_FRACTION:
+            raise GridNotFound(f"only {int(ok_all[a:b].sum())} of {b - a} dots found on the {side} side", side=side)
+    page_all, scan_all = design[ok_all], hits[ok_all, :2]
     h, _ = cv2.findHomography(page_all, scan_all, 0)
     residuals = {}
-    for side, (design, measured, ok) in sides.items():
-        res = measured - project(h, design)
-        res = _clean_track(res, ok, max(0.6, 1.5 * ppu))
-        residuals[side] = res
+    for side, a, b in zip(centres, bounds[:-1], bounds[1:], strict=True):
+        res = hits[a:b, :2] - project(h, design[a:b])
+        residuals[side] = _clean_track(res, ok_all[a:b], max(0.6, 1.5 * ppu))
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
-    found = float(sum(int(s[2].sum()) for s in sides.values()) / sum(len(s[2]) for s in sides.values()))
-    ink, paper = float(np.median(inks)), float(np.median(papers))
+    ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
     blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
-    return GridFit(h, residuals, found, rms, ink, paper, blur)
+    spread = float(np.subtract(*np.percentile(hits[ok_all, 3], [98, 2])))
+    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, spread, blur)
 
 
 _SIGMAS = np.linspace(0.05, 6.0, 240)

@@ -16,7 +16,6 @@ from .keys import KeyRing
 from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code
 from .model import DecodedPage, Limits, Restoration
 from .quality import seam_coherence
-from .scramble import descramble
 
 WORKING_MAX_PIXELS = 16_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
@@ -69,12 +68,13 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     clock.lap("code")
     grid = measure_dots(gray, fit)
     clock.lap("refine")
+    block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
     if _is_bilevel(img):  # a fax-style 1-bit scan: recover grey levels before resampling
         img = cv2.GaussianBlur(img, (0, 0), 0.8)
-    design = normalize_tone(grid.warp(img), grid)
+    map_x, map_y = grid.front_maps(block_map)
+    front = cv2.remap(img, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE)
+    front = normalize_tone(front, fit, grid, map_x, map_y)
     clock.lap("warp")
-    block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
-    front = descramble(design, block_map)
     coherence = seam_coherence(front if front.ndim == 2 else cv2.cvtColor(front, cv2.COLOR_BGR2GRAY))
     if coherence > MAX_COHERENCE:
         raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
@@ -91,24 +91,27 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     )
 
 
-def normalize_tone(design: np.ndarray, grid: GridFit) -> np.ndarray:
-    """Map the local paper white to 255 and the ink of the dot track to 0, undoing uneven light and grey paper."""
-    half = np.ascontiguousarray(design[::2, ::2])
-    gray = half if half.ndim == 2 else cv2.cvtColor(half, cv2.COLOR_BGR2GRAY)
-    # local paper level: the brightest (denoised) pixel of every 4 x 4 unit cell, then the brightest cell nearby
-    soft = cv2.dilate(cv2.GaussianBlur(gray, (0, 0), 0.7), np.ones((2, 2), np.uint8))
-    cells = soft[::2, ::2]
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
-    white = cv2.GaussianBlur(cv2.dilate(cells, kernel).astype(np.float32), (0, 0), 6)
-    black = max(0.0, min(grid.ink, float(white.min()) - 64))
-    low, high = np.percentile(white[::4, ::4], [2, 98])
+def normalize_tone(front: np.ndarray, fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """Map the local paper white to 255 and the ink of the dot track to 0, undoing uneven light and grey paper.
+
+    Paper white is estimated where light varies, in the scan itself (on the reduced image the markers were found
+    in: the brightest pixel within about one block, smoothed), and read through the same maps as the front."""
+    small, factor = fit.preview, fit.preview_factor
+    pitch = max(3, round(spec.PITCH * grid.px_per_unit / factor))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pitch | 1, pitch | 1))
+    white = cv2.GaussianBlur(cv2.dilate(small, kernel).astype(np.float32), (0, 0), pitch / 2)
+    probe = grid.scan_points(np.linspace(0, spec.GRID_W, 9), np.linspace(0, spec.GRID_H, 12)).reshape(-1, 2)
+    levels = cv2.remap(white, (probe[:, 0:1] / factor).astype(np.float32), (probe[:, 1:2] / factor).astype(np.float32),
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
+    black = max(0.0, min(grid.ink, float(levels.min()) - 64))
+    low, high = np.percentile(levels, [2, 98])
     if high - low < UNIFORM_LIGHT_LEVELS:  # a flatbed scan: one tone curve for the whole page
-        lut = np.clip((np.arange(256) - black) * 255.0 / max(float(np.median(white[::4, ::4])) - black, 32.0), 0, 255)
-        return cv2.LUT(design, lut.astype(np.uint8))
-    gain = 255.0 / np.maximum(white - black, 32.0)
-    gain = cv2.resize(gain, (spec.GRID_W, spec.GRID_H), interpolation=cv2.INTER_LINEAR)
-    shifted = cv2.subtract(design, (black,) * 4) if black > 0 else design
-    if design.ndim == 3:
+        lut = np.clip((np.arange(256) - black) * 255.0 / max(float(np.median(levels)) - black, 32.0), 0, 255)
+        return cv2.LUT(front, lut.astype(np.uint8))
+    local = cv2.remap(white, map_x / factor, map_y / factor, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    gain = 255.0 / np.maximum(local - black, 32.0)
+    shifted = cv2.subtract(front, (black,) * 4) if black > 0 else front
+    if front.ndim == 3:
         gain = cv2.merge([gain, gain, gain])
     return cv2.multiply(shifted, gain, dtype=cv2.CV_8U)
 
