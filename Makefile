@@ -30,7 +30,7 @@ test: install
 # Refresh the catalogues after changing UI strings: extract, merge into translations/*/messages.po, compile.
 messages: $(BIN)/python
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o translations/messages.pot .
-	$(BIN)/pybabel update --no-location --width 120 -i translations/messages.pot -d translations
+	$(BIN)/pybabel update --width 120 -i translations/messages.pot -d translations
 	$(BIN)/pybabel compile --statistics -d translations
 
 lint: install
