@@ -461,18 +461,13 @@ def iter_export(fmt: str, rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
 
 
 def _parse_time(value: str | None, end: bool = False) -> dt.datetime | None:
-    """An ISO date or date-time (UTC unless it says otherwise); a bare date as ``end`` means the day's end."""
-    if not value:
-        return None
+    """A command-line time bound (see ``auditquery.parse_when``); a clear usage error when it cannot be read."""
+    from web.auditquery import parse_when
+
     try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            return start + dt.timedelta(days=1) if end else start
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_when(value, end)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date (2025-01-31) or date-time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 @click.group("audit", cls=AppGroup, help="The verification log: verify the hash chain, export, prune.")

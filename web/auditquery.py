@@ -17,6 +17,20 @@ OUTCOMES = ("verified", "altered", "failed")
 CHANNELS = ("web", "api")
 
 
+def parse_when(value: str | None, end: bool = False) -> dt.datetime | None:
+    """An ISO date (2025-01-31) or date-time (2025-01-31T12:00[:00], UTC unless it says otherwise) as a bound of a
+    time range; a bare date as ``end`` includes the whole day. None for an empty value; ValueError if unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) == 10:
+        day = dt.date.fromisoformat(value)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        return start + dt.timedelta(days=1) if end else start
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True)
 class LogFilter:
     """Which entries to show or export; ``until`` is exclusive, every bound optional."""

@@ -144,19 +144,11 @@ def sign_out() -> Response:
 
 
 def _parse_when(value: str, end: bool) -> dt.datetime | None:
-    """A date (2025-01-31) or date-time (2025-01-31T12:00[:00]) in UTC; a date as ``end`` includes the day."""
-    value = value.strip()
-    if not value:
-        return None
+    """A filter's time bound, or None when it is empty or cannot be read (the form then says so)."""
     try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            return start + dt.timedelta(days=1) if end else start
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return auditquery.parse_when(value, end)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def current_filter() -> tuple[auditquery.LogFilter, dict[str, str], list[str]]:
