@@ -3,42 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.forgery import whiten, with_code
 from verify import IssuingKey, KeyRing, Limits, encode_image, errors, restore, spec
-from verify.code import CodePayload, parse_code, qr_matrix, sign_payload
+from verify.code import CodePayload, parse_code, sign_payload
 from verify.locate import locate_markers, measure_dots, project
 from verify.quality import fidelity
-from verify.render import draw_matrix, fill_rect, page_size_px
+from verify.render import page_size_px
 from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
-
-PX = functools.partial(spec.units_to_px, dpi=spec.PRINT_DPI)
 
 
 def png(rgb: np.ndarray) -> bytes:
     return encode_image(rgb, "png")
-
-
-def whiten(page: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """A copy of ``page`` with the box (page units) painted white."""
-    out = page.copy()
-    x0, y0, x1, y1 = box
-    fill_rect(out, PX(x0), PX(y0), PX(x1), PX(y1), (255, 255, 255))
-    return out
-
-
-def with_code(page: np.ndarray, code: bytes) -> np.ndarray:
-    """A copy of ``page`` whose QR code carries ``code`` instead."""
-    out = whiten(page, spec.QR_BOX)
-    matrix = qr_matrix(code)
-    x0, y0, x1, _ = spec.QR_BOX
-    side = matrix.shape[0] * spec.QR_MODULE
-    draw_matrix(out, matrix, PX(x0 + (x1 - x0 - side) / 2), PX(y0 + (x1 - x0 - side) / 2), PX(spec.QR_MODULE))
-    return out
 
 
 # --- round trips -----------------------------------------------------------------------------------------------

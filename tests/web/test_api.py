@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
+import cv2
+import numpy as np
 import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
@@ -262,3 +264,46 @@ def test_back_from_an_unknown_issuing_key_is_422_unknown_key(app, client, api_ke
     assert response.json["code"] == "unknown_key"
     entry = log_entries(app)[-1]
     assert (entry["outcome"], entry["error_code"]) == ("failed", "unknown_key")
+
+
+def _back_page(sample) -> np.ndarray:
+    """The sample's printed back as an RGB array, for the forger's edits."""
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(sample.back_png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_edited_code_is_422_bad_signature_and_logged(app, client, api_key, sample, spec):
+    """A forger changes the serial in the code but cannot sign it."""
+    import dataclasses
+
+    import verify
+    from tests.forgery import with_code
+    from verify.code import parse_code
+
+    ring = verify.KeyRing.load(sample.keys_dir)
+    payload, _, signature = parse_code(verify.issue(ring, serial=SERIAL, issuer=sample.facts.issuer).code)
+    edited = dataclasses.replace(payload, serial="FORGED-0001").body() + signature
+    forged = with_code(_back_page(sample), edited)
+    response = client.post(URL, data=verify.encode_image(forged, fmt="png"), headers=auth(api_key))
+    assert response.status_code == 422
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "bad_signature"
+    assert "restored_image" not in response.json
+    entry = log_entries(app)[-1]
+    assert (entry["outcome"], entry["error_code"], entry["signature"]) == ("failed", "bad_signature", "invalid")
+
+
+def test_scrambled_area_under_another_certificates_code_is_422_scramble_mismatch(app, client, api_key, sample,
+                                                                                   spec):
+    """A genuine, validly signed code of another certificate pasted onto this back."""
+    import verify
+    from tests.forgery import with_code
+
+    other = verify.issue(verify.KeyRing.load(sample.keys_dir), serial="OTHER-000002", issuer=sample.facts.issuer)
+    spliced = with_code(_back_page(sample), other.code)
+    response = client.post(URL, data=verify.encode_image(spliced, fmt="png"), headers=auth(api_key))
+    assert response.status_code == 422
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == "scramble_mismatch"
+    assert "restored_image" not in response.json
+    entry = log_entries(app)[-1]
+    assert (entry["outcome"], entry["error_code"], entry["serial"]) == ("failed", "scramble_mismatch", "OTHER-000002")
