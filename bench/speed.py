@@ -2,7 +2,9 @@
 
     python bench/speed.py [--runs N]
 
-For 300 and 600 dpi office scans (JPEG) of the sample back it prints the median time of each stage, the time from
+For 300 and 600 dpi office scans (JPEG) of the sample back it prints the median time of each stage (decode,
+locate with the markers, code, refine with the dots, warp: every front block resampled from its printed cell,
+which descrambles as it warps, and finish: coherence check, sharpening, colour order), the time from
 upload bytes to restored array, the time of a plain ``cv2.imdecode`` of the same bytes measured in the same run,
 and their ratio; then the time to encode the restored front in each output format; then the peak resident memory
 of one restore in a fresh process.

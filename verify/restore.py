@@ -60,7 +60,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     img = page.image
     gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     fit = locate_markers(gray)
-    scan_dpi = fit.dpi / getattr(page, "scale", 1.0)
+    scan_dpi = fit.dpi / page.scale  # the page may have been decoded at reduced size
     if scan_dpi < limits.min_dpi:
         raise ResolutionTooLow(f"the back was scanned at about {scan_dpi:.0f} dpi", dpi=round(scan_dpi))
     clock.lap("locate")
@@ -74,14 +74,14 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     map_x, map_y = grid.front_maps(block_map)
     front = cv2.remap(img, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE)
     front = normalize_tone(front, fit, grid, map_x, map_y)
-    clock.lap("warp")
+    clock.lap("warp")  # resampling each front block from its printed cell: warping and descrambling at once
     coherence = seam_coherence(front if front.ndim == 2 else cv2.cvtColor(front, cv2.COLOR_BGR2GRAY))
     if coherence > MAX_COHERENCE:
         raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
                                serial=payload.serial, coherence=round(coherence, 2))
     front = sharpen(front, grid.blur_px / grid.px_per_unit)
     front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB if front.ndim == 2 else cv2.COLOR_BGR2RGB)
-    clock.lap("descramble")
+    clock.lap("finish")
     return Restoration(
         image=front,
         certificate=payload.facts(),
