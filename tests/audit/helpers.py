@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -192,3 +193,15 @@ def utc(*args: int) -> dt.datetime:
 
 
 PYTHON = sys.executable
+
+
+def stop_servers(servers: list[subprocess.Popen]) -> None:
+    """SIGTERM every server, wait for each to finish, and kill the ones that do not within 20 s."""
+    for server in servers:
+        server.send_signal(signal.SIGTERM)
+    for server in servers:
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()

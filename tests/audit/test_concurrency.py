@@ -16,7 +16,16 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from tests.audit.helpers import PYTHON, ROOT, attempt, free_port, run_flask, subprocess_env, wait_http
+from tests.audit.helpers import (
+    PYTHON,
+    ROOT,
+    attempt,
+    free_port,
+    run_flask,
+    stop_servers,
+    subprocess_env,
+    wait_http,
+)
 
 
 def entry_count(app) -> tuple[int, int, int]:
@@ -133,14 +142,7 @@ def gunicorn(database_url: str, tmp_path, count: int) -> Iterator[list[tuple[str
             wait_http(f"http://127.0.0.1:{port}/healthz", proc=server, accept_error=True)
         yield [(f"http://127.0.0.1:{port}", server) for port, server in zip(ports, servers, strict=True)]
     finally:
-        for server in servers:
-            server.send_signal(signal.SIGTERM)
-        for server in servers:
-            try:
-                server.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.communicate()
+        stop_servers(servers)
         for log in logs:
             log.close()
 

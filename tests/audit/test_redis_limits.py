@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import http.cookiejar
-import signal
 import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
-from tests.audit.helpers import PYTHON, ROOT, create_user, csrf_from, free_port, need, subprocess_env, wait_http
+from tests.audit.helpers import (
+    PYTHON,
+    ROOT,
+    create_user,
+    csrf_from,
+    free_port,
+    need,
+    stop_servers,
+    subprocess_env,
+    wait_http,
+)
 
 
 class Browser:
@@ -53,11 +62,4 @@ def test_sign_in_limit_is_shared_through_redis(app, database_url, tmp_path):
         assert b.sign_in("alice", "wrong password!") == 429
         assert a.sign_in("alice", "wrong password!") == 429
     finally:
-        for server in servers:
-            server.send_signal(signal.SIGTERM)
-        for server in servers:
-            try:
-                server.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.communicate()
+        stop_servers(servers)
