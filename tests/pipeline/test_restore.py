@@ -212,3 +212,12 @@ def test_every_error_code_is_reachable(cert, keyring):
     except errors.VerifyError as exc:
         seen.add(exc.code)
     assert seen == {cls.code for cls in errors.all_error_classes()}
+
+
+def test_one_covered_corner_mark_is_enough(cert, keyring):
+    """A staple or a stamp over one corner mark: the other three and the dot track still place the grid."""
+    rect = spec.marker_rects()["br"]
+    covered = whiten(cert.back, (rect.x - 4, rect.y - 4, rect.x + rect.w + 4, rect.y + rect.h + 4))
+    result = restore(png(covered), keyring)
+    assert result.quality["markers_found"] == 3
+    assert fidelity(result.image, cert.front) >= 0.97
