@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     handlers.init_app(app)
     service.init_app(app)
 
-    # --- the verification log, API keys and console (issue 4) ------------------------------------------------
+    # --- the verification log, API keys and the auditors' console -------------------------------------------
     from web import apikeys, auditlog, console, db
 
     db.init_app(app)

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request, url_for
 
 from verify.errors import VerifyError
-from web import service
+from web import apikeys, service
 from web.i18n import current_lang
 from web.problems import WebError, problem, status_for
 from web.ratelimit import api_key, api_limit, limiter
@@ -39,8 +39,6 @@ def bearer_token() -> str | None:
 @bp.before_request
 def authenticate() -> None:
     """Find the key's name before the rate limiter counts (per key); rejecting is left to the view."""
-    from web import apikeys  # the log engineer's module; imported late so the site starts without it in tests
-
     token = bearer_token()
     g.api_key_name = apikeys.authenticate(token) if token else None
 

@@ -146,7 +146,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(app_factory):
 
 
 def test_altered_shows_the_tamper_map_and_not_the_front(app, client, sample, monkeypatch):
-    """The future `altered` outcome (issue 5): the page shows the regions and the map, never a restored front."""
+    """An `altered` outcome (a back whose content disagrees with its code): regions and map, never the front."""
     import numpy as np
 
     import verify
