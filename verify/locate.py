@@ -229,10 +229,11 @@ class GridFit:
         """Whether the dots stray from the homography enough to matter (sheet-feeder stretch, lens bulge)."""
         return max(float(np.abs(r).max()) for r in self.residuals.values()) > MAX_PLAIN_RESIDUAL_PX
 
-    def front_maps(self, block_map: BlockMap) -> tuple[np.ndarray, np.ndarray]:
-        """For every pixel centre of the restored front, where to sample the scan (two FRONT_H x FRONT_W float32
-        maps for ``cv2.remap``): each front block is read straight from its printed cell, through the cell's local
-        affine map composed with the block's turn, so the scan is resampled once."""
+    def block_maps(self, block_map: BlockMap) -> tuple[np.ndarray, np.ndarray]:
+        """Where to sample the scan for every pixel of every front block, in printed order: two (cells, BLOCK *
+        BLOCK) float32 maps for ``cv2.remap``. Row p reads printed cell p through the cell's local affine map
+        composed with the inverse of its turn, so it comes out as the upright front block ``perm[p]``; reading
+        the cells in printed order keeps the scan's memory access sequential."""
         g, b, pitch = spec.GUARD, spec.BLOCK, spec.PITCH
         xs = (np.arange(spec.COLS)[:, None] * pitch + [g, g + b]).ravel().astype(np.float64)
         ys = (np.arange(spec.ROWS)[:, None] * pitch + [g, g + b]).ravel().astype(np.float64)
@@ -240,23 +241,17 @@ class GridFit:
         origin = corners[:, 0, :, 0].reshape(-1, 2)  # per printed cell, where its content starts
         ex = ((corners[:, 0, :, 1] - corners[:, 0, :, 0]) / b).reshape(-1, 2)  # scan step per content unit, x
         ey = ((corners[:, 1, :, 0] - corners[:, 0, :, 0]) / b).reshape(-1, 2)  # and y
-        printed_at = np.empty_like(block_map.perm)
-        printed_at[block_map.perm] = np.arange(len(block_map.perm))  # front block -> printed cell
-        turn = _turn_affines()[block_map.transform[printed_at]]  # (n, 2, 3): front block -> printed cell coords
-        o, u, v = origin[printed_at], ex[printed_at], ey[printed_at]
-        m = np.empty((len(printed_at), 2, 3))
+        turn = _turn_affines()[block_map.transform]  # (cells, 2, 3): front block coords -> printed cell coords
+        m = np.empty((len(block_map.perm), 2, 3))
         for k in range(3):
-            m[:, :, k] = u * turn[:, 0, k, None] + v * turn[:, 1, k, None]
-        m[:, :, 2] += o
-        # per block: scan = m[..., 0] * x + m[..., 1] * y + m[..., 2] for (x, y) pixel centres within the block
-        comps = np.ascontiguousarray(m.reshape(spec.ROWS, spec.COLS, 2, 3).transpose(2, 3, 0, 1), np.float32)
+            m[:, :, k] = ex * turn[:, 0, k, None] + ey * turn[:, 1, k, None]
+        m[:, :, 2] += origin
+        m = m.astype(np.float32)
         local = np.arange(b, dtype=np.float32) + 0.5
         maps = []
-        for along, across, offset in comps:  # x then y; rows of the front are numpy's inner loop
-            base = (along[:, :, None] * local + offset[:, :, None]).reshape(spec.ROWS, spec.FRONT_W)
-            out = np.repeat(across, b, axis=1)[:, None, :] * local[None, :, None]
-            out += base[:, None, :]
-            maps.append(out.reshape(spec.FRONT_H, spec.FRONT_W))
+        for i in range(2):  # x, then y: scan = m[0] * u + m[1] * v + m[2] at pixel centres (u, v) of the block
+            rows = m[:, i, 1, None, None] * local[None, :, None] + m[:, i, 2, None, None]
+            maps.append((rows + m[:, i, 0, None, None] * local[None, None, :]).reshape(len(m), b * b))
         return maps[0], maps[1]
 
     @property

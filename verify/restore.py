@@ -16,6 +16,7 @@ from .keys import KeyRing
 from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code
 from .model import DecodedPage, Limits, Restoration
 from .quality import seam_coherence
+from .scramble import place_blocks
 
 WORKING_MAX_PIXELS = 16_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
@@ -71,9 +72,9 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
     if _is_bilevel(img):  # a fax-style 1-bit scan: recover grey levels before resampling
         img = cv2.GaussianBlur(img, (0, 0), 0.8)
-    map_x, map_y = grid.front_maps(block_map)
-    front = cv2.remap(img, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE)
-    front = normalize_tone(front, fit, grid, map_x, map_y)
+    map_x, map_y = grid.block_maps(block_map)
+    blocks = cv2.remap(img, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE)
+    front = place_blocks(normalize_tone(blocks, fit, grid, map_x, map_y), block_map)
     clock.lap("warp")  # resampling each front block from its printed cell: warping and descrambling at once
     coherence = seam_coherence(front if front.ndim == 2 else cv2.cvtColor(front, cv2.COLOR_BGR2GRAY))
     if coherence > MAX_COHERENCE:
@@ -91,11 +92,12 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     )
 
 
-def normalize_tone(front: np.ndarray, fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    """Map the local paper white to 255 and the ink of the dot track to 0, undoing uneven light and grey paper.
+def normalize_tone(pixels: np.ndarray, fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """Map the local paper white to 255 and the ink of the dot track to 0 in pixels sampled from the scan through
+    ``map_x``, ``map_y``, undoing uneven light and grey paper.
 
     Paper white is estimated where light varies, in the scan itself (on the reduced image the markers were found
-    in: the brightest pixel within about one block, smoothed), and read through the same maps as the front."""
+    in: the brightest pixel within about one block, smoothed), and read through the same maps as the pixels."""
     small, factor = fit.preview, fit.preview_factor
     pitch = max(3, round(spec.PITCH * grid.px_per_unit / factor))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pitch | 1, pitch | 1))
@@ -107,11 +109,11 @@ def normalize_tone(front: np.ndarray, fit: PageFit, grid: GridFit, map_x: np.nda
     low, high = np.percentile(levels, [2, 98])
     if high - low < UNIFORM_LIGHT_LEVELS:  # a flatbed scan: one tone curve for the whole page
         lut = np.clip((np.arange(256) - black) * 255.0 / max(float(np.median(levels)) - black, 32.0), 0, 255)
-        return cv2.LUT(front, lut.astype(np.uint8))
+        return cv2.LUT(pixels, lut.astype(np.uint8))
     local = cv2.remap(white, map_x / factor, map_y / factor, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     gain = 255.0 / np.maximum(local - black, 32.0)
-    shifted = cv2.subtract(front, (black,) * 4) if black > 0 else front
-    if front.ndim == 3:
+    shifted = cv2.subtract(pixels, (black,) * 4) if black > 0 else pixels
+    if pixels.ndim == 3:
         gain = cv2.merge([gain, gain, gain])
     return cv2.multiply(shifted, gain, dtype=cv2.CV_8U)
 

@@ -70,3 +70,12 @@ def descramble(design: np.ndarray, block_map: BlockMap) -> np.ndarray:
         if idx.size:
             front[block_map.perm[idx]] = unturn(printed[idx], t)
     return _from_blocks(front, spec.ROWS, spec.COLS)
+
+
+def place_blocks(blocks: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """The front from its upright blocks listed in printed order (row p is front block ``perm[p]``), each row
+    BLOCK * BLOCK pixels long, as ``GridFit.block_maps`` samples them."""
+    b = spec.BLOCK
+    front = np.empty_like(blocks)
+    front[block_map.perm] = blocks
+    return _from_blocks(front.reshape(len(front), b, b, *blocks.shape[2:]), spec.ROWS, spec.COLS)
