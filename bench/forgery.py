@@ -10,6 +10,8 @@
 (c) Oracle probing: crafted scrambled areas under a genuine code (flat grey, noise, and a genuine area with a few
     cells blacked out to see where they land).
 (d) An edited code (serial changed, signature kept).
+Last, for sizing a content fingerprint: how far the three changed characters move the mean gray level of small
+cells of the restored front, against how far printing and scanning move them on genuine backs.
 
 For each it prints the verifier's answer; for a forgery that verifies, the SSIM of the restored front against the
 altered front and against the genuine one, i.e. whether the site would show the forger's page.
@@ -173,6 +175,29 @@ def main() -> None:
     payload, _, signature = parse_code(genuine.code)
     edited = dataclasses.replace(payload, serial="FORGE-999999").body() + signature
     print(f"  {outcome(encode_image(with_code(genuine.back, edited), 'png'), ring)}")
+
+    fingerprint_sizing(ring, genuine, altered, [*args.classes, "dpi200", "fax"])
+
+
+def cell_means(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Mean gray level of every size x size cell of a front at the restored resolution."""
+    g = cv2.cvtColor(cv2.resize(rgb, (spec.FRONT_W, spec.FRONT_H), interpolation=cv2.INTER_AREA),
+                     cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return g.reshape(spec.FRONT_H // size, size, spec.FRONT_W // size, size).mean(axis=(1, 3))
+
+
+def fingerprint_sizing(ring: KeyRing, genuine, altered, classes: list[str]) -> None:
+    print("\nsizing a content fingerprint: change of a cell's mean gray level (0-255)")
+    for size in (8, 16):
+        truth = cell_means(fit_front(genuine.front), size)
+        change = np.sort(np.abs(cell_means(fit_front(altered.image), size) - truth).ravel())[::-1]
+        print(f"  {size:>2} px cells: the three changed characters move cells by at most "
+              f"{', '.join(f'{v:.0f}' for v in change[:5])}")
+        for name in classes:
+            noise = [np.abs(cell_means(restore(scan_bytes(genuine.back, case, seed=i)[0], ring).image, size) - truth)
+                     for i, case in enumerate(CLASSES[name][:3])]
+            print(f"             genuine {name:<10} scans move them by up to {np.max(noise):.0f} "
+                  f"(99.9th percentile {np.percentile(noise, 99.9):.0f})")
 
 
 if __name__ == "__main__":
