@@ -31,14 +31,6 @@ def certificate_key(secret: bytes, issuer: str, serial: str) -> bytes:
     return hmac.new(secret, CERT_KEY_LABEL + length_prefixed(issuer) + length_prefixed(serial), hashlib.sha256).digest()
 
 
-def keystream(key: bytes, label: bytes) -> Iterator[int]:
-    """Bytes of HMAC-SHA256(key, label || u32be(counter)) for counter = 0, 1, 2, ..., one byte at a time."""
-    counter = 0
-    while True:
-        yield from stream_block(key, label, counter)
-        counter += 1
-
-
 def stream_block(key: bytes, label: bytes, counter: int) -> bytes:
     """Block ``counter`` of a stream: HMAC-SHA256(key, label || u32be(counter))."""
     return hmac.new(key, label + struct.pack(">I", counter), hashlib.sha256).digest()
