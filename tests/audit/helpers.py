@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,15 +17,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.support import free_port, in_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-key-for-the-audit-suite-only"
 PASSWORD = "correct horse battery staple"
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def in_ci() -> bool:
-    return bool(os.environ.get("CI"))
 
 
 def need(variable: str, what: str) -> str:
@@ -120,12 +116,6 @@ def sign_in(client, name: str = "alice", password: str = PASSWORD, follow: bool 
     token = csrf_from(page.get_data(as_text=True))
     return client.post("/audit/sign-in", data={"name": name, "password": password, "csrf_token": token},
                        follow_redirects=follow)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def subprocess_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:

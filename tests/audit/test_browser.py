@@ -6,30 +6,19 @@ Screenshots go to test-artifacts/. Skipped only when Chromium is missing outside
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.audit.helpers import ARTIFACTS, CHROMIUM, PASSWORD, LiveServer, attempt, create_user, in_ci, record_many
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+from tests.audit.helpers import ARTIFACTS, PASSWORD, LiveServer, attempt, create_user, record_many
+from tests.support import chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    if not os.path.exists(CHROMIUM):
-        if in_ci():
-            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

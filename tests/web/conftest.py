@@ -97,8 +97,8 @@ def api_key(runner) -> str:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, sample: Sample) -> Iterator:
     """gunicorn with 2 workers on a free loopback port, shared by the HTTP and browser tests."""
+    from tests.support import need_tool
     from tests.web import live
-    from tests.web.helpers import need_tool
 
     need_tool(str(live.BIN / "gunicorn"), "gunicorn")
     server = live.start(tmp_path_factory.mktemp("live"), sample.keys_dir)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -18,20 +16,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 SECRET = "test-secret-key-for-the-site-suite-only"
 SERIAL = "TEST-2026-000123"
 ISSUER = "990001"
-CHROMIUM = "/usr/bin/chromium"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-def need_tool(path: str | None, what: str) -> str:
-    """``path`` of a required program; skip without it locally, fail without it in CI (CI must run these)."""
-    if path and Path(path).exists():
-        return path
-    if in_ci():
-        pytest.fail(f"{what} is missing: CI must run these tests, not skip them")
-    pytest.skip(f"{what} is missing")
 
 
 @dataclass

@@ -7,23 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web.helpers import ARTIFACTS, CHROMIUM, ISSUER, SERIAL, need_tool
+from tests.support import chromium
+from tests.web.helpers import ARTIFACTS, ISSUER, SERIAL
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SHOTS = ARTIFACTS / "web"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    need_tool(CHROMIUM, "chromium")
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

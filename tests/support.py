@@ -1,0 +1,50 @@
+"""What every suite shares: the rule that real services skip only outside CI, free ports, headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it through executable_path
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def in_ci() -> bool:
+    """True when CI is set to anything but an explicit no."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def need_tool(path: str | None, what: str) -> str:
+    """``path`` of a required program; skip without it locally, fail without it in CI (CI must run these)."""
+    if path and Path(path).exists():
+        return path
+    if in_ci():
+        pytest.fail(f"{what} is missing: CI must run these tests, not skip them")
+    pytest.skip(f"{what} is missing")
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """Headless Chromium for a test module; skipped without it only outside CI."""
+    need_tool(CHROMIUM, "chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
