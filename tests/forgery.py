@@ -1,14 +1,25 @@
-"""What a forger does to a printed back, for the tests: cover parts of it, put another code on it."""
+"""What a forger does to a printed back, for the tests and bench/forgery.py: cover parts of it, put another code or
+another scrambled area on it, learn its block map from its own front, alter the front."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
 
+import cv2
 import numpy as np
 
 from verify import spec
 from verify.code import qr_matrix
+from verify.derive import BlockMap
+from verify.intake import iter_pages, open_upload
+from verify.issuing import fit_front
+from verify.locate import locate_markers, measure_dots
+from verify.model import Limits
 from verify.render import draw_matrix, fill_rect
+from verify.sample import default_fields
+from verify.scramble import turn
 
 PX = functools.partial(spec.units_to_px, dpi=spec.PRINT_DPI)
 
@@ -29,3 +40,78 @@ def with_code(page: np.ndarray, code: bytes) -> np.ndarray:
     side = matrix.shape[0] * spec.QR_MODULE
     draw_matrix(out, matrix, PX(x0 + (x1 - x0 - side) / 2), PX(y0 + (x1 - x0 - side) / 2), PX(spec.QR_MODULE))
     return out
+
+
+def with_area(back: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """A copy of the 300 dpi ``back`` (markers, signed code, data strip) with the scrambled area of ``source``."""
+    x0, y0 = (round(PX(v)) for v in (spec.GRID_X, spec.GRID_Y))
+    w, h = (round(PX(v)) for v in (spec.GRID_W, spec.GRID_H))
+    out = back.copy()
+    out[y0:y0 + h, x0:x0 + w] = source[y0:y0 + h, x0:x0 + w]
+    return out
+
+
+IDENTITY = BlockMap(np.arange(spec.COLS * spec.ROWS, dtype=np.int32), np.zeros(spec.COLS * spec.ROWS, np.uint8))
+
+
+def printed_cells(scan: bytes) -> np.ndarray:
+    """Every printed cell of a scanned back, upright as printed, in printed order: (cells, BLOCK, BLOCK) gray."""
+    page = next(iter_pages(scan, open_upload(scan, Limits()), Limits()))
+    gray = page.image if page.image.ndim == 2 else cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
+    grid = measure_dots(gray, locate_markers(gray))
+    map_x, map_y = grid.block_maps(IDENTITY)
+    cells = cv2.remap(gray, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cells.reshape(-1, spec.BLOCK, spec.BLOCK)
+
+
+def _normalise(blocks: np.ndarray) -> np.ndarray:
+    """Blocks as 8 x 8 thumbnails stretched to the image's own ink and paper levels."""
+    small = blocks.reshape(len(blocks), 8, 4, 8, 4).mean(axis=(2, 4)).reshape(len(blocks), 64)
+    lo, hi = np.percentile(small, [1, 99])
+    return np.clip((small - lo) / max(hi - lo, 1.0), 0, 1).astype(np.float32)
+
+
+def recover_block_map(front: np.ndarray, scan: bytes) -> BlockMap:
+    """The forger's block map: for each printed cell, the front block and turn that match it best."""
+    b = spec.BLOCK
+    gray = cv2.cvtColor(fit_front(front), cv2.COLOR_RGB2GRAY)
+    blocks = gray.reshape(spec.ROWS, b, spec.COLS, b).swapaxes(1, 2).reshape(-1, b, b)
+    candidates = np.concatenate([turn(blocks, t) for t in range(8)])  # index t * n + block
+    a, c = _normalise(printed_cells(scan)), _normalise(candidates)
+    distance = (a * a).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2 * a @ c.T
+    best = distance.argmin(axis=1)
+    n = len(blocks)
+    return BlockMap((best % n).astype(np.int32), (best // n).astype(np.uint8))
+
+
+def altered_fields(serial: str, issued_on: dt.date):
+    """The genuine household with one digit of the address, one of the birth date and one character of the name
+    changed."""
+    fields = default_fields(serial=serial, issued_on=issued_on)
+    first = fields.residents[0]
+    forged_first = dataclasses.replace(first, name=first.name.replace("太郎", "次郎"),
+                                       birth=first.birth.replace("55年", "56年"))
+    return dataclasses.replace(fields, address=fields.address.replace("2番3号", "2番8号"),
+                               residents=(forged_first, *fields.residents[1:]))
+
+
+def smudge_strip(page: np.ndarray) -> np.ndarray:
+    """A copy of a 300 dpi ``page`` with the upper half of its data strip blacked out: beyond repair."""
+    out = page.copy()
+    x0, y0 = spec.STRIP_X, spec.STRIP_Y
+    x1, y1 = x0 + spec.STRIP_COLS * spec.STRIP_MODULE, y0 + spec.STRIP_ROWS * spec.STRIP_MODULE / 2
+    fill_rect(out, PX(x0), PX(y0), PX(x1), PX(y1))
+    return out
+
+
+def exact_forgery(cert, keyring) -> np.ndarray:
+    """The best back a forger could make for the altered front: every block in its exact place (the block map
+    derived with the issuer's own secret), rendered at 300 dpi; only its scrambled area is of use."""
+    from verify.render import render_back
+    from verify.sample import render_sample_front
+    from verify.scramble import scramble
+
+    altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
+    truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
+    return render_back(scramble(fit_front(altered), truth), cert.code, cert.facts)
+

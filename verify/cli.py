@@ -68,7 +68,7 @@ def _restore(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.scan).with_name(Path(args.scan).stem + ".restored.png")
     out.write_bytes(encode_image(result.image, out.suffix.lstrip(".").lower().replace("jpg", "jpeg") or "png"))
     print(json.dumps({"ok": True, **result.certificate.to_dict(), "quality": result.quality,
-                      "restored": str(out)}, ensure_ascii=False))
+                      "content": result.content, "restored": str(out)}, ensure_ascii=False))
     return 0
 
 

@@ -1,7 +1,8 @@
 """The machine-readable code on the back: a compact binary payload, signed with Ed25519, carried in a QR code.
 
 Layout (``docs/format.md``): b"CV", version byte, five length-prefixed ASCII fields (issuer, key id, serial,
-document type, issue date YYYYMMDD), then the 64-byte signature over SIGN_LABEL || everything before it.
+document type, issue date YYYYMMDD), in version 2 a length-prefixed 32-byte SHA-256 of the data strip's payload
+(the content fingerprint), then the 64-byte signature over SIGN_LABEL || everything before it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .model import CertificateFacts
 MAGIC = b"CV"
 SIGN_LABEL = b"certverify/v1/code\x00"
 SIGNATURE_LEN = 64
+DIGEST_LEN = 32
 FIELD_RES = {
     "issuer": re.compile(r"^[0-9A-Z]{1,16}$"),
     "key_id": re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$"),
@@ -40,6 +42,8 @@ class CodePayload:
     document_type: str
     issued_on: dt.date
     version: int = spec.FORMAT_VERSION
+    content_digest: bytes = b""  # version 2: SHA-256 of the data strip's payload
+
 
     def validate(self) -> None:
         """Raise ValueError when a field is outside the format's alphabet or length."""
@@ -47,6 +51,8 @@ class CodePayload:
             value = getattr(self, name)
             if not pattern.match(value):
                 raise ValueError(f"{name} {value!r} does not match {pattern.pattern}")
+        if len(self.content_digest) != (DIGEST_LEN if self.version >= 2 else 0):
+            raise ValueError(f"a version {self.version} code needs a {DIGEST_LEN}-byte content digest")
 
     def body(self) -> bytes:
         """The signed part: magic, version and the length-prefixed fields."""
@@ -55,6 +61,8 @@ class CodePayload:
         for f in fields:
             raw = f.encode("ascii")
             out += bytes([len(raw)]) + raw
+        if self.version >= 2:
+            out += bytes([len(self.content_digest)]) + self.content_digest
         return bytes(out)
 
     def facts(self, signature: str = "valid") -> CertificateFacts:
@@ -74,13 +82,17 @@ def parse_code(data: bytes) -> tuple[CodePayload, bytes, bytes]:
     if len(data) < 3 or data[:2] != MAGIC:
         raise CodeUnreadable("the QR code is not a certverify code")
     version = data[2]
-    if version != 1:
+    if version not in spec.VERSIONS:
         raise UnsupportedVersion(f"format version {version}", version=version)
-    pos, fields = 3, []
+    pos, fields, content_digest = 3, [], b""
     try:
         for _ in range(5):
             n = data[pos]
             fields.append(data[pos + 1:pos + 1 + n].decode("ascii"))
+            pos += 1 + n
+        if version >= 2:
+            n = data[pos]
+            content_digest = data[pos + 1:pos + 1 + n]
             pos += 1 + n
         body, signature = data[:pos], data[pos:]
         issued_on = dt.datetime.strptime(fields[4], "%Y%m%d").date()
@@ -88,7 +100,7 @@ def parse_code(data: bytes) -> tuple[CodePayload, bytes, bytes]:
         raise CodeUnreadable("the QR code's fields are malformed") from exc
     if len(signature) != SIGNATURE_LEN or len(fields[4]) != 8:
         raise CodeUnreadable("the QR code has no complete signature")
-    payload = CodePayload(fields[0], fields[1], fields[2], fields[3], issued_on, version)
+    payload = CodePayload(fields[0], fields[1], fields[2], fields[3], issued_on, version, content_digest)
     try:
         payload.validate()
     except ValueError as exc:

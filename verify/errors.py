@@ -148,6 +148,14 @@ class BadSignature(CodeError):
                   "この証明書を信用せず、発行した市区町村にお問い合わせください。")
 
 
+class StripUnreadable(CodeError):
+    code = "strip_unreadable"
+    message_en = ("The data strip below the scrambled image could not be read. Scan the whole back at 300 dpi, flat "
+                  "and without glare, so that the strip and all four corner marks are in the picture.")
+    message_ja = ("スクランブル画像の下にあるデータ帯を読み取れませんでした。四隅のマークとデータ帯がすべて写るように、"
+                  "用紙を平らにして 300 dpi で反射なくスキャンし直してください。")
+
+
 # --- restoring the front ---------------------------------------------------------------------------------------
 
 
@@ -157,6 +165,23 @@ class ScrambleMismatch(VerifyError):
                   "coherent page. The back may be forged or assembled from different certificates. Do not trust it.")
     message_ja = ("スクランブル画像が隣の QR コードと対応していません(正しく復元できません)。"
                   "偽造または別の証明書を組み合わせた裏面の可能性があります。この証明書を信用しないでください。")
+
+
+class ContentUnverifiable(VerifyError):
+    code = "content_unverifiable"
+    message_en = ("This scan is black and white only (1 bit per pixel, like a fax): too coarse to check the names, "
+                  "address and dates against the issuer's signature. Scan the back again in grayscale or colour at "
+                  "300 dpi.")
+    message_ja = ("このスキャン画像は白黒 2 値(ファクス相当)のため、氏名・住所・日付を発行元の署名と照合できません。"
+                  "グレースケールまたはカラー、300 dpi で裏面をスキャンし直してください。")
+
+
+class Altered(VerifyError):
+    code = "altered"
+    message_en = ("The restored front differs from what the issuer signed in the regions marked on the map: the back "
+                  "was rebuilt for altered content. Do not trust this paper; contact the issuing municipality.")
+    message_ja = ("復元した表面が、発行元が署名した内容と地図に示した箇所で一致しません。改ざんした内容に合わせて"
+                  "裏面が作り直されています。この用紙を信用せず、発行した市区町村にお問い合わせください。")
 
 
 # --- the operator's side ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import cv2
 import img2pdf
 import numpy as np
 
-from . import spec
+from . import content, spec, strip
 from .code import CodePayload, sign_payload
 from .derive import BlockMap
 from .keys import KeyRing
@@ -31,6 +31,7 @@ class IssuedCertificate:
     back: np.ndarray  # RGB, A4 at 300 dpi
     facts: CertificateFacts
     code: bytes
+    fingerprint: content.Fingerprint | None = None  # format v2: what the signature binds the back to
 
     def pdf_bytes(self) -> bytes:
         """An A4 PDF: the front, then the back, embedded losslessly."""
@@ -48,18 +49,31 @@ class IssuedCertificate:
         return paths
 
 
+def _placement(shape: tuple[int, ...]) -> tuple[float, int, int, int, int]:
+    """How a front of ``shape`` sits on the restored grid: scale, x, y, width and height in grid pixels."""
+    h, w = shape[:2]
+    scale = min(spec.FRONT_W / w, spec.FRONT_H / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    return scale, (spec.FRONT_W - nw) // 2, (spec.FRONT_H - nh) // 2, nw, nh
+
+
 def fit_front(front: np.ndarray) -> np.ndarray:
     """The front resized to the restored grid (FRONT_W x FRONT_H), padded with white to keep its aspect ratio."""
     if front.ndim == 2:
         front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB)
-    h, w = front.shape[:2]
-    scale = min(spec.FRONT_W / w, spec.FRONT_H / h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    _, x, y, nw, nh = _placement(front.shape)
     small = cv2.resize(front, (nw, nh), interpolation=cv2.INTER_AREA)
     out = np.full((spec.FRONT_H, spec.FRONT_W, 3), 255, np.uint8)
-    x, y = (spec.FRONT_W - nw) // 2, (spec.FRONT_H - nh) // 2
     out[y:y + nh, x:x + nw] = small
     return out
+
+
+def regions_on_grid(front_shape: tuple[int, ...], regions: dict[str, tuple[int, int, int, int]]
+                    ) -> dict[str, tuple[int, int, int, int]]:
+    """Boxes given in the front's own pixels, carried to restored-front pixels as ``fit_front`` places it."""
+    scale, x, y, _, _ = _placement(front_shape)
+    return {name: (x + x0 * scale, y + y0 * scale, x + x1 * scale, y + y1 * scale)
+            for name, (x0, y0, x1, y1) in regions.items()}
 
 
 def new_serial(issued_on: dt.date) -> str:
@@ -68,18 +82,34 @@ def new_serial(issued_on: dt.date) -> str:
 
 
 def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = "990001",
-          key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None) -> IssuedCertificate:
-    """Make a certificate's printable back from its front (RGB); without ``front`` a sample 住民票の写し is drawn."""
+          key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
+          regions: dict[str, tuple[int, int, int, int]] | None = None,
+          version: int = spec.FORMAT_VERSION) -> IssuedCertificate:
+    """Make a certificate's printable back from its front (RGB); without ``front`` a sample 住民票の写し is drawn.
+
+    ``regions`` names the boxes of the front (in its own pixels) whose content the signature binds, such as the
+    name, address and date fields; without them the whole front is bound, coarsely. The sample names its personal
+    fields. ``version=1`` makes a back of the earlier format, which binds no content."""
     issued_on = issued_on or dt.date.today()
     serial = serial or new_serial(issued_on)
     key = keyring.get(key_id) if key_id else keyring.default_signing_key()
     if front is None:
-        from .sample import default_fields, render_sample_front
+        from .sample import PROTECTED_FIELDS, default_fields, render_sample_front
 
-        front = render_sample_front(default_fields(serial=serial, issued_on=issued_on)).image
+        sample = render_sample_front(default_fields(serial=serial, issued_on=issued_on))
+        front = sample.image
+        if regions is None:
+            regions = {k: v for k, v in sample.text_boxes.items() if k.split(".")[-1] in PROTECTED_FIELDS}
+    fitted = fit_front(front)
+    fp, strip_modules, digest = None, None, b""
+    if version >= 2:
+        boxes = regions_on_grid(front.shape, regions) if regions else content.whole_page()
+        fp, data = content.fitting_fingerprint(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), boxes, strip.CAPACITY)
+        strip_modules, digest = strip.encode(data), strip.digest(data)
     payload = CodePayload(issuer=issuer, key_id=key.key_id, serial=serial, document_type=document_type,
-                          issued_on=issued_on)
+                          issued_on=issued_on, version=version, content_digest=digest)
     code = sign_payload(payload, keyring)
-    design = scramble(fit_front(front), BlockMap.derive(key.scramble_secret, issuer, serial))
+    design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial))
     facts = payload.facts()
-    return IssuedCertificate(front=front, back=render_back(design, code, facts), facts=facts, code=code)
+    back = render_back(design, code, facts, strip=strip_modules)
+    return IssuedCertificate(front=front, back=back, facts=facts, code=code, fingerprint=fp)

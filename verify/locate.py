@@ -380,3 +380,92 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
     out[bad] = med[bad]
     padded = np.pad(out, ((1, 1), (0, 0)), mode="edge")
     return (padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4
+
+
+SHARPEN = 1.0
+
+
+def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndarray:
+    """The modules of format v2's data strip (True = dark), sampled at their centres and thresholded midway between
+    the nearby paper and ink.
+
+    The strip lies below the scrambled area, where the grid's own correction would have to be extrapolated; the
+    dots alongside it anchor it instead: the bow of the bottom dot row, carried down by how far the side dots
+    drift from the homography, linearly across the strip. Where the dots are measured coarsely (a small scan)
+    ``search`` moves each tile of the strip by up to a third of a module to where its samples are most
+    contrasted, i.e. at module centres rather than edges."""
+    m = spec.STRIP_MODULE
+    xs = spec.STRIP_X - spec.GRID_X + (np.arange(spec.STRIP_COLS) + 0.5) * m
+    ys = spec.STRIP_Y - spec.GRID_Y + (np.arange(spec.STRIP_ROWS) + 0.5) * m
+    gx, gy = np.meshgrid(xs, ys)
+    pts = project(grid.homography, np.stack([gx.ravel() + spec.GRID_X, gy.ravel() + spec.GRID_Y], 1))
+    pts = pts.reshape(len(ys), len(xs), 2) + _strip_correction(gray, grid, xs, ys)
+    pts = pts.astype(np.float32)
+    reach = int(np.ceil(m * grid.px_per_unit)) + 2
+    x0, y0 = (max(0, int(np.floor(pts[..., i].min())) - reach) for i in (0, 1))
+    x1 = min(gray.shape[1], int(np.ceil(pts[..., 0].max())) + reach)
+    y1 = min(gray.shape[0], int(np.ceil(pts[..., 1].max())) + reach)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), bool)
+    crop = gray[y0:y1, x0:x1].astype(np.float32)
+    soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5))
+    wide = cv2.GaussianBlur(crop, (0, 0), max(1.0, m * grid.px_per_unit / 2))
+    crop = soft + SHARPEN * (soft - wide)  # a blurred single module drifts towards its surroundings: undo some
+    pts -= (x0, y0)
+    values = _sample(crop, pts)
+    if search:
+        values = _best_registered(crop, pts, values)
+    kernel = np.ones((7, 7), np.uint8)
+    paper = cv2.blur(cv2.dilate(values, kernel), (7, 7))
+    ink = cv2.blur(cv2.erode(values, kernel), (7, 7))
+    return values < (paper + ink) / 2
+
+
+STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
+STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
+
+
+def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    pts = pts.astype(np.float32)
+    return cv2.remap(image, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _best_registered(crop: np.ndarray, pts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Samples with each tile of the strip shifted to where they spread the most."""
+    ex, ey = np.gradient(pts, axis=1), np.gradient(pts, axis=0)  # scan step per module, across and down
+    tr, tc = STRIP_TILE
+    rows, cols = -(-values.shape[0] // tr), values.shape[1] // tc
+    best, out = np.full((rows, cols), -1.0), values.copy()
+    for ox in STRIP_SHIFTS:
+        for oy in STRIP_SHIFTS:
+            trial = _sample(crop, pts + ox * ex + oy * ey)
+            padded = np.pad(trial, ((0, rows * tr - trial.shape[0]), (0, 0)), mode="edge")
+            spread = padded.reshape(rows, tr, cols, tc).std(axis=(1, 3))
+            better = spread > best
+            best[better] = spread[better]
+            take = np.repeat(np.repeat(better, tr, 0), tc, 1)[:trial.shape[0]]
+            out[take] = trial[take]
+    return out
+
+
+def _strip_correction(gray: np.ndarray, grid: GridFit, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Scan-pixel corrections (ny, nx, 2) to the homography at the strip's points (grid units)."""
+    ppu = grid.px_per_unit
+    track = spec.strip_dot_centres()
+    top_y = spec.GRID_H + spec.DOT_OFFSET  # the bottom dot row
+    knots = np.array([spec.GRID_H] + [y - spec.GRID_Y for _, y in track["left"]], dtype=np.float64)
+    sides = {}
+    for side, last in (("left", grid.residuals["left"][-1]), ("right", grid.residuals["right"][-1])):
+        design = np.array(track[side], dtype=np.float64)
+        predicted = project(grid.homography, design) + last
+        hits = _dot_centroids(gray, predicted, max(3, round(DOT_SEARCH * ppu)), spec.DOT_SIZE * ppu)
+        res = hits[:, :2] - project(grid.homography, design)
+        res = np.concatenate([last[None], res])
+        ok = ~np.isnan(res[:, 0])
+        res = np.stack([np.interp(knots, knots[ok], res[ok, c]) for c in range(2)], 1)  # fill missed dots
+        at = np.stack([np.interp(ys, knots, res[:, c]) for c in range(2)], 1)  # (ny, 2)
+        sides[side] = at - np.array([np.interp(top_y, knots, res[:, c]) for c in range(2)])
+    kx = np.arange(spec.COLS + 1) * spec.PITCH
+    bow = np.stack([np.interp(xs, kx, grid.residuals["bottom"][:, c]) for c in range(2)], 1)  # (nx, 2)
+    s = ((xs + spec.DOT_OFFSET) / (spec.GRID_W + 2 * spec.DOT_OFFSET))[None, :, None]
+    return bow[None] + (1 - s) * sides["left"][:, None] + s * sides["right"][:, None]

@@ -77,3 +77,5 @@ class Restoration:
     upload: Upload | None = None
     page_index: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Whether the signature binds the front's content (format v2) and how closely each bound region matched.
+    content: dict[str, Any] = field(default_factory=lambda: {"bound": False})

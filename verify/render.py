@@ -83,8 +83,10 @@ def draw_text_lines(canvas: np.ndarray, box: tuple[float, float, float, float], 
     canvas[y0:y1, x0:x1] = np.asarray(region)
 
 
-def render_back(design: np.ndarray, code: bytes, facts: CertificateFacts, dpi: float = spec.PRINT_DPI) -> np.ndarray:
-    """The whole printable back (RGB) at ``dpi``: markers, code, text, dot track and the scrambled design image."""
+def render_back(design: np.ndarray, code: bytes, facts: CertificateFacts, dpi: float = spec.PRINT_DPI,
+                strip: np.ndarray | None = None) -> np.ndarray:
+    """The whole printable back (RGB) at ``dpi``: markers, code, text, dot track, the scrambled design image and,
+    in format v2, the data strip's modules (``strip``, True = dark)."""
     width, height = page_size_px(dpi)
     canvas = np.full((height, width, 3), 255, np.uint8)
     px = functools.partial(spec.units_to_px, dpi=dpi)
@@ -121,14 +123,22 @@ def render_back(design: np.ndarray, code: bytes, facts: CertificateFacts, dpi: f
         (f"発行日 {facts.issued_on.isoformat()}", f"Issued {facts.issued_on.isoformat()}"),
         (f"鍵 {facts.key_id} / 形式 v{facts.format_version}", f"Key {facts.key_id} / format v{facts.format_version}"),
     ], 28, dpi)
-    draw_text_lines(canvas, spec.NOTICE_BOX, [
+    notice = [
         ("この面の画像は表面の内容を", "The image on this side encodes"),
         ("暗号化したスクランブル画像です。", "the front of this certificate."),
         ("確認サイトにスキャンを送ると", "Upload a scan of this side to the"),
         ("発行時の表面が復元されます。", "checking site to see the front as issued."),
-    ], 24, dpi)
-    draw_text_lines(canvas, spec.FOOTER_BOX, [
-        ("四隅のマークと QR コードがすべて写るように、300 dpi でスキャンしてください。",
-         "Scan at 300 dpi with all four corner marks and the QR code in the picture."),
-    ], 22, dpi)
+    ]
+    advice = ("四隅のマークと QR コードがすべて写るように、300 dpi でスキャンしてください。",
+              "Scan at 300 dpi with all four corner marks and the QR code in the picture.")
+    if strip is None:  # format v1
+        draw_text_lines(canvas, spec.NOTICE_BOX, notice, 24, dpi)
+        draw_text_lines(canvas, spec.FOOTER_BOX, [advice], 22, dpi)
+        return canvas
+    draw_text_lines(canvas, spec.NOTICE_BOX, [*notice, ("四隅のマークとコード、下の帯が", "Scan at 300 dpi with the corner"),
+                                              ("すべて写るよう 300 dpi でスキャン。", "marks, the code and the strip.")], 24, dpi)
+    draw_matrix(canvas, strip, px(spec.STRIP_X), px(spec.STRIP_Y), px(spec.STRIP_MODULE))
+    for side in spec.strip_dot_centres().values():
+        for cx, cy in side:
+            fill_rect(canvas, px(cx - half), px(cy - half), px(cx + half), px(cy + half))
     return canvas

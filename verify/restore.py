@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import cv2
 import numpy as np
 
-from . import spec
-from .code import check_code
+from . import content, spec, strip
+from .code import CodePayload, check_code
 from .derive import BlockMap
-from .errors import LocateError, MarkersNotFound, ResolutionTooLow, ScrambleMismatch, VerifyError
+from .errors import (
+    Altered,
+    BadSignature,
+    CodeUnreadable,
+    ContentUnverifiable,
+    LocateError,
+    MarkersNotFound,
+    ResolutionTooLow,
+    ScrambleMismatch,
+    StripUnreadable,
+    VerifyError,
+)
 from .intake import iter_pages, open_upload
 from .keys import KeyRing
-from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code
+from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code, read_strip
 from .model import DecodedPage, Limits, Restoration
 from .quality import seam_coherence
 from .scramble import place_blocks
 
-WORKING_MAX_PIXELS = 16_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi)
+WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi;
+# a 16 or 20 MP phone photo keeps its full resolution)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
 MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours no better than random ones: wrong block map
 
@@ -67,8 +80,13 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     clock.lap("locate")
     payload = check_code(read_code(gray, fit), keyring)
     clock.lap("code")
+    if payload.version >= 2 and _is_bilevel(img):  # strokes drop out of 1-bit scans: content cannot be compared
+        raise ContentUnverifiable("a 1-bit scan of a content-bound back", serial=payload.serial,
+                                  issuer=payload.issuer, key_id=payload.key_id, signature="valid")
     grid = measure_dots(gray, fit)
     clock.lap("refine")
+    fingerprint = _read_fingerprint(gray, grid, payload.content_digest) if payload.version >= 2 else None
+    clock.lap("content")
     block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
     if _is_bilevel(img):  # a fax-style 1-bit scan: recover grey levels before resampling
         img = cv2.GaussianBlur(img, (0, 0), 0.8)
@@ -83,13 +101,47 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     front = sharpen(front, grid.blur_px / grid.px_per_unit)
     front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB if front.ndim == 2 else cv2.COLOR_BGR2RGB)
     clock.lap("finish")
+    bound = {"bound": False}
+    if fingerprint is not None:
+        bound = check_content(fingerprint, front, payload)
+        clock.lap("content")
     return Restoration(
         image=front,
         certificate=payload.facts(),
         quality=_quality(fit, grid, scan_dpi, coherence),
         page_index=page.page_index,
         timings_ms={k: round(v, 2) for k, v in clock.times.items()},
+        content=bound,
     )
+
+
+def _read_fingerprint(gray: np.ndarray, grid: GridFit, digest: bytes) -> content.Fingerprint:
+    """The content fingerprint from format v2's data strip, checked against the digest in the signed code."""
+    try:
+        data = strip.decode(read_strip(gray, grid), digest)
+    except (StripUnreadable, BadSignature):  # misread where the dots are coarse: search the registration
+        data = strip.decode(read_strip(gray, grid, search=True), digest)
+    try:
+        return content.Fingerprint.from_bytes(data)
+    except ValueError as exc:  # signed by the issuer yet malformed: an issuing fault, not the scan's
+        raise CodeUnreadable(f"the signed content fingerprint is malformed: {exc}") from exc
+
+
+def check_content(fingerprint: content.Fingerprint, front: np.ndarray, payload: CodePayload) -> dict[str, Any]:
+    """Compare the restored front (RGB) with the signed fingerprint: ``Altered`` naming the regions that differ,
+    with a coarse tamper map and never the front itself; otherwise what was checked."""
+    checks = content.compare(fingerprint, cv2.cvtColor(front, cv2.COLOR_RGB2GRAY))
+    altered = [c for c in checks if c.altered]
+    if altered:
+        raise Altered(
+            f"{len(altered)} of {len(checks)} bound regions differ from the signed content",
+            regions=[{"name": c.name, "box": list(c.box), "darker": c.darker, "lighter": c.lighter} for c in altered],
+            tamper_map=content.tamper_map(front, altered),
+            serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid",
+        )
+    return {"bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
+            "darker": max((c.darker for c in checks), default=0.0),
+            "lighter": max((c.lighter for c in checks), default=0.0)}
 
 
 def normalize_tone(pixels: np.ndarray, fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:

@@ -87,6 +87,8 @@ class SampleFront:
 
     image: np.ndarray  # H x W x 3, uint8, RGB
     regions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    # The ink of each field's text: what a content-bound back binds, clear of the table's rules.
+    text_boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     latin: bool = False  # drawn with the Latin fallback (no CJK font)
     dpi: int = 300
 
@@ -188,6 +190,10 @@ def _roman_table() -> dict[str, str]:
 
 
 _ROMAN = _roman_table()
+
+
+# The fields whose content a v2 back binds (the last part of a region's name): who, where and when born.
+PROTECTED_FIELDS = ("address", "head_of_household", "name", "kana", "birth")
 
 
 def default_fields(serial: str = "SAMPLE-0001", issued_on: dt.date | None = None, variant: int = 0) -> SampleFields:
@@ -464,6 +470,7 @@ class _Page:
         self.image = Image.fromarray(ground, "RGB")
         self.draw = ImageDraw.Draw(self.image)
         self.regions: dict[str, Box] = {}
+        self.text_boxes: dict[str, Box] = {}
 
     def px(self, mm: float) -> int:
         return round(mm * self.dpi / 25.4)
@@ -526,6 +533,9 @@ class _Page:
         if key is not None:
             self.image.paste(color, box, target)
             self.regions[key] = box
+            ink = target.getbbox()
+            if ink:
+                self.text_boxes[key] = (x0 + ink[0], y0 + ink[1], x0 + ink[2], y0 + ink[3])
 
     def hline(self, x0: float, x1: float, y: float, width: int) -> None:
         top = self.px(y) - width // 2
@@ -787,6 +797,7 @@ def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, l
     _footer(page, fields, bottom)
     _seal(page, fields, (161.5, 247.0))
     _sample_mark(page)
-    return SampleFront(image=np.array(page.image, dtype=np.uint8), regions=dict(page.regions), latin=page.latin,
+    return SampleFront(image=np.array(page.image, dtype=np.uint8), regions=dict(page.regions),
+                       text_boxes=dict(page.text_boxes), latin=page.latin,
                        dpi=dpi)
 

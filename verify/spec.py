@@ -1,4 +1,4 @@
-"""Format v1 of the printed back, as numbers: the single source of geometry for issuing and restoring.
+"""The printed back, as numbers: the single source of geometry for issuing and restoring (formats v1 and v2).
 
 Every value here is specified in ``docs/format.md``. Lengths are in layout units: 1 unit = 1/240 inch
 (0.10583 mm), so that every printed element sits on a whole 300 dpi pixel grid (1 unit = 1.25 px at 300 dpi).
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the version new backs are issued in
+VERSIONS = (1, 2)  # the versions a verifier restores; v1 backs carry no content fingerprint
 
 UNITS_PER_INCH = 240
 MM_PER_INCH = 25.4
@@ -47,7 +48,15 @@ QR_MODULE = 5  # units a module: 3.1 px at 150 dpi
 QR_BOX = (830, 64, 1155, 389)  # x0, y0, x1, y1 of the square that holds the symbol and its quiet zone
 TEXT_BOX = (200, 72, 810, 380)  # the human-readable facts, left of the code
 NOTICE_BOX = (1175, 72, 1790, 380)  # a short notice, right of the code
-FOOTER_BOX = (200, 2560, 1790, 2620)
+FOOTER_BOX = (200, 2560, 1790, 2620)  # v1 only: v2 prints the data strip there and the advice in the notice
+
+# --- format v2: the data strip, between the bottom dot track and the bottom markers -------------------------
+STRIP_MODULE = 6  # units a module: 3.75 px at 150 dpi
+STRIP_X = GRID_X  # the strip spans the scrambled area's width
+STRIP_Y = 2556  # 10 units below the bottom dots
+STRIP_COLS = GRID_W // STRIP_MODULE  # 246
+STRIP_ROWS = 31  # down to y 2742, level with the bottom markers' lower edge
+STRIP_DOT_ROWS = 6  # the left and right dot tracks continue past the scrambled area, alongside the strip
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,12 @@ def dot_centres() -> dict[str, list[tuple[float, float]]]:
     left = [(GRID_X - DOT_OFFSET, GRID_Y + k * PITCH) for k in range(ROWS + 1)]
     right = [(GRID_X + GRID_W + DOT_OFFSET, GRID_Y + k * PITCH) for k in range(ROWS + 1)]
     return {"top": top, "bottom": bottom, "left": left, "right": right}
+
+
+def strip_dot_centres() -> dict[str, list[tuple[float, float]]]:
+    """Format v2: the dots that continue the left and right tracks alongside the data strip, top to bottom."""
+    ys = [GRID_Y + GRID_H + k * PITCH for k in range(1, STRIP_DOT_ROWS + 1)]
+    return {"left": [(GRID_X - DOT_OFFSET, y) for y in ys], "right": [(GRID_X + GRID_W + DOT_OFFSET, y) for y in ys]}
 
 
 def units_to_px(units: float, dpi: float = PRINT_DPI) -> float:

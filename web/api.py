@@ -96,6 +96,7 @@ def verification_body(result: service.Verification) -> dict[str, Any]:
         "request_id": result.request_id,
         "certificate": r.certificate.to_dict(),
         "quality": {k: round(float(v), 4) for k, v in (r.quality or {}).items()},
+        "content": r.content,
         "page_index": int(r.page_index),
         "processing_ms": round(result.processing_ms, 1),
     }

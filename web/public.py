@@ -47,7 +47,8 @@ QUALITY_LABELS = {"dpi": _l("Estimated resolution (dpi)")}
 
 # Failures that a better scan can cure: their page links to the scanner settings.
 SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",
-              "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload"}
+              "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload",
+              "strip_unreadable", "content_unverifiable"}
 # Failures that mean "do not trust this paper".
 DISTRUST_CODES = {"bad_signature", "scramble_mismatch", "altered", "unknown_key", "unsupported_version"}
 
@@ -113,6 +114,7 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "quality": [(QUALITY_LABELS.get(k, k), v) for k, v in sorted((r.quality or {}).items())],
         "upload": r.upload,
         "page_index": r.page_index,
+        "content": r.content,
     }
 
 

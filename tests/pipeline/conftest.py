@@ -21,6 +21,12 @@ def cert(keyring: KeyRing) -> IssuedCertificate:
 
 
 @pytest.fixture(scope="session")
+def cert_v1(keyring: KeyRing) -> IssuedCertificate:
+    """The sample issued in format v1: no data strip, no content bound."""
+    return issue(keyring, serial="TEST-000011", issued_on=dt.date(2026, 11, 27), version=1)
+
+
+@pytest.fixture(scope="session")
 def other_cert(keyring: KeyRing) -> IssuedCertificate:
     """A second certificate with a different household and serial."""
     from verify.sample import default_fields, render_sample_front

@@ -63,7 +63,8 @@ def ring():
 
 
 def payload(**kw):
-    base = dict(issuer="990001", key_id="k1", serial="S-1", document_type="residence", issued_on=dt.date(2026, 4, 1))
+    base = dict(issuer="990001", key_id="k1", serial="S-1", document_type="residence", issued_on=dt.date(2026, 4, 1),
+                content_digest=bytes(range(32)))
     base.update(kw)
     return CodePayload(**base)
 
@@ -113,3 +114,22 @@ def test_malformed_and_future_codes(ring):
 def test_fields_are_validated(ring):
     with pytest.raises(ValueError):
         sign_payload(payload(serial="lower-case"), ring)
+    with pytest.raises(ValueError):  # a version 2 code binds content: it cannot go without its digest
+        sign_payload(payload(content_digest=b""), ring)
+    with pytest.raises(ValueError):
+        sign_payload(payload(version=1), ring)
+
+
+def test_version_1_codes_still_parse(ring):
+    code = sign_payload(payload(version=1, content_digest=b""), ring)
+    parsed, _, _ = parse_code(code)
+    assert (parsed.version, parsed.content_digest) == (1, b"")
+    assert check_code(code, ring).serial == "S-1"
+
+
+def test_the_content_digest_is_signed(ring):
+    code = bytearray(sign_payload(payload(), ring))
+    at = code.index(bytes(range(32)))
+    code[at + 5] ^= 1
+    with pytest.raises(errors.BadSignature):
+        check_code(bytes(code), ring)

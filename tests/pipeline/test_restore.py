@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.forgery import whiten, with_code
+from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_code
 from verify import IssuingKey, KeyRing, Limits, encode_image, errors, restore, spec
 from verify.code import CodePayload, parse_code, sign_payload
 from verify.locate import locate_markers, measure_dots, project
@@ -64,13 +64,30 @@ FLOORS = {"clean": 0.97, "office300": 0.88, "dpi200": 0.8, "dpi150": 0.7, "dpi60
           "halftone": 0.8, "fax": 0.55, "feeder": 0.88, "lighting": 0.85, "texture": 0.8}
 
 
-@pytest.mark.parametrize("name", sorted(CLASSES))
+@pytest.mark.parametrize("name", sorted(set(CLASSES) - {"fax"}))
 def test_degraded_scans_restore(cert, keyring, name):
     index = 1 if len(CLASSES[name]) > 1 else 0  # a turned case: upside-down or sideways where the class has one
     data, _ = scan_bytes(cert.back, CLASSES[name][index], seed=7)
     result = restore(data, keyring)
     assert result.certificate.serial == cert.facts.serial
+    assert result.content["bound"] is True  # and no region called altered
     assert fidelity(result.image, cert.front) >= FLOORS[name]
+
+
+def test_fax_scans_of_a_v1_back_restore(cert_v1, keyring):
+    data, _ = scan_bytes(cert_v1.back, CLASSES["fax"][1], seed=7)
+    result = restore(data, keyring)
+    assert result.content == {"bound": False}
+    assert fidelity(result.image, cert_v1.front) >= FLOORS["fax"]
+
+
+def test_fax_scans_of_a_content_bound_back_ask_for_a_grayscale_scan(cert, keyring):
+    """Strokes drop out of 1-bit scans, so the content cannot be compared: no front, and a next step."""
+    data, _ = scan_bytes(cert.back, CLASSES["fax"][1], seed=7)
+    with pytest.raises(errors.ContentUnverifiable) as info:
+        restore(data, keyring)
+    assert info.value.context["serial"] == cert.facts.serial
+    assert "grayscale" in info.value.message("en")
 
 
 @pytest.mark.parametrize(("name", "codes"), [
@@ -149,11 +166,24 @@ def test_edited_code_is_refused(cert, keyring):
 
 
 def test_foreign_serial_does_not_restore(cert, other_cert, keyring):
-    """The scrambled area of one certificate under the genuine code of another."""
-    spliced = with_code(cert.back, other_cert.code)
+    """The scrambled area of one certificate under the genuine code and data strip of another."""
+    spliced = with_area(other_cert.back, cert.back)
     with pytest.raises(errors.ScrambleMismatch) as info:
         restore(png(spliced), keyring)
     assert info.value.context["serial"] == other_cert.facts.serial
+
+
+def test_foreign_code_over_a_data_strip_is_refused(cert, other_cert, keyring):
+    """Another certificate's genuine code on this back: its signed digest does not match this data strip."""
+    with pytest.raises(errors.BadSignature):
+        restore(png(with_code(cert.back, other_cert.code)), keyring)
+
+
+def test_a_v1_back_restores_marked_not_content_bound(cert_v1, keyring):
+    result = restore(png(cert_v1.back), keyring)
+    assert result.certificate.format_version == 1
+    assert result.content == {"bound": False}
+    assert fidelity(result.image, cert_v1.front) >= 0.97
 
 
 def test_unsupported_version(cert, keyring):
@@ -176,7 +206,8 @@ def test_covered_dot_track(cert, keyring):
 def test_signed_code_of_another_issue_date_is_bound_to_its_serial(keyring, cert):
     """A genuine signature over different facts cannot be moved onto this back."""
     other = sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, cert.facts.serial, "residence",
-                                     dt.date(2020, 1, 1)), keyring)
+                                     dt.date(2020, 1, 1), content_digest=parse_code(cert.code)[0].content_digest),
+                         keyring)
     result = restore(png(with_code(cert.back, other)), keyring)  # same serial: the same block map
     assert result.certificate.issued_on == dt.date(2020, 1, 1)  # the code, not the picture, carries the facts
 
@@ -205,8 +236,13 @@ def test_every_error_code_is_reachable(cert, keyring):
     attempt(png(with_code(cert.back, cert.code[:2] + b"\x07" + cert.code[3:])))
     attempt(back, KeyRing([IssuingKey.generate("nobody")]))
     attempt(back, KeyRing([IssuingKey.generate(cert.facts.key_id)]))
+    digest = parse_code(cert.code)[0].content_digest
     attempt(png(with_code(cert.back, sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, "TEST-000777",
-                                                              "residence", cert.facts.issued_on), keyring))))
+                                                              "residence", cert.facts.issued_on,
+                                                              content_digest=digest), keyring))))
+    attempt(png(smudge_strip(cert.back)))
+    attempt(scan_bytes(cert.back, CLASSES["fax"][1], seed=7)[0])
+    attempt(png(with_area(cert.back, exact_forgery(cert, keyring))))
     try:
         KeyRing.load("/nonexistent/keys")
     except errors.VerifyError as exc:

@@ -1,4 +1,4 @@
-"""Frozen test vectors: the keyed derivations of format v1 must never change (docs/format.md, section 4)."""
+"""Frozen test vectors: the keyed derivations, the code and the data strip must never change (docs/format.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import hmac
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from verify import IssuingKey, KeyRing, derive, spec
+from verify import IssuingKey, KeyRing, derive, spec, strip
 from verify.code import CodePayload, sign_payload
 
 SECRET = bytes(range(32))
@@ -70,9 +70,41 @@ def test_code_vector():
     seed = bytes(range(32, 64))
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
     ring = KeyRing([IssuingKey("vector-key", SECRET, public, seed, "2026-01-01T00:00:00+00:00")])
-    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1)), ring)
+    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1), version=1), ring)
     assert code.hex() == (
         "435601063939303030310a766563746f722d6b65790b53414d504c452d30303031097265736964656e636508323032363034"
         "3031559795d7ee2bdc8274986c059b5fd602f21079a3b642cb3ffa6c3de34c5522256b470d225e391eb18d5ddda6006294e2"
         "dcb2ad3cab23cf2ccec36bd3eaf2fa08"
     )
+
+
+def test_code_vector_v2():
+    """A version 2 code: the v1 fields, then the length-prefixed SHA-256 of the data strip's payload."""
+    seed = bytes(range(32, 64))
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    ring = KeyRing([IssuingKey("vector-key", SECRET, public, seed, "2026-01-01T00:00:00+00:00")])
+    digest = hashlib.sha256(b"fingerprint").digest()
+    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1),
+                                    content_digest=digest), ring)
+    assert code.hex() == (
+        "435602063939303030310a766563746f722d6b65790b53414d504c452d30303031097265736964656e63650832303236303430"
+        "312044863b03e9909b7100e05b02526909a346fd7455183f6619e0fe6198c89981e0a2402dde3f127a3839d642b93040c1f3"
+        "78ccee12ed0edf2101b55b60cbaa8486d4c1f8050c7451d5a145effd6adf867c2d1ff31298bd9ecd8ca67b38546c1908"
+    )
+    assert code[-64 - 33:-64] == b"\x20" + digest
+
+
+def test_strip_vector():
+    modules = strip.encode(b"certverify")
+    assert modules.shape == (spec.STRIP_ROWS, spec.STRIP_COLS)
+    digest = hashlib.sha256(np.packbits(modules).tobytes()).hexdigest()
+    assert digest == "8b8a6b853c5d5df8ab9b66306fa9a865c388a99bb946e64182285ad3721f4aef"
+
+
+def test_strip_follows_the_written_construction():
+    """The first two strip bytes are the first byte of codewords 0 and 1: the frame's length field, 0x00 0x0a,
+    each bit XORed with the first bits of SHA-256(label || u32be(0))."""
+    whitening = np.unpackbits(np.frombuffer(
+        hashlib.sha256(b"certverify/v2/strip-whitening\x00" + (0).to_bytes(4, "big")).digest(), np.uint8))
+    expected = np.unpackbits(np.array([0x00, 0x0A], np.uint8)) ^ whitening[:16]
+    assert strip.encode(b"certverify")[0, :16].astype(np.uint8).tolist() == expected.tolist()

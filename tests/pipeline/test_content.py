@@ -1,0 +1,175 @@
+"""A content-bound back (format v2) against what a forger would do: the attacks, each against the real pipeline.
+
+(a) known plaintext: the block map learnt from one genuine front and a scan of its back by matching, a back built
+    with it for a front with one digit of the address, one of the birth date and one character of the name
+    changed, printed and scanned; and the same with the exact block map, the best any forger could do;
+(b) splicing; (c) oracle probing; (d) an edited code or data strip. Each must be refused, naming the changed
+fields where there are some, and a genuine scan must never be called altered (bench/forgery.py runs every class).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.forgery import (
+    altered_fields,
+    exact_forgery,
+    recover_block_map,
+    smudge_strip,
+    with_area,
+    with_code,
+)
+from verify import content, encode_image, errors, restore, spec, strip
+from verify.issuing import fit_front
+from verify.render import render_back
+from verify.sample import render_sample_front
+from verify.scramble import scramble
+from verify.simulate import CLASSES, scan_bytes
+
+CHANGED = {"address", "resident0.birth", "resident0.name"}
+
+
+def png(rgb: np.ndarray) -> bytes:
+    return encode_image(rgb, "png")
+
+
+@pytest.fixture(scope="module")
+def learnt_forgery(cert):
+    """(a) The forger scans the genuine back on an office flatbed, learns the block map by matching its blocks
+    against the genuine front, and builds a back for the altered front under the genuine code and data strip."""
+    scan, _ = scan_bytes(cert.back, CLASSES["office300"][0], seed=11)
+    learnt = recover_block_map(cert.front, scan)
+    altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
+    return with_area(cert.back, render_back(scramble(fit_front(altered), learnt), cert.code, cert.facts))
+
+
+def _refused_naming(data: bytes, keyring) -> errors.Altered:
+    with pytest.raises(errors.Altered) as info:
+        restore(data, keyring)
+    return info.value
+
+
+@pytest.mark.parametrize("name", ["office300", "phone"])
+def test_a_known_plaintext_forgery_is_refused_naming_the_changed_fields(cert, keyring, learnt_forgery, name):
+    scan, _ = scan_bytes(learnt_forgery, CLASSES[name][2], seed=21)
+    error = _refused_naming(scan, keyring)
+    assert CHANGED <= {r["name"] for r in error.context["regions"]}
+
+
+@pytest.mark.parametrize("name", ["clean", "office300", "dpi150", "phone", "texture"])
+def test_even_the_exact_block_map_does_not_get_an_altered_front_verified(cert, keyring, name):
+    forged = with_area(cert.back, exact_forgery(cert, keyring))
+    scan, _ = scan_bytes(forged, CLASSES[name][1], seed=22)
+    error = _refused_naming(scan, keyring)
+    assert {r["name"] for r in error.context["regions"]} == CHANGED  # exactly the changed fields, nothing else
+    assert error.context["serial"] == cert.facts.serial and error.context["signature"] == "valid"
+
+
+def test_an_altered_answer_carries_a_coarse_tamper_map_and_no_front(cert, keyring):
+    error = _refused_naming(png(with_area(cert.back, exact_forgery(cert, keyring))), keyring)
+    tamper = error.context["tamper_map"]
+    assert tamper.shape == (spec.FRONT_H // 4, spec.FRONT_W // 4, 3)  # an eighth, shown twice as large
+    red = (tamper[..., 0] > 150) & (tamper[..., 1] < 60) & (tamper[..., 2] < 60)
+    for region in error.context["regions"]:  # each changed field is outlined where it lies
+        x0, y0, x1, y1 = (v // 4 for v in region["box"])
+        assert red[y0 - 3:y0 + 1, x0:x1].any() and red[y1 - 1:y1 + 3, x0:x1].any()
+    assert not any(isinstance(v, np.ndarray) and v.shape[:2] == (spec.FRONT_H, spec.FRONT_W)
+                   for v in error.context.values())
+
+
+def test_b_splicing_is_refused(cert, other_cert, keyring):
+    with pytest.raises(errors.ScrambleMismatch):  # this back's scrambled area under another's code and strip
+        restore(png(with_area(other_cert.back, cert.back)), keyring)
+    with pytest.raises(errors.BadSignature):  # another's code over this back's strip
+        restore(png(with_code(cert.back, other_cert.code)), keyring)
+
+
+def test_c_probes_under_a_genuine_code_are_refused(cert, keyring):
+    x0, y0 = (round(spec.units_to_px(v)) for v in (spec.GRID_X, spec.GRID_Y))
+    w, h = (round(spec.units_to_px(v)) for v in (spec.GRID_W, spec.GRID_H))
+    rng = np.random.default_rng(5)
+    for area in (np.full((h, w, 3), 160, np.uint8), rng.integers(0, 256, (h, w, 3), dtype=np.uint8)):
+        page = cert.back.copy()
+        page[y0:y0 + h, x0:x0 + w] = area
+        with pytest.raises(errors.ScrambleMismatch):
+            restore(png(page), keyring)
+
+
+def test_c_a_genuine_area_with_one_field_cell_blacked_out_is_refused(cert, keyring):
+    """The probe that would show a forger where a printed cell lands: it changes a bound field, so the answer is
+    `altered` with a tamper map, never the restored front."""
+    address = next(r for r in cert.fingerprint.regions if r.name == "address").box(cert.fingerprint.cell)
+    block = (address[1] // spec.BLOCK) * spec.COLS + address[0] // spec.BLOCK + 2
+    from verify.derive import BlockMap
+
+    truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
+    printed = int(np.flatnonzero(truth.perm == block)[0])
+    r, c = divmod(printed, spec.COLS)
+    pitch = spec.units_to_px(spec.PITCH)
+    x0, y0 = spec.units_to_px(spec.GRID_X), spec.units_to_px(spec.GRID_Y)
+    page = cert.back.copy()
+    page[round(y0 + r * pitch):round(y0 + (r + 1) * pitch), round(x0 + c * pitch):round(x0 + (c + 1) * pitch)] = 0
+    error = _refused_naming(png(page), keyring)
+    assert [r["name"] for r in error.context["regions"]] == ["address"]
+
+
+def test_d_an_edited_strip_is_refused(cert, keyring):
+    with pytest.raises(errors.StripUnreadable):
+        restore(png(smudge_strip(cert.back)), keyring)
+    # a strip made for another fingerprint, well formed and repairable, but not the one the code signs
+    other = content.Fingerprint(cert.fingerprint.cell, cert.fingerprint.regions[:-1]).to_bytes()
+    modules = strip.encode(other)
+    page = cert.back.copy()
+    from verify.render import draw_matrix, fill_rect
+
+    px = spec.units_to_px
+    fill_rect(page, px(spec.STRIP_X), px(spec.STRIP_Y), px(spec.STRIP_X + spec.STRIP_COLS * spec.STRIP_MODULE),
+              px(spec.STRIP_Y + spec.STRIP_ROWS * spec.STRIP_MODULE), (255, 255, 255))
+    draw_matrix(page, modules, px(spec.STRIP_X), px(spec.STRIP_Y), px(spec.STRIP_MODULE))
+    with pytest.raises(errors.BadSignature):
+        restore(png(page), keyring)
+
+
+def test_the_data_strip_repairs_damage_and_gives_up_beyond_it():
+    rng = np.random.default_rng(3)
+    payload = bytes(rng.integers(0, 256, 700, dtype=np.uint8))
+    modules = strip.encode(payload)
+    damaged = modules.copy()
+    damaged.flat[rng.choice(modules.size, 40, replace=False)] ^= True
+    damaged[:, :6] = True  # a fold along one edge
+    assert strip.decode(damaged, strip.digest(payload)) == payload
+    damaged[:16] = False
+    with pytest.raises(errors.StripUnreadable):
+        strip.decode(damaged, strip.digest(payload))
+    with pytest.raises(ValueError):
+        strip.encode(bytes(strip.CAPACITY + 1))
+
+
+def test_the_fingerprint_fits_the_strip_and_round_trips(cert):
+    fp = cert.fingerprint
+    data = fp.to_bytes()
+    assert len(data) <= strip.CAPACITY
+    assert fp.cell == content.CELL_SIZES[0]  # the sample's personal fields fit at the finest cells
+    back = content.Fingerprint.from_bytes(data)
+    assert [r.name for r in back.regions] == [r.name for r in fp.regions]
+    assert all(np.array_equal(a.levels, b.levels) for a, b in zip(back.regions, fp.regions, strict=True))
+    with pytest.raises(ValueError):
+        content.Fingerprint.from_bytes(data[:-7])
+
+
+def test_an_arbitrary_front_is_bound_as_a_whole_more_coarsely(keyring):
+    from verify import issue
+
+    front = render_sample_front(altered_fields("TEST-000031", cert_day())).image
+    issued = issue(keyring, front=front, serial="TEST-000031", issued_on=cert_day())
+    assert [r.name for r in issued.fingerprint.regions] == ["band1", "band2", "band3", "band4"]
+    assert issued.fingerprint.cell > content.CELL_SIZES[0]
+    result = restore(png(issued.back), keyring)
+    assert result.content["bound"] is True and result.content["regions"] == 4
+
+
+def cert_day():
+    import datetime as dt
+
+    return dt.date(2026, 11, 27)

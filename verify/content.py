@@ -1,0 +1,183 @@
+"""Format v2's content fingerprint: what the issuer printed in the regions that matter, small enough for the data
+strip, and the verifier's region-by-region comparison with the restored front.
+
+A region is a named box of the front in restored-front pixels (FRONT_W x FRONT_H), snapped outwards to whole
+cells of ``cell`` pixels. The fingerprint of a region is the darkness of each cell of the softened front:
+
+    soft  = min(GaussianBlur(gray, sigma = 0.375 * cell), WHITE)      (gray: ITU-R 601 luma of the front)
+    level = clip(round((WHITE - mean of soft over the cell) / STEP), 0, 15)
+
+Softening first makes a level depend on how much ink a cell holds, not on where exactly a stroke edge falls, so
+the restoration's sub-pixel misregistration and blur move levels much less than a changed character does; the
+cap at WHITE ignores the faint background pattern. The issuer picks the smallest cell of CELL_SIZES whose
+serialized fingerprint fits the strip; the verifier flags a region when any of its cells differs from the
+signed level by more than DARKER levels darker or LIGHTER levels lighter.
+
+Serialized (``docs/format.md`` section 9): an LZMA2 raw stream (dictionary 64 KiB) of
+u8 cell || u8 region count || per region (u8 name length || name ASCII || u16be x, y, w, h in cells) ||
+the levels of every region, row by row, one byte each.
+"""
+
+from __future__ import annotations
+
+import lzma
+import struct
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import spec
+
+WHITE = 220  # softened gray above this is paper (and the faint background pattern)
+STEP = 28  # gray levels per fingerprint level
+CELL_SIZES = (5, 6, 8, 10, 12, 16, 24, 32)  # 4 px cells measured noisier than a changed digit
+SIGMA_PER_CELL = 0.375
+# Levels a cell of a genuine restoration stays within (measured: bench/forgery.py). Printing and scanning thin and
+# soften strokes, so a cell may come out lighter than signed by more than it comes out darker; ink where the
+# issuer printed none is what a changed character adds.
+DARKER = 1.4
+LIGHTER = 1.6
+_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
+MAX_LEVELS = spec.FRONT_W * spec.FRONT_H // 16  # a bound on what a fingerprint can hold, for decompression
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named part of the front and its fingerprint levels (rows x cols, uint8)."""
+
+    name: str
+    x: int  # in cells
+    y: int
+    levels: np.ndarray
+
+    def box(self, cell: int) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) in restored-front pixels."""
+        h, w = self.levels.shape
+        return self.x * cell, self.y * cell, (self.x + w) * cell, (self.y + h) * cell
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    cell: int
+    regions: tuple[Region, ...]
+
+    def to_bytes(self) -> bytes:
+        head = bytearray([self.cell, len(self.regions)])
+        for r in self.regions:
+            name = r.name.encode("ascii")
+            head += bytes([len(name)]) + name + struct.pack(">4H", r.x, r.y, r.levels.shape[1], r.levels.shape[0])
+        body = b"".join(r.levels.astype(np.uint8).tobytes() for r in self.regions)
+        return lzma.compress(bytes(head) + body, format=lzma.FORMAT_RAW, filters=_FILTERS)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Fingerprint:
+        """Parse a fingerprint; ValueError when malformed (only signed strips reach here)."""
+        try:
+            raw = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_FILTERS).decompress(data, MAX_LEVELS + 4096)
+            cell, count, pos = raw[0], raw[1], 2
+            shapes = []
+            for _ in range(count):
+                n = raw[pos]
+                name = raw[pos + 1:pos + 1 + n].decode("ascii")
+                x, y, w, h = struct.unpack(">4H", raw[pos + 1 + n:pos + 9 + n])
+                shapes.append((name, x, y, w, h))
+                pos += 9 + n
+            regions = []
+            for name, x, y, w, h in shapes:
+                levels = np.frombuffer(raw, np.uint8, w * h, pos).reshape(h, w)
+                regions.append(Region(name, x, y, levels))
+                pos += w * h
+        except (lzma.LZMAError, IndexError, ValueError, struct.error, UnicodeDecodeError) as exc:
+            raise ValueError(f"malformed content fingerprint: {exc}") from exc
+        if cell not in CELL_SIZES:
+            raise ValueError(f"cell size {cell} is not one of {CELL_SIZES}")
+        return cls(cell, tuple(regions))
+
+
+@dataclass(frozen=True)
+class RegionCheck:
+    name: str
+    box: tuple[int, int, int, int]  # restored-front pixels
+    darker: float  # how much darker than signed the darkest-going cell is, in levels
+    lighter: float  # and the lightest-going cell
+
+    @property
+    def altered(self) -> bool:
+        return self.darker > DARKER or self.lighter > LIGHTER
+
+
+def _soft(gray: np.ndarray, cell: int) -> np.ndarray:
+    return np.minimum(cv2.GaussianBlur(gray.astype(np.float32), (0, 0), SIGMA_PER_CELL * cell), WHITE)
+
+
+def _cell_levels(soft: np.ndarray, box: tuple[int, int, int, int], cell: int) -> np.ndarray:
+    """Continuous levels (WHITE - cell mean) / STEP of the cells in ``box``."""
+    x0, y0, x1, y1 = box
+    patch = soft[y0:y1, x0:x1]
+    means = patch.reshape((y1 - y0) // cell, cell, (x1 - x0) // cell, cell).mean(axis=(1, 3))
+    return (WHITE - means) / STEP
+
+
+def _snap(box: tuple[int, int, int, int], cell: int) -> tuple[int, int, int, int]:
+    """The box grown to whole cells and clipped to the front."""
+    x0, y0, x1, y1 = box
+    x0, y0 = max(0, int(x0) // cell), max(0, int(y0) // cell)
+    x1, y1 = min(spec.FRONT_W // cell, -(-int(x1) // cell)), min(spec.FRONT_H // cell, -(-int(y1) // cell))
+    return x0 * cell, y0 * cell, x1 * cell, y1 * cell
+
+
+def whole_page() -> dict[str, tuple[int, int, int, int]]:
+    """The default regions when the issuer names none: the front in four horizontal bands."""
+    band = spec.FRONT_H // 4
+    return {f"band{i + 1}": (0, i * band, spec.FRONT_W, (i + 1) * band) for i in range(4)}
+
+
+def fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]], cell: int) -> Fingerprint:
+    """The fingerprint of ``regions`` (boxes in restored-front pixels) of a front at the restored size."""
+    soft = _soft(front_gray, cell)
+    out = []
+    for name, box in regions.items():
+        snapped = _snap(box, cell)
+        if snapped[2] <= snapped[0] or snapped[3] <= snapped[1]:
+            raise ValueError(f"region {name!r} lies outside the front")
+        levels = np.clip(np.round(_cell_levels(soft, snapped, cell)), 0, 15).astype(np.uint8)
+        out.append(Region(name, snapped[0] // cell, snapped[1] // cell, levels))
+    return Fingerprint(cell, tuple(out))
+
+
+def fitting_fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]],
+                        capacity: int) -> tuple[Fingerprint, bytes]:
+    """The finest fingerprint of ``regions`` whose serialized form fits ``capacity`` bytes."""
+    for cell in CELL_SIZES:
+        fp = fingerprint(front_gray, regions, cell)
+        data = fp.to_bytes()
+        if len(data) <= capacity:
+            return fp, data
+    raise ValueError("the regions do not fit the data strip even at the coarsest cell size: name fewer or smaller")
+
+
+def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:
+    """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W)."""
+    soft = _soft(front_gray, fp.cell)
+    checks = []
+    for r in fp.regions:
+        box = r.box(fp.cell)
+        diff = _cell_levels(soft, box, fp.cell) - r.levels
+        checks.append(RegionCheck(r.name, box, round(max(0.0, float(diff.max())), 2),
+                                  round(max(0.0, float(-diff.min())), 2)))
+    return checks
+
+
+def tamper_map(front_rgb: np.ndarray, altered: list[RegionCheck], scale: int = 8) -> np.ndarray:
+    """A coarse view of the restored front (1/``scale``, too coarse to read), with the altered regions outlined in
+    red, shown instead of the front so that a rebuilt back teaches its maker nothing."""
+    h, w = front_rgb.shape[:2]
+    small = cv2.resize(front_rgb, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+    view = cv2.resize(small, (w // scale * 2, h // scale * 2), interpolation=cv2.INTER_NEAREST)
+    view = cv2.addWeighted(view, 0.6, np.full_like(view, 255), 0.4, 0)  # faded, so the outlines stand out
+    f = 2 / scale
+    for check in altered:
+        x0, y0, x1, y1 = check.box
+        cv2.rectangle(view, (int(x0 * f) - 2, int(y0 * f) - 2), (int(x1 * f) + 2, int(y1 * f) + 2), (200, 0, 0), 2)
+    return view
