@@ -7,6 +7,7 @@ code's status), with the restored front embedded as a data: URL, so nothing of i
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import verify
@@ -44,6 +46,9 @@ DOCUMENT_TYPES = {
 }
 SIGNATURES = {"valid": _l("Valid: signed by the issuer's registered key")}
 QUALITY_LABELS = {"dpi": _l("Estimated resolution (dpi)")}
+# Names of the regions a content-bound back binds (the issuer's field names), as a reader would say them.
+FIELD_LABELS = {"address": _l("address"), "head_of_household": _l("head of household"), "name": _l("name"),
+                "kana": _l("reading of the name"), "birth": _l("date of birth")}
 
 # Failures that a better scan can cure: their page links to the scanner settings.
 SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",
@@ -159,10 +164,24 @@ def _regions(regions: Any) -> list[dict[str, Any]]:
     out = []
     for region in regions or []:
         if isinstance(region, dict):
-            out.append({"name": str(region.get("name", "")), "box": region.get("box")})
+            out.append({"name": region_label(str(region.get("name", ""))), "box": region.get("box")})
         else:
-            out.append({"name": str(region), "box": None})
+            out.append({"name": region_label(str(region)), "box": None})
     return out
+
+
+def region_label(name: str) -> str:
+    """A bound region's name as a reader says it: "resident0.birth" is the first resident's date of birth."""
+    person, _dot, field = name.rpartition(".")
+    band = re.fullmatch(r"band(\d+)", name)
+    if band:
+        return _("part %(n)s of the page, counted from the top", n=int(band[1]))
+    if field not in FIELD_LABELS:
+        return name
+    resident = re.fullmatch(r"resident(\d+)", person)
+    if resident:
+        return _("resident %(n)s: %(field)s", n=int(resident[1]) + 1, field=FIELD_LABELS[field])
+    return str(FIELD_LABELS[field])
 
 
 def _tamper_map_url(tamper_map: Any) -> str | None:

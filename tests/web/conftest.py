@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.helpers import ISSUER, SERIAL, Sample, create_key, make_app
+from tests.forgery import exact_forgery, with_area
+from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample, create_key, make_app
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +32,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     keys_dir = base / "keys"
     ring, _ = init_ring(keys_dir, "test-2026")
     cert = verify.issue(ring, serial=SERIAL, issuer=ISSUER)
+    forged = with_area(cert.back, exact_forgery(cert, ring))
+    v1 = verify.issue(ring, serial=SERIAL_V1, issuer=ISSUER, version=1)
     files = base / "files"
     files.mkdir()
     back_png = verify.encode_image(cert.back, fmt="png")
@@ -39,7 +42,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     (files / "back.png").write_bytes(back_png)
     (files / "back.jpg").write_bytes(back_jpeg)
     (files / "certificate.pdf").write_bytes(pdf)
-    return Sample(keys_dir, files, cert.facts, cert.front, back_png, back_jpeg, pdf)
+    return Sample(keys_dir, files, cert.facts, cert.front, back_png, back_jpeg, pdf,
+                  verify.encode_image(forged, fmt="png"), verify.encode_image(v1.back, fmt="png"))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SECRET = "test-secret-key-for-the-site-suite-only"
 SERIAL = "TEST-2026-000123"
+SERIAL_V1 = "TEST-2026-000101"
 ISSUER = "990001"
 
 
@@ -29,6 +30,8 @@ class Sample:
     back_png: bytes
     back_jpeg: bytes
     pdf: bytes
+    forged_png: bytes  # the back rebuilt for an altered front (address, birth date, name), exact block map
+    v1_png: bytes  # a format v1 back of the same ring: restores, binds no content
 
 
 def make_app(sample: Sample, database_url: str, **overrides: Any):

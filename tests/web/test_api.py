@@ -307,3 +307,26 @@ def test_scrambled_area_under_another_certificates_code_is_422_scramble_mismatch
     assert "restored_image" not in response.json
     entry = log_entries(app)[-1]
     assert (entry["outcome"], entry["error_code"], entry["serial"]) == ("failed", "scramble_mismatch", "OTHER-000002")
+
+
+def test_an_altered_back_gets_its_regions_and_no_pixels(client, api_key, sample, spec):
+    response = client.post("/api/v1/verifications?image=png", data=sample.forged_png,
+                           headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 422
+    body = response.json
+    assert body["code"] == "altered"
+    assert [r["name"] for r in body["context"]["regions"]] == ["address", "resident0.name", "resident0.birth"]
+    assert all(len(r["box"]) == 4 for r in body["context"]["regions"])
+    assert "tamper_map" not in body["context"] and "restored_image" not in body
+    assert body["context"]["serial"] == SERIAL
+
+
+def test_the_answer_says_whether_the_content_is_bound(client, api_key, sample, spec):
+    headers = {"Authorization": f"Bearer {api_key}"}
+    bound = client.post("/api/v1/verifications?image=none", data=sample.back_png, headers=headers).json
+    assert bound["content"]["bound"] is True and bound["content"]["regions"] == 11
+    assert bound["content"]["darker"] <= 1.4 and bound["content"]["lighter"] <= 1.6
+    old = client.post("/api/v1/verifications?image=none", data=sample.v1_png, headers=headers).json
+    assert old["outcome"] == "verified" and old["content"] == {"bound": False}
+    assert old["certificate"]["format_version"] == 1
+
