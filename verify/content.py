@@ -38,6 +38,8 @@ SIGMA_PER_CELL = 0.375
 # issuer printed none is what a changed character adds.
 DARKER = 1.4
 LIGHTER = 1.6
+MAX_TONE_CHANGE = 0.3  # the most a scan's faint ink may be strengthened, as a fraction
+INKED_LEVEL = 3  # signed levels from which a cell counts as well inked
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_LEVELS = spec.FRONT_W * spec.FRONT_H // 16  # a bound on what a fingerprint can hold, for decompression
 
@@ -158,15 +160,38 @@ def fitting_fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, in
 
 
 def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:
-    """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W)."""
-    soft = _soft(front_gray, fp.cell)
-    checks = []
+    """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W).
+
+    Only the regions (and the reach of the softening around them) are softened, as the whole front would be. The
+    restored levels are first strengthened by how much fainter the scan printed the well-inked cells (weak toner),
+    which takes out what a scan does to the whole page and leaves what a changed character does to a few cells."""
+    reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
+    h, w = front_gray.shape
+    measured = []
     for r in fp.regions:
         box = r.box(fp.cell)
-        diff = _cell_levels(soft, box, fp.cell) - r.levels
-        checks.append(RegionCheck(r.name, box, round(max(0.0, float(diff.max())), 2),
+        x0, y0 = max(0, box[0] - reach), max(0, box[1] - reach)
+        x1, y1 = min(w, box[2] + reach), min(h, box[3] + reach)
+        soft = _soft(front_gray[y0:y1, x0:x1], fp.cell)  # the page's own edge is reflected, as for the whole
+        measured.append(_cell_levels(soft, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), fp.cell))
+    gain, offset = _tone_line(np.concatenate([m.ravel() for m in measured]),
+                              np.concatenate([r.levels.ravel() for r in fp.regions]).astype(np.float32))
+    checks = []
+    for r, m in zip(fp.regions, measured, strict=True):
+        diff = (m - offset) / gain - r.levels
+        checks.append(RegionCheck(r.name, r.box(fp.cell), round(max(0.0, float(diff.max())), 2),
                                   round(max(0.0, float(-diff.min())), 2)))
     return checks
+
+
+def _tone_line(measured: np.ndarray, signed: np.ndarray) -> tuple[float, float]:
+    """How much fainter than signed the scan prints ink: the median ratio over the well-inked cells, never above 1
+    (a scan that prints darker is left alone: its extra darkness is what a changed character would add)."""
+    inked = signed >= INKED_LEVEL
+    if inked.sum() < 10:
+        return 1.0, 0.0
+    gain = float(np.median(measured[inked] / signed[inked]))
+    return float(np.clip(gain, 1 - MAX_TONE_CHANGE, 1.0)), 0.0
 
 
 def tamper_map(front_rgb: np.ndarray, altered: list[RegionCheck], scale: int = 8) -> np.ndarray:

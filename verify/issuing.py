@@ -94,12 +94,12 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     serial = serial or new_serial(issued_on)
     key = keyring.get(key_id) if key_id else keyring.default_signing_key()
     if front is None:
-        from .sample import PROTECTED_FIELDS, default_fields, render_sample_front
+        from .sample import default_fields, protected_regions, render_sample_front
 
         sample = render_sample_front(default_fields(serial=serial, issued_on=issued_on))
         front = sample.image
         if regions is None:
-            regions = {k: v for k, v in sample.text_boxes.items() if k.split(".")[-1] in PROTECTED_FIELDS}
+            regions = protected_regions(sample)
     fitted = fit_front(front)
     fp, strip_modules, digest = None, None, b""
     if version >= 2:

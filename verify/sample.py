@@ -196,6 +196,11 @@ _ROMAN = _roman_table()
 PROTECTED_FIELDS = ("address", "head_of_household", "name", "kana", "birth")
 
 
+def protected_regions(front: SampleFront) -> dict[str, tuple[int, int, int, int]]:
+    """The text boxes of the personal fields: what an issuer of this form names for a content-bound back."""
+    return {k: v for k, v in front.text_boxes.items() if k.split(".")[-1] in PROTECTED_FIELDS}
+
+
 def default_fields(serial: str = "SAMPLE-0001", issued_on: dt.date | None = None, variant: int = 0) -> SampleFields:
     """A fictitious household (``variant`` picks one of a few, modulo their number); deterministic."""
     hh = _HOUSEHOLDS[variant % len(_HOUSEHOLDS)]
