@@ -407,9 +407,10 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     y1 = min(gray.shape[0], int(np.ceil(pts[..., 1].max())) + reach)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), bool)
-    crop = gray[y0:y1, x0:x1].astype(np.float32)
-    soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5))
-    wide = cv2.GaussianBlur(crop, (0, 0), max(1.0, m * grid.px_per_unit / 2))
+    crop = gray[y0:y1, x0:x1]
+    soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5)).astype(np.float32)
+    side = max(3, round(m * grid.px_per_unit * 1.5)) | 1
+    wide = cv2.blur(soft, (side, side))  # the surroundings of a module
     crop = soft + SHARPEN * (soft - wide)  # a blurred single module drifts towards its surroundings: undo some
     pts -= (x0, y0)
     values = _sample(crop, pts)
