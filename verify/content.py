@@ -36,7 +36,7 @@ SIGMA_PER_CELL = 0.375
 # Levels a cell of a genuine restoration stays within (measured: bench/forgery.py). Printing and scanning thin and
 # soften strokes, so a cell may come out lighter than signed by more than it comes out darker; ink where the
 # issuer printed none is what a changed character adds.
-DARKER = 1.4
+DARKER = 1.3
 LIGHTER = 1.6
 MAX_TONE_CHANGE = 0.3  # the most a scan's faint ink may be strengthened, as a fraction
 INKED_LEVEL = 3  # signed levels from which a cell counts as well inked

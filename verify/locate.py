@@ -450,23 +450,45 @@ def _best_registered(crop: np.ndarray, pts: np.ndarray, values: np.ndarray) -> n
 
 
 def _strip_correction(gray: np.ndarray, grid: GridFit, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Scan-pixel corrections (ny, nx, 2) to the homography at the strip's points (grid units)."""
-    ppu = grid.px_per_unit
+    """Scan-pixel corrections (ny, nx, 2) to the homography at the strip's points (grid units): a Coons patch over
+    the strip's own frame of dots, as for the scrambled area: the bottom dot track above it, the foot row below
+    it and the side dots beside it."""
     track = spec.strip_dot_centres()
-    top_y = spec.GRID_H + spec.DOT_OFFSET  # the bottom dot row
+    top_y, foot_y = spec.GRID_H + spec.DOT_OFFSET, spec.STRIP_FOOT - spec.GRID_Y
     knots = np.array([spec.GRID_H] + [y - spec.GRID_Y for _, y in track["left"]], dtype=np.float64)
-    sides = {}
-    for side, last in (("left", grid.residuals["left"][-1]), ("right", grid.residuals["right"][-1])):
-        design = np.array(track[side], dtype=np.float64)
-        predicted = project(grid.homography, design) + last
-        hits = _dot_centroids(gray, predicted, max(3, round(DOT_SEARCH * ppu)), spec.DOT_SIZE * ppu)
-        res = hits[:, :2] - project(grid.homography, design)
-        res = np.concatenate([last[None], res])
-        ok = ~np.isnan(res[:, 0])
-        res = np.stack([np.interp(knots, knots[ok], res[ok, c]) for c in range(2)], 1)  # fill missed dots
-        at = np.stack([np.interp(ys, knots, res[:, c]) for c in range(2)], 1)  # (ny, 2)
-        sides[side] = at - np.array([np.interp(top_y, knots, res[:, c]) for c in range(2)])
+
+    def along(res: np.ndarray, at: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return np.stack([np.interp(at, where, res[:, c]) for c in range(2)], -1)
+
+    sides, ends = {}, {}
+    for side in ("left", "right"):
+        last = grid.residuals[side][-1]
+        res = np.concatenate([last[None], _track_residuals(gray, grid, track[side], last)])
+        sides[side] = along(res, ys, knots)  # (ny, 2)
+        ends[side] = along(res, np.array([top_y, foot_y]), knots)  # (2, 2): at the top row and at the foot
     kx = np.arange(spec.COLS + 1) * spec.PITCH
-    bow = np.stack([np.interp(xs, kx, grid.residuals["bottom"][:, c]) for c in range(2)], 1)  # (nx, 2)
+    s = (kx + spec.DOT_OFFSET) / (spec.GRID_W + 2 * spec.DOT_OFFSET)
+    drift = (1 - s)[:, None] * (ends["left"][1] - ends["left"][0]) + s[:, None] * (ends["right"][1] - ends["right"][0])
+    foot = _track_residuals(gray, grid, track["foot"], grid.residuals["bottom"] + drift)
+    top, bottom = along(grid.residuals["bottom"], xs, kx), along(foot, xs, kx)  # (nx, 2)
     s = ((xs + spec.DOT_OFFSET) / (spec.GRID_W + 2 * spec.DOT_OFFSET))[None, :, None]
-    return bow[None] + (1 - s) * sides["left"][:, None] + s * sides["right"][:, None]
+    t = ((ys - top_y) / (foot_y - top_y))[:, None, None]
+    left = sides["left"][:, None] - ((1 - t) * ends["left"][0] + t * ends["left"][1])
+    right = sides["right"][:, None] - ((1 - t) * ends["right"][0] + t * ends["right"][1])
+    return (1 - t) * top[None] + t * bottom[None] + (1 - s) * left + s * right
+
+
+def _track_residuals(gray: np.ndarray, grid: GridFit, design: list[tuple[float, float]],
+                     guess: np.ndarray) -> np.ndarray:
+    """Residuals (n, 2) of a row of dots from the grid's homography, each measured around where ``guess`` (the
+    residuals expected) puts it; dots not found take their neighbours' values, a row with none keeps the guess."""
+    ppu = grid.px_per_unit
+    expected = project(grid.homography, np.array(design, dtype=np.float64))
+    guess = np.broadcast_to(guess, expected.shape)
+    hits = _dot_centroids(gray, expected + guess, max(3, round(DOT_SEARCH * ppu)), spec.DOT_SIZE * ppu)
+    res = hits[:, :2] - expected
+    ok = ~np.isnan(res[:, 0])
+    if not ok.any():
+        return guess.copy()
+    idx = np.arange(len(res))
+    return np.stack([np.interp(idx, idx[ok], res[ok, c]) for c in range(2)], 1)

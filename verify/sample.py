@@ -192,8 +192,10 @@ def _roman_table() -> dict[str, str]:
 _ROMAN = _roman_table()
 
 
-# The fields whose content a v2 back binds (the last part of a region's name): who, where and when born.
-PROTECTED_FIELDS = ("address", "head_of_household", "name", "kana", "birth")
+# The fields whose content a v2 back binds (the last part of a region's name): who, where and when born. The
+# readings (kana) are left out: printed 8 px high on the restored front, a phone photo's blur moves them as much
+# as a changed character would.
+PROTECTED_FIELDS = ("address", "head_of_household", "name", "birth")
 
 
 def protected_regions(front: SampleFront) -> dict[str, tuple[int, int, int, int]]:

@@ -53,10 +53,11 @@ FOOTER_BOX = (200, 2560, 1790, 2620)  # v1 only: v2 prints the data strip there 
 # --- format v2: the data strip, between the bottom dot track and the bottom markers -------------------------
 STRIP_MODULE = 6  # units a module: 3.75 px at 150 dpi
 STRIP_X = GRID_X  # the strip spans the scrambled area's width
-STRIP_Y = 2556  # 10 units below the bottom dots
+STRIP_Y = 2560  # clear of the windows the bottom dots are measured in (14 units around each)
 STRIP_COLS = GRID_W // STRIP_MODULE  # 246
-STRIP_ROWS = 31  # down to y 2742, level with the bottom markers' lower edge
+STRIP_ROWS = 28  # down to y 2728
 STRIP_DOT_ROWS = 6  # the left and right dot tracks continue past the scrambled area, alongside the strip
+STRIP_FOOT = 2752  # and a row of dots runs under it, one per block column, like the bottom dot track above it
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ def dot_centres() -> dict[str, list[tuple[float, float]]]:
 
 
 def strip_dot_centres() -> dict[str, list[tuple[float, float]]]:
-    """Format v2: the dots that continue the left and right tracks alongside the data strip, top to bottom."""
+    """Format v2: the dots that continue the left and right tracks alongside the data strip, top to bottom, and
+    the row under it, left to right."""
     ys = [GRID_Y + GRID_H + k * PITCH for k in range(1, STRIP_DOT_ROWS + 1)]
-    return {"left": [(GRID_X - DOT_OFFSET, y) for y in ys], "right": [(GRID_X + GRID_W + DOT_OFFSET, y) for y in ys]}
+    return {"left": [(GRID_X - DOT_OFFSET, y) for y in ys], "right": [(GRID_X + GRID_W + DOT_OFFSET, y) for y in ys],
+            "foot": [(GRID_X + k * PITCH, STRIP_FOOT) for k in range(COLS + 1)]}
 
 
 def units_to_px(units: float, dpi: float = PRINT_DPI) -> float:

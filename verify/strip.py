@@ -26,10 +26,10 @@ from . import spec
 from .errors import BadSignature, StripUnreadable
 
 CODEWORDS = 4
-CODEWORD_BYTES = 238  # 4 x 238 bytes = 7,616 of the strip's 7,626 modules
+CODEWORD_BYTES = 215  # 4 x 215 bytes = 6,880 of the strip's 6,888 modules
 PARITY_BYTES = 48  # corrects 24 wrong bytes in every codeword
 DATA_BYTES = CODEWORD_BYTES - PARITY_BYTES
-CAPACITY = CODEWORDS * DATA_BYTES - 2  # 758 payload bytes
+CAPACITY = CODEWORDS * DATA_BYTES - 2  # 666 payload bytes
 WHITEN_LABEL = b"certverify/v2/strip-whitening\x00"
 
 

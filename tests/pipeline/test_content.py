@@ -133,7 +133,7 @@ def test_d_an_edited_strip_is_refused(cert, keyring):
 
 def test_the_data_strip_repairs_damage_and_gives_up_beyond_it():
     rng = np.random.default_rng(3)
-    payload = bytes(rng.integers(0, 256, 700, dtype=np.uint8))
+    payload = bytes(rng.integers(0, 256, 600, dtype=np.uint8))
     modules = strip.encode(payload)
     damaged = modules.copy()
     damaged.flat[rng.choice(modules.size, 40, replace=False)] ^= True

@@ -98,7 +98,7 @@ def test_strip_vector():
     modules = strip.encode(b"certverify")
     assert modules.shape == (spec.STRIP_ROWS, spec.STRIP_COLS)
     digest = hashlib.sha256(np.packbits(modules).tobytes()).hexdigest()
-    assert digest == "8b8a6b853c5d5df8ab9b66306fa9a865c388a99bb946e64182285ad3721f4aef"
+    assert digest == "498ff0ac4ada2579d4709ab841b7b5f6246fbf8689eb0cbc1fa1665c8506218f"
 
 
 def test_strip_follows_the_written_construction():
