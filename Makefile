@@ -39,6 +39,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/fidelity.py
+	$(BIN)/python bench/forgery.py
 
 bench-load: install
 	$(BIN)/python bench/load.py

@@ -141,10 +141,11 @@ def main() -> None:
     print(f"\n  all classes: {totals['verified']}/{totals['genuine']} genuine verified, {totals['alarms']} false alarms, "
           f"{totals['refused']}/{totals['forged']} forged refused")
 
-    print("\n(b) splicing: the scrambled area of one certificate under the code of another")
+    print("\n(b) splicing")
     other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"],
                   front=render_sample_front(default_fields(serial="FORGE-000002", issued_on=WORLD["day"], variant=2)).image)
-    print(f"  {outcome(encode_image(with_code(genuine.back, other.code), 'png'), ring)}")
+    print(f"  scrambled area under another's code and strip  {outcome(encode_image(with_area(other.back, genuine.back), 'png'), ring)}")
+    print(f"  another's code over this back's strip          {outcome(encode_image(with_code(genuine.back, other.code), 'png'), ring)}")
 
     print("\n(c) oracle probing under a genuine code")
     x0, y0 = (round(spec.units_to_px(v)) for v in (spec.GRID_X, spec.GRID_Y))

@@ -47,8 +47,22 @@ def _issue(args: argparse.Namespace) -> int:
             return 2
         front = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     issued_on = dt.date.fromisoformat(args.issued_on) if args.issued_on else None
-    cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
-                 document_type=args.document_type, issued_on=issued_on)
+    regions = None
+    if args.regions:
+        try:
+            named = json.loads(Path(args.regions).read_text())
+            regions = {str(k): tuple(int(v) for v in box) for k, box in named.items()}
+            if any(len(box) != 4 for box in regions.values()):
+                raise ValueError("each region is [x0, y0, x1, y1]")
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            print(f"cannot read regions {args.regions}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
+                     document_type=args.document_type, issued_on=issued_on, regions=regions)
+    except ValueError as exc:
+        print(f"cannot issue: {exc}", file=sys.stderr)
+        return 2
     paths = cert.save(args.out)
     print(json.dumps({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}},
                      ensure_ascii=False, indent=2))
@@ -93,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     iss.add_argument("--key-id", help="issuing key id (default: the newest signing key)")
     iss.add_argument("--document-type", default="residence", help="residence or seal-registration")
     iss.add_argument("--issued-on", help="issue date YYYY-MM-DD (default today)")
+    iss.add_argument("--regions", help="JSON object naming the boxes of the front whose content the signature binds: "
+                     '{"name": [x0, y0, x1, y1], ...} in the front\'s pixels (default: the sample\'s personal '
+                     "fields, or the whole front coarsely)")
     iss.add_argument("--keys", help="key ring directory")
     iss.set_defaults(func=_issue)
 

@@ -76,3 +76,18 @@ def test_restore_with_a_foreign_ring_says_unknown_key(issued, tmp_path):
     done = run("restore", str(out / "back.png"), keys=other)
     assert done.returncode == 1
     assert json.loads(done.stdout)["error"]["code"] == "unknown_key"
+
+
+def test_an_issuer_names_the_regions_its_signature_binds(issued, tmp_path):
+    keys, out, _ = issued
+    regions = tmp_path / "regions.json"
+    regions.write_text(json.dumps({"name": [418, 720, 1094, 799], "address": [418, 454, 2299, 551]}))
+    done = run("issue", "--out", str(tmp_path / "named"), "--front", str(out / "front.png"), "--serial",
+               "CLI-000002", "--regions", str(regions), keys=keys)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(run("restore", str(tmp_path / "named" / "back.png"), keys=keys).stdout)
+    assert result["content"]["bound"] is True and result["content"]["regions"] == 2
+    regions.write_text('{"name": [1, 2]}')
+    bad = run("issue", "--out", str(tmp_path / "bad"), "--front", str(out / "front.png"), "--regions", str(regions),
+              keys=keys)
+    assert bad.returncode == 2 and "regions" in bad.stderr
