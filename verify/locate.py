@@ -382,16 +382,16 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
     return (padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4
 
 
-SHARPEN = 1.0
+STRIP_SHARPEN = 1.0  # how much of a module's surroundings is taken back out of it
+STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
+STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
 
 
 def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndarray:
     """The modules of format v2's data strip (True = dark), sampled at their centres and thresholded midway between
     the nearby paper and ink.
 
-    The strip lies below the scrambled area, where the grid's own correction would have to be extrapolated; the
-    dots alongside it anchor it instead: the bow of the bottom dot row, carried down by how far the side dots
-    drift from the homography, linearly across the strip. Where the dots are measured coarsely (a small scan)
+    The strip is mapped by its own frame of dots (``_strip_correction``). Should that reading not decode,
     ``search`` moves each tile of the strip by up to a third of a module to where its samples are most
     contrasted, i.e. at module centres rather than edges."""
     m = spec.STRIP_MODULE
@@ -411,7 +411,7 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5)).astype(np.float32)
     side = max(3, round(m * grid.px_per_unit * 1.5)) | 1
     wide = cv2.blur(soft, (side, side))  # the surroundings of a module
-    crop = soft + SHARPEN * (soft - wide)  # a blurred single module drifts towards its surroundings: undo some
+    crop = soft + STRIP_SHARPEN * (soft - wide)  # a blurred single module drifts towards its surroundings: undo some
     pts -= (x0, y0)
     values = _sample(crop, pts)
     if search:
@@ -421,9 +421,6 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     ink = cv2.blur(cv2.erode(values, kernel), (7, 7))
     return values < (paper + ink) / 2
 
-
-STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
-STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
 
 
 def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -119,7 +119,7 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, digest: bytes) -> content
     """The content fingerprint from format v2's data strip, checked against the digest in the signed code."""
     try:
         data = strip.decode(read_strip(gray, grid), digest)
-    except (StripUnreadable, BadSignature):  # misread where the dots are coarse: search the registration
+    except (StripUnreadable, BadSignature):  # misread: read again, searching the registration
         data = strip.decode(read_strip(gray, grid, search=True), digest)
     try:
         return content.Fingerprint.from_bytes(data)
