@@ -179,9 +179,10 @@ class ContentUnverifiable(VerifyError):
 class Altered(VerifyError):
     code = "altered"
     message_en = ("The restored front differs from what the issuer signed in the regions marked on the map: the back "
-                  "was rebuilt for altered content. Do not trust this paper; contact the issuing municipality.")
-    message_ja = ("復元した表面が、発行元が署名した内容と地図に示した箇所で一致しません。改ざんした内容に合わせて"
-                  "裏面が作り直されています。この用紙を信用せず、発行した市区町村にお問い合わせください。")
+                  "was altered or rebuilt for altered content. Do not trust this paper; contact the issuing "
+                  "municipality.")
+    message_ja = ("復元した表面が、発行元が署名した内容と地図に示した箇所で一致しません。裏面が改ざんされたか、"
+                  "改ざんした内容に合わせて作り直されています。この用紙を信用せず、発行した市区町村にお問い合わせください。")
 
 
 # --- the operator's side ---------------------------------------------------------------------------------------
