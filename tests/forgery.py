@@ -17,9 +17,9 @@ from verify.intake import iter_pages, open_upload
 from verify.issuing import fit_front
 from verify.locate import locate_markers, measure_dots
 from verify.model import Limits
-from verify.render import draw_matrix, fill_rect
-from verify.sample import default_fields
-from verify.scramble import turn
+from verify.render import draw_matrix, fill_rect, render_back
+from verify.sample import default_fields, render_sample_front
+from verify.scramble import scramble, turn
 
 PX = functools.partial(spec.units_to_px, dpi=spec.PRINT_DPI)
 
@@ -107,10 +107,6 @@ def smudge_strip(page: np.ndarray) -> np.ndarray:
 def exact_forgery(cert, keyring) -> np.ndarray:
     """The best back a forger could make for the altered front: every block in its exact place (the block map
     derived with the issuer's own secret), rendered at 300 dpi; only its scrambled area is of use."""
-    from verify.render import render_back
-    from verify.sample import render_sample_front
-    from verify.scramble import scramble
-
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
     return render_back(scramble(fit_front(altered), truth), cert.code, cert.facts)

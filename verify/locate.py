@@ -464,9 +464,9 @@ def _strip_correction(gray: np.ndarray, grid: GridFit, xs: np.ndarray, ys: np.nd
         sides[side] = along(res, ys, knots)  # (ny, 2)
         ends[side] = along(res, np.array([top_y, foot_y]), knots)  # (2, 2): at the top row and at the foot
     kx = np.arange(spec.COLS + 1) * spec.PITCH
-    s = (kx + spec.DOT_OFFSET) / (spec.GRID_W + 2 * spec.DOT_OFFSET)
-    drift = (1 - s)[:, None] * (ends["left"][1] - ends["left"][0]) + s[:, None] * (ends["right"][1] - ends["right"][0])
-    foot = _track_residuals(gray, grid, track["foot"], grid.residuals["bottom"] + drift)
+    across = ((kx + spec.DOT_OFFSET) / (spec.GRID_W + 2 * spec.DOT_OFFSET))[:, None]  # at the foot dots
+    drift = (1 - across) * (ends["left"][1] - ends["left"][0]) + across * (ends["right"][1] - ends["right"][0])
+    foot = _track_residuals(gray, grid, track["foot"], grid.residuals["bottom"] + drift)  # found where expected
     top, bottom = along(grid.residuals["bottom"], xs, kx), along(foot, xs, kx)  # (nx, 2)
     s = ((xs + spec.DOT_OFFSET) / (spec.GRID_W + 2 * spec.DOT_OFFSET))[None, :, None]
     t = ((ys - top_y) / (foot_y - top_y))[:, None, None]

@@ -80,7 +80,8 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     clock.lap("locate")
     payload = check_code(read_code(gray, fit), keyring)
     clock.lap("code")
-    if payload.version >= 2 and _is_bilevel(img):  # strokes drop out of 1-bit scans: content cannot be compared
+    bilevel = _is_bilevel(img)
+    if payload.version >= 2 and bilevel:  # strokes drop out of 1-bit scans: content cannot be compared
         raise ContentUnverifiable("a 1-bit scan of a content-bound back", serial=payload.serial,
                                   issuer=payload.issuer, key_id=payload.key_id, signature="valid")
     grid = measure_dots(gray, fit)
@@ -88,7 +89,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     fingerprint = _read_fingerprint(gray, grid, payload.content_digest) if payload.version >= 2 else None
     clock.lap("content")
     block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
-    if _is_bilevel(img):  # a fax-style 1-bit scan: recover grey levels before resampling
+    if bilevel:  # a fax-style 1-bit scan: recover grey levels before resampling
         img = cv2.GaussianBlur(img, (0, 0), 0.8)
     map_x, map_y = grid.block_maps(block_map)
     blocks = cv2.remap(img, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE)

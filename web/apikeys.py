@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sys
 from dataclasses import dataclass
 
 import click
@@ -140,8 +139,7 @@ def revoke_command(name: str) -> None:
         try:
             info = revoke_key(session, name)
         except ApiKeyError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"revoked {info.name} ({info.prefix}…)")
 
 

@@ -9,6 +9,8 @@ fields where there are some, and a genuine scan must never be called altered (be
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -20,14 +22,16 @@ from tests.forgery import (
     with_area,
     with_code,
 )
-from verify import content, encode_image, errors, restore, spec, strip
+from verify import content, encode_image, errors, issue, restore, spec, strip
+from verify.derive import BlockMap
 from verify.issuing import fit_front
-from verify.render import render_back
+from verify.render import draw_matrix, fill_rect, render_back
 from verify.sample import render_sample_front
 from verify.scramble import scramble
 from verify.simulate import CLASSES, scan_bytes
 
 CHANGED = {"address", "resident0.birth", "resident0.name"}
+DAY = dt.date(2026, 11, 27)
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -101,8 +105,6 @@ def test_c_a_genuine_area_with_one_field_cell_blacked_out_is_refused(cert, keyri
     `altered` with a tamper map, never the restored front."""
     address = next(r for r in cert.fingerprint.regions if r.name == "address").box(cert.fingerprint.cell)
     block = (address[1] // spec.BLOCK) * spec.COLS + address[0] // spec.BLOCK + 2
-    from verify.derive import BlockMap
-
     truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
     printed = int(np.flatnonzero(truth.perm == block)[0])
     r, c = divmod(printed, spec.COLS)
@@ -121,8 +123,6 @@ def test_d_an_edited_strip_is_refused(cert, keyring):
     other = content.Fingerprint(cert.fingerprint.cell, cert.fingerprint.regions[:-1]).to_bytes()
     modules = strip.encode(other)
     page = cert.back.copy()
-    from verify.render import draw_matrix, fill_rect
-
     px = spec.units_to_px
     fill_rect(page, px(spec.STRIP_X), px(spec.STRIP_Y), px(spec.STRIP_X + spec.STRIP_COLS * spec.STRIP_MODULE),
               px(spec.STRIP_Y + spec.STRIP_ROWS * spec.STRIP_MODULE), (255, 255, 255))
@@ -159,17 +159,9 @@ def test_the_fingerprint_fits_the_strip_and_round_trips(cert):
 
 
 def test_an_arbitrary_front_is_bound_as_a_whole_more_coarsely(keyring):
-    from verify import issue
-
-    front = render_sample_front(altered_fields("TEST-000031", cert_day())).image
-    issued = issue(keyring, front=front, serial="TEST-000031", issued_on=cert_day())
+    front = render_sample_front(altered_fields("TEST-000031", DAY)).image
+    issued = issue(keyring, front=front, serial="TEST-000031", issued_on=DAY)
     assert [r.name for r in issued.fingerprint.regions] == ["band1", "band2", "band3", "band4"]
     assert issued.fingerprint.cell > content.CELL_SIZES[0]
     result = restore(png(issued.back), keyring)
     assert result.content["bound"] is True and result.content["regions"] == 4
-
-
-def cert_day():
-    import datetime as dt
-
-    return dt.date(2026, 11, 27)
