@@ -23,14 +23,6 @@ from tests.audit.helpers import make_app, migrate, need
 # --- databases -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session", autouse=True)
-def catalogues() -> None:
-    """Compile the translations (what `make install` does), so the Japanese console exists in any checkout."""
-    from web.i18n import compile_catalogues
-
-    compile_catalogues()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("sqlite-template")

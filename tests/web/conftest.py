@@ -15,14 +15,6 @@ from tests.forgery import exact_forgery, with_area
 from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample, create_key, make_app
 
 
-@pytest.fixture(scope="session", autouse=True)
-def catalogues() -> None:
-    """Compile the translations (what `make install` does), so the Japanese pages exist in any checkout."""
-    from web.i18n import compile_catalogues
-
-    compile_catalogues()
-
-
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     import verify
