@@ -159,15 +159,9 @@ def _request_id() -> str:
     return request_id()
 
 
-def _regions(regions: Any) -> list[dict[str, Any]]:
-    """Named boxes of an ``altered`` verdict, in a shape the template can list (any extra keys ignored)."""
-    out = []
-    for region in regions or []:
-        if isinstance(region, dict):
-            out.append({"name": region_label(str(region.get("name", ""))), "box": region.get("box")})
-        else:
-            out.append({"name": region_label(str(region)), "box": None})
-    return out
+def _regions(regions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The regions of an ``altered`` verdict (``verify.restore`` names each with its box), as a reader names them."""
+    return [{"name": region_label(r["name"]), "box": r["box"]} for r in regions or []]
 
 
 def region_label(name: str) -> str:
@@ -184,16 +178,9 @@ def region_label(name: str) -> str:
     return str(FIELD_LABELS[field])
 
 
-def _tamper_map_url(tamper_map: Any) -> str | None:
-    """A coarse tamper map (an RGB or gray array, or encoded bytes) as a data: URL, encoded in memory."""
-    if tamper_map is None:
-        return None
-    if isinstance(tamper_map, bytes):
-        return _data_url(tamper_map, "image/png")
-    array = np.asarray(tamper_map)
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    return _data_url(verify.encode_image(array.astype(np.uint8), fmt="png"), "image/png")
+def _tamper_map_url(tamper_map: np.ndarray | None) -> str | None:
+    """The coarse tamper map of an ``altered`` verdict (RGB) as a data: URL, encoded in memory."""
+    return None if tamper_map is None else _data_url(verify.encode_image(tamper_map, fmt="png"), "image/png")
 
 
 @bp.get("/scanner")
