@@ -1,8 +1,9 @@
 """Decoding uploads by content, with limits on bytes, pixels and pages, into OpenCV arrays (BGR or gray).
 
 Every size is read from the file's header and checked before anything is decoded, so a decompression bomb is
-refused without allocating its pixels. JPEG, PNG, BMP and WebP are decoded by OpenCV (the fast path); TIFF goes
-through Pillow, PDF through PDFium under ``PDFIUM_LOCK``. Every decoder failure becomes a ``VerifyError``.
+refused without allocating its pixels. Colour JPEGs are decoded by libjpeg-turbo through simplejpeg; other JPEGs,
+PNG, BMP and WebP by OpenCV; TIFF goes through Pillow, PDF through PDFium under ``PDFIUM_LOCK``. Every decoder
+failure becomes a ``VerifyError``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+import simplejpeg
 from PIL import Image, TiffImagePlugin
 
 from .errors import CorruptFile, EmptyUpload, TooLarge, TooManyPages, TooManyPixels, UnsupportedFormat, VerifyError
@@ -448,12 +450,24 @@ def _decode_raster(fmt: str, data: bytes, header: _Header, max_pixels: int | Non
         flags = _REDUCED[factor][kind == "gray"]
         scale = 1 / factor
     with _decoder_errors(f"the {fmt.upper()} image"):
-        image = cv2.imdecode(buffer, flags | cv2.IMREAD_IGNORE_ORIENTATION)
+        image = _decode_jpeg_colour(data) if fmt == "jpeg" and flags == cv2.IMREAD_COLOR else None
+        if image is None:
+            image = cv2.imdecode(buffer, flags | cv2.IMREAD_IGNORE_ORIENTATION)
         if image is None:
             raise CorruptFile(f"the {fmt.upper()} image data is damaged or incomplete")
         image = _normalize_channels(_to_uint8(image), kind)
     image, extra = _downscale(image, max_pixels)
     return _apply_orientation(image, header.orientation), scale * extra
+
+
+def _decode_jpeg_colour(data: bytes) -> np.ndarray | None:
+    """A colour JPEG decoded to BGR by libjpeg-turbo through simplejpeg, about a fifth faster than OpenCV, with
+    chroma upsampled by replication: the pipeline reads colour at half resolution and luminance is untouched.
+    None for what simplejpeg declines (CMYK, 12-bit, arithmetic coding): OpenCV decodes those."""
+    try:
+        return simplejpeg.decode_jpeg(data, "BGR", fastupsample=True)
+    except ValueError:
+        return None
 
 
 def _normalize_channels(image: np.ndarray, kind: str) -> np.ndarray:
