@@ -5,8 +5,8 @@
 For 300 and 600 dpi office scans (JPEG) of the sample back it prints the median time of each stage (decode,
 locate with the markers, code, refine with the dots, warp: every front block resampled from its printed cell,
 which descrambles as it warps, and finish: coherence check, sharpening, colour order), the time from
-upload bytes to restored array, the time of a plain ``cv2.imdecode`` of the same bytes measured in the same run,
-and their ratio; then the time to encode the restored front in each output format; then the peak resident memory
+upload bytes to restored array, the time of a plain ``cv2.imdecode`` of the same bytes measured in the same run
+(the two alternate, run after run, so that load from elsewhere on the machine falls on both), and their ratio; then the time to encode the restored front in each output format; then the peak resident memory
 of one restore in a fresh process.
 """
 
@@ -43,6 +43,18 @@ def median_ms(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def interleaved_ms(fns: list, runs: int) -> list[float]:
+    """Median times of several functions run in turn, round after round, so that a burst of load on a shared
+    machine slows all of them alike instead of whichever happened to be running."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, ts in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1000)
+    return [statistics.median(ts) for ts in times]
+
+
 def peak_memory_mb(scan: Path, keys: Path) -> float:
     """Peak resident memory of one restore above the loaded interpreter, in a fresh process, in MB."""
     code = f"""
@@ -63,7 +75,7 @@ print((rss_kb('VmHWM:') - before) / 1024)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     cv2.setNumThreads(1)
     ring = KeyRing([IssuingKey.generate("bench")])
@@ -82,10 +94,12 @@ def main() -> None:
     for dpi, case in cases.items():
         data, _ = scan_bytes(cert.back, case, seed=1)
         buf = np.frombuffer(data, np.uint8)
-        decode_ms, img = median_ms(lambda buf=buf: cv2.imdecode(buf, cv2.IMREAD_COLOR), args.runs)
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         restore(data, ring)  # warm caches (detector, fonts)
         results = []
-        total_ms, _ = median_ms(lambda data=data, results=results: results.append(restore(data, ring)), args.runs)
+        decode_ms, total_ms = interleaved_ms([lambda buf=buf: cv2.imdecode(buf, cv2.IMREAD_COLOR),
+                                              lambda data=data, results=results: results.append(restore(data, ring))],
+                                             args.runs)
         stages = {k: statistics.median(r.timings_ms.get(k, 0.0) for r in results) for k in results[0].timings_ms}
         h, w = img.shape[:2]
         print(f"{dpi} dpi A4 JPEG, {w}x{h} px, {len(data) / 1e6:.2f} MB")
