@@ -32,7 +32,7 @@ from .scramble import place_blocks
 
 WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi;
 # a 16 or 20 MP phone photo keeps its full resolution)
-UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
+UNIFORM_LIGHT_LEVELS = 10  # paper around the dot track varying less than this: one tone curve for the page
 MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours no better than random ones: wrong block map
 
 
@@ -89,22 +89,19 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     fingerprint = _read_fingerprint(gray, grid, payload.content_digest) if payload.version >= 2 else None
     clock.lap("content")
     block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
-    if bilevel:  # a fax-style 1-bit scan: recover grey levels before resampling
-        img = cv2.GaussianBlur(img, (0, 0), 0.8)
-    map_x, map_y = grid.block_maps(block_map)
-    blocks = cv2.remap(img, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE)
-    front = place_blocks(normalize_tone(blocks, fit, grid, map_x, map_y), block_map)
-    clock.lap("warp")  # resampling each front block from its printed cell: warping and descrambling at once
-    coherence = seam_coherence(front if front.ndim == 2 else cv2.cvtColor(front, cv2.COLOR_BGR2GRAY))
+    source = cv2.GaussianBlur(gray, (0, 0), 0.8) if bilevel else gray  # 1-bit: recover grey levels first
+    luma, colour = resample_front(source, img if img.ndim == 3 else None, fit, grid, block_map)
+    clock.lap("warp")
+    coherence = seam_coherence(luma)
     if coherence > MAX_COHERENCE:
         raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
                                serial=payload.serial, coherence=round(coherence, 2))
-    front = sharpen(front, grid.blur_px / grid.px_per_unit)
-    front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB if front.ndim == 2 else cv2.COLOR_BGR2RGB)
+    luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
+    front = compose(luma, colour)
     clock.lap("finish")
     bound = {"bound": False}
     if fingerprint is not None:
-        bound = check_content(fingerprint, front, payload)
+        bound = check_content(fingerprint, luma, front, payload)
         clock.lap("content")
     return Restoration(
         image=front,
@@ -128,10 +125,11 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, digest: bytes) -> content
         raise CodeUnreadable(f"the signed content fingerprint is malformed: {exc}") from exc
 
 
-def check_content(fingerprint: content.Fingerprint, front: np.ndarray, payload: CodePayload) -> dict[str, Any]:
-    """Compare the restored front (RGB) with the signed fingerprint: ``Altered`` naming the regions that differ,
-    with a coarse tamper map and never the front itself; otherwise what was checked."""
-    checks = content.compare(fingerprint, cv2.cvtColor(front, cv2.COLOR_RGB2GRAY))
+def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload
+                  ) -> dict[str, Any]:
+    """Compare the restored front's luminance with the signed fingerprint: ``Altered`` naming the regions that
+    differ, with a coarse tamper map of the front (RGB) and never the front itself; otherwise what was checked."""
+    checks = content.compare(fingerprint, luma)
     altered = [c for c in checks if c.altered]
     if altered:
         raise Altered(
@@ -145,30 +143,91 @@ def check_content(fingerprint: content.Fingerprint, front: np.ndarray, payload: 
             "lighter": max((c.lighter for c in checks), default=0.0)}
 
 
-def normalize_tone(pixels: np.ndarray, fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    """Map the local paper white to 255 and the ink of the dot track to 0 in pixels sampled from the scan through
-    ``map_x``, ``map_y``, undoing uneven light and grey paper.
+def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, grid: GridFit, block_map: BlockMap
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The front's luminance at full resolution and, from a colour scan (BGR), its colour at half resolution (as
+    YCrCb, of which ``compose`` takes the chroma), with paper white mapped to 255 and the dots' ink to 0. Every
+    front block is resampled from its printed cell, which warps and descrambles at once.
 
-    Paper white is estimated where light varies, in the scan itself (on the reduced image the markers were found
-    in: the brightest pixel within about one block, smoothed), and read through the same maps as the pixels."""
+    Colour at half resolution is what a JPEG scan carries anyway (4:2:0 subsampling), so it is sampled at the
+    nearest pixel; sharpening then works on luminance alone, without colour fringes."""
+    map_x, map_y = grid.block_maps(block_map)
+    luma = place_blocks(cv2.remap(gray, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE),
+                        block_map)
+    half_x, half_y = (_halve(m) for m in (map_x, map_y))
+    black, gain = paper_gain(fit, grid, half_x, half_y)
+    if isinstance(gain, float):  # a flatbed scan: one tone curve for the whole page
+        luma = cv2.LUT(luma, _levels(black, gain))
+    else:
+        full = cv2.resize(place_blocks(gain, block_map), luma.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        luma = cv2.multiply(cv2.subtract(luma, black) if black > 0 else luma, full, dtype=cv2.CV_8U)
+    if colour is None:
+        return luma, None
+    samples = cv2.remap(colour, half_x, half_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    paper = paper_colour(colour, grid)  # each channel scaled to its own paper level: tinted paper comes out white
+    if isinstance(gain, float):
+        luts = [_levels(black, 255.0 / max(level - black, 32.0)) for level in paper]
+        return luma, place_blocks(cv2.cvtColor(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.COLOR_BGR2YCrCb),
+                                  block_map)
+    luts = [_levels(0.0, grid.paper / max(level, 32.0)) for level in paper]
+    ycc = cv2.cvtColor(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.COLOR_BGR2YCrCb)
+    ycc[..., 1:] = np.clip((ycc[..., 1:] - np.float32(128)) * gain[..., None] + 128, 0, 255)
+    return luma, place_blocks(ycc, block_map)
+
+
+def _halve(block_map_coords: np.ndarray) -> np.ndarray:
+    """Block maps (cells, BLOCK ** 2) at half resolution: the centre of every 2 x 2 pixel group, midway between
+    its first and last pixel centres (the maps are affine within a block)."""
+    b = spec.BLOCK
+    m = block_map_coords.reshape(-1, b, b)
+    return ((m[:, 0::2, 0::2] + m[:, 1::2, 1::2]) * np.float32(0.5)).reshape(len(m), -1)
+
+
+def _levels(black: float, gain: float) -> np.ndarray:
+    """A tone curve for ``cv2.LUT``: ``black`` to 0, then ``gain`` levels out per level in."""
+    return np.clip((np.arange(256) - black) * gain, 0, 255).astype(np.uint8)
+
+
+def paper_colour(colour: np.ndarray, grid: GridFit) -> np.ndarray:
+    """Levels (B, G, R) of the blank paper halfway between the dots of the track, around the scrambled area."""
+    d, p = spec.DOT_OFFSET, spec.PITCH
+    across = grid.scan_points((np.arange(spec.COLS) + 0.5) * p, np.array([-d, spec.GRID_H + d])).reshape(-1, 2)
+    down = grid.scan_points(np.array([-d, spec.GRID_W + d]), (np.arange(spec.ROWS) + 0.5) * p).reshape(-1, 2)
+    pts = np.concatenate([across, down]).astype(np.float32)[:, None]
+    samples = cv2.remap(colour, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.median(samples[:, 0].astype(np.float32), axis=0)
+
+
+def paper_gain(fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> tuple[float, float | np.ndarray]:
+    """The level taken as black, and the gain that maps paper white to 255 from there: one figure for a page
+    evenly lit, else one per sample of ``map_x``, ``map_y``, undoing uneven light.
+
+    An evenly lit page is one whose blank paper around the dot track varies by less than UNIFORM_LIGHT_LEVELS;
+    its white is that paper's level. Where light varies, paper white is estimated in the scan itself (on the
+    reduced image the markers were found in: the brightest pixel within about one block, smoothed), and read
+    through the maps."""
+    if grid.paper_spread < UNIFORM_LIGHT_LEVELS:
+        black = max(0.0, min(grid.ink, grid.paper - 64))
+        return black, 255.0 / max(grid.paper - black, 32.0)
     small, factor = fit.preview, fit.preview_factor
     pitch = max(3, round(spec.PITCH * grid.px_per_unit / factor))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pitch | 1, pitch | 1))
     white = cv2.GaussianBlur(cv2.dilate(small, kernel).astype(np.float32), (0, 0), pitch / 2)
     probe = grid.scan_points(np.linspace(0, spec.GRID_W, 9), np.linspace(0, spec.GRID_H, 12)).reshape(-1, 2)
     levels = cv2.remap(white, (probe[:, 0:1] / factor).astype(np.float32), (probe[:, 1:2] / factor).astype(np.float32),
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     black = max(0.0, min(grid.ink, float(levels.min()) - 64))
-    low, high = np.percentile(levels, [2, 98])
-    if high - low < UNIFORM_LIGHT_LEVELS:  # a flatbed scan: one tone curve for the whole page
-        lut = np.clip((np.arange(256) - black) * 255.0 / max(float(np.median(levels)) - black, 32.0), 0, 255)
-        return cv2.LUT(pixels, lut.astype(np.uint8))
     local = cv2.remap(white, map_x / factor, map_y / factor, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    gain = 255.0 / np.maximum(local - black, 32.0)
-    shifted = cv2.subtract(pixels, (black,) * 4) if black > 0 else pixels
-    if pixels.ndim == 3:
-        gain = cv2.merge([gain, gain, gain])
-    return cv2.multiply(shifted, gain, dtype=cv2.CV_8U)
+    return black, 255.0 / np.maximum(local - black, 32.0)
+
+
+def compose(luma: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
+    """The RGB front from full-resolution luminance and the chroma of half-resolution YCrCb (none: a grey scan)."""
+    if colour is None:
+        return cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
+    ycc = cv2.resize(colour, luma.shape[::-1], interpolation=cv2.INTER_NEAREST)  # never across a block seam
+    cv2.mixChannels([luma], [ycc], [0, 0])
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
 def _is_bilevel(img: np.ndarray) -> bool:

@@ -7,6 +7,8 @@ scrambled design image is GRID_H x GRID_W units at one pixel a unit.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import spec
@@ -74,8 +76,8 @@ def descramble(design: np.ndarray, block_map: BlockMap) -> np.ndarray:
 
 def place_blocks(blocks: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """The front from its upright blocks listed in printed order (row p is front block ``perm[p]``), each row
-    BLOCK * BLOCK pixels long, as ``GridFit.block_maps`` samples them."""
-    b = spec.BLOCK
+    b * b pixels long (b = BLOCK, or BLOCK / 2 at half resolution), as ``GridFit.block_maps`` samples them."""
+    b = math.isqrt(blocks.shape[1])
     front = np.empty_like(blocks)
     front[block_map.perm] = blocks
     return _from_blocks(front.reshape(len(front), b, b, *blocks.shape[2:]), spec.ROWS, spec.COLS)
