@@ -241,11 +241,12 @@ class GridFit:
         """Whether the dots stray from the homography enough to matter (sheet-feeder stretch, lens bulge)."""
         return max(float(np.abs(r).max()) for r in self.residuals.values()) > MAX_PLAIN_RESIDUAL_PX
 
-    def block_maps(self, block_map: BlockMap) -> tuple[np.ndarray, np.ndarray]:
-        """Where to sample the scan for every pixel of every front block, in printed order: two (cells, BLOCK *
-        BLOCK) float32 maps for ``cv2.remap``. Row p reads printed cell p through the cell's local affine map
+    def block_maps(self, block_map: BlockMap, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Where to sample the scan for every pixel of every front block, in printed order: two (cells, (BLOCK /
+        step) ** 2) float32 maps for ``cv2.remap``. Row p reads printed cell p through the cell's local affine map
         composed with the inverse of its turn, so it comes out as the upright front block ``perm[p]``; reading
-        the cells in printed order keeps the scan's memory access sequential."""
+        the cells in printed order keeps the scan's memory access sequential. With ``step`` 2 the maps sample
+        every block at half resolution, at the centres of its 2 x 2 pixel groups."""
         g, b, pitch = spec.GUARD, spec.BLOCK, spec.PITCH
         xs = (np.arange(spec.COLS)[:, None] * pitch + [g, g + b]).ravel().astype(np.float64)
         ys = (np.arange(spec.ROWS)[:, None] * pitch + [g, g + b]).ravel().astype(np.float64)
@@ -259,11 +260,11 @@ class GridFit:
             m[:, :, k] = ex * turn[:, 0, k, None] + ey * turn[:, 1, k, None]
         m[:, :, 2] += origin
         m = m.astype(np.float32)
-        local = np.arange(b, dtype=np.float32) + 0.5
+        local = (np.arange(b // step, dtype=np.float32) + 0.5) * step
         maps = []
         for i in range(2):  # x, then y: scan = m[0] * u + m[1] * v + m[2] at pixel centres (u, v) of the block
             rows = m[:, i, 1, None, None] * local[None, :, None] + m[:, i, 2, None, None]
-            maps.append((rows + m[:, i, 0, None, None] * local[None, None, :]).reshape(len(m), b * b))
+            maps.append((rows + m[:, i, 0, None, None] * local[None, None, :]).reshape(len(m), -1))
         return maps[0], maps[1]
 
     @property

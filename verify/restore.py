@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -32,7 +33,7 @@ from .scramble import place_blocks
 
 WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi;
 # a 16 or 20 MP phone photo keeps its full resolution)
-UNIFORM_LIGHT_LEVELS = 10  # paper around the dot track varying less than this: one tone curve for the page
+UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
 MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours no better than random ones: wrong block map
 
 
@@ -154,12 +155,12 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     map_x, map_y = grid.block_maps(block_map)
     luma = place_blocks(cv2.remap(gray, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE),
                         block_map)
-    half_x, half_y = (_halve(m) for m in (map_x, map_y))
+    half_x, half_y = grid.block_maps(block_map, step=2)
     black, gain = paper_gain(fit, grid, half_x, half_y)
     if isinstance(gain, float):  # a flatbed scan: one tone curve for the whole page
         luma = cv2.LUT(luma, _levels(black, gain))
     else:
-        full = cv2.resize(place_blocks(gain, block_map), luma.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        full = cv2.resize(place_blocks(gain, block_map), luma.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
         luma = cv2.multiply(cv2.subtract(luma, black) if black > 0 else luma, full, dtype=cv2.CV_8U)
     if colour is None:
         return luma, None
@@ -169,18 +170,9 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
         luts = [_levels(black, 255.0 / max(level - black, 32.0)) for level in paper]
         return luma, place_blocks(cv2.cvtColor(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.COLOR_BGR2YCrCb),
                                   block_map)
-    luts = [_levels(0.0, grid.paper / max(level, 32.0)) for level in paper]
-    ycc = cv2.cvtColor(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.COLOR_BGR2YCrCb)
-    ycc[..., 1:] = np.clip((ycc[..., 1:] - np.float32(128)) * gain[..., None] + 128, 0, 255)
-    return luma, place_blocks(ycc, block_map)
-
-
-def _halve(block_map_coords: np.ndarray) -> np.ndarray:
-    """Block maps (cells, BLOCK ** 2) at half resolution: the centre of every 2 x 2 pixel group, midway between
-    its first and last pixel centres (the maps are affine within a block)."""
-    b = spec.BLOCK
-    m = block_map_coords.reshape(-1, b, b)
-    return ((m[:, 0::2, 0::2] + m[:, 1::2, 1::2]) * np.float32(0.5)).reshape(len(m), -1)
+    luts = [_levels(black, (grid.paper - black) / max(level - black, 32.0)) for level in paper]
+    toned = cv2.multiply(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.merge([gain] * 3), dtype=cv2.CV_8U)
+    return luma, place_blocks(cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb), block_map)
 
 
 def _levels(black: float, gain: float) -> np.ndarray:
@@ -199,24 +191,25 @@ def paper_colour(colour: np.ndarray, grid: GridFit) -> np.ndarray:
 
 
 def paper_gain(fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> tuple[float, float | np.ndarray]:
-    """The level taken as black, and the gain that maps paper white to 255 from there: one figure for a page
-    evenly lit, else one per sample of ``map_x``, ``map_y``, undoing uneven light.
+    """The level taken as black, and the gain that maps paper white to 255 from there: one figure where white
+    hardly varies over the scrambled area, else one per sample of ``map_x``, ``map_y``, undoing uneven light and
+    grey paper.
 
-    An evenly lit page is one whose blank paper around the dot track varies by less than UNIFORM_LIGHT_LEVELS;
-    its white is that paper's level. Where light varies, paper white is estimated in the scan itself (on the
-    reduced image the markers were found in: the brightest pixel within about one block, smoothed), and read
-    through the maps."""
-    if grid.paper_spread < UNIFORM_LIGHT_LEVELS:
-        black = max(0.0, min(grid.ink, grid.paper - 64))
-        return black, 255.0 / max(grid.paper - black, 32.0)
+    Paper white is estimated in the scan itself, on the reduced image the markers were found in: the brightest
+    pixel within about one block, smoothed by a Gaussian of half a block (at half that image's size, where the
+    smoothing costs a quarter: pyrDown's own smoothing of about one pixel counts towards it)."""
     small, factor = fit.preview, fit.preview_factor
     pitch = max(3, round(spec.PITCH * grid.px_per_unit / factor))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pitch | 1, pitch | 1))
-    white = cv2.GaussianBlur(cv2.dilate(small, kernel).astype(np.float32), (0, 0), pitch / 2)
+    brightest = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pitch | 1, pitch | 1)))
+    white = cv2.GaussianBlur(cv2.pyrDown(brightest).astype(np.float32), (0, 0), math.sqrt(pitch**2 / 4 - 1) / 2)
+    factor *= 2
     probe = grid.scan_points(np.linspace(0, spec.GRID_W, 9), np.linspace(0, spec.GRID_H, 12)).reshape(-1, 2)
     levels = cv2.remap(white, (probe[:, 0:1] / factor).astype(np.float32), (probe[:, 1:2] / factor).astype(np.float32),
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
     black = max(0.0, min(grid.ink, float(levels.min()) - 64))
+    low, high = np.percentile(levels, [2, 98])
+    if high - low < UNIFORM_LIGHT_LEVELS:
+        return black, 255.0 / max(float(np.median(levels)) - black, 32.0)
     local = cv2.remap(white, map_x / factor, map_y / factor, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return black, 255.0 / np.maximum(local - black, 32.0)
 
@@ -225,7 +218,7 @@ def compose(luma: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
     """The RGB front from full-resolution luminance and the chroma of half-resolution YCrCb (none: a grey scan)."""
     if colour is None:
         return cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
-    ycc = cv2.resize(colour, luma.shape[::-1], interpolation=cv2.INTER_NEAREST)  # never across a block seam
+    ycc = cv2.resize(colour, luma.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)  # never across a block seam
     cv2.mixChannels([luma], [ycc], [0, 0])
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
