@@ -2,12 +2,14 @@
 
     python bench/speed.py [--runs N]
 
-For 300 and 600 dpi office scans (JPEG) of the sample back it prints the median time of each stage (decode,
-locate with the markers, code, refine with the dots, warp: every front block resampled from its printed cell,
-which descrambles as it warps, and finish: coherence check, sharpening, colour order), the time from
-upload bytes to restored array, the time of a plain ``cv2.imdecode`` of the same bytes measured in the same run
-(the two alternate, run after run, so that load from elsewhere on the machine falls on both), and their ratio; then the time to encode the restored front in each output format; then the peak resident memory
-of one restore in a fresh process.
+For 300 and 600 dpi office scans (JPEG) of the backs of four sample certificates, taken in turn, it prints the
+median time of each stage (decode, locate with the markers, code, refine with the dots, content: the data strip,
+warp: every front block resampled from its printed cell, which descrambles as it warps, and tone, finish:
+coherence check, sharpening, composing luminance and colour, then content again: the comparison with the
+fingerprint), the time from upload bytes to restored array, the time of a plain ``cv2.imdecode`` of the same bytes
+measured in the same run (the two alternate, run after run, so that load from elsewhere on the machine falls on
+both), and their ratio; then the time to encode the restored front in each output format; then the peak resident
+memory of one restore in a fresh process.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from verify import IssuingKey, KeyRing, encode_image, issue, restore  # noqa: E4
 from verify.output import FORMATS  # noqa: E402
 from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
+CERTIFICATES = 4  # backs of different certificates, taken in turn: how evenly a page's paper white comes out, and
+# with it the cost of the tone step, depends on what is printed where
+
 
 def median_ms(fn, runs: int) -> tuple[float, object]:
     times, out = [], None
@@ -41,18 +46,6 @@ def median_ms(fn, runs: int) -> tuple[float, object]:
         out = fn()
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times), out
-
-
-def interleaved_ms(fns: list, runs: int) -> list[float]:
-    """Median times of several functions run in turn, round after round, so that a burst of load on a shared
-    machine slows all of them alike instead of whichever happened to be running."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(runs):
-        for fn, ts in zip(fns, times, strict=True):
-            t = time.perf_counter()
-            fn()
-            ts.append((time.perf_counter() - t) * 1000)
-    return [statistics.median(ts) for ts in times]
 
 
 def peak_memory_mb(scan: Path, keys: Path) -> float:
@@ -75,11 +68,12 @@ print((rss_kb('VmHWM:') - before) / 1024)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=16)
     args = parser.parse_args()
     cv2.setNumThreads(1)
     ring = KeyRing([IssuingKey.generate("bench")])
-    cert = issue(ring, serial="BENCH-000001", issued_on=dt.date(2026, 11, 27))
+    day = dt.date(2026, 11, 27)
+    certs = [issue(ring, serial=f"BENCH-{n:06d}", issued_on=day) for n in range(1, 1 + CERTIFICATES)]
     office = CLASSES["office300"][1]
     cases = {dpi: dataclasses.replace(office, dpi=dpi, name=f"office/{dpi}dpi") for dpi in (300, 600)}
     report: dict[str, object] = {}
@@ -90,19 +84,24 @@ def main() -> None:
         old.unlink()
     KeyRing().save(keys, ring.get("bench"))
 
-    print(f"single-threaded (cv2.setNumThreads(1)), median of {args.runs} runs\n")
+    print(f"single-threaded (cv2.setNumThreads(1)), median of {args.runs} runs over {CERTIFICATES} certificates\n")
     for dpi, case in cases.items():
-        data, _ = scan_bytes(cert.back, case, seed=1)
-        buf = np.frombuffer(data, np.uint8)
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-        restore(data, ring)  # warm caches (detector, fonts)
-        results = []
-        decode_ms, total_ms = interleaved_ms([lambda buf=buf: cv2.imdecode(buf, cv2.IMREAD_COLOR),
-                                              lambda data=data, results=results: results.append(restore(data, ring))],
-                                             args.runs)
+        scans = [scan_bytes(cert.back, case, seed=1)[0] for cert in certs]
+        for data in scans:
+            restore(data, ring)  # warm caches (detector, fonts)
+        decode_times, total_times, results = [], [], []
+        for run in range(args.runs):  # a plain decode, then a restore of the same bytes, round after round
+            data = scans[run % len(scans)]
+            t0 = time.perf_counter()
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            t1 = time.perf_counter()
+            results.append(restore(data, ring))
+            total_times.append((time.perf_counter() - t1) * 1000)
+            decode_times.append((t1 - t0) * 1000)
+        decode_ms, total_ms = statistics.median(decode_times), statistics.median(total_times)
         stages = {k: statistics.median(r.timings_ms.get(k, 0.0) for r in results) for k in results[0].timings_ms}
         h, w = img.shape[:2]
-        print(f"{dpi} dpi A4 JPEG, {w}x{h} px, {len(data) / 1e6:.2f} MB")
+        print(f"{dpi} dpi A4 JPEG, {w}x{h} px, {statistics.mean(map(len, scans)) / 1e6:.2f} MB")
         for stage, ms in stages.items():
             print(f"  {stage:<11} {ms:7.1f} ms")
         print(f"  bytes -> restored array {total_ms:7.1f} ms")
