@@ -301,7 +301,9 @@ def _dot_centroids(gray: np.ndarray, guesses: np.ndarray, r: int, dot_px: float)
     ys, xs = centre[:, 1:2] + offsets, centre[:, 0:1] + offsets  # (N, 2r + 1) each
     inside = (ys[:, 0] >= 0) & (xs[:, 0] >= 0) & (ys[:, -1] < gray.shape[0]) & (xs[:, -1] < gray.shape[1])
     ys, xs = ys[inside], xs[inside]
-    patch = gray[ys[:, :, None], xs[:, None, :]].astype(np.float32)
+    side = 2 * r + 1  # slicing window by window is several times faster than one fancy-indexed gather
+    patch = np.stack([gray[y:y + side, x:x + side] for y, x in zip(ys[:, 0], xs[:, 0], strict=True)]
+                     ).astype(np.float32) if len(ys) else np.zeros((0, side, side), np.float32)
     ring = np.concatenate([patch[:, 0], patch[:, -1], patch[:, 1:-1, 0], patch[:, 1:-1, -1]], axis=1)
     paper = np.median(ring, axis=1)  # the window's edge is paper
     darkest = patch.min(axis=(1, 2))
@@ -369,16 +371,16 @@ def _edge_blur(gray: np.ndarray, centres: np.ndarray, dot_px: float, ink: float,
     if paper - ink < 25:
         return 0.0
     half, reach = max(1, round(dot_px / 4)), round(dot_px / 2 + 8)
-    sigmas = []
-    for cx, cy in centres:
-        xi, yi = round(cx), round(cy)
-        if yi - half < 0 or xi - reach < 0 or yi + half + 1 > gray.shape[0] or xi + reach + 1 > gray.shape[1]:
-            continue
-        profile = (paper - gray[yi - half:yi + half + 1, xi - reach:xi + reach + 1].astype(np.float32).mean(0))
-        step = np.diff(np.clip(profile / (paper - ink), 0, 1))
-        for d in (step.max(), -step.min()):
-            sigmas.append(float(np.interp(-d, -_STEP_OF_SIGMA, _SIGMAS)))
-    return float(np.median(sigmas)) if sigmas else 0.0
+    xi, yi = (np.array([round(v) for v in centres[:, k]], dtype=np.int64) for k in (0, 1))
+    inside = (yi - half >= 0) & (xi - reach >= 0) & (yi + half + 1 <= gray.shape[0]) & (xi + reach + 1 <= gray.shape[1])
+    if not inside.any():
+        return 0.0
+    ys = yi[inside, None, None] + np.arange(-half, half + 1)[None, :, None]
+    xs = xi[inside, None, None] + np.arange(-reach, reach + 1)[None, None, :]
+    profiles = paper - gray[ys, xs].astype(np.float32).mean(1)  # one row per dot, across its left and right edges
+    steps = np.diff(np.clip(profiles / (paper - ink), 0, 1), axis=1)
+    largest = np.stack([steps.max(1), -steps.min(1)], 1).ravel()  # each dot's rising edge, then its falling edge
+    return float(np.median(np.interp(-largest, -_STEP_OF_SIGMA, _SIGMAS)))
 
 
 def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
