@@ -165,13 +165,14 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     if colour is None:
         return luma, None
     samples = cv2.remap(colour, half_x, half_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-    paper = paper_colour(colour, grid)  # each channel scaled to its own paper level: tinted paper comes out white
+    # each channel's paper brought to the gray paper's level, so that tinted paper comes out white, then toned
+    # as the luminance is
+    balance = [(grid.paper - black) / max(level - black, 32.0) for level in paper_colour(colour, grid)]
     if isinstance(gain, float):
-        luts = [_levels(black, 255.0 / max(level - black, 32.0)) for level in paper]
-        return luma, place_blocks(cv2.cvtColor(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.COLOR_BGR2YCrCb),
-                                  block_map)
-    luts = [_levels(black, (grid.paper - black) / max(level - black, 32.0)) for level in paper]
-    toned = cv2.multiply(cv2.LUT(samples, np.stack(luts, -1)[None]), cv2.merge([gain] * 3), dtype=cv2.CV_8U)
+        toned = cv2.LUT(samples, np.stack([_levels(black, gain * b) for b in balance], -1)[None])
+    else:
+        balanced = cv2.LUT(samples, np.stack([_levels(black, b) for b in balance], -1)[None])
+        toned = cv2.multiply(balanced, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
     return luma, place_blocks(cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb), block_map)
 
 
