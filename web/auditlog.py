@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from web import db
+from web.auditquery import LogFilter, iter_entries, parse_when
 from web.models import ChainHead, Checkpoint, LogEntry
 
 GENESIS_HASH = "0" * 64
@@ -462,8 +463,6 @@ def iter_export(fmt: str, rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
 
 def _parse_time(value: str | None, end: bool = False) -> dt.datetime | None:
     """A command-line time bound (see ``auditquery.parse_when``); a clear usage error when it cannot be read."""
-    from web.auditquery import parse_when
-
     try:
         return parse_when(value, end)
     except ValueError as exc:
@@ -496,8 +495,6 @@ def verify_command() -> None:
 @click.option("--client", help="API key name or ip:... hash.")
 @click.option("--channel", type=click.Choice(["web", "api"]))
 def export_command(fmt: str, since: str | None, until: str | None, **filters: str | None) -> None:
-    from web.auditquery import LogFilter, iter_entries
-
     flt = LogFilter(since=_parse_time(since), until=_parse_time(until, end=True), **filters)
     with db.get_engine().connect() as conn:
         for chunk in iter_export(fmt, iter_entries(conn, flt, newest_first=False)):
