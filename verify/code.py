@@ -44,7 +44,6 @@ class CodePayload:
     version: int = spec.FORMAT_VERSION
     content_digest: bytes = b""  # version 2: SHA-256 of the data strip's payload
 
-
     def validate(self) -> None:
         """Raise ValueError when a field is outside the format's alphabet or length."""
         for name, pattern in FIELD_RES.items():

@@ -202,13 +202,14 @@ class GridFit:
     paper_spread: float  # range (2nd to 98th percentile) of the paper level around the dots: uneven light
     blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
 
-    def scan_points(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    def scan_points(self, xs: np.ndarray, ys: np.ndarray, correct: bool = True) -> np.ndarray:
         """Scan coordinates (ny, nx, 2) of the grid of design points xs x ys (units from the scrambled area's
-        top-left corner): the homography, plus the boundary correction where the dots call for it."""
+        top-left corner): the homography, plus (unless ``correct`` is false) the boundary correction where the
+        dots call for it."""
         gx, gy = np.meshgrid(xs, ys)
         pts = project(self.homography, np.stack([gx.ravel() + spec.GRID_X, gy.ravel() + spec.GRID_Y], 1))
         pts = pts.reshape(len(ys), len(xs), 2)
-        return pts + self._coons(xs, ys) if self.needs_correction else pts
+        return pts + self._coons(xs, ys) if correct and self.needs_correction else pts
 
     def _coons(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Boundary residuals blended into the interior (a Coons patch over the dot-track rectangle)."""
@@ -321,12 +322,17 @@ def _dot_centroids(gray: np.ndarray, guesses: np.ndarray, r: int, dot_px: float)
     return out
 
 
+def _dot_window(ppu: float) -> tuple[int, float]:
+    """At ``ppu`` scan pixels a unit: the half-width of the window a dot is searched in, and a dot's side, in
+    scan pixels."""
+    return max(3, round(DOT_SEARCH * ppu)), spec.DOT_SIZE * ppu
+
+
 def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
     """Measure every dot of the track to sub-pixel precision: all at their predicted places first, then the
     missing ones again where their measured neighbours say they have moved."""
     ppu = fit.px_per_unit
-    r = max(3, round(DOT_SEARCH * ppu))
-    dot_px = spec.DOT_SIZE * ppu
+    r, dot_px = _dot_window(ppu)
     centres = spec.dot_centres()
     design = np.concatenate([np.array(c, dtype=np.float64) for c in centres.values()])
     bounds = np.cumsum([0] + [len(c) for c in centres.values()])
@@ -412,10 +418,7 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     m = spec.STRIP_MODULE
     xs = spec.STRIP_X - spec.GRID_X + (np.arange(spec.STRIP_COLS) + 0.5) * m
     ys = spec.STRIP_Y - spec.GRID_Y + (np.arange(spec.STRIP_ROWS) + 0.5) * m
-    gx, gy = np.meshgrid(xs, ys)
-    pts = project(grid.homography, np.stack([gx.ravel() + spec.GRID_X, gy.ravel() + spec.GRID_Y], 1))
-    pts = pts.reshape(len(ys), len(xs), 2) + _strip_correction(gray, grid, xs, ys)
-    pts = pts.astype(np.float32)
+    pts = (grid.scan_points(xs, ys, correct=False) + _strip_correction(gray, grid, xs, ys)).astype(np.float32)
     reach = int(np.ceil(m * grid.px_per_unit)) + 2
     x0, y0 = (max(0, int(np.floor(pts[..., i].min())) - reach) for i in (0, 1))
     x1 = min(gray.shape[1], int(np.ceil(pts[..., 0].max())) + reach)
@@ -435,7 +438,6 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     paper = cv2.blur(cv2.dilate(values, kernel), (7, 7))
     ink = cv2.blur(cv2.erode(values, kernel), (7, 7))
     return values < (paper + ink) / 2
-
 
 
 def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -494,10 +496,9 @@ def _track_residuals(gray: np.ndarray, grid: GridFit, design: list[tuple[float, 
                      guess: np.ndarray) -> np.ndarray:
     """Residuals (n, 2) of a row of dots from the grid's homography, each measured around where ``guess`` (the
     residuals expected) puts it; dots not found take their neighbours' values, a row with none keeps the guess."""
-    ppu = grid.px_per_unit
     expected = project(grid.homography, np.array(design, dtype=np.float64))
     guess = np.broadcast_to(guess, expected.shape)
-    hits = _dot_centroids(gray, expected + guess, max(3, round(DOT_SEARCH * ppu)), spec.DOT_SIZE * ppu)
+    hits = _dot_centroids(gray, expected + guess, *_dot_window(grid.px_per_unit))
     res = hits[:, :2] - expected
     ok = ~np.isnan(res[:, 0])
     if not ok.any():

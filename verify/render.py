@@ -43,6 +43,14 @@ def draw_matrix(canvas: np.ndarray, matrix: np.ndarray, x: float, y: float, modu
         fill_rect(canvas, x + c * module, y + r * module, x + (c + 1) * module, y + (r + 1) * module)
 
 
+def draw_dots(canvas: np.ndarray, tracks: dict[str, list[tuple[float, float]]], dpi: float) -> None:
+    """Draw a square dot of DOT_SIZE units at every centre (page units) of ``tracks``."""
+    half = spec.DOT_SIZE / 2
+    for centres in tracks.values():
+        for cx, cy in centres:
+            fill_rect(canvas, *(spec.units_to_px(v, dpi) for v in (cx - half, cy - half, cx + half, cy + half)))
+
+
 @functools.cache
 def marker_matrix(marker_id: int) -> np.ndarray:
     """The 7 x 7 module pattern (True = ink) of ArUco marker ``marker_id`` from the format's dictionary."""
@@ -97,10 +105,7 @@ def render_back(design: np.ndarray, code: bytes, facts: CertificateFacts, dpi: f
         design = cv2.cvtColor(design, cv2.COLOR_GRAY2RGB)
     canvas[gy:gy + gh, gx:gx + gw] = cv2.resize(design, (gw, gh), interpolation=cv2.INTER_CUBIC)
 
-    half = spec.DOT_SIZE / 2
-    for side in spec.dot_centres().values():
-        for cx, cy in side:
-            fill_rect(canvas, px(cx - half), px(cy - half), px(cx + half), px(cy + half))
+    draw_dots(canvas, spec.dot_centres(), dpi)
 
     for corner, rect in spec.marker_rects().items():
         draw_matrix(canvas, marker_matrix(spec.MARKER_IDS[corner]), px(rect.x), px(rect.y),
@@ -138,7 +143,5 @@ def render_back(design: np.ndarray, code: bytes, facts: CertificateFacts, dpi: f
     draw_text_lines(canvas, spec.NOTICE_BOX, [*notice, ("四隅のマークとコード、下の帯が", "Scan at 300 dpi with the corner"),
                                               ("すべて写るよう 300 dpi でスキャン。", "marks, the code and the strip.")], 24, dpi)
     draw_matrix(canvas, strip, px(spec.STRIP_X), px(spec.STRIP_Y), px(spec.STRIP_MODULE))
-    for side in spec.strip_dot_centres().values():
-        for cx, cy in side:
-            fill_rect(canvas, px(cx - half), px(cy - half), px(cx + half), px(cy + half))
+    draw_dots(canvas, spec.strip_dot_centres(), dpi)
     return canvas
