@@ -266,6 +266,16 @@ def test_back_from_an_unknown_issuing_key_is_422_unknown_key(app, client, api_ke
     assert (entry["outcome"], entry["error_code"]) == ("failed", "unknown_key")
 
 
+def _refused_and_logged(app, client, api_key, spec, data: bytes, code: str) -> dict:
+    """Post a scan that must be refused with 422 ``code`` and no restored front; the log entry it left."""
+    response = client.post(URL, data=data, headers=auth(api_key))
+    assert response.status_code == 422
+    check_schema(spec, "Problem", response.json)
+    assert response.json["code"] == code
+    assert "restored_image" not in response.json
+    return log_entries(app)[-1]
+
+
 def _back_page(sample) -> np.ndarray:
     """The sample's printed back as an RGB array, for the forger's edits."""
     return cv2.cvtColor(cv2.imdecode(np.frombuffer(sample.back_png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -282,13 +292,8 @@ def test_edited_code_is_422_bad_signature_and_logged(app, client, api_key, sampl
     ring = verify.KeyRing.load(sample.keys_dir)
     payload, _, signature = parse_code(verify.issue(ring, serial=SERIAL, issuer=sample.facts.issuer).code)
     edited = dataclasses.replace(payload, serial="FORGED-0001").body() + signature
-    forged = with_code(_back_page(sample), edited)
-    response = client.post(URL, data=verify.encode_image(forged, fmt="png"), headers=auth(api_key))
-    assert response.status_code == 422
-    check_schema(spec, "Problem", response.json)
-    assert response.json["code"] == "bad_signature"
-    assert "restored_image" not in response.json
-    entry = log_entries(app)[-1]
+    forged = verify.encode_image(with_code(_back_page(sample), edited), fmt="png")
+    entry = _refused_and_logged(app, client, api_key, spec, forged, "bad_signature")
     assert (entry["outcome"], entry["error_code"], entry["signature"]) == ("failed", "bad_signature", "invalid")
 
 
@@ -299,13 +304,8 @@ def test_scrambled_area_under_another_certificates_code_is_422_scramble_mismatch
     from tests.forgery import with_code
 
     other = verify.issue(verify.KeyRing.load(sample.keys_dir), serial="OTHER-000002", issuer=sample.facts.issuer)
-    spliced = with_code(_back_page(sample), other.code)
-    response = client.post(URL, data=verify.encode_image(spliced, fmt="png"), headers=auth(api_key))
-    assert response.status_code == 422
-    check_schema(spec, "Problem", response.json)
-    assert response.json["code"] == "scramble_mismatch"
-    assert "restored_image" not in response.json
-    entry = log_entries(app)[-1]
+    spliced = verify.encode_image(with_code(_back_page(sample), other.code), fmt="png")
+    entry = _refused_and_logged(app, client, api_key, spec, spliced, "scramble_mismatch")
     assert (entry["outcome"], entry["error_code"], entry["serial"]) == ("failed", "scramble_mismatch", "OTHER-000002")
 
 
