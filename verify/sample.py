@@ -466,15 +466,18 @@ def _ground(width: int, height: int, dpi: int, face: str, latent_word: str) -> n
 class _Page:
     """Drawing state for one page: the image, faces, scale and the field regions recorded so far."""
 
-    def __init__(self, dpi: int, mincho: str, gothic: str, latin: bool) -> None:
+    def __init__(self, dpi: int, mincho: str, gothic: str, latin: bool, pattern: bool = True) -> None:
         self.dpi = dpi
         self.latin = latin
         self.mincho = mincho  # "" selects the Latin face
         self.gothic = gothic
         self.width = round(A4_MM[0] * dpi / 25.4)
         self.height = round(A4_MM[1] * dpi / 25.4)
-        ground = _ground(self.width, self.height, dpi, gothic, "COPY" if latin else "複写")
-        self.image = Image.fromarray(ground, "RGB")
+        if pattern:
+            ground = _ground(self.width, self.height, dpi, gothic, "COPY" if latin else "複写")
+            self.image = Image.fromarray(ground, "RGB")
+        else:
+            self.image = Image.new("RGB", (self.width, self.height), "white")
         self.draw = ImageDraw.Draw(self.image)
         self.regions: dict[str, Box] = {}
         self.text_boxes: dict[str, Box] = {}
@@ -783,8 +786,10 @@ def _sample_mark(page: _Page) -> None:
     page.image.paste(Image.composite(Image.new("RGB", crop.size, _SAMPLE_RED), crop, mask), box)
 
 
-def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, latin: bool = False) -> SampleFront:
-    """Render the fictitious front page (A4 portrait at ``dpi``; ``latin=True`` forces the no-CJK-font fallback)."""
+def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, latin: bool = False,
+                        pattern: bool = True) -> SampleFront:
+    """Render the fictitious front page (A4 portrait at ``dpi``; ``latin=True`` forces the no-CJK-font fallback;
+    ``pattern=False`` leaves out the background security pattern, as on plain paper)."""
     if fields is None:
         fields = default_fields()
     if not 1 <= len(fields.residents) <= MAX_RESIDENTS:
@@ -794,11 +799,11 @@ def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, l
     mincho = None if latin else find_cjk_font("mincho")
     if mincho is None:
         note = "CJK font disabled: Latin fallback" if latin else "CJK font not found: Latin fallback"
-        page = _Page(dpi, "", "", latin=True)
+        page = _Page(dpi, "", "", latin=True, pattern=pattern)
     else:
         gothic = find_cjk_font("gothic") or mincho
         note = ""
-        page = _Page(dpi, str(mincho), str(gothic), latin=False)
+        page = _Page(dpi, str(mincho), str(gothic), latin=False, pattern=pattern)
     _header(page, fields, note)
     bottom = _table(page, fields)
     _footer(page, fields, bottom)

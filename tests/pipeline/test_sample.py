@@ -85,6 +85,16 @@ def test_mostly_white_paper_with_black_text(front: SampleFront) -> None:
     assert (gray < 60).mean() > 0.005  # there is text and ruling
 
 
+def test_plain_paper_leaves_out_only_the_background_pattern(front: SampleFront) -> None:
+    plain = render_sample_front(pattern=False)
+    assert plain.regions == front.regions
+    paper = plain.image.min(axis=2) == 255
+    assert paper.mean() > 0.8  # blank paper where the pattern was
+    assert (front.image[paper].min(axis=1) < 250).mean() > 0.2  # the patterned page is tinted there
+    ink = plain.image.max(axis=2) < 60
+    assert np.abs(front.image[ink].astype(int) - plain.image[ink]).max() <= 60  # the text is the same
+
+
 def test_seal_is_red_inside_its_region(front: SampleFront) -> None:
     x0, y0, x1, y1 = front.regions["seal"]
     side_mm = (x1 - x0) / front.dpi * 25.4  # the 25 mm stamp plus a little room for its tilt
