@@ -1,6 +1,6 @@
 """What a forger can do against format v2, measured against the real pipeline, and what the content check costs.
 
-    python bench/forgery.py [--classes clean office300 ...] [--cases N] [--jobs N]
+    python bench/forgery.py [--classes clean office300 ...] [--cases N] [--jobs N] [--plain]
 
 (a) Known plaintext: from one genuine certificate's front and a scan of its back, recover the block map by
     matching blocks (the format is public, so the forger rectifies the back exactly as the verifier does), then
@@ -12,8 +12,10 @@
 (d) An edited code (serial changed, signature kept).
 For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
-largest cell differences genuine scans reach (the margin to the thresholds) and the time the content check adds
-(reading the data strip and comparing the fingerprint) as a share of the whole verification.
+largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
+margins on either side of the thresholds), and the time the content check adds (reading the data strip and
+comparing the fingerprint) as a share of the whole verification. ``--plain`` draws the fronts on blank paper,
+without the background security pattern, as an issuer's own plain front would be.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.forgery import altered_fields, recover_block_map, with_area, with_code  # noqa: E402
-from verify import IssuingKey, KeyRing, encode_image, errors, issue, restore, spec  # noqa: E402
+from verify import IssuingKey, KeyRing, content, encode_image, errors, issue, restore, spec  # noqa: E402
 from verify.code import parse_code  # noqa: E402
 from verify.derive import BlockMap  # noqa: E402
 from verify.issuing import fit_front  # noqa: E402
 from verify.render import render_back  # noqa: E402
-from verify.sample import default_fields, render_sample_front  # noqa: E402
+from verify.sample import default_fields, protected_regions, render_sample_front  # noqa: E402
 from verify.scramble import scramble  # noqa: E402
 from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
@@ -52,11 +54,13 @@ def outcome(data: bytes, ring: KeyRing) -> str:
 
 
 def _case(args):
-    """One print-and-scan of a genuine or forged back under one degradation: (class, kind, outcome, ms, content ms)."""
+    """One print-and-scan of a genuine or forged back under one degradation: (class, kind, outcome, ms, content ms,
+    largest genuine cell differences, least darker changed field named)."""
     name, i, kind = args
     back = {"genuine": WORLD["genuine"].back, "forged": WORLD["forged_back"], "exact": WORLD["exact_back"]}[kind]
     data, _ = scan_bytes(back, CLASSES[name][i], seed=100 + i)
     t = time.perf_counter()
+    least = None
     try:
         result = restore(data, WORLD["ring"])
         code, content_ms = "verified", result.timings_ms.get("content", 0.0)
@@ -64,20 +68,23 @@ def _case(args):
     except errors.VerifyError as exc:
         code, content_ms, largest = exc.code, 0.0, None
         if exc.code == "altered":
-            named = {r["name"] for r in exc.context["regions"]}
-            code += "+" + ",".join(sorted(FIELDS_CHANGED & named))
-    return name, kind, code, (time.perf_counter() - t) * 1000, content_ms, largest
+            changed = [r for r in exc.context["regions"] if r["name"] in FIELDS_CHANGED]
+            code += "+" + ",".join(sorted(r["name"] for r in changed))
+            least = min((r["darker"] for r in changed), default=None)
+    return name, kind, code, (time.perf_counter() - t) * 1000, content_ms, largest, least
 
 
 WORLD: dict = {}
 FIELDS_CHANGED = {"address", "resident0.birth", "resident0.name"}
 
 
-def _world() -> None:
+def _world(plain: bool = False) -> None:
     ring = KeyRing([IssuingKey.generate("bench")])
     day = dt.date(2026, 11, 27)
-    genuine = issue(ring, serial="FORGE-000001", issued_on=day)  # the sample, its personal fields bound
-    altered = render_sample_front(altered_fields("FORGE-000001", day))
+    front = render_sample_front(default_fields(serial="FORGE-000001", issued_on=day), pattern=not plain)
+    genuine = issue(ring, front=front.image, regions=protected_regions(front), serial="FORGE-000001",
+                    issued_on=day)  # the sample, its personal fields bound
+    altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=not plain)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
     learnt = recover_block_map(genuine.front, scan)
     design = scramble(fit_front(altered.image), learnt)
@@ -93,9 +100,10 @@ def main() -> None:
     parser.add_argument("--classes", nargs="*", default=sorted(CLASSES))
     parser.add_argument("--cases", type=int, default=4, help="scans per class and kind")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--plain", action="store_true", help="fronts on blank paper, without the background pattern")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    _world()
+    _world(args.plain)
     genuine, ring = WORLD["genuine"], WORLD["ring"]
     truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
     right = (WORLD["learnt"].perm == truth.perm) & (WORLD["learnt"].transform == truth.transform)
@@ -107,9 +115,11 @@ def main() -> None:
     print("(a) per degradation class: genuine scans and scans of the back rebuilt for the altered front")
     print("  genuine: scans of the genuine back; learnt / exact: the back rebuilt for the altered front with the block")
     print("  map learnt by matching, or with the exact map (the best any forger could do); named: of the 3 changed")
-    print("  fields, how many the answer names (mean); darker / lighter: largest genuine cell difference, in levels\n")
+    print("  fields, how many the answer names (mean); darker / lighter: largest genuine cell difference, in levels;")
+    print(f"  forged: the least a changed field named comes out darker in the forged scans (thresholds: darker "
+          f"{content.DARKER}, lighter {content.LIGHTER})\n")
     print(f"{'class':<10} {'genuine verified':>16} {'false alarms':>12} {'learnt refused':>14} {'exact refused':>13}"
-          f" {'named':>6} {'darker':>7} {'lighter':>7} {'content ms':>10} {'of restore':>10}")
+          f" {'named':>6} {'darker':>7} {'lighter':>7} {'forged':>7} {'content ms':>10} {'of restore':>10}")
     jobs = [(n, i, k) for n in args.classes for i in range(min(args.cases, len(CLASSES[n])))
             for k in ("genuine", "forged", "exact")]
     with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
@@ -132,6 +142,7 @@ def main() -> None:
         print(f"{name:<10} {ok:>10}/{len(gen):<5} {alarms:>12} {refused[0]:>8}/{len(learnt):<5} {refused[1]:>7}/{len(exact):<5}"
               f" {statistics.fmean(named) if named else 0:>6.1f} {max((d[0] for d in diffs), default=0):>7.2f}"
               f" {max((d[1] for d in diffs), default=0):>7.2f}"
+              f" {min((r[6] for r in learnt + exact if r[6] is not None), default=0):>7.2f}"
               f" {statistics.fmean([r[4] for r in gen if r[2] == 'verified'] or [0]):>10.1f}"
               f" {statistics.fmean(share) if share else 0:>10.1%}")
         for r in mine:
@@ -142,8 +153,9 @@ def main() -> None:
           f"{totals['refused']}/{totals['forged']} forged refused")
 
     print("\n(b) splicing")
-    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"],
-                  front=render_sample_front(default_fields(serial="FORGE-000002", issued_on=WORLD["day"], variant=2)).image)
+    other_front = render_sample_front(default_fields(serial="FORGE-000002", issued_on=WORLD["day"], variant=2),
+                                      pattern=not args.plain)
+    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image)
     print(f"  scrambled area under another's code and strip  {outcome(encode_image(with_area(other.back, genuine.back), 'png'), ring)}")
     print(f"  another's code over this back's strip          {outcome(encode_image(with_code(genuine.back, other.code), 'png'), ring)}")
 
