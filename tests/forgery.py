@@ -15,7 +15,7 @@ from verify.code import qr_matrix
 from verify.derive import BlockMap
 from verify.intake import iter_pages, open_upload
 from verify.issuing import fit_front
-from verify.locate import locate_markers, measure_dots
+from verify.locate import locate_markers, measure_dots, sample_blocks
 from verify.model import Limits
 from verify.render import draw_matrix, fill_rect, render_back
 from verify.sample import default_fields, render_sample_front
@@ -59,9 +59,7 @@ def printed_cells(scan: bytes) -> np.ndarray:
     page = next(iter_pages(scan, open_upload(scan, Limits()), Limits()))
     gray = page.image if page.image.ndim == 2 else cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
     grid = measure_dots(gray, locate_markers(gray))
-    map_x, map_y = grid.block_maps(IDENTITY)
-    cells = cv2.remap(gray, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cells.reshape(-1, spec.BLOCK, spec.BLOCK)
+    return sample_blocks(gray, grid.block_affines(IDENTITY), cv2.INTER_LINEAR).reshape(-1, spec.BLOCK, spec.BLOCK)
 
 
 def _normalise(blocks: np.ndarray) -> np.ndarray:

@@ -47,17 +47,16 @@ def seam_coherence(front_gray: np.ndarray, min_std: float = 12.0) -> float:
     between the same block edges and the edges of unrelated blocks. About 0.5 when restored with the right block
     map (up to 0.8 for 1-bit scans), 1.0 when the blocks were put in the wrong places. Only block edges with
     structure on the near side count, so blank paper does not dilute it and the two means share one sample."""
-    g = front_gray.astype(np.float32)
     b = spec.BLOCK
     seam = other = 0.0
-    for img in (g, g.T):
+    for img in (front_gray, front_gray.T):
         last = np.arange(b - 1, img.shape[1] - 1, b)
         rows = img.shape[0] // b
 
         def segments(cols: np.ndarray, img: np.ndarray = img, rows: int = rows) -> np.ndarray:
             return cols.reshape(rows, b, -1).transpose(0, 2, 1).reshape(-1, b)  # one row per 32-pixel edge
 
-        left, right = segments(img[:, last]), segments(img[:, last + 1])
+        left, right = (segments(img[:, c].astype(np.float32)) for c in (last, last + 1))
         structured = left.std(1) > min_std
         unrelated = np.roll(right, len(right) // 2 + 7, axis=0)  # another block row and column
         seam += float(np.abs(left - right)[structured].sum())

@@ -26,7 +26,7 @@ from .errors import (
 )
 from .intake import iter_pages, open_upload
 from .keys import KeyRing
-from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code, read_strip
+from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code, read_strip, sample_blocks
 from .model import DecodedPage, Limits, Restoration
 from .quality import seam_coherence
 from .scramble import place_blocks
@@ -152,11 +152,9 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
 
     Colour at half resolution is what a JPEG scan carries anyway (4:2:0 subsampling), so it is sampled at the
     nearest pixel; sharpening then works on luminance alone, without colour fringes."""
-    map_x, map_y = grid.block_maps(block_map)
-    luma = place_blocks(cv2.remap(gray, map_x, map_y, grid.interpolation, borderMode=cv2.BORDER_REPLICATE),
-                        block_map)
-    half_x, half_y = grid.block_maps(block_map, step=2)
-    black, gain = paper_gain(fit, grid, half_x, half_y)
+    affines = grid.block_affines(block_map)
+    luma = place_blocks(sample_blocks(gray, affines, grid.interpolation), block_map)
+    black, gain = paper_gain(fit, grid, affines)
     if isinstance(gain, float):  # a flatbed scan: one tone curve for the whole page
         luma = cv2.LUT(luma, _levels(black, gain))
     else:
@@ -164,7 +162,7 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
         luma = cv2.multiply(cv2.subtract(luma, black) if black > 0 else luma, full, dtype=cv2.CV_8U)
     if colour is None:
         return luma, None
-    samples = cv2.remap(colour, half_x, half_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    samples = sample_blocks(colour, affines, cv2.INTER_NEAREST, step=2)
     # each channel's paper brought to the gray paper's level, so that tinted paper comes out white, then toned
     # as the luminance is
     balance = [(grid.paper - black) / max(level - black, 32.0) for level in paper_colour(colour, grid)]
@@ -191,10 +189,10 @@ def paper_colour(colour: np.ndarray, grid: GridFit) -> np.ndarray:
     return np.median(samples[:, 0].astype(np.float32), axis=0)
 
 
-def paper_gain(fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray) -> tuple[float, float | np.ndarray]:
+def paper_gain(fit: PageFit, grid: GridFit, affines: np.ndarray) -> tuple[float, float | np.ndarray]:
     """The level taken as black, and the gain that maps paper white to 255 from there: one figure where white
-    hardly varies over the scrambled area, else one per sample of ``map_x``, ``map_y``, undoing uneven light and
-    grey paper.
+    hardly varies over the scrambled area, else one per pixel of the blocks at half resolution (in printed order,
+    through ``affines``), undoing uneven light and grey paper.
 
     Paper white is estimated in the scan itself, on the reduced image the markers were found in: the brightest
     pixel within about one block, smoothed by a Gaussian of half a block (at half that image's size, where the
@@ -211,7 +209,7 @@ def paper_gain(fit: PageFit, grid: GridFit, map_x: np.ndarray, map_y: np.ndarray
     low, high = np.percentile(levels, [2, 98])
     if high - low < UNIFORM_LIGHT_LEVELS:
         return black, 255.0 / max(float(np.median(levels)) - black, 32.0)
-    local = cv2.remap(white, map_x / factor, map_y / factor, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    local = sample_blocks(white, affines, cv2.INTER_LINEAR, step=2, divisor=factor)
     return black, 255.0 / np.maximum(local - black, 32.0)
 
 

@@ -76,7 +76,7 @@ def descramble(design: np.ndarray, block_map: BlockMap) -> np.ndarray:
 
 def place_blocks(blocks: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """The front from its upright blocks listed in printed order (row p is front block ``perm[p]``), each row
-    b * b pixels long (b = BLOCK, or BLOCK / 2 at half resolution), as ``GridFit.block_maps`` samples them."""
+    b * b pixels long (b = BLOCK, or BLOCK / 2 at half resolution), as ``locate.sample_blocks`` samples them."""
     b = math.isqrt(blocks.shape[1])
     front = np.empty_like(blocks)
     front[block_map.perm] = blocks
