@@ -38,7 +38,7 @@ SIGMA_PER_CELL = 0.375
 # issuer printed none is what a changed character adds.
 DARKER = 1.3
 LIGHTER = 1.6
-MAX_TONE_CHANGE = 0.3  # the most a scan's faint ink may be strengthened, as a fraction
+MAX_TONE_CHANGE = 0.3  # the most a scan's ink may be strengthened or weakened, as a fraction
 INKED_LEVEL = 3  # signed levels from which a cell counts as well inked
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_LEVELS = spec.FRONT_W * spec.FRONT_H // 16  # a bound on what a fingerprint can hold, for decompression
@@ -163,8 +163,8 @@ def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:
     """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W).
 
     Only the regions (and the reach of the softening around them) are softened, as the whole front would be. The
-    restored levels are first strengthened by how much fainter the scan printed the well-inked cells (weak toner),
-    which takes out what a scan does to the whole page and leaves what a changed character does to a few cells."""
+    restored levels are first scaled by how much fainter or darker the scan printed the well-inked cells, which
+    takes out what a scan does to the whole page and leaves what a changed character does to a few cells."""
     reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
     h, w = front_gray.shape
     measured = []
@@ -174,24 +174,26 @@ def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:
         x1, y1 = min(w, box[2] + reach), min(h, box[3] + reach)
         soft = _soft(front_gray[y0:y1, x0:x1], fp.cell)  # the page's own edge is reflected, as for the whole
         measured.append(_cell_levels(soft, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), fp.cell))
-    gain, offset = _tone_line(np.concatenate([m.ravel() for m in measured]),
-                              np.concatenate([r.levels.ravel() for r in fp.regions]).astype(np.float32))
+    gain = _ink_gain(np.concatenate([m.ravel() for m in measured]),
+                     np.concatenate([r.levels.ravel() for r in fp.regions]).astype(np.float32))
     checks = []
     for r, m in zip(fp.regions, measured, strict=True):
-        diff = (m - offset) / gain - r.levels
+        diff = m / gain - r.levels
         checks.append(RegionCheck(r.name, r.box(fp.cell), round(max(0.0, float(diff.max())), 2),
                                   round(max(0.0, float(-diff.min())), 2)))
     return checks
 
 
-def _tone_line(measured: np.ndarray, signed: np.ndarray) -> tuple[float, float]:
-    """How much fainter than signed the scan prints ink: the median ratio over the well-inked cells, never above 1
-    (a scan that prints darker is left alone: its extra darkness is what a changed character would add)."""
+def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:
+    """How much fainter or darker than signed the scan prints ink: the median ratio over the well-inked cells,
+    within MAX_TONE_CHANGE either way. A changed character moves a few cells, not the median of hundreds, so what
+    this takes out is what the scan did to every stroke: weak toner, or the sharpening of a blurred scan, which
+    darkens where strokes meet."""
     inked = signed >= INKED_LEVEL
     if inked.sum() < 10:
-        return 1.0, 0.0
+        return 1.0
     gain = float(np.median(measured[inked] / signed[inked]))
-    return float(np.clip(gain, 1 - MAX_TONE_CHANGE, 1.0)), 0.0
+    return float(np.clip(gain, 1 - MAX_TONE_CHANGE, 1 + MAX_TONE_CHANGE))
 
 
 def tamper_map(front_rgb: np.ndarray, altered: list[RegionCheck], scale: int = 8) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import cv2
 import numpy as np
 import pytest
 
@@ -80,6 +81,20 @@ def test_an_altered_answer_carries_a_coarse_tamper_map_and_no_front(cert, keyrin
         assert red[y0 - 3:y0 + 1, x0:x1].any() and red[y1 - 1:y1 + 3, x0:x1].any()
     assert not any(isinstance(v, np.ndarray) and v.shape[:2] == (spec.FRONT_H, spec.FRONT_W)
                    for v in error.context.values())
+
+
+def _toner(gray: np.ndarray, ink: float) -> np.ndarray:
+    """The page printed with ``ink`` times the darkness on every stroke, as heavier or weaker toner prints it."""
+    return (255 - np.clip((255 - gray.astype(np.float32)) * ink, 0, 255)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("ink", [0.8, 1.25])
+def test_a_print_fainter_or_heavier_all_over_is_no_alteration_but_a_changed_field_still_is(cert, ink):
+    gray = cv2.cvtColor(fit_front(cert.front), cv2.COLOR_RGB2GRAY)
+    assert not [c.name for c in content.compare(cert.fingerprint, _toner(gray, ink)) if c.altered]
+    altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
+    gray = cv2.cvtColor(fit_front(altered), cv2.COLOR_RGB2GRAY)
+    assert {c.name for c in content.compare(cert.fingerprint, _toner(gray, ink)) if c.altered} == CHANGED
 
 
 def test_b_splicing_is_refused(cert, other_cert, keyring):
