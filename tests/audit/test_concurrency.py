@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -177,8 +177,8 @@ def test_gunicorn_worker_killed_mid_request_leaves_a_valid_chain(app, database_u
         url = f"{base}/api/v1/verifications?image=none"
         assert _post(url, token, scan) == 200, server_logs(tmp_path)
         with ThreadPoolExecutor(3) as pool:
-            futures = [pool.submit(_post, url, token, scan, 60) for _ in range(6)]
-            time.sleep(0.6)
+            futures = [pool.submit(_post, url, token, scan, 60) for _ in range(9)]
+            wait(futures, return_when=FIRST_COMPLETED)  # the worker is busy with the next ones: kill it now
             workers = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
             assert len(workers) == 1
             os.kill(int(workers[0]), signal.SIGKILL)
