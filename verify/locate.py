@@ -284,8 +284,8 @@ def sample_blocks(image: np.ndarray, affines: np.ndarray, interpolation: int, st
         maps = []
         for i in range(2):  # x, then y, at pixel centres (u, v) of the block
             rows = m[:, i, 1, None, None] * local[None, :, None] + m[:, i, 2, None, None]
-            grid = (rows + m[:, i, 0, None, None] * local[None, None, :]).reshape(len(m), -1)
-            maps.append(grid / divisor if divisor != 1 else grid)
+            coords = (rows + m[:, i, 0, None, None] * local[None, None, :]).reshape(len(m), -1)
+            maps.append(coords / divisor if divisor != 1 else coords)
         cv2.remap(image, maps[0], maps[1], interpolation, dst=out[start:start + len(m)],
                   borderMode=cv2.BORDER_REPLICATE)
     return out
