@@ -163,7 +163,7 @@ def test_a_back_rebuilt_for_an_altered_front_is_called_altered(app, client, samp
 
 def test_the_result_says_whether_the_content_is_bound(client, sample):
     html = upload(client, sample.back_png, filename="back.png").get_data(as_text=True)
-    assert re.search(r'id="fact-content">署名で保護済み:8 か所', html)
+    assert re.search(r'id="fact-content">発行元の署名内容と照合済み:8 か所', html)
     html = upload(client, sample.v1_png, filename="back.png").get_data(as_text=True)
     assert 'id="restored-front"' in html
     assert 'id="fact-content" class="warn">保護なし(形式 v1 の裏面)' in html
