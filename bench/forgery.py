@@ -37,14 +37,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.forgery import altered_fields, recover_block_map, with_area, with_code  # noqa: E402
+from tests.forgery import (  # noqa: E402
+    altered_fields,
+    rebuilt_back,
+    recover_block_map,
+    with_area,
+    with_changes,
+    with_code,
+)
 from verify import IssuingKey, KeyRing, content, encode_image, errors, issue, restore, spec  # noqa: E402
 from verify.code import parse_code  # noqa: E402
 from verify.derive import BlockMap  # noqa: E402
-from verify.issuing import fit_front  # noqa: E402
-from verify.render import render_back  # noqa: E402
 from verify.sample import default_fields, protected_regions, render_sample_front  # noqa: E402
-from verify.scramble import scramble  # noqa: E402
 from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
 
@@ -90,12 +94,10 @@ def _world(plain: bool = False) -> None:
     altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=not plain)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
     learnt = recover_block_map(genuine.front, scan)
-    design = scramble(fit_front(altered.image), learnt)
     truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
-    exact = scramble(fit_front(altered.image), truth)  # the best a forger could do: every block in its place
     WORLD.update(ring=ring, genuine=genuine, altered=altered, learnt=learnt, day=day, plain=plain, truth=truth,
-                 forged_back=with_area(genuine.back, render_back(design, genuine.code, genuine.facts)),
-                 exact_back=with_area(genuine.back, render_back(exact, genuine.code, genuine.facts)))
+                 forged_back=rebuilt_back(genuine, altered.image, learnt),
+                 exact_back=rebuilt_back(genuine, altered.image, truth))  # the best a forger could do
 
 
 def main() -> None:
@@ -193,6 +195,7 @@ DIGIT_CHANGES = {  # field -> the printed text around the digit and where the di
     "address": [("2番", 0), ("3号", 0)],
     "resident0.birth": [("55年", 1), ("4月", 0), ("1日", 0)],
 }
+FIELD_CHANGE = {"address": "address", "resident0.birth": "birth"}  # region name -> with_changes argument
 DIGIT_CLASSES = ("office300", "phone")
 
 
@@ -208,24 +211,18 @@ def _digit_changes() -> list[tuple[str, str, str]]:
 def _digit_case(args) -> tuple[str, str, str, str, bool]:
     """One single-digit forgery, exact map, printed and scanned: (class, field, text, forged text, named)."""
     (field, text, forged), name = args
-    fields = default_fields(serial="FORGE-000001", issued_on=WORLD["day"])
-    if field == "address":
-        fields = dataclasses.replace(fields, address=fields.address.replace(text, forged))
-    else:
-        first = fields.residents[0]
-        first = dataclasses.replace(first, birth=first.birth.replace(text, forged))
-        fields = dataclasses.replace(fields, residents=(first, *fields.residents[1:]))
-    genuine = WORLD["genuine"]
+    fields = with_changes(default_fields(serial="FORGE-000001", issued_on=WORLD["day"]),
+                          **{FIELD_CHANGE[field]: (text, forged)})
     front = render_sample_front(fields, pattern=not WORLD["plain"]).image
-    back = with_area(genuine.back, render_back(scramble(fit_front(front), WORLD["truth"]), genuine.code, genuine.facts))
-    data, _ = scan_bytes(back, CLASSES[name][1], seed=7)
+    data, _ = scan_bytes(rebuilt_back(WORLD["genuine"], front, WORLD["truth"]), CLASSES[name][1], seed=7)
+    named = False
     try:
         restore(data, WORLD["ring"])
     except errors.Altered as exc:
-        return name, field, text, forged, field in {r["name"] for r in exc.context["regions"]}
+        named = field in {r["name"] for r in exc.context["regions"]}
     except errors.VerifyError:
-        return name, field, text, forged, False
-    return name, field, text, forged, False
+        pass
+    return name, field, text, forged, named
 
 
 def _digits_report(jobs: int) -> None:

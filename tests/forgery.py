@@ -82,15 +82,23 @@ def recover_block_map(front: np.ndarray, scan: bytes) -> BlockMap:
     return BlockMap((best % n).astype(np.int32), (best // n).astype(np.uint8))
 
 
+def with_changes(fields, *, address: tuple[str, str] | None = None, birth: tuple[str, str] | None = None,
+                 name: tuple[str, str] | None = None):
+    """``fields`` with text replaced (old, new) in the address and in the first resident's date of birth and name."""
+    first = fields.residents[0]
+    if birth:
+        first = dataclasses.replace(first, birth=first.birth.replace(*birth))
+    if name:
+        first = dataclasses.replace(first, name=first.name.replace(*name))
+    return dataclasses.replace(fields, address=fields.address.replace(*address) if address else fields.address,
+                               residents=(first, *fields.residents[1:]))
+
+
 def altered_fields(serial: str, issued_on: dt.date):
     """The genuine household with one digit of the address, one of the birth date and one character of the name
     changed."""
-    fields = default_fields(serial=serial, issued_on=issued_on)
-    first = fields.residents[0]
-    forged_first = dataclasses.replace(first, name=first.name.replace("太郎", "次郎"),
-                                       birth=first.birth.replace("55年", "56年"))
-    return dataclasses.replace(fields, address=fields.address.replace("2番3号", "2番8号"),
-                               residents=(forged_first, *fields.residents[1:]))
+    return with_changes(default_fields(serial=serial, issued_on=issued_on), address=("2番3号", "2番8号"),
+                        birth=("55年", "56年"), name=("太郎", "次郎"))
 
 
 def smudge_strip(page: np.ndarray) -> np.ndarray:
@@ -102,10 +110,16 @@ def smudge_strip(page: np.ndarray) -> np.ndarray:
     return out
 
 
+def rebuilt_back(cert, front: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """What a forger prints: the genuine back of ``cert`` (markers, signed code, data strip) with its scrambled area
+    rebuilt for ``front`` with ``block_map``, at 300 dpi."""
+    return with_area(cert.back, render_back(scramble(fit_front(front), block_map), cert.code, cert.facts))
+
+
 def exact_forgery(cert, keyring) -> np.ndarray:
     """The best back a forger could make for the altered front: every block in its exact place (the block map
-    derived with the issuer's own secret), rendered at 300 dpi; only its scrambled area is of use."""
+    derived with the issuer's own secret)."""
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
-    return render_back(scramble(fit_front(altered), truth), cert.code, cert.facts)
+    return rebuilt_back(cert, altered, truth)
 
