@@ -394,7 +394,7 @@ def _edge_blur(gray: np.ndarray, centres: np.ndarray, dot_px: float, ink: float,
     if paper - ink < 25:
         return 0.0
     half, reach = max(1, round(dot_px / 4)), round(dot_px / 2 + 8)
-    xi, yi = (np.array([round(v) for v in centres[:, k]], dtype=np.int64) for k in (0, 1))
+    xi, yi = np.round(centres).astype(np.int64).T
     inside = (yi - half >= 0) & (xi - reach >= 0) & (yi + half + 1 <= gray.shape[0]) & (xi + reach + 1 <= gray.shape[1])
     if not inside.any():
         return 0.0
