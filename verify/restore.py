@@ -153,24 +153,22 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     Colour at half resolution is what a JPEG scan carries anyway (4:2:0 subsampling), so it is sampled at the
     nearest pixel; sharpening then works on luminance alone, without colour fringes."""
     affines = grid.block_affines(block_map)
-    luma = place_blocks(sample_blocks(gray, affines, grid.interpolation), block_map)
     black, gain = paper_gain(fit, grid, affines)
-    if isinstance(gain, float):  # a flatbed scan: one tone curve for the whole page
-        luma = cv2.LUT(luma, _levels(black, gain))
-    else:
+    uniform = isinstance(gain, float)  # a flatbed scan: the gain goes into the tone curve, else after it per pixel
+    curve = gain if uniform else 1.0
+    luma = cv2.LUT(place_blocks(sample_blocks(gray, affines, grid.interpolation), block_map), _levels(black, curve))
+    if not uniform:
         full = cv2.resize(place_blocks(gain, block_map), luma.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
-        luma = cv2.multiply(cv2.subtract(luma, black) if black > 0 else luma, full, dtype=cv2.CV_8U)
+        luma = cv2.multiply(luma, full, dtype=cv2.CV_8U)
     if colour is None:
         return luma, None
     samples = sample_blocks(colour, affines, cv2.INTER_NEAREST, step=2)
     # each channel's paper brought to the gray paper's level, so that tinted paper comes out white, then toned
     # as the luminance is
     balance = [(grid.paper - black) / max(level - black, 32.0) for level in paper_colour(colour, grid)]
-    if isinstance(gain, float):
-        toned = cv2.LUT(samples, np.stack([_levels(black, gain * b) for b in balance], -1)[None])
-    else:
-        balanced = cv2.LUT(samples, np.stack([_levels(black, b) for b in balance], -1)[None])
-        toned = cv2.multiply(balanced, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
+    toned = cv2.LUT(samples, np.stack([_levels(black, curve * b) for b in balance], -1)[None])
+    if not uniform:
+        toned = cv2.multiply(toned, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
     return luma, place_blocks(cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb), block_map)
 
 
