@@ -47,19 +47,16 @@ def _issue(args: argparse.Namespace) -> int:
             return 2
         front = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     issued_on = dt.date.fromisoformat(args.issued_on) if args.issued_on else None
-    regions = None
+    regions, texts = None, None
     if args.regions:
         try:
-            named = json.loads(Path(args.regions).read_text())
-            regions = {str(k): tuple(int(v) for v in box) for k, box in named.items()}
-            if any(len(box) != 4 for box in regions.values()):
-                raise ValueError("each region is [x0, y0, x1, y1]")
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            regions, texts = _read_regions(Path(args.regions))
+        except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             print(f"cannot read regions {args.regions}: {exc}", file=sys.stderr)
             return 2
     try:
         cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
-                     document_type=args.document_type, issued_on=issued_on, regions=regions)
+                     document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts)
     except ValueError as exc:
         print(f"cannot issue: {exc}", file=sys.stderr)
         return 2
@@ -67,6 +64,23 @@ def _issue(args: argparse.Namespace) -> int:
     print(json.dumps({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}},
                      ensure_ascii=False, indent=2))
     return 0
+
+
+def _read_regions(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """The regions file: each name maps to its box [x0, y0, x1, y1], or to {"box": [...], "text": "..."} to carry
+    the field's text too."""
+    regions, texts = {}, {}
+    for name, value in json.loads(path.read_text(encoding="utf-8")).items():
+        if isinstance(value, dict):
+            if not isinstance(value.get("text", ""), str):
+                raise ValueError(f"the text of {name!r} is not a string")
+            if value.get("text"):
+                texts[str(name)] = value["text"]
+            value = value["box"]
+        regions[str(name)] = tuple(int(v) for v in value)
+        if len(regions[str(name)]) != 4:
+            raise ValueError("each region is [x0, y0, x1, y1] or {\"box\": [x0, y0, x1, y1], \"text\": \"...\"}")
+    return regions, texts
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -108,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     iss.add_argument("--document-type", default="residence", help="residence or seal-registration")
     iss.add_argument("--issued-on", help="issue date YYYY-MM-DD (default today)")
     iss.add_argument("--regions", help="JSON object naming the boxes of the front whose content the signature binds: "
-                     '{"name": [x0, y0, x1, y1], ...} in the front\'s pixels (default: the sample\'s personal '
-                     "fields, or the whole front coarsely)")
+                     '{"name": [x0, y0, x1, y1], ...} in the front\'s pixels, or {"name": {"box": [x0, y0, x1, y1], '
+                     '"text": "what the field says"}, ...} to carry each field\'s text (default: the sample\'s '
+                     "personal fields and their text, or the whole front coarsely)")
     iss.add_argument("--keys", help="key ring directory")
     iss.set_defaults(func=_issue)
 

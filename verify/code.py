@@ -1,8 +1,9 @@
 """The machine-readable code on the back: a compact binary payload, signed with Ed25519, carried in a QR code.
 
 Layout (``docs/format.md``): b"CV", version byte, five length-prefixed ASCII fields (issuer, key id, serial,
-document type, issue date YYYYMMDD), in version 2 a length-prefixed 32-byte SHA-256 of the data strip's payload
-(the content fingerprint), then the 64-byte signature over SIGN_LABEL || everything before it.
+document type, issue date YYYYMMDD), from version 2 on a length-prefixed 32-byte SHA-256 of the data strip's
+payload (the content fingerprint; encrypted in version 3), then the 64-byte signature over SIGN_LABEL || everything
+before it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class CodePayload:
     document_type: str
     issued_on: dt.date
     version: int = spec.FORMAT_VERSION
-    content_digest: bytes = b""  # version 2: SHA-256 of the data strip's payload
+    content_digest: bytes = b""  # versions 2 and 3: SHA-256 of the data strip's payload
 
     def validate(self) -> None:
         """Raise ValueError when a field is outside the format's alphabet or length."""

@@ -1,5 +1,6 @@
-"""Format v2's content fingerprint: what the issuer printed in the regions that matter, small enough for the data
-strip, and the verifier's region-by-region comparison with the restored front.
+"""The content fingerprint of formats v2 and v3: what the issuer printed in the regions that matter, small enough
+for the data strip, and the verifier's region-by-region comparison with the restored front. Format v3 adds each
+region's text and encrypts the whole payload.
 
 A region is a named box of the front in restored-front pixels (FRONT_W x FRONT_H), snapped outwards to whole
 cells of ``cell`` pixels. The fingerprint of a region is the darkness of each cell of the softened front:
@@ -15,7 +16,8 @@ signed level by more than DARKER levels darker or LIGHTER levels lighter.
 
 Serialized (``docs/format.md`` section 9): an LZMA2 raw stream (dictionary 64 KiB) of
 u8 cell || u8 region count || per region (u8 name length || name ASCII || u16be x, y, w, h in cells) ||
-the levels of every region, row by row, one byte each.
+the levels of every region, row by row, one byte each || v3 only: per region, u16be length || its text in UTF-8.
+In v3 that stream is encrypted (section 10): ChaCha20-Poly1305 under the certificate's strip key.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from . import spec
+from .derive import length_prefixed
+from .errors import ScrambleMismatch
 
 WHITE = 220  # softened gray above this is paper (and the faint background pattern)
 STEP = 28  # gray levels per fingerprint level
@@ -41,7 +47,9 @@ LIGHTER = 1.6
 MAX_TONE_CHANGE = 0.3  # the most a scan's ink may be strengthened or weakened, as a fraction
 INKED_LEVEL = 3  # signed levels from which a cell counts as well inked
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
-MAX_LEVELS = spec.FRONT_W * spec.FRONT_H // 16  # a bound on what a fingerprint can hold, for decompression
+MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
+SEAL_LABEL = b"certverify/v3/strip\x00"  # v3: associated data of the strip's encryption
+SEAL_NONCE = bytes(12)  # each strip key encrypts one payload only
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Region:
     x: int  # in cells
     y: int
     levels: np.ndarray
+    text: str = ""  # format v3: the field's text as the issuer printed it
 
     def box(self, cell: int) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) in restored-front pixels."""
@@ -64,19 +73,22 @@ class Fingerprint:
     cell: int
     regions: tuple[Region, ...]
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, version: int = 2) -> bytes:
+        """The LZMA2-compressed serialization; from version 3 on with each region's text."""
         head = bytearray([self.cell, len(self.regions)])
         for r in self.regions:
             name = r.name.encode("ascii")
             head += bytes([len(name)]) + name + struct.pack(">4H", r.x, r.y, r.levels.shape[1], r.levels.shape[0])
         body = b"".join(r.levels.astype(np.uint8).tobytes() for r in self.regions)
+        if version >= 3:
+            body += b"".join(length_prefixed(r.text) for r in self.regions)
         return lzma.compress(bytes(head) + body, format=lzma.FORMAT_RAW, filters=_FILTERS)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Fingerprint:
+    def from_bytes(cls, data: bytes, version: int = 2) -> Fingerprint:
         """Parse a fingerprint; ValueError when malformed (only signed strips reach here)."""
         try:
-            raw = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_FILTERS).decompress(data, MAX_LEVELS + 4096)
+            raw = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_FILTERS).decompress(data, MAX_RAW)
             cell, count, pos = raw[0], raw[1], 2
             shapes = []
             for _ in range(count):
@@ -85,16 +97,47 @@ class Fingerprint:
                 x, y, w, h = struct.unpack(">4H", raw[pos + 1 + n:pos + 9 + n])
                 shapes.append((name, x, y, w, h))
                 pos += 9 + n
-            regions = []
-            for name, x, y, w, h in shapes:
-                levels = np.frombuffer(raw, np.uint8, w * h, pos).reshape(h, w)
-                regions.append(Region(name, x, y, levels))
+            levels = []
+            for _, _, _, w, h in shapes:
+                levels.append(np.frombuffer(raw, np.uint8, w * h, pos).reshape(h, w))
                 pos += w * h
+            texts = []
+            for _ in shapes if version >= 3 else ():
+                (n,) = struct.unpack(">H", raw[pos:pos + 2])
+                if pos + 2 + n > len(raw):
+                    raise ValueError("a text runs past the end")
+                texts.append(raw[pos + 2:pos + 2 + n].decode("utf-8"))
+                pos += 2 + n
         except (lzma.LZMAError, IndexError, ValueError, struct.error, UnicodeDecodeError) as exc:
             raise ValueError(f"malformed content fingerprint: {exc}") from exc
         if cell not in CELL_SIZES:
             raise ValueError(f"cell size {cell} is not one of {CELL_SIZES}")
-        return cls(cell, tuple(regions))
+        texts = texts or [""] * len(shapes)
+        return cls(cell, tuple(Region(name, x, y, lv, text)
+                               for (name, x, y, _, _), lv, text in zip(shapes, levels, texts, strict=True)))
+
+    def signed_text(self) -> list[dict[str, str]]:
+        """The regions that carry text (format v3), in the issuer's order: what the result shows beside the front."""
+        return [{"name": r.name, "text": r.text} for r in self.regions if r.text]
+
+
+def seal(packed: bytes, version: int, key: bytes | None) -> bytes:
+    """The strip's payload: from version 3 on the serialized fingerprint encrypted under the strip key."""
+    return ChaCha20Poly1305(key).encrypt(SEAL_NONCE, packed, SEAL_LABEL) if version >= 3 else packed
+
+
+def unseal(payload: bytes, version: int, key: bytes | None) -> Fingerprint:
+    """The fingerprint from a strip's payload whose digest the signed code vouches for.
+
+    ``ScrambleMismatch`` when a v3 payload does not open with the strip key: the site's scramble secret for this
+    key id is not the one the back was made with, so neither the strip nor the blocks can be read. ``ValueError``
+    when the payload opens but is malformed (an issuing fault)."""
+    if version >= 3:
+        try:
+            payload = ChaCha20Poly1305(key).decrypt(SEAL_NONCE, payload, SEAL_LABEL)
+        except InvalidTag as exc:
+            raise ScrambleMismatch("the signed data strip does not open with this key's scramble secret") from exc
+    return Fingerprint.from_bytes(payload, version)
 
 
 @dataclass(frozen=True)
@@ -135,8 +178,11 @@ def whole_page() -> dict[str, tuple[int, int, int, int]]:
     return {f"band{i + 1}": (0, i * band, spec.FRONT_W, (i + 1) * band) for i in range(4)}
 
 
-def fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]], cell: int) -> Fingerprint:
-    """The fingerprint of ``regions`` (boxes in restored-front pixels) of a front at the restored size."""
+def fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]], cell: int,
+                texts: dict[str, str] | None = None) -> Fingerprint:
+    """The fingerprint of ``regions`` (boxes in restored-front pixels) of a front at the restored size, with the
+    text of those named in ``texts`` (format v3)."""
+    texts = texts or {}
     soft = _soft(front_gray, cell)
     out = []
     for name, box in regions.items():
@@ -144,19 +190,22 @@ def fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, 
         if snapped[2] <= snapped[0] or snapped[3] <= snapped[1]:
             raise ValueError(f"region {name!r} lies outside the front")
         levels = np.clip(np.round(_cell_levels(soft, snapped, cell)), 0, 15).astype(np.uint8)
-        out.append(Region(name, snapped[0] // cell, snapped[1] // cell, levels))
+        out.append(Region(name, snapped[0] // cell, snapped[1] // cell, levels, texts.get(name, "")))
     return Fingerprint(cell, tuple(out))
 
 
-def fitting_fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]],
-                        capacity: int) -> tuple[Fingerprint, bytes]:
-    """The finest fingerprint of ``regions`` whose serialized form fits ``capacity`` bytes."""
+def fitting_fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]], capacity: int, *,
+                        texts: dict[str, str] | None = None, version: int = 2, key: bytes | None = None
+                        ) -> tuple[Fingerprint, bytes]:
+    """The finest fingerprint of ``regions`` whose strip payload (sealed with ``key`` from version 3 on) fits
+    ``capacity`` bytes."""
     for cell in CELL_SIZES:
-        fp = fingerprint(front_gray, regions, cell)
-        data = fp.to_bytes()
+        fp = fingerprint(front_gray, regions, cell, texts)
+        data = seal(fp.to_bytes(version), version, key)
         if len(data) <= capacity:
             return fp, data
-    raise ValueError("the regions do not fit the data strip even at the coarsest cell size: name fewer or smaller")
+    raise ValueError("the regions do not fit the data strip even at the coarsest cell size: name fewer or smaller, "
+                     "or shorten their text")
 
 
 def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:

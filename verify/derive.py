@@ -1,10 +1,11 @@
-"""Keyed derivations of format v1: every printed choice comes from HMAC-SHA256, never from a library RNG.
+"""Keyed derivations: every printed choice comes from HMAC-SHA256, never from a library RNG.
 
 The constructions are specified byte for byte in ``docs/format.md`` and pinned by frozen test vectors.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import struct
@@ -18,6 +19,7 @@ from . import spec
 CERT_KEY_LABEL = b"certverify/v1/certificate-key\x00"
 PERMUTATION_LABEL = b"certverify/v1/permutation\x00"
 TRANSFORM_LABEL = b"certverify/v1/transform\x00"
+STRIP_KEY_LABEL = b"certverify/v3/strip-key\x00"
 
 
 def length_prefixed(text: str) -> bytes:
@@ -29,6 +31,14 @@ def length_prefixed(text: str) -> bytes:
 def certificate_key(secret: bytes, issuer: str, serial: str) -> bytes:
     """The per-certificate key: HMAC-SHA256(secret, label || lp(issuer) || lp(serial))."""
     return hmac.new(secret, CERT_KEY_LABEL + length_prefixed(issuer) + length_prefixed(serial), hashlib.sha256).digest()
+
+
+def strip_key(secret: bytes, issuer: str, serial: str, issued_on: dt.date) -> bytes:
+    """Format v3: the key that encrypts the data strip, HMAC-SHA256(K, label || issue date as ASCII YYYYMMDD).
+
+    The issue date enters so that a serial issued again on another day never encrypts under the same key."""
+    label = STRIP_KEY_LABEL + issued_on.strftime("%Y%m%d").encode("ascii")
+    return hmac.new(certificate_key(secret, issuer, serial), label, hashlib.sha256).digest()
 
 
 def stream_block(key: bytes, label: bytes, counter: int) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from . import content, spec, strip
 from .code import CodePayload, sign_payload
-from .derive import BlockMap
+from .derive import BlockMap, strip_key
 from .keys import KeyRing
 from .model import CertificateFacts
 from .output import encode_image
@@ -21,6 +22,7 @@ from .render import render_back
 from .scramble import scramble
 
 A4_POINTS = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
+MAX_TEXT_BYTES = 1024  # of one bound field's text: a field, not a document (the strip holds 666 bytes in all)
 
 
 @dataclass
@@ -31,7 +33,7 @@ class IssuedCertificate:
     back: np.ndarray  # RGB, A4 at 300 dpi
     facts: CertificateFacts
     code: bytes
-    fingerprint: content.Fingerprint | None = None  # format v2: what the signature binds the back to
+    fingerprint: content.Fingerprint | None = None  # formats v2, v3: what the signature binds the back to
 
     def pdf_bytes(self) -> bytes:
         """An A4 PDF: the front, then the back, embedded losslessly."""
@@ -83,29 +85,40 @@ def new_serial(issued_on: dt.date) -> str:
 
 def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = "990001",
           key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
-          regions: dict[str, tuple[int, int, int, int]] | None = None,
+          regions: dict[str, tuple[int, int, int, int]] | None = None, texts: dict[str, str] | None = None,
           version: int = spec.FORMAT_VERSION) -> IssuedCertificate:
     """Make a certificate's printable back from its front (RGB); without ``front`` a sample 住民票の写し is drawn.
 
     ``regions`` names the boxes of the front (in its own pixels) whose content the signature binds, such as the
-    name, address and date fields; without them the whole front is bound, coarsely. The sample names its personal
-    fields. ``version=1`` makes a back of the earlier format, which binds no content."""
+    name, address and date fields; without them the whole front is bound, coarsely. ``texts`` gives the text
+    printed in some of those regions ("昭和55年4月1日"): the back carries it, encrypted, and a verification shows
+    it beside the restored front. The sample names its personal fields and their text. ``version=2`` makes a back
+    that binds regions without text, ``version=1`` one that binds no content."""
+    if version not in spec.VERSIONS:
+        raise ValueError(f"format version {version} is not one of {spec.VERSIONS}")
     issued_on = issued_on or dt.date.today()
     serial = serial or new_serial(issued_on)
     key = keyring.get(key_id) if key_id else keyring.default_signing_key()
     if front is None:
-        from .sample import default_fields, protected_regions, render_sample_front
+        from .sample import default_fields, protected_regions, protected_texts, render_sample_front
 
         sample = render_sample_front(default_fields(serial=serial, issued_on=issued_on))
         front = sample.image
         if regions is None:
             regions = protected_regions(sample)
+            if texts is None and version >= 3:
+                texts = protected_texts(sample)
     fitted = fit_front(front)
     fp, strip_modules, digest = None, None, b""
     if version >= 2:
         boxes = regions_on_grid(front.shape, regions) if regions else content.whole_page()
-        fp, data = content.fitting_fingerprint(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), boxes, strip.CAPACITY)
+        _check_texts(texts or {}, boxes, version)
+        skey = strip_key(key.scramble_secret, issuer, serial, issued_on) if version >= 3 else None
+        fp, data = content.fitting_fingerprint(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), boxes, strip.CAPACITY,
+                                               texts=texts, version=version, key=skey)
         strip_modules, digest = strip.encode(data), strip.digest(data)
+    elif texts:
+        raise ValueError("a format v1 back binds no content: it cannot carry text")
     payload = CodePayload(issuer=issuer, key_id=key.key_id, serial=serial, document_type=document_type,
                           issued_on=issued_on, version=version, content_digest=digest)
     code = sign_payload(payload, keyring)
@@ -113,3 +126,16 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     facts = payload.facts()
     back = render_back(design, code, facts, strip=strip_modules)
     return IssuedCertificate(front=front, back=back, facts=facts, code=code, fingerprint=fp)
+
+
+def _check_texts(texts: dict[str, str], regions: dict[str, tuple[float, float, float, float]], version: int) -> None:
+    """ValueError unless every text belongs to a named region and can be carried."""
+    if texts and version < 3:
+        raise ValueError(f"a format v{version} back carries no text: issue format v3")
+    for name, text in texts.items():
+        if name not in regions:
+            raise ValueError(f"text for {name!r}, which is not one of the bound regions")
+        if not isinstance(text, str) or len(text.encode("utf-8")) > MAX_TEXT_BYTES:
+            raise ValueError(f"the text of {name!r} must be a string of at most {MAX_TEXT_BYTES} bytes in UTF-8")
+        if any(ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
+            raise ValueError(f"the text of {name!r} holds control or unassigned characters")

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import content, spec, strip
 from .code import CodePayload, check_code
-from .derive import BlockMap
+from .derive import BlockMap, strip_key
 from .errors import (
     Altered,
     BadSignature,
@@ -87,9 +87,10 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
                                   issuer=payload.issuer, key_id=payload.key_id, signature="valid")
     grid = measure_dots(gray, fit)
     clock.lap("refine")
-    fingerprint = _read_fingerprint(gray, grid, payload.content_digest) if payload.version >= 2 else None
+    secret = keyring.get(payload.key_id).scramble_secret
+    fingerprint = _read_fingerprint(gray, grid, payload, secret) if payload.version >= 2 else None
     clock.lap("content")
-    block_map = BlockMap.derive(keyring.get(payload.key_id).scramble_secret, payload.issuer, payload.serial)
+    block_map = BlockMap.derive(secret, payload.issuer, payload.serial)
     source = cv2.GaussianBlur(gray, (0, 0), 0.8) if bilevel else gray  # 1-bit: recover grey levels first
     luma, colour = resample_front(source, img if img.ndim == 3 else None, fit, grid, block_map)
     clock.lap("warp")
@@ -114,14 +115,16 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     )
 
 
-def _read_fingerprint(gray: np.ndarray, grid: GridFit, digest: bytes) -> content.Fingerprint:
-    """The content fingerprint from format v2's data strip, checked against the digest in the signed code."""
+def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, secret: bytes) -> content.Fingerprint:
+    """The content fingerprint from the data strip (formats v2 and v3), checked against the digest in the signed
+    code and, in v3, decrypted with the certificate's strip key."""
     try:
-        data = strip.decode(read_strip(gray, grid), digest)
+        data = strip.decode(read_strip(gray, grid), payload.content_digest)
     except (StripUnreadable, BadSignature):  # misread: read again, searching the registration
-        data = strip.decode(read_strip(gray, grid, search=True), digest)
+        data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
+    key = strip_key(secret, payload.issuer, payload.serial, payload.issued_on) if payload.version >= 3 else None
     try:
-        return content.Fingerprint.from_bytes(data)
+        return content.unseal(data, payload.version, key)
     except ValueError as exc:  # signed by the issuer yet malformed: an issuing fault, not the scan's
         raise CodeUnreadable(f"the signed content fingerprint is malformed: {exc}") from exc
 
@@ -129,7 +132,8 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, digest: bytes) -> content
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload
                   ) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint: ``Altered`` naming the regions that
-    differ, with a coarse tamper map of the front (RGB) and never the front itself; otherwise what was checked."""
+    differ, with a coarse tamper map of the front (RGB) and never the front itself; otherwise what was checked
+    and, from format v3 on, the text the issuer signed for each field."""
     checks = content.compare(fingerprint, luma)
     altered = [c for c in checks if c.altered]
     if altered:
@@ -139,9 +143,12 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
             tamper_map=content.tamper_map(front, altered),
             serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid",
         )
-    return {"bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
-            "darker": max((c.darker for c in checks), default=0.0),
-            "lighter": max((c.lighter for c in checks), default=0.0)}
+    bound = {"bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
+             "darker": max((c.darker for c in checks), default=0.0),
+             "lighter": max((c.lighter for c in checks), default=0.0)}
+    if payload.version >= 3:
+        bound["signed_text"] = fingerprint.signed_text()
+    return bound
 
 
 def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, grid: GridFit, block_map: BlockMap

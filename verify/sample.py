@@ -89,6 +89,7 @@ class SampleFront:
     regions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     # The ink of each field's text: what a content-bound back binds, clear of the table's rules.
     text_boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # what each field says, as printed (format v3 carries it)
     latin: bool = False  # drawn with the Latin fallback (no CJK font)
     dpi: int = 300
 
@@ -192,7 +193,7 @@ def _roman_table() -> dict[str, str]:
 _ROMAN = _roman_table()
 
 
-# The fields whose content a v2 back binds (the last part of a region's name): who, where and when born. The
+# The fields whose content a content-bound back binds (the last part of a region's name): who, where and when born. The
 # readings (kana) are left out: printed 8 px high on the restored front, a phone photo's blur moves them as much
 # as a changed character would.
 PROTECTED_FIELDS = ("address", "head_of_household", "name", "birth")
@@ -201,6 +202,11 @@ PROTECTED_FIELDS = ("address", "head_of_household", "name", "birth")
 def protected_regions(front: SampleFront) -> dict[str, tuple[int, int, int, int]]:
     """The text boxes of the personal fields: what an issuer of this form names for a content-bound back."""
     return {k: v for k, v in front.text_boxes.items() if k.split(".")[-1] in PROTECTED_FIELDS}
+
+
+def protected_texts(front: SampleFront) -> dict[str, str]:
+    """What the personal fields say, as printed: the text a format v3 back carries for each protected region."""
+    return {k: front.texts[k] for k in protected_regions(front)}
 
 
 def default_fields(serial: str = "SAMPLE-0001", issued_on: dt.date | None = None, variant: int = 0) -> SampleFields:
@@ -481,6 +487,7 @@ class _Page:
         self.draw = ImageDraw.Draw(self.image)
         self.regions: dict[str, Box] = {}
         self.text_boxes: dict[str, Box] = {}
+        self.texts: dict[str, str] = {}
 
     def px(self, mm: float) -> int:
         return round(mm * self.dpi / 25.4)
@@ -543,6 +550,7 @@ class _Page:
         if key is not None:
             self.image.paste(color, box, target)
             self.regions[key] = box
+            self.texts[key] = text
             ink = target.getbbox()
             if ink:
                 self.text_boxes[key] = (x0 + ink[0], y0 + ink[1], x0 + ink[2], y0 + ink[3])
@@ -810,6 +818,6 @@ def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, l
     _seal(page, fields, (161.5, 247.0))
     _sample_mark(page)
     return SampleFront(image=np.array(page.image, dtype=np.uint8), regions=dict(page.regions),
-                       text_boxes=dict(page.text_boxes), latin=page.latin,
+                       text_boxes=dict(page.text_boxes), texts=dict(page.texts), latin=page.latin,
                        dpi=dpi)
 

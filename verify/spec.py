@@ -1,4 +1,4 @@
-"""The printed back, as numbers: the single source of geometry for issuing and restoring (formats v1 and v2).
+"""The printed back, as numbers: the single source of geometry for issuing and restoring (formats v1 to v3).
 
 Every value here is specified in ``docs/format.md``. Lengths are in layout units: 1 unit = 1/240 inch
 (0.10583 mm), so that every printed element sits on a whole 300 dpi pixel grid (1 unit = 1.25 px at 300 dpi).
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMAT_VERSION = 2  # the version new backs are issued in
-VERSIONS = (1, 2)  # the versions a verifier restores; v1 backs carry no content fingerprint
+FORMAT_VERSION = 3  # the version new backs are issued in
+# The versions a verifier restores: v1 backs carry no content fingerprint; v2 backs carry it in the data strip; v3
+# backs (v2's geometry) encrypt the strip and add the text of each bound field.
+VERSIONS = (1, 2, 3)
 
 UNITS_PER_INCH = 240
 MM_PER_INCH = 25.4
@@ -50,7 +52,7 @@ TEXT_BOX = (200, 72, 810, 380)  # the human-readable facts, left of the code
 NOTICE_BOX = (1175, 72, 1790, 380)  # a short notice, right of the code
 FOOTER_BOX = (200, 2560, 1790, 2620)  # v1 only: v2 prints the data strip there and the advice in the notice
 
-# --- format v2: the data strip, between the bottom dot track and the bottom markers -------------------------
+# --- formats v2 and v3: the data strip, between the bottom dot track and the bottom markers -------------------------
 STRIP_MODULE = 6  # units a module: 3.75 px at 150 dpi
 STRIP_X = GRID_X  # the strip spans the scrambled area's width
 STRIP_Y = 2560  # clear of the windows the bottom dots are measured in (14 units around each)

@@ -1,6 +1,7 @@
-"""Format v2's data strip: bytes carried in a field of square modules below the scrambled area.
+"""The data strip of formats v2 and v3: bytes carried in a field of square modules below the scrambled area.
 
-The strip holds the content fingerprint (``verify.content``), too large for the QR code. The QR code carries the
+The strip holds the content fingerprint (``verify.content``; in v3 with each field's text, encrypted), too large
+for the QR code. The QR code carries the
 SHA-256 of the strip's payload under the issuer's signature, so the strip itself needs no signature: a strip that
 decodes to other bytes is refused. Encoding (``docs/format.md`` section 8):
 

@@ -48,7 +48,7 @@ def test_restore_prints_the_facts_and_writes_the_front(issued, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] is True
-    assert result["format_version"] == 2 and result["content"]["bound"] is True
+    assert result["format_version"] == 3 and result["content"]["bound"] is True
     assert result["serial"] == "CLI-000001"
     assert result["issued_on"] == "2026-11-27"
     assert result["signature"] == "valid"
@@ -81,13 +81,19 @@ def test_restore_with_a_foreign_ring_says_unknown_key(issued, tmp_path):
 def test_an_issuer_names_the_regions_its_signature_binds(issued, tmp_path):
     keys, out, _ = issued
     regions = tmp_path / "regions.json"
-    regions.write_text(json.dumps({"name": [418, 720, 1094, 799], "address": [418, 454, 2299, 551]}))
+    regions.write_text(json.dumps({"name": {"box": [418, 720, 1094, 799], "text": "見本　太郎"},
+                                   "address": [418, 454, 2299, 551]}, ensure_ascii=False), encoding="utf-8")
     done = run("issue", "--out", str(tmp_path / "named"), "--front", str(out / "front.png"), "--serial",
                "CLI-000002", "--regions", str(regions), keys=keys)
     assert done.returncode == 0, done.stderr
     result = json.loads(run("restore", str(tmp_path / "named" / "back.png"), keys=keys).stdout)
     assert result["content"]["bound"] is True and result["content"]["regions"] == 2
+    assert result["content"]["signed_text"] == [{"name": "name", "text": "見本　太郎"}]  # the address has none given
     regions.write_text('{"name": [1, 2]}')
     bad = run("issue", "--out", str(tmp_path / "bad"), "--front", str(out / "front.png"), "--regions", str(regions),
               keys=keys)
     assert bad.returncode == 2 and "regions" in bad.stderr
+    regions.write_text(json.dumps({"name": {"box": [418, 720, 1094, 799], "text": "a\u0007bell"}}))
+    bad = run("issue", "--out", str(tmp_path / "bad"), "--front", str(out / "front.png"), "--regions", str(regions),
+              keys=keys)
+    assert bad.returncode == 2 and "control" in bad.stderr

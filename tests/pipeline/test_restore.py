@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_code
-from verify import IssuingKey, KeyRing, Limits, encode_image, errors, restore, spec
+from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, spec
 from verify.code import CodePayload, parse_code, sign_payload
 from verify.locate import locate_markers, measure_dots, project
 from verify.quality import fidelity
@@ -204,12 +204,19 @@ def test_covered_dot_track(cert, keyring):
 
 
 def test_signed_code_of_another_issue_date_is_bound_to_its_serial(keyring, cert):
-    """A genuine signature over different facts cannot be moved onto this back."""
-    other = sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, cert.facts.serial, "residence",
-                                     dt.date(2020, 1, 1), content_digest=parse_code(cert.code)[0].content_digest),
-                         keyring)
-    result = restore(png(with_code(cert.back, other)), keyring)  # same serial: the same block map
-    assert result.certificate.issued_on == dt.date(2020, 1, 1)  # the code, not the picture, carries the facts
+    """A genuine signature over different facts, moved onto this back: a v2 back follows the code, which carries
+    the facts; a v3 back's strip is encrypted under a key of the issue date too, so it no longer opens."""
+    v2 = issue(keyring, serial=cert.facts.serial, issued_on=cert.facts.issued_on, version=2)
+    for issued, version in ((v2, 2), (cert, 3)):
+        other = sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, cert.facts.serial, "residence",
+                                         dt.date(2020, 1, 1), version=version,
+                                         content_digest=parse_code(issued.code)[0].content_digest), keyring)
+        moved = png(with_code(issued.back, other))  # same serial: the same block map
+        if version == 2:
+            assert restore(moved, keyring).certificate.issued_on == dt.date(2020, 1, 1)
+        else:
+            with pytest.raises(errors.ScrambleMismatch):
+                restore(moved, keyring)
 
 
 def test_every_error_code_is_reachable(cert, keyring):

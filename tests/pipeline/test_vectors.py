@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import lzma
+import struct
 
 import numpy as np
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from verify import IssuingKey, KeyRing, derive, spec, strip
+from verify import IssuingKey, KeyRing, content, derive, errors, spec, strip
 from verify.code import CodePayload, sign_payload
 
 SECRET = bytes(range(32))
@@ -110,7 +114,7 @@ def test_code_vector_v2():
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
     ring = KeyRing([IssuingKey("vector-key", SECRET, public, seed, "2026-01-01T00:00:00+00:00")])
     digest = hashlib.sha256(b"fingerprint").digest()
-    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1),
+    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1), version=2,
                                     content_digest=digest), ring)
     assert code.hex() == (
         "435602063939303030310a766563746f722d6b65790b53414d504c452d30303031097265736964656e63650832303236303430"
@@ -134,3 +138,57 @@ def test_strip_follows_the_written_construction():
         hashlib.sha256(b"certverify/v2/strip-whitening\x00" + (0).to_bytes(4, "big")).digest(), np.uint8))
     expected = np.unpackbits(np.array([0x00, 0x0A], np.uint8)) ^ whitening[:16]
     assert strip.encode(b"certverify")[0, :16].astype(np.uint8).tolist() == expected.tolist()
+
+
+# Format v3: the data strip's payload is encrypted under a key derived from the certificate key and the issue date.
+STRIP_KEY = "5670a2068be2954b15f9d2ad13ad138fd90d92e5de0682157b19a15845a6a9b8"
+# A sealed payload: one region "resident0.birth" at cell (10, 20), 3 x 2 levels, text 昭和55年4月1日. The issuer's
+# LZMA2 encoder may pack the same fingerprint differently in another version; what must never change is that this
+# payload opens to this fingerprint.
+SEALED = bytes.fromhex(
+    "8c5741c50868182fd8d094d8d6a02acdc4c1723d759bd66f3c01b724a268bad522b07c9bc8cb14fa020848b98c534b493d97b6b6e550"
+    "19bf4bcdf8e92c123105e5b14e05665cf49fcc"
+)
+
+
+def test_strip_key_vector():
+    key = derive.strip_key(SECRET, ISSUER, SERIAL, dt.date(2026, 4, 1))
+    assert key.hex() == STRIP_KEY
+    message = b"certverify/v3/strip-key\x00" + b"20260401"
+    assert key == hmac.new(derive.certificate_key(SECRET, ISSUER, SERIAL), message, hashlib.sha256).digest()
+    assert derive.strip_key(SECRET, ISSUER, SERIAL, dt.date(2026, 4, 2)) != key  # another day, another key
+
+
+def test_sealed_strip_vector():
+    fp = content.unseal(SEALED, 3, bytes.fromhex(STRIP_KEY))
+    assert [(r.name, r.x, r.y, r.levels.tolist(), r.text) for r in fp.regions] == [
+        ("resident0.birth", 10, 20, [[0, 1, 2], [3, 2, 0]], "昭和55年4月1日")]
+    assert fp.cell == 5
+
+
+def test_sealed_strip_follows_the_written_construction():
+    """ChaCha20-Poly1305 (RFC 8439), zero nonce, associated data "certverify/v3/strip" || 0x00, over the LZMA2 raw
+    stream of the v2 serialization followed by each region's length-prefixed UTF-8 text."""
+    packed = ChaCha20Poly1305(bytes.fromhex(STRIP_KEY)).decrypt(bytes(12), SEALED, b"certverify/v3/strip\x00")
+    raw = lzma.decompress(packed, format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 16}])
+    text = "昭和55年4月1日".encode()
+    assert raw == (bytes([5, 1, 15]) + b"resident0.birth" + struct.pack(">4H", 10, 20, 3, 2) + bytes([0, 1, 2, 3, 2, 0])
+                   + struct.pack(">H", len(text)) + text)
+    with pytest.raises(errors.ScrambleMismatch):  # another key does not open it
+        content.unseal(SEALED, 3, derive.strip_key(SECRET, ISSUER, SERIAL, dt.date(2026, 4, 2)))
+
+
+def test_code_vector_v3():
+    """A version 3 code has the layout of version 2; only the version byte differs."""
+    seed = bytes(range(32, 64))
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    ring = KeyRing([IssuingKey("vector-key", SECRET, public, seed, "2026-01-01T00:00:00+00:00")])
+    digest = hashlib.sha256(SEALED).digest()
+    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1), version=3,
+                                    content_digest=digest), ring)
+    assert code[:3] == b"CV\x03" and code[-64 - 33:-64] == b"\x20" + digest
+    assert code.hex() == (
+        "435603063939303030310a766563746f722d6b65790b53414d504c452d30303031097265736964656e63650832303236303430"
+        "3120068035633401ec66f73f231650a574e48f70255e15f1ada90cdec9d864131aefca81fedf05ddb70ff41b9547d14a70051a"
+        "28bb34b2775c2bbc9129b7d561b95a8d70e42f5b1e259acffd8eb9e0439c60e4219078ec12ddeb4a3c16c13d05a80a"
+    )
