@@ -5,7 +5,7 @@
 Every case of ``verify.simulate.CLASSES`` is printed on a back, scanned through the degradation model, encoded as
 the scanner would send it and verified through ``verify.restore`` from the bytes. SSIM is computed on grayscale
 after resizing the restored and the true front to 656 px wide (``verify.quality.fidelity``). Two households
-alternate so the figures do not rest on one page; their backs are format v2, binding the personal fields, so
+alternate so the figures do not rest on one page; their backs are format v3, binding the personal fields, so
 every case also passes the content check (1-bit fax scans, which a v2 back refuses as content_unverifiable, are
 measured on v1 backs). The cases outside the envelope must end in a clear error. ``--plain`` draws the fronts on
 blank paper, without the background security pattern (地紋): most of what SSIM loses on the patterned sample is that
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verify import IssuingKey, KeyRing, encode_image, errors, issue, restore  # noqa: E402
 from verify.quality import fidelity  # noqa: E402
-from verify.sample import default_fields, protected_regions, render_sample_front  # noqa: E402
+from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
 from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes  # noqa: E402
 
 BARS = {"clean": 0.97, "office300": 0.92, "dpi200": 0.88, "dpi600": 0.88, "phone": 0.75}
@@ -43,8 +43,8 @@ def main() -> None:
     ring = KeyRing([IssuingKey.generate("bench")])
     fronts = [render_sample_front(default_fields(serial=f"BENCH-{v:06d}", variant=v), pattern=not args.plain)
               for v in (0, 2)]
-    certs = [issue(ring, front=f.image, regions=protected_regions(f), serial=f"BENCH-{v:06d}",
-                   issued_on=dt.date(2026, 11, 27)) for f, v in zip(fronts, (0, 2), strict=True)]
+    certs = [issue(ring, front=f.image, regions=protected_regions(f), texts=protected_texts(f),
+                   serial=f"BENCH-{v:06d}", issued_on=dt.date(2026, 11, 27)) for f, v in zip(fronts, (0, 2), strict=True)]
     # A 1-bit scan of a content-bound back is refused (content_unverifiable): its fidelity is measured on v1 backs.
     v1_certs = [issue(ring, front=f.image, serial=f"BENCH-1{v:05d}", issued_on=dt.date(2026, 11, 27), version=1)
                 for f, v in zip(fronts, (0, 2), strict=True)]

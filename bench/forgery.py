@@ -1,4 +1,5 @@
-"""What a forger can do against format v2, measured against the real pipeline, and what the content check costs.
+"""What a forger can do against a content-bound back (format v3), measured against the real pipeline, and what the
+content check costs.
 
     python bench/forgery.py [--classes clean office300 ...] [--cases N] [--jobs N] [--plain]
 
@@ -11,7 +12,8 @@
     cells blacked out to see where they land).
 (d) An edited code (serial changed, signature kept).
 (e) Every single-digit change of the house number and of the date of birth, one at a time, with the exact block
-    map, in an office scan and a phone photo: how many the answer names. A changed digit that removes ink (4 -> 1)
+    map, in an office scan and a phone photo: how many the image check names, and how many of the rest the signed
+    text shows (the field's signed text differs from the forged front's). A changed digit that removes ink (4 -> 1)
     or moves it (2 -> 7) changes the fingerprint's cells far less than one that adds ink (3 -> 8).
 For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
@@ -48,7 +50,7 @@ from tests.forgery import (  # noqa: E402
 from verify import IssuingKey, KeyRing, content, encode_image, errors, issue, restore, spec  # noqa: E402
 from verify.code import parse_code  # noqa: E402
 from verify.derive import BlockMap  # noqa: E402
-from verify.sample import default_fields, protected_regions, render_sample_front  # noqa: E402
+from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
 from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
 
@@ -89,8 +91,8 @@ def _world(plain: bool = False) -> None:
     ring = KeyRing([IssuingKey.generate("bench")])
     day = dt.date(2026, 11, 27)
     front = render_sample_front(default_fields(serial="FORGE-000001", issued_on=day), pattern=not plain)
-    genuine = issue(ring, front=front.image, regions=protected_regions(front), serial="FORGE-000001",
-                    issued_on=day)  # the sample, its personal fields bound
+    genuine = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
+                    serial="FORGE-000001", issued_on=day)  # the sample, its personal fields and their text bound
     altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=not plain)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
     learnt = recover_block_map(genuine.front, scan)
@@ -208,25 +210,29 @@ def _digit_changes() -> list[tuple[str, str, str]]:
     return out
 
 
-def _digit_case(args) -> tuple[str, str, str, str, bool]:
-    """One single-digit forgery, exact map, printed and scanned: (class, field, text, forged text, named)."""
+def _digit_case(args) -> tuple[str, str, str, str, bool, bool]:
+    """One single-digit forgery, exact map, printed and scanned: (class, field, text, forged text, named by the
+    image check, shown by the signed text)."""
     (field, text, forged), name = args
     fields = with_changes(default_fields(serial="FORGE-000001", issued_on=WORLD["day"]),
                           **{FIELD_CHANGE[field]: (text, forged)})
-    front = render_sample_front(fields, pattern=not WORLD["plain"]).image
-    data, _ = scan_bytes(rebuilt_back(WORLD["genuine"], front, WORLD["truth"]), CLASSES[name][1], seed=7)
-    named = False
+    front = render_sample_front(fields, pattern=not WORLD["plain"])
+    data, _ = scan_bytes(rebuilt_back(WORLD["genuine"], front.image, WORLD["truth"]), CLASSES[name][1], seed=7)
+    named = shown = False
+    forged_text = front.texts[field]
     try:
-        restore(data, WORLD["ring"])
+        signed = restore(data, WORLD["ring"]).content.get("signed_text", [])
+        shown = any(f["name"] == field and f["text"] != forged_text for f in signed)
     except errors.Altered as exc:
         named = field in {r["name"] for r in exc.context["regions"]}
     except errors.VerifyError:
         pass
-    return name, field, text, forged, named
+    return name, field, text, forged, named, shown
 
 
 def _digits_report(jobs: int) -> None:
-    print("\n(e) every single-digit change, one at a time, exact map: changes named / made")
+    print("\n(e) every single-digit change, one at a time, exact map: named by the image check, shown by the signed "
+          "text, of those made")
     tasks = [(change, name) for change in _digit_changes() for name in DIGIT_CLASSES]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         results = pool.map(_digit_case, tasks)
@@ -234,10 +240,11 @@ def _digits_report(jobs: int) -> None:
         for field, places in DIGIT_CHANGES.items():
             for text, _ in places:
                 mine = [r for r in results if r[0] == name and r[1] == field and r[2] == text]
-                missed = " ".join(r[3] for r in mine if not r[4])
-                print(f"  {name:<10} {field:<16} {text:<4} {sum(r[4] for r in mine):>2}/{len(mine):<2}"
-                      f"  missed: {missed or '-'}")
-    print(f"  all: {sum(r[4] for r in results)}/{len(results)} single-digit changes named")
+                missed = " ".join(r[3] for r in mine if not r[4] and not r[5])
+                print(f"  {name:<10} {field:<16} {text:<4} named {sum(r[4] for r in mine):>2}, "
+                      f"shown {sum(r[5] for r in mine):>2} of {len(mine):<2}  missed by both: {missed or '-'}")
+    print(f"  all: {sum(r[4] for r in results)} named by the image check, {sum(r[5] for r in results)} of the rest "
+          f"shown by the signed text, {sum(r[4] or r[5] for r in results)}/{len(results)} caught")
 
 
 def _field_blocks(cert) -> np.ndarray:

@@ -120,6 +120,7 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "upload": r.upload,
         "page_index": r.page_index,
         "content": r.content,
+        "signed_text": [(region_label(f["name"]), f["text"]) for f in r.content.get("signed_text", [])],
     }
 
 

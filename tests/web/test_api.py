@@ -299,12 +299,12 @@ def test_edited_code_is_422_bad_signature_and_logged(app, client, api_key, sampl
 
 def test_scrambled_area_under_another_certificates_code_is_422_scramble_mismatch(app, client, api_key, sample,
                                                                                    spec):
-    """A genuine, validly signed code of another certificate pasted onto this back."""
+    """This back's scrambled area pasted under the genuine, validly signed code and data strip of another."""
     import verify
-    from tests.forgery import with_code
+    from tests.forgery import with_area
 
     other = verify.issue(verify.KeyRing.load(sample.keys_dir), serial="OTHER-000002", issuer=sample.facts.issuer)
-    spliced = verify.encode_image(with_code(_back_page(sample), other.code), fmt="png")
+    spliced = verify.encode_image(with_area(other.back, _back_page(sample)), fmt="png")
     entry = _refused_and_logged(app, client, api_key, spec, spliced, "scramble_mismatch")
     assert (entry["outcome"], entry["error_code"], entry["serial"]) == ("failed", "scramble_mismatch", "OTHER-000002")
 
@@ -326,6 +326,8 @@ def test_the_answer_says_whether_the_content_is_bound(client, api_key, sample, s
     bound = client.post("/api/v1/verifications?image=none", data=sample.back_png, headers=headers).json
     assert bound["content"]["bound"] is True and bound["content"]["regions"] == 8
     assert bound["content"]["darker"] <= 1.3 and bound["content"]["lighter"] <= 1.6
+    assert {"name": "resident0.birth", "text": "昭和55年4月1日"} in bound["content"]["signed_text"]
+    assert len(bound["content"]["signed_text"]) == 8
     old = client.post("/api/v1/verifications?image=none", data=sample.v1_png, headers=headers).json
     assert old["outcome"] == "verified" and old["content"] == {"bound": False}
     assert old["certificate"]["format_version"] == 1

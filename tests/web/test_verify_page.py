@@ -27,6 +27,11 @@ def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
     assert front.width > 1000 and abs(front.height / front.width - 297 / 210) < 0.02
     tag = html[match.start():html.index(">", match.end())]
     assert f'alt="証明書 {SERIAL} の復元した表面' in tag
+    # the signed text of the personal fields, as the issuer printed it, to compare with the paper
+    signed = html.split('id="signed-text"')[1].split("</dl>")[0]
+    assert re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]+)</dd>", signed)[:4] == [
+        ("住所", "見本県見本市架空町一丁目2番3号"), ("世帯主", "見本　太郎"), ("1 人目の氏名", "見本　太郎"),
+        ("1 人目の生年月日", "昭和55年4月1日")]
 
     entries = log_entries(app)
     assert len(entries) == 1
@@ -34,6 +39,7 @@ def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
     assert entry["channel"] == "web" and entry["outcome"] == "verified" and entry["serial"] == SERIAL
     assert entry["client"].startswith("ip:") and "127.0.0.1" not in entry["client"]
     assert entry["input_format"] == "jpeg" and len(entry["upload_sha256"]) == 64
+    assert not any(word in str(value) for value in entry.values() for word in ("見本", "太郎", "昭和"))  # no text
 
 
 def test_result_page_in_english(client, sample):
