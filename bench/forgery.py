@@ -1,7 +1,7 @@
 """What a forger can do against a content-bound back (format v3), measured against the real pipeline, and what the
 content check costs.
 
-    python bench/forgery.py [--classes clean office300 ...] [--cases N] [--jobs N] [--plain]
+    python bench/forgery.py [--classes clean office300 ...] [--cases N] [--jobs N] [--patterned]
 
 (a) Known plaintext: from one genuine certificate's front and a scan of its back, recover the block map by
     matching blocks (the format is public, so the forger rectifies the back exactly as the verifier does), then
@@ -19,8 +19,8 @@ For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine 
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
 largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
 margins on either side of the thresholds), and the time the content check adds (reading the data strip and
-comparing the fingerprint) as a share of the whole verification. ``--plain`` draws the fronts on blank paper,
-without the background security pattern, as an issuer's own plain front would be.
+comparing the fingerprint) as a share of the whole verification. ``--patterned`` issues backs that carry the
+printed page with its background security pattern (地紋), as backs did before format v3's issuer left it out.
 """
 
 from __future__ import annotations
@@ -87,17 +87,18 @@ WORLD: dict = {}
 FIELDS_CHANGED = {"address", "resident0.birth", "resident0.name"}
 
 
-def _world(plain: bool = False) -> None:
+def _world(patterned: bool = False) -> None:
     ring = KeyRing([IssuingKey.generate("bench")])
     day = dt.date(2026, 11, 27)
-    front = render_sample_front(default_fields(serial="FORGE-000001", issued_on=day), pattern=not plain)
+    front = render_sample_front(default_fields(serial="FORGE-000001", issued_on=day), pattern=patterned)
     genuine = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
-                    serial="FORGE-000001", issued_on=day)  # the sample, its personal fields and their text bound
-    altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=not plain)
+                    serial="FORGE-000001", issued_on=day, ground=not patterned)  # its personal fields and text bound
+    altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=patterned)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
-    learnt = recover_block_map(genuine.front, scan)
+    learnt = recover_block_map(genuine.document, scan)  # a forger who cleaned the pattern off the paper front
     truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
-    WORLD.update(ring=ring, genuine=genuine, altered=altered, learnt=learnt, day=day, plain=plain, truth=truth,
+    WORLD.update(ring=ring, genuine=genuine, altered=altered, learnt=learnt, day=day, patterned=patterned,
+                 truth=truth,
                  forged_back=rebuilt_back(genuine, altered.image, learnt),
                  exact_back=rebuilt_back(genuine, altered.image, truth))  # the best a forger could do
 
@@ -107,10 +108,11 @@ def main() -> None:
     parser.add_argument("--classes", nargs="*", default=sorted(CLASSES))
     parser.add_argument("--cases", type=int, default=4, help="scans per class and kind")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--plain", action="store_true", help="fronts on blank paper, without the background pattern")
+    parser.add_argument("--patterned", action="store_true",
+                        help="backs that carry the printed page with its background pattern")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    _world(args.plain)
+    _world(args.patterned)
     genuine, ring = WORLD["genuine"], WORLD["ring"]
     truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
     right = (WORLD["learnt"].perm == truth.perm) & (WORLD["learnt"].transform == truth.transform)
@@ -161,8 +163,9 @@ def main() -> None:
 
     print("\n(b) splicing")
     other_front = render_sample_front(default_fields(serial="FORGE-000002", issued_on=WORLD["day"], variant=2),
-                                      pattern=not args.plain)
-    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image)
+                                      pattern=args.patterned)
+    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image,
+                  ground=not args.patterned)
     print(f"  scrambled area under another's code and strip  {outcome(encode_image(with_area(other.back, genuine.back), 'png'), ring)}")
     print(f"  another's code over this back's strip          {outcome(encode_image(with_code(genuine.back, other.code), 'png'), ring)}")
 
@@ -216,7 +219,7 @@ def _digit_case(args) -> tuple[str, str, str, str, bool, bool]:
     (field, text, forged), name = args
     fields = with_changes(default_fields(serial="FORGE-000001", issued_on=WORLD["day"]),
                           **{FIELD_CHANGE[field]: (text, forged)})
-    front = render_sample_front(fields, pattern=not WORLD["plain"])
+    front = render_sample_front(fields, pattern=WORLD["patterned"])
     data, _ = scan_bytes(rebuilt_back(WORLD["genuine"], front.image, WORLD["truth"]), CLASSES[name][1], seed=7)
     named = shown = False
     forged_text = front.texts[field]

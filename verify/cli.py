@@ -56,7 +56,8 @@ def _issue(args: argparse.Namespace) -> int:
             return 2
     try:
         cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
-                     document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts)
+                     document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts,
+                     ground=not args.no_ground)
     except ValueError as exc:
         print(f"cannot issue: {exc}", file=sys.stderr)
         return 2
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                      '{"name": [x0, y0, x1, y1], ...} in the front\'s pixels, or {"name": {"box": [x0, y0, x1, y1], '
                      '"text": "what the field says"}, ...} to carry each field\'s text (default: the sample\'s '
                      "personal fields and their text, or the whole front coarsely)")
+    iss.add_argument("--no-ground", action="store_true",
+                     help="print front.png without the background security pattern (地紋) a kiosk prints it on")
     iss.add_argument("--keys", help="key ring directory")
     iss.set_defaults(func=_issue)
 

@@ -29,7 +29,8 @@ MAX_TEXT_BYTES = 1024  # of one bound field's text: a field, not a document (the
 class IssuedCertificate:
     """The two printed sides of one certificate and the facts its code carries."""
 
-    front: np.ndarray  # RGB, A4 at 300 dpi
+    front: np.ndarray  # RGB, A4 at 300 dpi: the front page as printed, on the background security pattern
+    document: np.ndarray  # RGB: the front page as issued, without the pattern: what the back carries
     back: np.ndarray  # RGB, A4 at 300 dpi
     facts: CertificateFacts
     code: bytes
@@ -86,14 +87,19 @@ def new_serial(issued_on: dt.date) -> str:
 def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = "990001",
           key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
           regions: dict[str, tuple[int, int, int, int]] | None = None, texts: dict[str, str] | None = None,
-          version: int = spec.FORMAT_VERSION) -> IssuedCertificate:
+          version: int = spec.FORMAT_VERSION, ground: bool = True) -> IssuedCertificate:
     """Make a certificate's printable back from its front (RGB); without ``front`` a sample 住民票の写し is drawn.
 
     ``regions`` names the boxes of the front (in its own pixels) whose content the signature binds, such as the
     name, address and date fields; without them the whole front is bound, coarsely. ``texts`` gives the text
     printed in some of those regions ("昭和55年4月1日"): the back carries it, encrypted, and a verification shows
     it beside the restored front. The sample names its personal fields and their text. ``version=2`` makes a back
-    that binds regions without text, ``version=1`` one that binds no content."""
+    that binds regions without text, ``version=1`` one that binds no content.
+
+    The front is printed on the background security pattern (地紋) a kiosk prints on every sheet, unless
+    ``ground=False``; the back carries the front as given, without it. The pattern belongs to the paper, not to the
+    certificate, and is made not to survive copying: the restored front shows the certificate's content, as the
+    checking site of the kiosk service does."""
     if version not in spec.VERSIONS:
         raise ValueError(f"format version {version} is not one of {spec.VERSIONS}")
     issued_on = issued_on or dt.date.today()
@@ -125,7 +131,14 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial))
     facts = payload.facts()
     back = render_back(design, code, facts, strip=strip_modules)
-    return IssuedCertificate(front=front, back=back, facts=facts, code=code, fingerprint=fp)
+    if front.ndim == 2:
+        front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB)
+    printed = front
+    if ground:
+        from .sample import print_on_ground
+
+        printed = print_on_ground(front)
+    return IssuedCertificate(front=printed, document=front, back=back, facts=facts, code=code, fingerprint=fp)
 
 
 def _check_texts(texts: dict[str, str], regions: dict[str, tuple[float, float, float, float]], version: int) -> None:

@@ -1,4 +1,5 @@
-"""A realistic, fictitious 住民票の写し (certificate of residence) front page, as printed at a kiosk, for samples and tests.
+"""A realistic, fictitious 住民票の写し (certificate of residence) front page, for samples and tests, and the background
+security pattern (地紋) a kiosk prints it on.
 
 Everything printed is fictitious (見本市, 架空町, ...) and every page carries a large 見本 (SAMPLE) mark. The output is
 deterministic: the same fields and dpi give a byte-identical image. ``SampleFront.regions`` names the pixel box of every
@@ -31,6 +32,7 @@ __all__ = [
     "SampleFront",
     "default_fields",
     "find_cjk_font",
+    "print_on_ground",
     "render_sample_front",
     "to_wareki",
 ]
@@ -465,6 +467,18 @@ def _ground(width: int, height: int, dpi: int, face: str, latent_word: str) -> n
     return out
 
 
+def print_on_ground(page: np.ndarray, latin: bool = False) -> np.ndarray:
+    """``page`` (RGB or gray, A4 at any resolution) as a kiosk prints it: over the background security pattern, ink
+    multiplying the pattern's tint. The pattern is a property of the paper, as the kiosk prints it on every sheet,
+    not of the certificate: the back carries the page without it (see ``verify.issuing.issue``)."""
+    if page.ndim == 2:
+        page = np.repeat(page[..., None], 3, axis=2)
+    h, w = page.shape[:2]
+    face = "" if latin else str(find_cjk_font("gothic") or find_cjk_font("mincho") or "")
+    ground = _ground(w, h, max(72, round(w * 25.4 / A4_MM[0])), face, "複写" if face else "COPY")
+    return ((page.astype(np.uint16) * ground + 127) // 255).astype(np.uint8)
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Page drawing
 
@@ -472,18 +486,14 @@ def _ground(width: int, height: int, dpi: int, face: str, latent_word: str) -> n
 class _Page:
     """Drawing state for one page: the image, faces, scale and the field regions recorded so far."""
 
-    def __init__(self, dpi: int, mincho: str, gothic: str, latin: bool, pattern: bool = True) -> None:
+    def __init__(self, dpi: int, mincho: str, gothic: str, latin: bool) -> None:
         self.dpi = dpi
         self.latin = latin
         self.mincho = mincho  # "" selects the Latin face
         self.gothic = gothic
         self.width = round(A4_MM[0] * dpi / 25.4)
         self.height = round(A4_MM[1] * dpi / 25.4)
-        if pattern:
-            ground = _ground(self.width, self.height, dpi, gothic, "COPY" if latin else "複写")
-            self.image = Image.fromarray(ground, "RGB")
-        else:
-            self.image = Image.new("RGB", (self.width, self.height), "white")
+        self.image = Image.new("RGB", (self.width, self.height), "white")
         self.draw = ImageDraw.Draw(self.image)
         self.regions: dict[str, Box] = {}
         self.text_boxes: dict[str, Box] = {}
@@ -795,9 +805,10 @@ def _sample_mark(page: _Page) -> None:
 
 
 def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, latin: bool = False,
-                        pattern: bool = True) -> SampleFront:
-    """Render the fictitious front page (A4 portrait at ``dpi``; ``latin=True`` forces the no-CJK-font fallback;
-    ``pattern=False`` leaves out the background security pattern, as on plain paper)."""
+                        pattern: bool = False) -> SampleFront:
+    """Render the fictitious front page (A4 portrait at ``dpi``; ``latin=True`` forces the no-CJK-font fallback):
+    the document as the municipality issues it, or with ``pattern=True`` as the kiosk prints it, on the background
+    security pattern (``print_on_ground``)."""
     if fields is None:
         fields = default_fields()
     if not 1 <= len(fields.residents) <= MAX_RESIDENTS:
@@ -807,17 +818,19 @@ def render_sample_front(fields: SampleFields | None = None, *, dpi: int = 300, l
     mincho = None if latin else find_cjk_font("mincho")
     if mincho is None:
         note = "CJK font disabled: Latin fallback" if latin else "CJK font not found: Latin fallback"
-        page = _Page(dpi, "", "", latin=True, pattern=pattern)
+        page = _Page(dpi, "", "", latin=True)
     else:
         gothic = find_cjk_font("gothic") or mincho
         note = ""
-        page = _Page(dpi, str(mincho), str(gothic), latin=False, pattern=pattern)
+        page = _Page(dpi, str(mincho), str(gothic), latin=False)
     _header(page, fields, note)
     bottom = _table(page, fields)
     _footer(page, fields, bottom)
     _seal(page, fields, (161.5, 247.0))
     _sample_mark(page)
-    return SampleFront(image=np.array(page.image, dtype=np.uint8), regions=dict(page.regions),
-                       text_boxes=dict(page.text_boxes), texts=dict(page.texts), latin=page.latin,
-                       dpi=dpi)
+    image = np.array(page.image, dtype=np.uint8)
+    if pattern:
+        image = print_on_ground(image, latin=page.latin)
+    return SampleFront(image=image, regions=dict(page.regions), text_boxes=dict(page.text_boxes),
+                       texts=dict(page.texts), latin=page.latin, dpi=dpi)
 

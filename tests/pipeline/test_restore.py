@@ -28,7 +28,7 @@ def test_clean_render_restores_almost_exactly(cert, keyring):
     result = restore(png(cert.back), keyring)
     assert result.certificate == cert.facts
     assert result.image.shape == (spec.FRONT_H, spec.FRONT_W, 3)
-    assert fidelity(result.image, cert.front) >= 0.97
+    assert fidelity(result.image, cert.document) >= 0.97
     assert result.quality["dots_found"] == 1.0
     assert 295 <= result.quality["dpi"] <= 305
 
@@ -38,7 +38,7 @@ def test_any_quarter_turn(cert, keyring, case):
     data, _ = scan_bytes(cert.back, case)
     result = restore(data, keyring)
     assert result.certificate.serial == cert.facts.serial
-    assert fidelity(result.image, cert.front) >= 0.97
+    assert fidelity(result.image, cert.document) >= 0.97
 
 
 def test_restored_aspect_is_the_fronts(cert, keyring):
@@ -49,13 +49,13 @@ def test_restored_aspect_is_the_fronts(cert, keyring):
 def test_pdf_back_on_the_second_page(cert, keyring):
     result = restore(cert.pdf_bytes(), keyring)
     assert result.page_index == 1
-    assert fidelity(result.image, cert.front) >= 0.95
+    assert fidelity(result.image, cert.document) >= 0.95
 
 
 def test_grayscale_front_and_scan(keyring, cert):
     gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
     result = restore(encode_image(gray, "png"), keyring)
-    assert fidelity(result.image, cert.front) >= 0.95
+    assert fidelity(result.image, cert.document) >= 0.95
 
 
 # --- the robustness envelope (one case per class here; bench/fidelity.py runs them all) --------------------------
@@ -71,14 +71,14 @@ def test_degraded_scans_restore(cert, keyring, name):
     result = restore(data, keyring)
     assert result.certificate.serial == cert.facts.serial
     assert result.content["bound"] is True  # and no region called altered
-    assert fidelity(result.image, cert.front) >= FLOORS[name]
+    assert fidelity(result.image, cert.document) >= FLOORS[name]
 
 
 def test_fax_scans_of_a_v1_back_restore(cert_v1, keyring):
     data, _ = scan_bytes(cert_v1.back, CLASSES["fax"][1], seed=7)
     result = restore(data, keyring)
     assert result.content == {"bound": False}
-    assert fidelity(result.image, cert_v1.front) >= FLOORS["fax"]
+    assert fidelity(result.image, cert_v1.document) >= FLOORS["fax"]
 
 
 def test_fax_scans_of_a_content_bound_back_ask_for_a_grayscale_scan(cert, keyring):
@@ -130,18 +130,18 @@ def test_homography_recovers_a_known_warp(cert):
 
 
 def test_comparator_scores_wrong_fronts_low(cert, other_cert, keyring):
-    assert fidelity(cert.front, cert.front) > 0.999
-    assert fidelity(other_cert.front, cert.front) < 0.9  # same printed form, other household
+    assert fidelity(cert.document, cert.document) > 0.999
+    assert fidelity(other_cert.document, cert.document) < 0.9  # same printed form, other household
     from verify.derive import BlockMap
     from verify.issuing import fit_front
     from verify.scramble import descramble, scramble
 
     secret = keyring.get(cert.facts.key_id).scramble_secret
-    design = scramble(fit_front(cert.front), BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial))
+    design = scramble(fit_front(cert.document), BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial))
     wrong = descramble(design, BlockMap.derive(secret, cert.facts.issuer, "TEST-424242"))
-    assert fidelity(wrong, cert.front) < 0.5
-    shifted = np.roll(cert.front, 6, axis=1)
-    assert fidelity(shifted, cert.front) < 0.9
+    assert fidelity(wrong, cert.document) < 0.5
+    shifted = np.roll(cert.document, 6, axis=1)
+    assert fidelity(shifted, cert.document) < 0.9
 
 
 # --- refusals ------------------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_a_v1_back_restores_marked_not_content_bound(cert_v1, keyring):
     result = restore(png(cert_v1.back), keyring)
     assert result.certificate.format_version == 1
     assert result.content == {"bound": False}
-    assert fidelity(result.image, cert_v1.front) >= 0.97
+    assert fidelity(result.image, cert_v1.document) >= 0.97
 
 
 def test_unsupported_version(cert, keyring):
@@ -263,4 +263,4 @@ def test_one_covered_corner_mark_is_enough(cert, keyring):
     covered = whiten(cert.back, (rect.x - 4, rect.y - 4, rect.x + rect.w + 4, rect.y + rect.h + 4))
     result = restore(png(covered), keyring)
     assert result.quality["markers_found"] == 3
-    assert fidelity(result.image, cert.front) >= 0.97
+    assert fidelity(result.image, cert.document) >= 0.97

@@ -16,6 +16,7 @@ from verify.sample import (
     SampleFront,
     default_fields,
     find_cjk_font,
+    print_on_ground,
     render_sample_front,
     to_wareki,
 )
@@ -85,14 +86,16 @@ def test_mostly_white_paper_with_black_text(front: SampleFront) -> None:
     assert (gray < 60).mean() > 0.005  # there is text and ruling
 
 
-def test_plain_paper_leaves_out_only_the_background_pattern(front: SampleFront) -> None:
-    plain = render_sample_front(pattern=False)
-    assert plain.regions == front.regions
-    paper = plain.image.min(axis=2) == 255
-    assert paper.mean() > 0.8  # blank paper where the pattern was
-    assert (front.image[paper].min(axis=1) < 250).mean() > 0.2  # the patterned page is tinted there
-    ink = plain.image.max(axis=2) < 60
-    assert np.abs(front.image[ink].astype(int) - plain.image[ink]).max() <= 60  # the text is the same
+def test_the_kiosk_prints_the_page_on_the_background_pattern(front: SampleFront) -> None:
+    printed = render_sample_front(pattern=True)
+    assert printed.regions == front.regions
+    paper = front.image.min(axis=2) == 255
+    assert paper.mean() > 0.8  # the document is blank paper between its text and rules
+    assert (printed.image[paper].min(axis=1) < 250).mean() > 0.2  # the printed page is tinted there
+    ink = front.image.max(axis=2) < 60
+    assert np.abs(printed.image[ink].astype(int) - front.image[ink]).max() <= 20  # the text is the same
+    assert np.array_equal(print_on_ground(front.image), printed.image)
+
 
 
 def test_seal_is_red_inside_its_region(front: SampleFront) -> None:
