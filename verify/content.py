@@ -234,7 +234,7 @@ def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:
 
 
 def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:
-    """How much fainter or darker than signed the scan prints ink: the median ratio over the well-inked cells,
+    """How much fainter or darker than signed the scan prints ink: the median ratio over the inked cells,
     within MAX_TONE_CHANGE either way. A changed character moves a few cells, not the median of hundreds, so what
     this takes out is what the scan did to every stroke: weak toner, or the sharpening of a blurred scan, which
     darkens where strokes meet."""
