@@ -195,8 +195,8 @@ def _roman_table() -> dict[str, str]:
 _ROMAN = _roman_table()
 
 
-# The fields whose content a content-bound back binds (the last part of a region's name): who, where and when born. The
-# readings (kana) are left out: printed 8 px high on the restored front, a phone photo's blur moves them as much
+# The fields whose content a content-bound back binds (the last part of a region's name): who, where and when born.
+# The readings (kana) are left out: printed 8 px high on the restored front, a phone photo's blur moves them as much
 # as a changed character would.
 PROTECTED_FIELDS = ("address", "head_of_household", "name", "birth")
 
