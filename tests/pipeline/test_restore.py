@@ -60,8 +60,10 @@ def test_grayscale_front_and_scan(keyring, cert):
 
 # --- the robustness envelope (one case per class here; bench/fidelity.py runs them all) --------------------------
 
-FLOORS = {"clean": 0.97, "office300": 0.88, "dpi200": 0.8, "dpi150": 0.7, "dpi600": 0.88, "phone": 0.7,
-          "halftone": 0.8, "fax": 0.55, "feeder": 0.88, "lighting": 0.85, "texture": 0.8}
+# The bars where it sets one (clean, office300, dpi200, dpi600, phone), met by every case of the bench and
+# not only on average; elsewhere a little under the least the bench measured.
+FLOORS = {"clean": 0.97, "office300": 0.92, "dpi200": 0.88, "dpi150": 0.85, "dpi600": 0.88, "phone": 0.75,
+          "halftone": 0.9, "fax": 0.75, "feeder": 0.92, "lighting": 0.9, "texture": 0.78}
 
 
 @pytest.mark.parametrize("name", sorted(set(CLASSES) - {"fax"}))
