@@ -35,6 +35,9 @@ WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 
 # a 16 or 20 MP phone photo keeps its full resolution)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
 MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours no better than random ones: wrong block map
+# The restored front's paper is brought to white: levels this close to it (the scan's noise, paper grain, the
+# faint unevenness that differs block by block) become white. A certificate prints nothing that pale.
+PAPER_MARGIN = 10
 
 
 class _Clock:
@@ -99,7 +102,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
         raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
                                serial=payload.serial, coherence=round(coherence, 2))
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
-    front = compose(luma, colour)
+    front = compose(cv2.LUT(luma, _PAPER_TO_WHITE), colour)
     clock.lap("finish")
     bound = {"bound": False}
     if fingerprint is not None:
@@ -177,6 +180,9 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     if not uniform:
         toned = cv2.multiply(toned, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
     return luma, place_blocks(cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb), block_map)
+
+
+_PAPER_TO_WHITE = np.clip(np.arange(256) * 255 / (255 - PAPER_MARGIN), 0, 255).astype(np.uint8)
 
 
 def _levels(black: float, gain: float) -> np.ndarray:
