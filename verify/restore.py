@@ -35,9 +35,12 @@ WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 
 # a 16 or 20 MP phone photo keeps its full resolution)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
 MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours no better than random ones: wrong block map
-# The restored front's paper is brought to white: levels this close to it (the scan's noise, paper grain, the
-# faint unevenness that differs block by block) become white. A certificate prints nothing that pale.
-PAPER_MARGIN = 10
+# The restored front's paper is brought to white: levels within the scan's own spread of blank paper (noise, grain,
+# the faint unevenness that differs block by block) become white. Paper white is taken at the top of that spread
+# (the brightest pixel within a cell), typical paper lies about two standard deviations below it and spreads about
+# two more: NOISE_WIDTH standard deviations in all, at most PAPER_MARGIN levels. A clean scan keeps every level.
+NOISE_WIDTH = 4.0
+PAPER_MARGIN = 12
 
 
 class _Clock:
@@ -102,7 +105,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
         raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
                                serial=payload.serial, coherence=round(coherence, 2))
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
-    front = compose(cv2.LUT(luma, _PAPER_TO_WHITE), colour)
+    front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
     bound = {"bound": False}
     if fingerprint is not None:
@@ -182,22 +185,39 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     return luma, place_blocks(cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb), block_map)
 
 
-_PAPER_TO_WHITE = np.clip(np.arange(256) * 255 / (255 - PAPER_MARGIN), 0, 255).astype(np.uint8)
-
-
 def _levels(black: float, gain: float) -> np.ndarray:
     """A tone curve for ``cv2.LUT``: ``black`` to 0, then ``gain`` levels out per level in."""
     return np.clip((np.arange(256) - black) * gain, 0, 255).astype(np.uint8)
 
 
-def paper_colour(colour: np.ndarray, grid: GridFit) -> np.ndarray:
-    """Levels (B, G, R) of the blank paper halfway between the dots of the track, around the scrambled area."""
+def paper_samples(image: np.ndarray, grid: GridFit, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The scan's blank paper halfway between the dots of the track, around the scrambled area: one sample per gap
+    (198), float32, channels last."""
     d, p = spec.DOT_OFFSET, spec.PITCH
     across = grid.scan_points((np.arange(spec.COLS) + 0.5) * p, np.array([-d, spec.GRID_H + d])).reshape(-1, 2)
     down = grid.scan_points(np.array([-d, spec.GRID_W + d]), (np.arange(spec.ROWS) + 0.5) * p).reshape(-1, 2)
     pts = np.concatenate([across, down]).astype(np.float32)[:, None]
-    samples = cv2.remap(colour, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return np.median(samples[:, 0].astype(np.float32), axis=0)
+    samples = cv2.remap(image, pts[..., 0], pts[..., 1], interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return samples[:, 0].astype(np.float32)
+
+
+def paper_colour(colour: np.ndarray, grid: GridFit) -> np.ndarray:
+    """Levels (B, G, R) of the blank paper around the scrambled area."""
+    return np.median(paper_samples(colour, grid), axis=0)
+
+
+def paper_margin(gray: np.ndarray, grid: GridFit) -> float:
+    """How far below white the restored front's blank paper spreads, in output levels: NOISE_WIDTH times the spread
+    of single pixels of blank paper around the scrambled area (median absolute deviation, as a standard deviation)
+    at the tone scale that takes the dots' ink to 0 and the paper to 255, at most PAPER_MARGIN."""
+    samples = paper_samples(gray, grid, cv2.INTER_NEAREST)
+    sigma = 1.4826 * float(np.median(np.abs(samples - np.median(samples))))
+    return min(PAPER_MARGIN, NOISE_WIDTH * sigma * 255 / max(grid.paper - grid.ink, 32.0))
+
+
+def _to_white(margin: float) -> np.ndarray:
+    """A tone curve for ``cv2.LUT`` that takes ``255 - margin`` and above to white, stretching the rest."""
+    return np.clip(np.arange(256) * 255 / (255 - margin), 0, 255).astype(np.uint8)
 
 
 def paper_gain(fit: PageFit, grid: GridFit, affines: np.ndarray) -> tuple[float, float | np.ndarray]:
