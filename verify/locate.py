@@ -199,7 +199,6 @@ class GridFit:
     rms_px: float  # residual RMS before the boundary correction
     ink: float  # median dot darkness (0-255 gray level)
     paper: float  # median paper level around the dots
-    paper_spread: float  # range (2nd to 98th percentile) of the paper level around the dots: uneven light
     blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
 
     def scan_points(self, xs: np.ndarray, ys: np.ndarray, correct: bool = True) -> np.ndarray:
@@ -381,8 +380,7 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
     ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
     blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
-    spread = float(np.subtract(*np.percentile(hits[ok_all, 3], [98, 2])))
-    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, spread, blur)
+    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur)
 
 
 _SIGMAS = np.linspace(0.05, 6.0, 240)
