@@ -114,25 +114,25 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
             regions = protected_regions(sample)
             if texts is None and version >= 3:
                 texts = protected_texts(sample)
+    if texts and version < 3:
+        raise ValueError(f"a format v{version} back carries no text: issue format v3")
+    if front.ndim == 2:
+        front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB)
     fitted = fit_front(front)
     fp, strip_modules, digest = None, None, b""
     if version >= 2:
         boxes = regions_on_grid(front.shape, regions) if regions else content.whole_page()
-        _check_texts(texts or {}, boxes, version)
+        _check_texts(texts or {}, boxes)
         skey = strip_key(key.scramble_secret, issuer, serial, issued_on) if version >= 3 else None
         fp, data = content.fitting_fingerprint(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), boxes, strip.CAPACITY,
                                                texts=texts, version=version, key=skey)
         strip_modules, digest = strip.encode(data), strip.digest(data)
-    elif texts:
-        raise ValueError("a format v1 back binds no content: it cannot carry text")
     payload = CodePayload(issuer=issuer, key_id=key.key_id, serial=serial, document_type=document_type,
                           issued_on=issued_on, version=version, content_digest=digest)
     code = sign_payload(payload, keyring)
     design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial))
     facts = payload.facts()
     back = render_back(design, code, facts, strip=strip_modules)
-    if front.ndim == 2:
-        front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB)
     printed = front
     if ground:
         from .sample import print_on_ground
@@ -141,10 +141,8 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     return IssuedCertificate(front=printed, document=front, back=back, facts=facts, code=code, fingerprint=fp)
 
 
-def _check_texts(texts: dict[str, str], regions: dict[str, tuple[float, float, float, float]], version: int) -> None:
+def _check_texts(texts: dict[str, str], regions: dict[str, tuple[float, float, float, float]]) -> None:
     """ValueError unless every text belongs to a named region and can be carried."""
-    if texts and version < 3:
-        raise ValueError(f"a format v{version} back carries no text: issue format v3")
     for name, text in texts.items():
         if name not in regions:
             raise ValueError(f"text for {name!r}, which is not one of the bound regions")

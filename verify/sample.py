@@ -468,11 +468,9 @@ def _ground(width: int, height: int, dpi: int, face: str, latent_word: str) -> n
 
 
 def print_on_ground(page: np.ndarray, latin: bool = False) -> np.ndarray:
-    """``page`` (RGB or gray, A4 at any resolution) as a kiosk prints it: over the background security pattern, ink
+    """``page`` (RGB, A4 at any resolution) as a kiosk prints it: over the background security pattern, ink
     multiplying the pattern's tint. The pattern is a property of the paper, as the kiosk prints it on every sheet,
     not of the certificate: the back carries the page without it (see ``verify.issuing.issue``)."""
-    if page.ndim == 2:
-        page = np.repeat(page[..., None], 3, axis=2)
     h, w = page.shape[:2]
     face = "" if latin else str(find_cjk_font("gothic") or find_cjk_font("mincho") or "")
     ground = _ground(w, h, max(72, round(w * 25.4 / A4_MM[0])), face, "複写" if face else "COPY")
