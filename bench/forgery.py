@@ -113,8 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     _world(args.patterned)
-    genuine, ring = WORLD["genuine"], WORLD["ring"]
-    truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
+    genuine, ring, truth = WORLD["genuine"], WORLD["ring"], WORLD["truth"]
     right = (WORLD["learnt"].perm == truth.perm) & (WORLD["learnt"].transform == truth.transform)
     a, g = altered_fields("FORGE-000001", WORLD["day"]), default_fields(serial="FORGE-000001", issued_on=WORLD["day"])
     print(f"the forger's changes: address {g.address} -> {a.address}; birth {g.residents[0].birth} -> "

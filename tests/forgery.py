@@ -116,10 +116,10 @@ def rebuilt_back(cert, front: np.ndarray, block_map: BlockMap) -> np.ndarray:
     return with_area(cert.back, render_back(scramble(fit_front(front), block_map), cert.code, cert.facts))
 
 
-def exact_forgery(cert, keyring) -> np.ndarray:
-    """The best back a forger could make for the altered front: every block in its exact place (the block map
-    derived with the issuer's own secret)."""
-    altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
+def exact_forgery(cert, keyring, fields=None) -> np.ndarray:
+    """The best back a forger could make for the altered front (``fields``, by default ``altered_fields``): every
+    block in its exact place (the block map derived with the issuer's own secret)."""
+    altered = render_sample_front(fields or altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
     return rebuilt_back(cert, altered, truth)
 
