@@ -39,10 +39,14 @@ WHITE = 220  # softened gray above this is paper (and the faint background patte
 STEP = 28  # gray levels per fingerprint level
 CELL_SIZES = (5, 6, 8, 10, 12, 16, 24, 32)  # 4 px cells measured noisier than a changed digit
 SIGMA_PER_CELL = 0.375
-# Levels a cell of a genuine restoration stays within (measured: bench/forgery.py). Printing and scanning thin and
-# soften strokes, so a cell may come out lighter than signed by more than it comes out darker; ink where the
-# issuer printed none is what a changed character adds.
+# Levels a cell of a genuine restoration stays within (measured: bench/forgery.py, bench/field.py). Ink where the
+# issuer printed none is what a changed character adds: a field whose cells come out more than DARKER levels
+# darker than signed is not confirmed (the answer asks for a better scan), and one more than ACCUSE levels darker
+# is called altered. A cell the scan prints lighter than signed by more than LIGHTER (faded or streaky toner,
+# ink under a note) leaves its field unchecked, never accused: the fingerprint cannot tell ink a scan lost from ink
+# a forger removed, and the signed text (format v3) shows what the field says.
 DARKER = 1.3
+ACCUSE = 1.6
 LIGHTER = 1.6
 MAX_TONE_CHANGE = 0.3  # the most a scan's ink may be strengthened or weakened, as a fraction
 INKED_LEVEL = 1  # signed levels from which a cell counts as inked
@@ -144,12 +148,37 @@ def unseal(payload: bytes, version: int, key: bytes | None) -> Fingerprint:
 class RegionCheck:
     name: str
     box: tuple[int, int, int, int]  # restored-front pixels
-    darker: float  # how much darker than signed the darkest-going cell is, in levels
-    lighter: float  # and the lightest-going cell
+    darker: float  # how much darker than signed the darkest-going compared cell is, in levels
+    lighter: float  # and the lightest-going compared cell
+    cells: int = 0  # cells of the region
+    left_out: int = 0  # of them, cells not compared: under a mark or along a crease
+    reason: str = ""  # why cells were left out: "marked" or "creased"
+
+    @property
+    def outcome(self) -> str:
+        """``differs`` (an accusation), ``unconfirmed`` (darker than a genuine scan prints, not by enough to
+        accuse), ``unchecked`` (cells left out, or fainter than signed) or ``matches``."""
+        if self.darker > ACCUSE:
+            return "differs"
+        if self.darker > DARKER:
+            return "unconfirmed"
+        if self.left_out or self.lighter > LIGHTER:
+            return "unchecked"
+        return "matches"
 
     @property
     def altered(self) -> bool:
-        return self.darker > DARKER or self.lighter > LIGHTER
+        return self.outcome == "differs"
+
+    @property
+    def refused(self) -> bool:
+        """Darker than signed by more than a genuine scan prints it: ``differs`` or ``unconfirmed``."""
+        return self.outcome in ("differs", "unconfirmed")
+
+    @property
+    def why_unchecked(self) -> str:
+        """The reason a field is unchecked: ``marked``, ``creased`` or ``faded``."""
+        return self.reason if self.left_out else "faded"
 
 
 def _soft(gray: np.ndarray, cell: int) -> np.ndarray:
@@ -208,29 +237,54 @@ def fitting_fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, in
                      "or shorten their text")
 
 
-def compare(fp: Fingerprint, front_gray: np.ndarray) -> list[RegionCheck]:
+def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndarray] | None = None
+            ) -> list[RegionCheck]:
     """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W).
 
     Only the regions (and the reach of the softening around them) are softened, as the whole front would be. The
     restored levels are first scaled by how much fainter or darker the scan printed the well-inked cells, which
-    takes out what a scan does to the whole page and leaves what a changed character does to a few cells."""
+    takes out what a scan does to the whole page and leaves what a changed character does to a few cells.
+
+    ``left_out`` maps a reason (``marked``, ``creased``) to a (ROWS, COLS) mask of the front's blocks not to
+    compare: every cell within the softening's reach of such a block is left out of the comparison and of the ink
+    gain, and counted per region."""
     reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
     h, w = front_gray.shape
-    measured = []
+    measured, skipped = [], []
+    masks = {reason: blocks for reason, blocks in (left_out or {}).items() if blocks.any()}
     for r in fp.regions:
         box = r.box(fp.cell)
         x0, y0 = max(0, box[0] - reach), max(0, box[1] - reach)
         x1, y1 = min(w, box[2] + reach), min(h, box[3] + reach)
         soft = _soft(front_gray[y0:y1, x0:x1], fp.cell)  # the page's own edge is reflected, as for the whole
         measured.append(_cell_levels(soft, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), fp.cell))
-    gain = _ink_gain(np.concatenate([m.ravel() for m in measured]),
-                     np.concatenate([r.levels.ravel() for r in fp.regions]).astype(np.float32))
+        skipped.append({reason: _cells_near(mask, box, fp.cell, reach) for reason, mask in masks.items()})
+    kept = [~np.logical_or.reduce([*s.values(), np.zeros(m.shape, bool)]) for s, m in zip(skipped, measured,
+                                                                                          strict=True)]
+    gain = _ink_gain(np.concatenate([m[k] for m, k in zip(measured, kept, strict=True)]),
+                     np.concatenate([r.levels[k] for r, k in zip(fp.regions, kept, strict=True)]).astype(np.float32))
     checks = []
-    for r, m in zip(fp.regions, measured, strict=True):
-        diff = m / gain - r.levels
-        checks.append(RegionCheck(r.name, r.box(fp.cell), round(max(0.0, float(diff.max())), 2),
-                                  round(max(0.0, float(-diff.min())), 2)))
+    for r, m, k, s in zip(fp.regions, measured, kept, skipped, strict=True):
+        diff = (m / gain - r.levels)[k]
+        reasons = [reason for reason, cells in s.items() if cells.any()]
+        checks.append(RegionCheck(r.name, r.box(fp.cell), round(max(0.0, float(diff.max(initial=0.0))), 2),
+                                  round(max(0.0, float(-diff.min(initial=0.0))), 2), int(k.size),
+                                  int(k.size - k.sum()), reasons[0] if reasons else ""))
     return checks
+
+
+def _cells_near(blocks: np.ndarray, box: tuple[int, int, int, int], cell: int, reach: int) -> np.ndarray:
+    """Per cell of ``box``, whether a block marked in ``blocks`` (ROWS, COLS) lies within ``reach`` pixels of it
+    (counted on an integral image of the blocks, so each cell costs four look-ups)."""
+    b = spec.BLOCK
+    total = np.pad(blocks.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    x0, y0, x1, y1 = box
+    xs, ys = np.arange(x0, x1, cell), np.arange(y0, y1, cell)
+    bx0 = np.clip((xs - reach) // b, 0, spec.COLS - 1)
+    bx1 = np.clip((xs + cell - 1 + reach) // b, 0, spec.COLS - 1) + 1
+    by0 = np.clip((ys - reach) // b, 0, spec.ROWS - 1)[:, None]
+    by1 = np.clip((ys + cell - 1 + reach) // b, 0, spec.ROWS - 1)[:, None] + 1
+    return (total[by1, bx1] - total[by0, bx1] - total[by1, bx0] + total[by0, bx0]) > 0
 
 
 def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:

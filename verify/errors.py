@@ -30,9 +30,14 @@ class VerifyError(Exception):
         out: dict[str, Any] = {"code": self.code, "message": self.message(lang)}
         if self.detail:
             out["detail"] = self.detail
-        if self.context:
-            out["context"] = self.context
+        context = self.public_context()
+        if context:
+            out["context"] = context
         return out
+
+    def public_context(self) -> dict[str, Any]:
+        """The context a client may see, JSON-ready: pictures (the tamper map, arrays) are left out."""
+        return {k: v for k, v in self.context.items() if isinstance(v, str | int | float | bool | list | dict | None)}
 
 
 # --- intake: the upload itself -------------------------------------------------------------------------------
@@ -176,7 +181,24 @@ class ContentUnverifiable(VerifyError):
                   "グレースケールまたはカラー、300 dpi で裏面をスキャンし直してください。")
 
 
-class Altered(VerifyError):
+class ContentMismatch(VerifyError):
+    """Bound fields of the restored front come out darker than the issuer signed them: the answer names them, with
+    a coarse tamper map in place of the front."""
+
+
+class ContentUnconfirmed(ContentMismatch):
+    code = "content_unconfirmed"
+    message_en = ("The back is genuine and restores, but in the fields marked on the map the restored front comes "
+                  "out darker than the issuer signed, more than a good scan does and not enough to call it altered. "
+                  "Scan the back again flat, at 300 dpi and in colour, without anything on it. If the answer stays "
+                  "the same, do not accept the paper before comparing it with the signed text or asking the issuer.")
+    message_ja = ("裏面は正規のもので復元できましたが、地図に示した項目で、復元した表面が発行元の署名より濃く写っています。"
+                  "よいスキャンで生じる差より大きく、改ざんと判断するほどではありません。裏面に何も載せず、平らにして"
+                  "300 dpi・カラーでスキャンし直してください。結果が変わらない場合は、署名された文字と照合するか発行元に"
+                  "確認するまで、この用紙を受け付けないでください。")
+
+
+class Altered(ContentMismatch):
     code = "altered"
     message_en = ("The restored front differs from what the issuer signed in the regions marked on the map: the back "
                   "was altered or rebuilt for altered content. Do not trust this paper; contact the issuing "

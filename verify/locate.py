@@ -8,6 +8,7 @@ lens bulge) into the interior.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
 DOT_SEARCH = 14  # units each side of a dot's predicted centre
 MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
 MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
+CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump apart before it counts as a crease
 
 
 @dataclass
@@ -52,9 +54,10 @@ class PageFit:
 
     @property
     def rotation_deg(self) -> float:
-        """Rotation of the page in the scan, degrees counter-clockwise, 0-360."""
+        """Rotation of the page in the scan, degrees counter-clockwise, in (-180, 180]."""
         a, b = self.project(np.array([[0.0, 0.0], [100.0, 0.0]]))
-        return math.degrees(math.atan2(-(b[1] - a[1]), b[0] - a[0])) % 360
+        angle = math.degrees(math.atan2(-(b[1] - a[1]), b[0] - a[0]))
+        return 180.0 if angle == -180.0 else angle
 
 
 def project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -200,6 +203,8 @@ class GridFit:
     ink: float  # median dot darkness (0-255 gray level)
     paper: float  # median paper level around the dots
     blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
+    creases: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per side, k where dots k, k + 1
+    # jump apart: a fold crosses the track there
 
     def scan_points(self, xs: np.ndarray, ys: np.ndarray, correct: bool = True) -> np.ndarray:
         """Scan coordinates (ny, nx, 2) of the grid of design points xs x ys (units from the scrambled area's
@@ -373,14 +378,14 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
             raise GridNotFound(f"only {int(ok_all[a:b].sum())} of {b - a} dots found on the {side} side", side=side)
     page_all, scan_all = design[ok_all], hits[ok_all, :2]
     h, _ = cv2.findHomography(page_all, scan_all, 0)
-    residuals = {}
+    residuals, creases = {}, {}
     for side, a, b in zip(centres, bounds[:-1], bounds[1:], strict=True):
         res = hits[a:b, :2] - project(h, design[a:b])
-        residuals[side] = _clean_track(res, ok_all[a:b], max(0.6, 1.5 * ppu))
+        residuals[side], creases[side] = _clean_track(res, ok_all[a:b], max(0.6, 1.5 * ppu), CREASE_STEP * ppu)
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
     ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
     blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
-    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur)
+    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, creases)
 
 
 _SIGMAS = np.linspace(0.05, 6.0, 240)
@@ -404,8 +409,11 @@ def _edge_blur(gray: np.ndarray, centres: np.ndarray, dot_px: float, ink: float,
     return float(np.median(np.interp(-largest, -_STEP_OF_SIGMA, _SIGMAS)))
 
 
-def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
-    """Fill missing dots and replace outliers by their neighbours' median, then smooth lightly along the side."""
+def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fill missing dots and replace outliers by their neighbours' median, then smooth lightly along the side, never
+    across a crease: where neighbouring dots jump apart by more than ``step`` pixels (a folded sheet's panels lie
+    apart there), each side of the jump is smoothed on its own. The cleaned residuals, and the indices k of the jumps
+    (between dots k and k + 1)."""
     idx = np.arange(len(res))
     out = res.copy()
     for c in range(2):
@@ -414,8 +422,12 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float) -> np.ndarray:
     med = np.median(np.stack([padded[i:i + len(out)] for i in range(5)]), axis=0)
     bad = np.linalg.norm(out - med, axis=1) > tol
     out[bad] = med[bad]
-    padded = np.pad(out, ((1, 1), (0, 0)), mode="edge")
-    return (padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4
+    jumps = np.flatnonzero(np.linalg.norm(np.diff(out, axis=0), axis=1) > step)
+    smooth = np.empty_like(out)
+    for a, b in zip(np.r_[0, jumps + 1], np.r_[jumps + 1, len(out)], strict=True):
+        part = np.pad(out[a:b], ((1, 1), (0, 0)), mode="edge")
+        smooth[a:b] = (part[:-2] + 2 * part[1:-1] + part[2:]) / 4
+    return smooth, jumps
 
 
 STRIP_SHARPEN = 1.0  # how much of a module's surroundings is taken back out of it

@@ -9,13 +9,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import content, spec, strip
+from . import content, marks, spec, strip
 from .code import CodePayload, check_code
 from .derive import BlockMap, strip_key
 from .errors import (
     Altered,
     BadSignature,
     CodeUnreadable,
+    ContentUnconfirmed,
     ContentUnverifiable,
     LocateError,
     MarkersNotFound,
@@ -98,7 +99,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     clock.lap("content")
     block_map = BlockMap.derive(secret, payload.issuer, payload.serial)
     source = cv2.GaussianBlur(gray, (0, 0), 0.8) if bilevel else gray  # 1-bit: recover grey levels first
-    luma, colour = resample_front(source, img if img.ndim == 3 else None, fit, grid, block_map)
+    luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, fit, grid, block_map)
     clock.lap("warp")
     coherence = seam_coherence(luma)
     if coherence > MAX_COHERENCE:
@@ -107,10 +108,14 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
-    bound = {"bound": False}
+    left_out = marks.Marks(marked, marks.creases(grid.creases)).front_blocks(block_map)
+    bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
-        bound = check_content(fingerprint, luma, front, payload)
-        clock.lap("content")
+        bound = check_content(fingerprint, luma, front, payload, left_out)
+    if any(mask.any() for mask in left_out.values()):
+        bound["marks"] = marks.boxes(left_out)
+    front = marks.shade(front, left_out["marked"] | left_out["creased"])
+    clock.lap("content")
     return Restoration(
         image=front,
         certificate=payload.facts(),
@@ -135,32 +140,43 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
         raise CodeUnreadable(f"the signed content fingerprint is malformed: {exc}") from exc
 
 
-def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload
-                  ) -> dict[str, Any]:
-    """Compare the restored front's luminance with the signed fingerprint: ``Altered`` naming the regions that
-    differ, with a coarse tamper map of the front (RGB) and never the front itself; otherwise what was checked
-    and, from format v3 on, the text the issuer signed for each field."""
-    checks = content.compare(fingerprint, luma)
-    altered = [c for c in checks if c.altered]
-    if altered:
-        raise Altered(
-            f"{len(altered)} of {len(checks)} bound regions differ from the signed content",
-            regions=[{"name": c.name, "box": list(c.box), "darker": c.darker, "lighter": c.lighter} for c in altered],
-            tamper_map=content.tamper_map(front, altered),
+def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
+                  left_out: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
+    (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
+    when one comes out darker than a good scan prints it but not by that much: each names the regions, with a coarse
+    tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
+    why, and, from format v3 on, the text the issuer signed for each field."""
+    checks = content.compare(fingerprint, luma, left_out)
+    outcomes = {c.name: c.outcome for c in checks}
+    flagged = [c for c in checks if c.refused]
+    if flagged:
+        error = Altered if any(c.outcome == "differs" for c in flagged) else ContentUnconfirmed
+        raise error(
+            f"{len(flagged)} of {len(checks)} bound regions come out darker than signed",
+            regions=[{"name": c.name, "box": list(c.box), "outcome": c.outcome, "darker": c.darker,
+                      "lighter": c.lighter} for c in flagged],
+            tamper_map=content.tamper_map(front, flagged),
             serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid",
         )
-    bound = {"bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
-             "darker": max((c.darker for c in checks), default=0.0),
-             "lighter": max((c.lighter for c in checks), default=0.0)}
+    bound: dict[str, Any] = {
+        "bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
+        "darker": max((c.darker for c in checks), default=0.0),
+        "lighter": max((c.lighter for c in checks), default=0.0),
+        "checked": sum(1 for o in outcomes.values() if o == "matches"),
+        "unchecked": [{"name": c.name, "box": list(c.box), "reason": c.why_unchecked, "cells": c.cells,
+                       "cells_left_out": c.left_out} for c in checks if c.outcome == "unchecked"],
+    }
     if payload.version >= 3:
         bound["signed_text"] = fingerprint.signed_text()
     return bound
 
 
 def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, grid: GridFit, block_map: BlockMap
-                   ) -> tuple[np.ndarray, np.ndarray | None]:
+                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The front's luminance at full resolution and, from a colour scan (BGR), its colour at half resolution (as
-    YCrCb, of which ``compose`` takes the chroma), with paper white mapped to 255 and the dots' ink to 0. Every
+    YCrCb, of which ``compose`` takes the chroma), with paper white mapped to 255 and the dots' ink to 0, and the
+    printed cells under a mark in coloured ink (``marks.coloured_marks``; none in a gray scan). Every
     front block is resampled from its printed cell, which warps and descrambles at once.
 
     Colour at half resolution is what a JPEG scan carries anyway (4:2:0 subsampling), so it is sampled at the
@@ -174,7 +190,7 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
         full = cv2.resize(place_blocks(gain, block_map), luma.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
         luma = cv2.multiply(luma, full, dtype=cv2.CV_8U)
     if colour is None:
-        return luma, None
+        return luma, None, np.zeros(len(affines), bool)
     samples = sample_blocks(colour, affines, cv2.INTER_NEAREST, step=2)
     # each channel's paper brought to the gray paper's level, so that tinted paper comes out white, then toned
     # as the luminance is
@@ -182,7 +198,8 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     toned = cv2.LUT(samples, np.stack([_levels(black, curve * b) for b in balance], -1)[None])
     if not uniform:
         toned = cv2.multiply(toned, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
-    return luma, place_blocks(cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb), block_map)
+    ycc = cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb)
+    return luma, place_blocks(ycc, block_map), marks.coloured_marks(ycc, block_map)
 
 
 def _levels(black: float, gain: float) -> np.ndarray:

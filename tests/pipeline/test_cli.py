@@ -97,3 +97,29 @@ def test_an_issuer_names_the_regions_its_signature_binds(issued, tmp_path):
     bad = run("issue", "--out", str(tmp_path / "bad"), "--front", str(out / "front.png"), "--regions", str(regions),
               keys=keys)
     assert bad.returncode == 2 and "control" in bad.stderr
+
+
+def test_an_altered_back_prints_one_json_line_naming_the_fields(issued, tmp_path):
+    """The tamper map that an ``altered`` answer carries is a picture for the site, not part of the CLI's JSON."""
+    from tests.forgery import exact_forgery
+    from verify import KeyRing, encode_image, issue
+
+    keys, _, _ = issued
+    ring = KeyRing.load(keys)
+    cert = issue(ring, serial="CLI-000002")
+    forged = tmp_path / "forged.png"
+    forged.write_bytes(encode_image(exact_forgery(cert, ring), "png"))
+    done = run("restore", str(forged), keys=keys)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and not done.stderr
+    error = json.loads(lines[0])["error"]
+    assert error["code"] == "altered"
+    assert "address" in {r["name"] for r in error["context"]["regions"]}
+    assert "tamper_map" not in error["context"]
+
+
+def test_an_upright_scan_reads_a_rotation_near_zero(issued):
+    keys, out, _ = issued
+    result = json.loads(run("restore", str(out / "back.png"), keys=keys).stdout)
+    assert -180 < result["quality"]["rotation_deg"] <= 180 and abs(result["quality"]["rotation_deg"]) < 0.5

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_code
+from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_changes, with_code
 from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, spec
 from verify.code import CodePayload, parse_code, sign_payload
 from verify.issuing import fit_front
 from verify.locate import locate_markers, measure_dots, project
 from verify.quality import fidelity
 from verify.render import page_size_px
-from verify.sample import render_sample_front
+from verify.sample import default_fields, render_sample_front
 from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
 
 
@@ -232,6 +233,7 @@ def test_every_error_code_is_reachable(cert, keyring):
             restore(data, ring, limits)
         except errors.VerifyError as exc:
             seen.add(exc.code)
+            json.dumps(exc.to_dict())  # every answer serialises, the tamper map left out
 
     back = png(cert.back)
     attempt(b"")
@@ -254,6 +256,9 @@ def test_every_error_code_is_reachable(cert, keyring):
     attempt(png(smudge_strip(cert.back)))
     attempt(scan_bytes(cert.back, CLASSES["fax"][1], seed=7)[0])
     attempt(png(exact_forgery(cert, keyring)))
+    one_digit = with_changes(default_fields(serial=cert.facts.serial, issued_on=cert.facts.issued_on),
+                             birth=("55年", "56年"))  # too little ink added to accuse on: not confirmed
+    attempt(png(exact_forgery(cert, keyring, one_digit)))
     try:
         KeyRing.load("/nonexistent/keys")
     except errors.VerifyError as exc:

@@ -1,0 +1,126 @@
+"""What is on a scanned back that the issuer did not print there: marks made on the paper (a receiving stamp, a
+sticky note, a highlighter or coloured pen) and creases where a folded sheet no longer follows the dot track.
+
+Both are found where a forger cannot put them to use. A mark is drawn over the printed back, so it runs on across
+the boundaries of the printed cells, which the scramble never does: the issuer's ink is cut into cells, each from
+an unrelated part of the front, and no run of coloured ink crosses more than one cell and its guard band. A crease
+shows in the dot track that frames the scrambled area: the dots beyond it step sideways or apart together.
+
+The cells found are not compared with the signed fingerprint. A field that loses a cell to them is reported as
+not checked, with the reason, never as altered and never as matching: covering a changed field's cells with a
+mark turns an accusation into "not checked", and the field's signed text (format v3) stays beside the front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import spec
+from .derive import BlockMap
+from .scramble import unturn
+
+CHROMA = 24  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
+MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
+MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
+MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
+
+
+@dataclass
+class Marks:
+    """Printed cells left out of the content check, by reason; ``printed`` is indexed by printed position."""
+
+    marked: np.ndarray = field(default_factory=lambda: np.zeros(spec.ROWS * spec.COLS, bool))
+    creased: np.ndarray = field(default_factory=lambda: np.zeros(spec.ROWS * spec.COLS, bool))
+
+    @property
+    def any(self) -> bool:
+        return bool(self.marked.any() or self.creased.any())
+
+    def front_blocks(self, block_map: BlockMap) -> dict[str, np.ndarray]:
+        """Per reason, a (ROWS, COLS) mask of the restored front's blocks whose printed cell was left out."""
+        out = {}
+        for reason, printed in (("marked", self.marked), ("creased", self.creased)):
+            front = np.zeros(spec.ROWS * spec.COLS, bool)
+            front[block_map.perm[printed]] = True
+            out[reason] = front.reshape(spec.ROWS, spec.COLS)
+        return out
+
+
+def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """Printed cells (bool per printed position) under a mark in coloured ink, from the half-resolution YCrCb
+    samples of every block (``(cells, side * side, 3)``, in printed order, each block upright as on the front).
+
+    The cells are laid side by side as printed (the guard bands left out, so that ink crossing a boundary stays
+    joined); coloured ink that forms one run across more than MARK_SPAN cells is a mark, and so is every cell
+    inside the outline of such a run (the date inside a stamp's ring, the body of a sticky note)."""
+    cells, area, _ = ycc_printed.shape
+    side = int(round(area ** 0.5))
+    chroma = np.hypot(ycc_printed[..., 1].astype(np.float32) - 128, ycc_printed[..., 2].astype(np.float32) - 128)
+    coloured = (chroma > CHROMA).reshape(cells, side, side)
+    if coloured.sum() < MIN_CHROMA_PIXELS:
+        return np.zeros(cells, bool)
+    printed = np.empty_like(coloured)
+    for t in range(8):  # each block back to its printed orientation
+        idx = np.flatnonzero(block_map.transform == t)
+        if idx.size:
+            printed[idx] = unturn(coloured[idx], t)
+    mosaic = printed.reshape(spec.ROWS, spec.COLS, side, side).swapaxes(1, 2).reshape(spec.ROWS * side, -1)
+    mosaic = cv2.morphologyEx(mosaic.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic, connectivity=8)
+    reach = MARK_SPAN * side
+    big = [i for i in range(1, count) if max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) >= reach]
+    if not big:
+        return np.zeros(cells, bool)
+    cover = np.zeros_like(mosaic)
+    for i in big:
+        pts = cv2.findNonZero((labels == i).astype(np.uint8))
+        cv2.fillConvexPoly(cover, cv2.convexHull(pts), 1)
+    cover = cv2.dilate(cover, np.ones((5, 5), np.uint8))  # and the ink's soft edge around it
+    return cover.reshape(spec.ROWS, side, spec.COLS, side).any(axis=(1, 3)).ravel()
+
+
+def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
+    """Printed cells (bool per printed position) along a crease, from where the dot track jumps (``GridFit.creases``:
+    per side, k where dots k and k + 1 lie apart). Each panel of a folded sheet is mapped by the track on its own
+    side of the crease; the row of cells the crease runs through (between the jumps on the left and the right, for a
+    crease askew) mixes two panels and is left out, as is a column for a crease down the sheet."""
+    out = np.zeros((spec.ROWS, spec.COLS), bool)
+    for sides, n, axis in ((("left", "right"), spec.ROWS, 0), (("top", "bottom"), spec.COLS, 1)):
+        near, far = (np.asarray(jumps.get(s, ()), dtype=int) for s in sides)
+        band = np.zeros(n, bool)
+        band[np.concatenate([near, far])] = True
+        for k in near:  # a crease askew meets the far side at another row: the rows between are crossed too
+            if len(far):
+                j = far[np.argmin(np.abs(far - k))]
+                if abs(j - k) <= MAX_SKEW_CELLS:
+                    band[min(j, k):max(j, k) + 1] = True
+        if axis == 0:
+            out[band, :] = True
+        else:
+            out[:, band] = True
+    return out.ravel()
+
+
+def shade(front_rgb: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """The restored front with the blocks of ``blocks`` ((ROWS, COLS) bool) hatched in pale blue: what is there
+    came through a mark or a crease and may not be the certificate's own."""
+    if not blocks.any():
+        return front_rgb
+    b = spec.BLOCK
+    yy, xx = np.indices((b, b))
+    weight = np.where(((xx + yy) % 8) < 2, 0.5, 0.2).astype(np.float32)[..., None]  # hatch lines, tinted between
+    tint = np.array([90, 140, 230], np.float32)
+    out = front_rgb.copy()
+    view = out.reshape(spec.ROWS, b, spec.COLS, b, 3).swapaxes(1, 2)  # (ROWS, COLS, b, b, 3), a view of out
+    view[blocks] = (view[blocks] * (1 - weight) + tint * weight).astype(np.uint8)
+    return out
+
+
+def boxes(left_out: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
+    """Per reason, the restored front's blocks left out, as boxes [x0, y0, x1, y1] in restored-front pixels."""
+    b = spec.BLOCK
+    return {reason: [[int(c) * b, int(r) * b, (int(c) + 1) * b, (int(r) + 1) * b] for r, c in np.argwhere(mask)]
+            for reason, mask in left_out.items() if mask.any()}
