@@ -93,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PERMANENT_SESSION_LIFETIME", 1800,
             "Seconds a console sign-in stays valid without activity; the console then asks to sign in again."),
     Setting("RATELIMIT_SIGNIN", "10 per minute",
-            "Limit on console sign-in attempts, per client IP address (and the same per account name)."),
+            "Limit on console sign-in attempts, per client IP address, whatever the names tried (see SIGNIN_LOCKOUT_*)."),
     Setting("SIGNIN_LOCKOUT_FAILURES", 5,
             "Failed sign-ins to one account from one source address (IPv6: its /64) that lock that pair for "
             "SIGNIN_LOCKOUT_SECONDS; the account stays open to other sources."),

@@ -137,7 +137,7 @@ def sign_in() -> Any:
             user = users.authenticate(dbs, name, request.form.get("password", ""))
             if user is not None:
                 users.clear_failures(dbs, account, source)
-                token = users.start_session(dbs, user, now)
+                token = users.start_session(dbs, user, now, current_app.permanent_session_lifetime)
                 session.clear()  # a fresh session: nothing from before the sign-in survives
                 session.permanent = True
                 session["audit_sid"] = token

@@ -119,9 +119,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(session: Session, user: User, now: dt.datetime) -> str:
-    """A new sign-in of ``user``: its token (for the cookie); only the token's hash is stored."""
+def start_session(session: Session, user: User, now: dt.datetime, idle: dt.timedelta) -> str:
+    """A new sign-in of ``user``: its token (for the cookie); only the token's hash is stored. Sign-ins idle
+    longer than ``idle`` (of any account) are removed on the way."""
     token = secrets.token_urlsafe(32)
+    session.execute(sa.delete(ConsoleSession).where(ConsoleSession.last_seen_at < now - idle))
     session.add(ConsoleSession(token_hash=_token_hash(token), user_id=user.id, created_at=now, last_seen_at=now))
     session.commit()
     return token

@@ -68,6 +68,20 @@ def test_a_cookie_copied_before_sign_out_opens_nothing(app):
         assert response.status_code == 302 and "/audit/sign-in" in response.headers["Location"], path
 
 
+def test_idle_sign_ins_are_removed_from_the_table(app, monkeypatch):
+    from web import console, db
+    from web.models import ConsoleSession
+
+    create_user(app)
+    idle = _signed_in(app)
+    now = console._now()
+    monkeypatch.setattr(console, "_now", lambda: now + app.permanent_session_lifetime.total_seconds() + 1)
+    _signed_in(app)
+    with app.app_context():
+        assert db.get_session().scalar(sa.select(sa.func.count()).select_from(ConsoleSession)) == 1
+    assert idle.get("/audit/").status_code == 302
+
+
 def test_sign_out_ends_only_this_sign_in(app):
     create_user(app)
     laptop, phone = _signed_in(app), _signed_in(app)
