@@ -15,7 +15,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pybabel compile --statistics -d translations
 
-# The site on one machine: development keys, a sample certificate, SQLite and in-memory rate limits.
+# The site on one machine: development keys, a sample certificate, SQLite for the log and the rate limits.
 run: export CERTVERIFY_ENV = development
 
 run: install

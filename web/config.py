@@ -71,8 +71,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("VERIFY_QUEUE_TIMEOUT", 10.0,
             "Longest wait, in seconds, for a verification slot before answering 503 overloaded."),
     # --- rate limits (flask-limiter) ---------------------------------------------------------------------------
-    Setting("RATELIMIT_STORAGE_URI", "memory://",
-            "Where rate-limit counters live: memory:// (per process) or redis://host:6379/0 (shared).",
+    Setting("RATELIMIT_STORAGE_URI", "sqlite://",
+            "Where rate-limit counters live: `sqlite://` is a file in the instance folder shared by every worker "
+            "of the machine and kept across restarts (`sqlite:////path/file.db` names another file); "
+            "redis://host:6379/0 shares them between machines; memory:// counts per process (tests only).",
             env="RATELIMIT_STORAGE_URI"),
     Setting("RATELIMIT_PUBLIC", "10 per minute;200 per day",
             "Limit on verifications from the upload page, per client IP address."),
@@ -91,7 +93,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PERMANENT_SESSION_LIFETIME", 1800,
             "Seconds a console sign-in stays valid without activity; the console then asks to sign in again."),
     Setting("RATELIMIT_SIGNIN", "10 per minute",
-            "Limit on console sign-in attempts, per client IP address (and the same per account name)."),
+            "Limit on console sign-in attempts, per client IP address, whatever the names tried (see SIGNIN_LOCKOUT_*)."),
+    Setting("SIGNIN_LOCKOUT_FAILURES", 5,
+            "Failed sign-ins to one account from one source address (IPv6: its /64) that lock that pair for "
+            "SIGNIN_LOCKOUT_SECONDS; the account stays open to other sources."),
+    Setting("SIGNIN_ACCOUNT_FAILURES", 50,
+            "Failed sign-ins to one account from all sources within SIGNIN_LOCKOUT_SECONDS after which every "
+            "source that has failed on it is locked out; a source with no failures still gets in."),
+    Setting("SIGNIN_LOCKOUT_SECONDS", 900, "Window, in seconds, of the sign-in lockout counters and the lock."),
     Setting("AUDIT_PAGE_SIZE", 50, "Log entries per console page."),
     Setting("AUDIT_VERIFY_CACHE_SECONDS", 30,
             "How long the console reuses a hash-chain check while no entry was appended (the check reads the "
@@ -180,6 +189,10 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     if test_config:
         app.config.update(test_config)
 
+    if str(app.config.get("RATELIMIT_STORAGE_URI") or "sqlite://").rstrip("/") in ("sqlite:", ""):
+        from web.ratelimit import default_storage_uri
+
+        app.config["RATELIMIT_STORAGE_URI"] = default_storage_uri(app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["MAX_FORM_MEMORY_SIZE"] = int(app.config["MAX_REQUEST_BYTES"])
     secure = app.config["SESSION_COOKIE_SECURE"]

@@ -1,9 +1,11 @@
 """The auditors' console at ``/audit``: sign-in, the log with filters and paging, an entry, exports, the chain's
 state, the daily chart, flags for suspicious patterns, and (for admins) the API keys.
 
-Every page but the sign-in page needs a signed-in account; sessions end after PERMANENT_SESSION_LIFETIME seconds
-without activity and when the account's password changes or it is deleted. Forms carry CSRF tokens (flask-wtf's
-CSRFProtect, installed by the site); sign-in has its own rate limit per address and per account name.
+Every page but the sign-in page needs a signed-in account. Sign-ins live on the server (``console_sessions``): they
+end at sign-out, after PERMANENT_SESSION_LIFETIME seconds without activity, when the account's password changes,
+when it is deleted and when an admin signs it out everywhere; a copied cookie then opens nothing. Forms carry CSRF
+tokens (flask-wtf's CSRFProtect, installed by the site); sign-in has a rate limit per address and a lockout per
+(account, source address).
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from markupsafe import Markup
 
 from web import apikeys, auditlog, auditquery, db, users
 from web.chart import daily_chart
-from web.models import LogEntry, User
-from web.ratelimit import limiter
+from web.models import ConsoleSession, LogEntry, User
+from web.ratelimit import client_address, limiter
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -59,32 +61,30 @@ def _now() -> float:
 
 
 def _end_session() -> None:
-    for key in ("audit_uid", "audit_stamp", "audit_seen"):
+    for key in ("audit_sid", "audit_uid", "audit_stamp", "audit_seen"):
         session.pop(key, None)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.fromtimestamp(_now(), dt.UTC)
 
 
 @bp.before_request
 def require_sign_in() -> Response | None:
-    """Load the signed-in account, or send the browser to the sign-in page."""
+    """Load the signed-in account from its server-side session, or send the browser to the sign-in page."""
     g.audit_user = None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    uid, seen = session.get("audit_uid"), session.get("audit_seen", 0)
-    lifetime = current_app.permanent_session_lifetime.total_seconds()
-    if uid is not None and _now() - float(seen) > lifetime:
-        _end_session()
+    user, lapsed = users.resume_session(db.get_session(), session.get("audit_sid", ""), _utcnow(),
+                                        current_app.permanent_session_lifetime)
+    if lapsed:
         flash(_("You were signed out after %(minutes)d minutes without activity. Sign in again.",
-                minutes=round(lifetime / 60)), "info")
-        uid = None
-    user = db.get_session().get(User, uid) if uid is not None else None
-    if user is not None and session.get("audit_stamp") != users.session_stamp(user):
-        user = None  # password changed since this sign-in
+                minutes=round(current_app.permanent_session_lifetime.total_seconds() / 60)), "info")
     if user is None:
         _end_session()
         if request.method != "GET":
             abort(403)
         return redirect(url_for("audit.sign_in", next=request.full_path.rstrip("?")))
-    session["audit_seen"] = int(_now())
     g.audit_user = user
     return None
 
@@ -102,8 +102,11 @@ def _signin_limit() -> str:
     return current_app.config.get("RATELIMIT_SIGNIN", "10 per minute")
 
 
-def _signin_name_key() -> str:
-    return "signin-name:" + (request.form.get("name", "") or "")[:64].lower()
+def _lockout_policy() -> users.LockoutPolicy:
+    cfg = current_app.config
+    return users.LockoutPolicy(per_source=int(cfg.get("SIGNIN_LOCKOUT_FAILURES", 5)),
+                               per_account=int(cfg.get("SIGNIN_ACCOUNT_FAILURES", 50)),
+                               window=dt.timedelta(seconds=int(cfg.get("SIGNIN_LOCKOUT_SECONDS", 900))))
 
 
 def _safe_next(target: str | None) -> str:
@@ -115,29 +118,77 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limiter.limit(_signin_limit, methods=["POST"])
-@limiter.limit(_signin_limit, key_func=_signin_name_key, methods=["POST"])
 def sign_in() -> Any:
-    error = None
+    """Sign in. Failures lock the (account, source address) pair, never the account for everyone: see
+    docs/auditlog.md, "Sign-in lockout". The per-address rate limit bounds the guesses of one source."""
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        name = request.form.get("name", "").strip()
-        user = users.authenticate(db.get_session(), name, request.form.get("password", ""))
-        if user is not None:
-            session.clear()  # a fresh session: nothing from before the sign-in survives
-            session.permanent = True
-            session.update(audit_uid=user.id, audit_stamp=users.session_stamp(user), audit_seen=int(_now()))
-            current_app.logger.info("console sign-in: %s (%s)", user.name, user.role)
-            return redirect(_safe_next(request.args.get("next")))
-        current_app.logger.warning("console sign-in failed for %r", name[:64])
-        error = _("The name or the password is wrong.")
+        dbs, now, policy = db.get_session(), _utcnow(), _lockout_policy()
+        name = users.normalise_name(request.form.get("name", ""))
+        account, source = users.lockout_account(name), users.source_of(client_address())
+        until = users.locked_until(dbs, account, source, now, policy)
+        if until is not None:
+            current_app.logger.warning("console sign-in refused (locked) for %r", name[:64])
+            wait = max(1, int((until - now).total_seconds()) + 1)
+            error = _("Too many failed sign-ins to this account from your network. Try again in %(minutes)d "
+                      "minute(s), or ask an admin to set a new password.", minutes=-(-wait // 60))
+            status, headers = 429, {"Retry-After": str(wait)}
+        else:
+            user = users.authenticate(dbs, name, request.form.get("password", ""))
+            if user is not None:
+                users.clear_failures(dbs, account, source)
+                token = users.start_session(dbs, user, now, current_app.permanent_session_lifetime)
+                session.clear()  # a fresh session: nothing from before the sign-in survives
+                session.permanent = True
+                session["audit_sid"] = token
+                current_app.logger.info("console sign-in: %s (%s)", user.name, user.role)
+                return redirect(_safe_next(request.args.get("next")))
+            users.record_failure(dbs, account, source, now, policy)
+            current_app.logger.warning("console sign-in failed for %r", name[:64])
+            error = _("The name or the password is wrong.")
     minutes = round(current_app.permanent_session_lifetime.total_seconds() / 60)
-    return render_template("audit/sign_in.html", error=error, minutes=minutes)
+    return render_template("audit/sign_in.html", error=error, minutes=minutes), status, headers
 
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
+    """End this sign-in on the server (a copy of the cookie no longer opens anything); with ``everywhere`` set,
+    end every sign-in of the account."""
+    if request.form.get("everywhere"):
+        users.end_all_sessions(db.get_session(), g.audit_user)
+    else:
+        users.end_session(db.get_session(), session.get("audit_sid", ""))
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("audit.sign_in"))
+
+
+@bp.route("/users")
+@admin_required
+def accounts() -> str:
+    dbs = db.get_session()
+    counts = dict(dbs.execute(sa.select(ConsoleSession.user_id, sa.func.count()).group_by(ConsoleSession.user_id)
+                              ).all())
+    listed = [(u, counts.get(u.id, 0)) for u in dbs.scalars(sa.select(User).order_by(User.name))]
+    return render_template("audit/users.html", accounts=listed)
+
+
+@bp.route("/users/<int:uid>/sign-out", methods=["POST"])
+@admin_required
+def sign_out_everywhere(uid: int) -> Response:
+    """An admin ends every sign-in of an account at once (a lost laptop, a departing auditor)."""
+    dbs = db.get_session()
+    user = dbs.get(User, uid)
+    if user is None:
+        abort(404)
+    ended = users.end_all_sessions(dbs, user)
+    current_app.logger.info("console: %s signed %s out everywhere (%d sign-ins)", g.audit_user.name, user.name,
+                            ended)
+    flash(_("%(name)s is signed out everywhere (%(count)d sign-in(s) ended).", name=user.name, count=ended), "info")
+    if user.id == g.audit_user.id:
+        session.clear()
+        return redirect(url_for("audit.sign_in"))
+    return redirect(url_for("audit.accounts"))
 
 
 # --- filters ---------------------------------------------------------------------------------------------------

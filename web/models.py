@@ -1,4 +1,5 @@
-"""The tables: API keys, console users, the hash-chained log, its chain head and its pruning checkpoints.
+"""The tables: API keys, console users, their sessions and sign-in failures, the hash-chained log, its chain head
+and its pruning checkpoints.
 
 The schema itself is created by the Alembic migrations under ``migrations/``; these classes must match them.
 """
@@ -61,6 +62,33 @@ class User(Base):
     role: Mapped[str] = mapped_column(sa.String(16))  # "auditor" or "admin"
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A console sign-in: the cookie carries a random token, the table only its SHA-256. Deleting the row ends the
+    sign-in at once (sign-out, password change, account deletion, "sign out everywhere")."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SigninFailure(Base):
+    """Failed sign-ins to one account name (normalised) from one source address within the lockout window."""
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (sa.UniqueConstraint("account", "source", name="uq_signin_failures_account_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(sa.String(64), index=True)
+    source: Mapped[str] = mapped_column(sa.String(64))
+    failures: Mapped[int] = mapped_column(sa.Integer)
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class LogEntry(Base):

@@ -56,7 +56,7 @@ def _empty_postgres(url: str) -> None:
     """Back to a freshly migrated state: far faster than creating a database per test."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, users, api_keys RESTART IDENTITY")
+        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, console_sessions, signin_failures, users, api_keys RESTART IDENTITY")
         conn.exec_driver_sql(f"UPDATE chain_head SET seq = 0, entry_hash = '{'0' * 64}'")
     engine.dispose()
 
