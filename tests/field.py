@@ -223,12 +223,13 @@ def _stroke_path(rng: np.random.Generator, start: tuple[float, float], length_px
     t = np.linspace(0, 1, n)
     heading = rng.uniform(-0.25, 0.25)
     base = np.stack([t * length_px * np.cos(heading), t * length_px * np.sin(heading)], 1)
-    if loops:  # letters: loops of 2-4 mm height, irregular
-        freq = length_px / mm(rng.uniform(2.2, 3.2))
-        phase = 2 * np.pi * freq * t + 0.6 * np.sin(2 * np.pi * t * freq / 3.7)
-        amp = mm(1.6) * (1 + 0.3 * np.sin(2 * np.pi * t * freq / 5.3))
-        base[:, 0] += mm(0.9) * np.cos(phase)
-        base[:, 1] += amp * np.sin(phase)
+    if loops:  # letters of varying height and width: some looped (l, e), most not; words with gaps between
+        cycles = length_px / mm(2.6)
+        jitter = cv2.resize(rng.uniform(0, 1, (1, int(cycles) + 2)).astype(np.float32), (n, 1),
+                            interpolation=cv2.INTER_NEAREST)[0]
+        phase = 2 * np.pi * cycles * t + 0.8 * np.sin(2 * np.pi * t * cycles / 3.7)
+        base[:, 0] += mm(0.15 + 0.55 * jitter ** 3) * np.cos(phase)
+        base[:, 1] += mm(0.8 + 1.4 * jitter) * np.sin(phase) - mm(0.6) * jitter
     else:
         base[:, 1] += mm(2) * np.sin(2 * np.pi * t * rng.uniform(0.3, 0.8))
     return base + np.asarray(start)
@@ -246,7 +247,9 @@ def handwriting(page: np.ndarray, rng: np.random.Generator, *, colour: str = "bl
     for i in range(lines):
         path = _stroke_path(rng, (x + rng.uniform(-mm(2), mm(2)), y + i * mm(7)), mm(length_mm) * rng.uniform(0.6, 1),
                             loops=True)
-        cv2.polylines(cov, [np.round(path * 16).astype(np.int32)], False, 255, width, cv2.LINE_AA, shift=4)
+        for word in np.array_split(path, int(rng.integers(3, 6))):  # the pen lifts between words
+            word = word[: max(2, int(len(word) * rng.uniform(0.8, 0.92)))]
+            cv2.polylines(cov, [np.round(word * 16).astype(np.int32)], False, 255, width, cv2.LINE_AA, shift=4)
     under = _stroke_path(rng, (x, y + lines * mm(7) - mm(2)), mm(length_mm), loops=False)
     cv2.polylines(cov, [np.round(under * 16).astype(np.int32)], False, 255, width, cv2.LINE_AA, shift=4)
     pressure = np.clip(0.85 + 0.2 * _smooth_noise(rng, (h, w), mm(4)), 0.5, 1)
