@@ -1,0 +1,245 @@
+"""Verdicts on genuine certificates under field conditions: never accuse a genuine back.
+
+    python bench/field.py [--classes fold1 stamp-red ...] [--cases N] [--jobs N] [--seed N]
+
+Every run issues a genuine format v3 back (the sample front, its personal fields and their text bound) under a new
+random key, puts it through each condition of ``tests/field.py`` (folds, receiving stamps, sticky notes, pens,
+staples, faded toner, tinted paper, colour casts, greyscale scans) and through Augraphy's print and scan (a
+document-degradation model the project did not write, run in its own virtual environment, bench/.venv-augraphy,
+created on first use), finishes each as an office scan (or a phone photograph) and verifies the bytes with
+``verify.restore``.
+
+Per class it prints how many genuine backs were verified, asked to rescan (a refusal that accuses nobody:
+markers_not_found, code_unreadable, content_unverifiable ...), and accused (altered, scramble_mismatch,
+bad_signature, unknown_key: what tells the reader the paper may be forged); the largest genuine cell difference as
+a share of its threshold (darker / content.DARKER, lighter / content.LIGHTER, from the result or from the regions
+an ``altered`` answer names); the regions the answer says it could not check, where it says so; and the time the
+verification took (the content check's share and any stage today's pipeline does not have).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests import field  # noqa: E402
+from verify import IssuingKey, KeyRing, content, errors, issue, restore  # noqa: E402
+from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
+
+ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
+AUGRAPHY = {"augraphy": "default", "augraphy-creased": "creased"}  # class -> bench/augraphy_scan.py variant
+CLASSES = [*field.CONDITIONS, *AUGRAPHY]
+STAGES_TODAY = {"decode", "locate", "code", "refine", "content", "warp", "finish"}
+KNOWN_CONTENT = {"bound", "regions", "cell_px", "darker", "lighter", "signed_text"}
+VENV = ROOT / "bench" / ".venv-augraphy"
+AUGRAPHY_VERSION = "augraphy>=8.2,<9"
+
+WORLD: dict = {}
+
+
+def _world(seed: int) -> None:
+    ring = KeyRing([IssuingKey.generate("field")])  # a new random key every run
+    day = dt.date(2026, 12, 5)
+    serial = f"FIELD-{seed % 1000000:06d}"
+    front = render_sample_front(default_fields(serial=serial, issued_on=day))
+    cert = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
+                 serial=serial, issued_on=day)
+    WORLD.update(ring=ring, cert=cert, seed=seed)
+
+
+# --- Augraphy in its own virtual environment -----------------------------------------------------------------------
+
+
+def _works(python: Path) -> bool:
+    probe = subprocess.run([str(python), "-c", "import cv2, augraphy"], capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def augraphy_python() -> Path:
+    """The Python of bench/.venv-augraphy with Augraphy importable, creating the environment on first use. Desktop
+    OpenCV (Augraphy's dependency) needs libGL; where it is missing, the headless build of the same OpenCV takes its
+    place."""
+    python = VENV / "bin" / "python"
+    if python.exists() and _works(python):
+        return python
+    if not python.exists():
+        print(f"creating {VENV.relative_to(ROOT)} for Augraphy (once) ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, AUGRAPHY_VERSION], check=True)
+    if not _works(python):  # no libGL: swap desktop OpenCV for the headless build
+        version = subprocess.run([str(python), "-m", "pip", "show", "opencv-python"], capture_output=True,
+                                 text=True).stdout
+        pin = next((line.split()[1] for line in version.splitlines() if line.startswith("Version:")), "")
+        subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "-y", "opencv-python"], check=True)
+        subprocess.run([*pip, f"opencv-python-headless=={pin}" if pin else "opencv-python-headless"], check=True)
+    if not _works(python):
+        raise SystemExit(f"Augraphy does not import in {VENV}: "
+                         + subprocess.run([str(python), "-c", "import cv2, augraphy"], capture_output=True,
+                                          text=True).stderr.strip().splitlines()[-1])
+    return python
+
+
+def augraphy_pages(classes: list[str], cases: int, jobs: int, seed: int, workdir: Path) -> dict[tuple[str, int], Path]:
+    """Augraphy's print and scan of the genuine back, ``cases`` seeds per Augraphy class, ``jobs`` processes."""
+    wanted = [c for c in classes if c in AUGRAPHY]
+    if not wanted:
+        return {}
+    python = augraphy_python()
+    page = workdir / "back.png"
+    cv2.imwrite(str(page), cv2.cvtColor(WORLD["cert"].back, cv2.COLOR_RGB2BGR))
+    script = ROOT / "bench" / "augraphy_scan.py"
+    runs, pages = [], {}
+    for name in wanted:
+        seeds = [(seed % 1000000) * 1000 + i + 1 for i in range(cases)]
+        for i, s in enumerate(seeds):
+            pages[(name, i)] = workdir / f"{AUGRAPHY[name]}-{s}.png"
+        for part in range(jobs):
+            mine = seeds[part::jobs]
+            if mine:
+                runs.append([str(python), str(script), str(page), str(workdir), "--variant", AUGRAPHY[name],
+                             "--seeds", *map(str, mine)])
+    t = time.perf_counter()
+    pending = list(runs)
+    active: list[subprocess.Popen] = []
+    while pending or active:
+        while pending and len(active) < jobs:
+            active.append(subprocess.Popen(pending.pop(0), stdout=subprocess.DEVNULL, cwd=workdir))  # its cache too
+        for proc in list(active):
+            if proc.poll() is not None:
+                active.remove(proc)
+                if proc.returncode:
+                    raise SystemExit(f"bench/augraphy_scan.py failed ({proc.returncode}): {' '.join(proc.args)}")
+        time.sleep(0.2)
+    print(f"Augraphy: {len(pages)} pages in {time.perf_counter() - t:.0f} s\n", flush=True)
+    return pages
+
+
+# --- one case ------------------------------------------------------------------------------------------------------
+
+
+def _case(args):
+    """One genuine back under one condition, finished as a scan and verified: a dict of what came out."""
+    name, i, augraphy_page = args
+    rng = np.random.default_rng([WORLD["seed"], CLASSES.index(name), i])
+    back = WORLD["cert"].back
+    if augraphy_page is not None:
+        page = cv2.cvtColor(cv2.imread(str(augraphy_page), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        data = field.finish(page, rng)
+    else:
+        data = field.apply(name, back, rng)
+    t = time.perf_counter()
+    row = {"class": name, "case": i, "darker": None, "lighter": None, "unchecked": None, "extra": {}, "stages": {}}
+    try:
+        result = restore(data, WORLD["ring"])
+    except errors.VerifyError as exc:
+        row["code"] = exc.code
+        regions = exc.context.get("regions") if isinstance(exc.context, dict) else None
+        if exc.code == "altered" and regions:
+            row["darker"] = max(r.get("darker", 0.0) for r in regions)
+            row["lighter"] = max(r.get("lighter", 0.0) for r in regions)
+            row["named"] = sorted(r.get("name", "?") for r in regions)
+        for key in ("unchecked", "not_checked", "marks"):
+            if isinstance(exc.context, dict) and exc.context.get(key):
+                row["unchecked"] = exc.context[key]
+    else:
+        row["code"] = "verified"
+        bound = result.content or {}
+        row["darker"], row["lighter"] = bound.get("darker"), bound.get("lighter")
+        row["unchecked"] = bound.get("unchecked") or bound.get("not_checked")
+        row["extra"] = {k: v for k, v in bound.items() if k not in KNOWN_CONTENT and k not in ("unchecked",
+                                                                                             "not_checked")}
+        row["stages"] = dict(result.timings_ms)
+    row["ms"] = (time.perf_counter() - t) * 1000
+    return row
+
+
+def _names(unchecked) -> list[str]:
+    """Region names from whatever shape the answer gives the regions it did not check."""
+    if not unchecked:
+        return []
+    if isinstance(unchecked, dict):
+        return sorted(map(str, unchecked))
+    if isinstance(unchecked, (list, tuple)):
+        return sorted(str(u.get("name", u)) if isinstance(u, dict) else str(u) for u in unchecked)
+    return [str(unchecked)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classes", nargs="*", default=CLASSES, choices=CLASSES, metavar="CLASS",
+                        help=f"default: all of {' '.join(CLASSES)}")
+    parser.add_argument("--cases", type=int, default=8, help="genuine backs per class (default 8)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=None, help="conditions' seed (default: a new one each run)")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
+    _world(seed)
+    print(f"seed {seed}; a genuine format v3 back under a new random key; {args.cases} cases per class; thresholds: "
+          f"darker {content.DARKER}, lighter {content.LIGHTER} levels\n")
+    with tempfile.TemporaryDirectory(prefix="field-") as tmp:
+        pages = augraphy_pages(args.classes, args.cases, args.jobs, seed, Path(tmp))
+        jobs = [(n, i, pages.get((n, i))) for n in args.classes for i in range(args.cases)]
+        t = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            rows = pool.map(_case, jobs, chunksize=1)
+        wall = time.perf_counter() - t
+    print("verified: the answer trusts the paper; rescan: refused without accusing (the code says why);")
+    print("accused: altered, scramble_mismatch, bad_signature or unknown_key. darker / lighter: the largest genuine")
+    print("cell difference as a share of its threshold (over all cases of the class, verified or not); unchecked:")
+    print("cases whose answer names regions it could not check; ms: mean verification time of the verified cases,")
+    print("content: the content check's share of it, new: stages today's pipeline does not have (mean ms)\n")
+    print(f"{'class':<17} {'verified':>8} {'rescan':>6} {'accused':>7} {'darker':>7} {'lighter':>7} {'unchecked':>9}"
+          f" {'ms':>6} {'content':>7} {'new':>6}  outcomes other than verified")
+    totals = collections.Counter()
+    for name in args.classes:
+        mine = [r for r in rows if r["class"] == name]
+        codes = collections.Counter(r["code"] for r in mine)
+        ok = codes["verified"]
+        accused = sum(v for k, v in codes.items() if k in ACCUSING)
+        rescan = len(mine) - ok - accused
+        darker = max((r["darker"] / content.DARKER for r in mine if r["darker"] is not None), default=None)
+        lighter = max((r["lighter"] / content.LIGHTER for r in mine if r["lighter"] is not None), default=None)
+        unchecked = sum(bool(r["unchecked"]) for r in mine)
+        verified_rows = [r for r in mine if r["code"] == "verified"]
+        ms = statistics.fmean(r["ms"] for r in verified_rows) if verified_rows else 0.0
+        share = statistics.fmean(r["stages"].get("content", 0.0) / r["ms"] for r in verified_rows if r["ms"]) \
+            if verified_rows else 0.0
+        new = statistics.fmean(sum(v for k, v in r["stages"].items() if k not in STAGES_TODAY)
+                               for r in verified_rows) if verified_rows else 0.0
+        others = ", ".join(f"{k} {v}" for k, v in codes.most_common() if k != "verified")
+        totals.update(cases=len(mine), verified=ok, rescan=rescan, accused=accused)
+        fmt = (lambda v: f"{v:>7.0%}" if v is not None else f"{'-':>7}")  # noqa: E731
+        print(f"{name:<17} {ok:>4}/{len(mine):<3} {rescan:>6} {accused:>7} {fmt(darker)} {fmt(lighter)} "
+              f"{unchecked:>9} {ms:>6.0f} {share:>7.0%} {new:>6.0f}  {others}", flush=True)
+        for r in mine:
+            named = _names(r["unchecked"])
+            if named:
+                print(f"{'':<19}case {r['case']}: {r['code']}, not checked: {', '.join(named)}")
+            if r.get("named"):
+                print(f"{'':<19}case {r['case']}: altered names {', '.join(r['named'])}")
+            if r["extra"]:
+                print(f"{'':<19}case {r['case']}: also reported {r['extra']}")
+    print(f"\nall classes: {totals['verified']}/{totals['cases']} verified, {totals['rescan']} asked to rescan, "
+          f"{totals['accused']} accused; {wall:.0f} s for the verifications on {args.jobs} jobs")
+
+
+if __name__ == "__main__":
+    main()

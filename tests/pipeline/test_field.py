@@ -1,0 +1,123 @@
+"""A genuine back is never accused, whatever happened to it in the field: folded for an envelope, stamped on arrival,
+marked, printed with toner running low, scanned in grey. One case per condition family (bench/field.py measures
+many); and the conditions do what they claim."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests import field
+from verify import errors, restore
+
+ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
+
+# condition family -> one case: (condition, parameters, finish parameters)
+CASES = {
+    "fold 1 mm": (field.fold, {"shift_mm": 1.0}, {}),
+    "fold 2 mm": (field.fold, {"shift_mm": 2.0}, {}),
+    "red receiving stamp": (field.stamp, {"colour": "red"}, {}),
+    "blue receiving stamp": (field.stamp, {"colour": "blue"}, {}),
+    "sticky note 50 mm": (field.sticky_note, {"side_mm": 50.0}, {}),
+    "red ink half faded": (field.colour_faded, {"fade": 0.5}, {}),
+    "black toner faded": (field.black_faded, {"fade": 0.3}, {}),
+    "toner streaks": (field.toner_streaks, {}, {}),
+    "grey paper": (field.tinted_paper, {"paper": "grey"}, {}),
+    "colour cast": (field.colour_cast, {}, {}),
+    "greyscale scan": (field.grayscale, {}, {"gray": True}),
+    "ballpoint note": (field.handwriting, {"colour": "blue"}, {}),
+    "highlighter": (field.highlighter, {"colour": "yellow"}, {}),
+    "staple and punch holes": (lambda p, r: field.punch_holes(field.staple(p, r), r), {}, {}),
+}
+
+
+@pytest.mark.parametrize("family", list(CASES))
+def test_genuine_back_is_never_accused(cert, keyring, family):
+    condition, params, finish = CASES[family]
+    rng = np.random.default_rng(list(CASES).index(family) + 7)
+    data = field.finish(condition(cert.back, rng, **params), rng, **finish)
+    try:
+        result = restore(data, keyring)
+    except errors.VerifyError as exc:
+        assert exc.code not in ACCUSING, f"a genuine back under {family} was answered {exc.code}: {exc}"
+    else:
+        assert result.certificate.serial == cert.facts.serial
+
+
+# --- the conditions do what they claim -----------------------------------------------------------------------------
+
+
+def _shift_mm(before: np.ndarray, after: np.ndarray, y: int) -> float:
+    """How far the content around row ``y`` (middle of the page) moved, in millimetres."""
+    h, w = before.shape[:2]
+    a, b = (cv2.cvtColor(p, cv2.COLOR_RGB2GRAY)[y - 128:y + 128, w // 2 - 256:w // 2 + 256].astype(np.float32)
+            for p in (before, after))
+    (dx, dy), _ = cv2.phaseCorrelate(a, b)
+    return float(np.hypot(dx, dy)) / field.PX_PER_MM
+
+
+@pytest.mark.parametrize("shift", [0.7, 2.0])
+def test_fold_shifts_each_panel_against_the_one_above(cert, shift):
+    back = cert.back
+    out = field.fold(back, np.random.default_rng(3), shift_mm=shift, tilt_deg=0.0, shadow=0.0, lift_mm=0.0)
+    top, low = field.fold_panels(back.shape[0])
+    assert np.array_equal(out[:int(top) - 1], back[:int(top) - 1])  # the first panel stays where it was
+    assert _shift_mm(back, out, int(top) - 200) < 0.05
+    assert _shift_mm(back, out, int(top) + 200) == pytest.approx(shift, abs=0.05)  # the middle panel moved
+    middle = field.fold(back, np.random.default_rng(3), shift_mm=shift, tilt_deg=0.0, shadow=0.0, lift_mm=0.0)
+    assert np.array_equal(out, middle)  # the same generator state gives the same sheet
+
+
+def test_fold_shadow_darkens_along_the_crease_only(cert):
+    out = field.fold(cert.back, np.random.default_rng(1), shift_mm=0.0, tilt_deg=0.0, shadow=25.0, lift_mm=0.0)
+    top, _ = field.fold_panels(cert.back.shape[0])
+    drop = cert.back[:, :40].astype(int) - out[:, :40].astype(int)  # the margin: paper only
+    assert 12 <= drop[int(top)].mean() <= 25
+    assert drop[int(top) - round(field.mm(6))].max() <= 2  # 6 mm away the paper is untouched
+
+
+def test_stamp_inks_within_its_ring_in_its_colour(cert):
+    centre = (1200.0, 1500.0)
+    for colour, (hot, cold) in {"red": (0, 1), "blue": (2, 0)}.items():
+        out = field.stamp(cert.back, np.random.default_rng(4), colour=colour, centre=centre)
+        changed = np.any(out != cert.back, axis=2)
+        x0, y0, x1, y1 = field.stamp_box(out.shape, centre)
+        inside = np.zeros_like(changed)
+        inside[y0:y1, x0:x1] = True
+        assert changed.sum() > np.pi * field.mm(30) * field.mm(0.6)  # at least the ring's circumference of ink
+        assert not (changed & ~inside).any()
+        paper = changed & np.all(cert.back > 240, axis=2)  # ink landing on blank paper shows the ink's hue
+        tint = out[paper].astype(int)
+        assert (tint[:, hot] - tint[:, cold]).mean() > 40
+
+
+def test_sticky_note_covers_its_square(cert):
+    out = field.sticky_note(cert.back, np.random.default_rng(5), side_mm=45.0, centre=(1240.0, 1800.0))
+    yellow = (out[..., 0] > 200) & (out[..., 1] > 200) & (out[..., 2] < 170)
+    assert yellow.sum() == pytest.approx(field.mm(45) ** 2, rel=0.03)
+
+
+def test_toner_fades_colour_or_black_as_named():
+    page = np.array([[[255, 255, 255], [220, 30, 40], [0, 0, 0]]], np.uint8)
+    rng = np.random.default_rng(0)
+    half = field.colour_faded(page, rng, fade=0.5)
+    assert half[0, 0].tolist() == [255, 255, 255] and half[0, 2].tolist() == [0, 0, 0]
+    assert half[0, 1].tolist() == [220, 125, 130]  # half way to the paper the red ink lies on
+    grey = field.black_faded(page, rng, fade=0.3)
+    assert grey[0, 2].tolist() == [77, 77, 77] and grey[0, 0].tolist() == [255, 255, 255]
+
+
+def test_punch_holes_show_the_background(cert):
+    out = field.punch_holes(cert.back, np.random.default_rng(6))
+    dark = np.all(out < 40, axis=2) & ~np.all(cert.back < 40, axis=2)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
+    sizes = sorted(stats[1:, cv2.CC_STAT_AREA])[-2:]
+    assert n - 1 >= 2 and sizes[0] == pytest.approx(np.pi * field.mm(3) ** 2, rel=0.05)
+
+
+def test_finish_sends_a_scanners_jpeg(cert):
+    data = field.finish(cert.back, np.random.default_rng(0))
+    assert data[:3] == b"\xff\xd8\xff"
+    grey = field.finish(field.grayscale(cert.back, None), np.random.default_rng(0), gray=True)
+    assert cv2.imdecode(np.frombuffer(grey, np.uint8), cv2.IMREAD_UNCHANGED).ndim == 2
