@@ -22,9 +22,10 @@ from . import spec
 from .derive import BlockMap
 from .scramble import unturn
 
-CHROMA = 24  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
+CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
 MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
+MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
 
@@ -69,16 +70,26 @@ def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
             printed[idx] = unturn(coloured[idx], t)
     mosaic = printed.reshape(spec.ROWS, spec.COLS, side, side).swapaxes(1, 2).reshape(spec.ROWS * side, -1)
     mosaic = cv2.morphologyEx(mosaic.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic, connectivity=8)
     reach = MARK_SPAN * side
-    big = [i for i in range(1, count) if max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) >= reach]
-    if not big:
+    span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    seeds = np.flatnonzero(span >= reach)
+    seeds = seeds[seeds > 0]
+    if not seeds.size:
         return np.zeros(cells, bool)
+    # the rest of the same mark: coloured ink within a cell of it (a stamp's date, the next written word), in turn
+    members, kernel = seeds, np.ones((2 * side + 1, 2 * side + 1), np.uint8)
+    for _ in range(MAX_GROWTH):
+        near = cv2.dilate(np.isin(labels, members).astype(np.uint8), kernel)
+        grown = np.unique(labels[(near > 0) & (labels > 0)])
+        if grown.size == members.size:
+            break
+        members = grown
     cover = np.zeros_like(mosaic)
-    for i in big:
+    for i in members:
         pts = cv2.findNonZero((labels == i).astype(np.uint8))
         cv2.fillConvexPoly(cover, cv2.convexHull(pts), 1)
-    cover = cv2.dilate(cover, np.ones((5, 5), np.uint8))  # and the ink's soft edge around it
+    cover = cv2.dilate(cover, np.ones((9, 9), np.uint8))  # and the ink's soft edge around it
     return cover.reshape(spec.ROWS, side, spec.COLS, side).any(axis=(1, 3)).ravel()
 
 

@@ -50,10 +50,15 @@ QUALITY_LABELS = {"dpi": _l("Estimated resolution (dpi)")}
 FIELD_LABELS = {"address": _l("address"), "head_of_household": _l("head of household"), "name": _l("name"),
                 "kana": _l("reading of the name"), "birth": _l("date of birth")}
 
+# Why a bound field could not be compared with the signed fingerprint (``content.unchecked[].reason``).
+UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a note, a pen)"),
+                     "creased": _l("on a crease of the folded sheet"),
+                     "faded": _l("printed fainter than signed (faded or streaky toner)")}
+
 # Failures that a better scan can cure: their page links to the scanner settings.
 SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",
               "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload",
-              "strip_unreadable", "content_unverifiable"}
+              "strip_unreadable", "content_unverifiable", "content_unconfirmed"}
 # Failures that mean "do not trust this paper".
 DISTRUST_CODES = {"bad_signature", "scramble_mismatch", "altered", "unknown_key", "unsupported_version"}
 
@@ -121,6 +126,9 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "page_index": r.page_index,
         "content": r.content,
         "signed_text": [(region_label(f["name"]), f["text"]) for f in r.content.get("signed_text", [])],
+        "unchecked": [(region_label(f["name"]), UNCHECKED_REASONS.get(f["reason"], f["reason"]))
+                      for f in r.content.get("unchecked", [])],
+        "marked": bool(r.content.get("marks")),
     }
 
 
