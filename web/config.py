@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_UPLOAD_BYTES", 40 * MiB, "Largest scan file accepted, in bytes (answered 413 too_large)."),
     Setting("MAX_REQUEST_BYTES", 41 * MiB,
             "Largest HTTP request body, in bytes, checked before reading it (answered 413 request_too_large)."),
+    Setting("MAX_FORM_BYTES", 16 * 1024,
+            "Largest request body of every endpoint but the scan uploads (the sign-in, sign-out and key forms, "
+            "urlencoded posts anywhere), and largest form field, in bytes (answered 413 request_too_large)."),
     Setting("MAX_PIXELS", 60_000_000, "Largest decoded image, in pixels (answered 413 too_many_pixels)."),
     Setting("MAX_PAGES", 10, "Most pages read from a PDF (answered 413 too_many_pages)."),
     Setting("RESULT_IMAGE_FORMAT", "jpeg",
