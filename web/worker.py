@@ -39,8 +39,19 @@ MAX_HEADER_BYTES = 64 * 1024  # larger headers go on to gunicorn's parser, which
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
 _EXPECT = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.I | re.M)
-_TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-                   b"Content-Length: 41\r\n\r\nThe request was not sent in time. Retry.\n")
+
+
+def _timeout_answer() -> bytes:
+    """408 ``request_timeout`` as a problem document, like every other answer of the site."""
+    import json
+
+    from web.problems import WebError
+
+    error = WebError("request_timeout")
+    body = json.dumps({"type": "/errors/request_timeout", "title": "Request Timeout", "status": 408,
+                       "code": error.code, "detail": error.message("en")}).encode()
+    return (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
+            b"Cache-Control: no-store\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
 @dataclass(eq=False)
@@ -94,6 +105,7 @@ class VerifyingWorker(ThreadWorker):
         self.max_body = int(value("MAX_REQUEST_BYTES"))
         self.buffer_budget = max(int(value("REQUEST_BUFFER_BYTES")), self.max_body + MAX_HEADER_BYTES)
         self.buffered = 0
+        self.timeout_answer = _timeout_answer()
         self.reading: set[Reading] = set()
         self.waiting_budget: deque[Reading] = deque()
         self.ready: deque[TConn] = deque()  # complete requests waiting for a free thread
@@ -310,7 +322,7 @@ class VerifyingWorker(ThreadWorker):
             late_header = state.header_end < 0 and now > state.header_deadline
             late_body = state.header_end >= 0 and now > state.body_deadline
             if late_header or late_body or now > state.idle_deadline:
-                self._drop(state, _TIMEOUT_ANSWER)
+                self._drop(state, self.timeout_answer)
 
     # --- the timeout of running requests ---------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ def test_a_client_that_stops_sending_gets_408(server):
     with sock:
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
+    assert b"application/problem+json" in answer and b'"code": "request_timeout"' in answer
 
 
 def test_api_key_in_the_query_is_refused_and_not_logged(server):
