@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -74,26 +75,72 @@ def test_api_key_in_the_query_is_refused_and_not_logged(server):
     assert secret not in log
 
 
-def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
-    """A request that runs past TIMEOUT: its connection ends soon after the timeout (not after the request's
-    minutes), the worker is replaced, and the server answers again."""
+def start_plain(tmp_path, **settings: str) -> tuple[subprocess.Popen, int, object]:
+    """gunicorn with the site's configuration and worker, serving tests/web/slowapp.py (1 worker)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVERIFY_")}
-    env.update({"CERTVERIFY_TIMEOUT": "3", "CERTVERIFY_WORKERS": "1", "SECRET_KEY": "x" * 40})
+    env.update({"CERTVERIFY_WORKERS": "1", "SECRET_KEY": "x" * 40, **settings})
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([str(live.BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind",
                                  f"127.0.0.1:{port}", "tests.web.slowapp:app"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port, log
+        except OSError:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+
+def get(port: int, path: str = "/") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return sock.recv(4096)
+
+
+def worker_pids(master: int) -> set[int]:
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def test_a_worker_grown_past_its_memory_limit_is_replaced(tmp_path):
+    proc, port, log = start_plain(tmp_path, CERTVERIFY_WORKER_MAX_RSS_MB="1")  # every worker holds more
     try:
+        before = worker_pids(proc.pid)
+        assert get(port).startswith(b"HTTP/1.1 200")
+        deadline = time.monotonic() + 30
+        while not (worker_pids(proc.pid) - before) or not worker_pids(proc.pid):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert "replacing it" in log.read_text()
         deadline = time.monotonic() + 30
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                if get(port).startswith(b"HTTP/1.1 200"):
+                    break
             except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
+    """A request that runs past TIMEOUT: its connection ends soon after the timeout (not after the request's
+    minutes), the worker is replaced, and the server answers again."""
+    proc, port, log = start_plain(tmp_path, CERTVERIFY_TIMEOUT="3")
+    try:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             started = time.monotonic()
             sock.sendall(b"GET /sleep?s=120 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -107,10 +154,8 @@ def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as again:
-                    again.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                    if again.recv(4096).startswith(b"HTTP/1.1 200"):
-                        break
+                if get(port).startswith(b"HTTP/1.1 200"):
+                    break
             except OSError:
                 pass
             assert time.monotonic() < deadline, log.read_text()
