@@ -54,8 +54,8 @@ def create_private_file(path: str | None) -> None:
         return
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
+    except (FileExistsError, FileNotFoundError, PermissionError):
+        pass  # there already, or SQLite will say why it cannot open it
 
 
 def make_engine(url: str) -> Engine:
