@@ -150,8 +150,9 @@ class VerifyingWorker(ThreadWorker):
 
     def _readable(self, state: Reading) -> None:
         while True:
-            if (len(state.buf) + READ_SIZE > state.counted and self.buffered + READ_SIZE > self.buffer_budget
-                    and self.buffered > 0):
+            reserved = state.need is not None and state.counted >= state.need  # its whole body is held already
+            if (not reserved and len(state.buf) + READ_SIZE > state.counted
+                    and self.buffered + READ_SIZE > self.buffer_budget and self.buffered > state.counted):
                 self._pause(state)  # out of memory budget: read on when another request has finished
                 return
             try:
@@ -244,6 +245,7 @@ class VerifyingWorker(ThreadWorker):
             elif self.buffered + READ_SIZE > self.buffer_budget and self.buffered > 0:
                 return
             self.waiting_budget.popleft()
+            state.idle_deadline = time.monotonic() + self.idle_timeout
             self.poller.register(state.sock, selectors.EVENT_READ, lambda _sock, s=state: self._readable(s))
 
     def _forget(self, state: Reading) -> None:
@@ -321,7 +323,8 @@ class VerifyingWorker(ThreadWorker):
         for state in list(self.reading):
             late_header = state.header_end < 0 and now > state.header_deadline
             late_body = state.header_end >= 0 and now > state.body_deadline
-            if late_header or late_body or now > state.idle_deadline:
+            idle = now > state.idle_deadline and state not in self.waiting_budget  # paused by us: not idle
+            if late_header or late_body or idle:
                 self._drop(state, self.timeout_answer)
 
     # --- the timeout of running requests ---------------------------------------------------------------------

@@ -164,3 +164,36 @@ def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_bodies_being_received_share_a_memory_budget(tmp_path):
+    """With room for one body, a second upload waits unread until the first is complete, then both are served."""
+    body = 200 * 1024
+    proc, port, log = start_plain(tmp_path, CERTVERIFY_MAX_REQUEST_BYTES=str(256 * 1024),
+                                  CERTVERIFY_REQUEST_BUFFER_BYTES=str(300 * 1024))
+    head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {body}\r\n\r\n".encode()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as first, \
+                socket.create_connection(("127.0.0.1", port), timeout=10) as second:
+            first.sendall(head + b"a" * (body // 2))
+            time.sleep(0.3)
+            second.sendall(head)
+            second.settimeout(1.0)
+            # the second cannot be sent whole while the first holds the budget: its bytes stay unread
+            sent = 0
+            try:
+                while sent < body:
+                    sent += second.send(b"b" * min(65536, body - sent))
+            except TimeoutError:
+                pass
+            with pytest.raises(TimeoutError):
+                second.recv(1)
+            first.sendall(b"a" * (body - body // 2))
+            assert first.recv(4096).startswith(b"HTTP/1.1 200")
+            second.settimeout(10)
+            if sent < body:
+                second.sendall(b"b" * (body - sent))
+            assert second.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
