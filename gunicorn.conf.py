@@ -15,16 +15,19 @@ bind = value("BIND")  # the command line's --bind wins
 workers = value("WORKERS") or (os.cpu_count() or 1)
 worker_class = "web.worker.VerifyingWorker"  # gthread that lets idle workers accept first (see web/worker.py)
 threads = value("THREADS") or (value("VERIFY_CONCURRENCY") + value("VERIFY_QUEUE_MAX") + 2)
-# Accept no more connections per worker than it has threads: the rest wait in the (bounded) listen backlog.
-worker_connections = threads
+# Connections whose requests are still arriving cost no thread (web/worker.py reads them in its event loop); a worker
+# whose threads are all taken accepts nothing, and the rest wait in the (bounded) listen backlog.
+worker_connections = value("WORKER_CONNECTIONS")
 backlog = value("BACKLOG")
-timeout = value("TIMEOUT")
+timeout = value("TIMEOUT")  # enforced per request by web/worker.py, not only as a heartbeat
 graceful_timeout = 30
 # No keep-alive: each request is a new connection, so it goes to whichever worker is idle rather than staying
 # with a busy one (loopback and proxy connections cost far less than a verification).
 keepalive = 0
-max_requests = 2000  # recycle workers now and then (bounded memory growth), staggered by the jitter
-max_requests_jitter = 200
+# Workers keep memory that decoding once took: replace them now and then, staggered by the jitter, and at once after
+# a request that left one above WORKER_MAX_RSS_MB (post_request below).
+max_requests = value("MAX_REQUESTS")
+max_requests_jitter = value("MAX_REQUESTS_JITTER")
 limit_request_line = 8190
 limit_request_fields = 100
 # gunicorn's control socket sits at one path per user: several servers on a machine (tests, benchmarks) would
@@ -33,8 +36,9 @@ control_socket_disable = True
 loglevel = value("LOG_LEVEL")
 accesslog = "-"
 errorlog = "-"
-# Request ids instead of client addresses: the log of attempts keeps only keyed hashes of addresses.
-access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# Request ids instead of client addresses: the log of attempts keeps only keyed hashes of addresses. The path without
+# its query string: a query may carry what must never be logged (an API key pasted into the address).
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # The heartbeat file on a RAM disk where there is one (containers often have a slow or small /tmp).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
@@ -44,3 +48,18 @@ def post_fork(server, worker) -> None:  # noqa: ANN001 (gunicorn's hook signatur
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001 (gunicorn's hook signature)
+    """Replace a worker after the request that took its resident memory past WORKER_MAX_RSS_MB."""
+    limit_mb = value("WORKER_MAX_RSS_MB")
+    if not limit_mb or not worker.alive:
+        return
+    try:
+        with open("/proc/self/statm") as f:
+            rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        return
+    if rss_mb > limit_mb:
+        worker.log.warning("worker %s holds %.0f MiB (limit %s MiB): replacing it", worker.pid, rss_mb, limit_mb)
+        worker.alive = False

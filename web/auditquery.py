@@ -14,6 +14,11 @@ from sqlalchemy.engine import Connection, RowMapping
 from web.models import LogEntry
 
 OUTCOMES = ("verified", "altered", "failed")
+# Time bounds a filter may name: wide enough for any log, narrow enough that a day or a flag window added to or
+# taken from them stays a date every database stores.
+MIN_YEAR, MAX_YEAR = 1970, 9000
+# Highest page number a listing accepts (the offset must stay an integer every database takes).
+MAX_PAGE = 10_000_000
 CHANNELS = ("web", "api")
 
 
@@ -25,9 +30,13 @@ def parse_when(value: str | None, end: bool = False) -> dt.datetime | None:
         return None
     if len(value) == 10:
         day = dt.date.fromisoformat(value)
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValueError(f"year outside {MIN_YEAR}-{MAX_YEAR}")
         start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         return start + dt.timedelta(days=1) if end else start
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"year outside {MIN_YEAR}-{MAX_YEAR}")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 

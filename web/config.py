@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_UPLOAD_BYTES", 40 * MiB, "Largest scan file accepted, in bytes (answered 413 too_large)."),
     Setting("MAX_REQUEST_BYTES", 41 * MiB,
             "Largest HTTP request body, in bytes, checked before reading it (answered 413 request_too_large)."),
+    Setting("MAX_FORM_BYTES", 16 * 1024,
+            "Largest request body of every endpoint but the scan uploads (the sign-in, sign-out and key forms, "
+            "urlencoded posts anywhere), and largest form field, in bytes (answered 413 request_too_large)."),
     Setting("MAX_PIXELS", 60_000_000, "Largest decoded image, in pixels (answered 413 too_many_pixels)."),
     Setting("MAX_PAGES", 10, "Most pages read from a PDF (answered 413 too_many_pages)."),
     Setting("RESULT_IMAGE_FORMAT", "jpeg",
@@ -123,7 +126,27 @@ SETTINGS: tuple[Setting, ...] = (
             "Threads per worker; 0 means VERIFY_CONCURRENCY + VERIFY_QUEUE_MAX + 2, so waiting requests are "
             "seen and bounded by the overload guard instead of queueing unseen."),
     Setting("BACKLOG", 64, "Connections the kernel queues before gunicorn accepts them."),
-    Setting("TIMEOUT", 60, "Seconds before gunicorn kills a silent worker (above the longest bounded request)."),
+    Setting("TIMEOUT", 60,
+            "Seconds a request may run in a worker (above the longest bounded request); past it the worker closes "
+            "that connection and is replaced. Also gunicorn's heartbeat timeout."),
+    Setting("WORKER_CONNECTIONS", 256,
+            "Connections one worker holds at once, most of them still sending their request (read without a "
+            "thread); past it, connections wait in the listen backlog."),
+    Setting("REQUEST_HEADER_TIMEOUT", 10.0, "Seconds a client has to send a request's headers (answered 408)."),
+    Setting("REQUEST_BODY_TIMEOUT", 120.0,
+            "Seconds a client has to send a request's body once its headers are in (answered 408)."),
+    Setting("REQUEST_IDLE_TIMEOUT", 10.0,
+            "Seconds a connection may send nothing while its request is incomplete (answered 408)."),
+    Setting("REQUEST_BUFFER_BYTES", 160 * MiB,
+            "Memory one worker gives to requests being received (at least one largest request); further "
+            "connections wait, unread, until it is free."),
+    Setting("MAX_REQUESTS", 1000,
+            "Requests a worker serves before it is replaced by a fresh one (memory that decoding left behind is "
+            "returned); 0 never replaces."),
+    Setting("MAX_REQUESTS_JITTER", 200, "Random extra requests per worker, so that workers are not replaced together."),
+    Setting("WORKER_MAX_RSS_MB", 1024,
+            "A worker whose resident memory passes this many MiB after a request finishes it and is replaced; "
+            "0 never checks."),
     Setting("LOG_LEVEL", "info", "gunicorn log level."),
 )
 

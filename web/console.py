@@ -41,6 +41,7 @@ from markupsafe import Markup
 from web import apikeys, auditlog, auditquery, db, users
 from web.chart import daily_chart
 from web.models import ConsoleSession, LogEntry, User
+from web.problems import WebError
 from web.ratelimit import client_address, limiter
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -345,10 +346,12 @@ def _chain_banner() -> dict[str, Any]:
 
 
 @bp.route("/")
-def index() -> str:
+def index() -> Any:
     flt, raw, bad = current_filter()
     size = max(1, int(current_app.config.get("AUDIT_PAGE_SIZE", 50)))
     number = max(1, request.args.get("page", 1, type=int) or 1)
+    if number > auditquery.MAX_PAGE:
+        raise WebError("bad_request", parameter="page")
     with db.get_engine().connect() as conn:
         rows, total = auditquery.page(conn, flt, number, size)
         codes = [c for c in conn.execute(sa.select(LogEntry.error_code).distinct()
@@ -361,11 +364,13 @@ def index() -> str:
         flag_since=flag_since, flags_at=flags_at, chart=_chart(flt), banner=_chain_banner(), outcome_labels=OUTCOME_LABELS,
         channel_labels=CHANNEL_LABELS,
         page_url=lambda n: url_for("audit.index", **raw, page=n),
-        export_url=lambda fmt: url_for("audit.export", fmt=fmt, **raw))
+        export_url=lambda fmt: url_for("audit.export", fmt=fmt, **raw)), 400 if bad else 200
 
 
 @bp.route("/entries/<int:seq>")
 def entry(seq: int) -> str:
+    if seq > 2**63 - 1:
+        abort(404)
     with db.get_engine().connect() as conn:
         row = auditquery.entry(conn, seq)
     if row is None:

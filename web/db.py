@@ -47,9 +47,21 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def create_private_file(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite would create it with the umask's
+    mode; SQLite gives its -wal and -shm files the database file's mode. An existing file is left as it is."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError, PermissionError):
+        pass  # there already, or SQLite will say why it cannot open it
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and explicit transaction control."""
     if url.startswith("sqlite"):
+        create_private_file(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @sa.event.listens_for(engine, "connect")

@@ -56,6 +56,10 @@ WEB_ERRORS: dict[str, WebErrorKind] = {k.code: k for k in (
     WebErrorKind("method_not_allowed", 405,
                  "This address does not accept this kind of request. Use the upload form or the documented API call.",
                  "このアドレスはこの種類のリクエストを受け付けません。アップロードフォームか、説明どおりの API を使ってください。"),
+    WebErrorKind("request_timeout", 408,
+                 "The request was not sent in time and the connection was closed. Check the connection and send it "
+                 "again.",
+                 "リクエストが時間内に届かなかったため、接続を閉じました。通信環境を確認して、もう一度送信してください。"),
     WebErrorKind("request_too_large", 413,
                  "The request is too large. Send one scan of the certificate's back, at 300 dpi, under the size limit.",
                  "リクエストが大きすぎます。証明書の裏面のスキャン画像を 1 つだけ、300 dpi で上限より小さくして送信してください。"),

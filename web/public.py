@@ -34,6 +34,7 @@ from web import auditlog, service
 from web.i18n import current_lang
 from web.problems import WEB_ERRORS, WebError, all_codes, message_for, public_context, status_for
 from web.ratelimit import client_address, ip_key, limiter, public_limit
+from web.security import RESERVED_QUERY_NAMES
 
 bp = Blueprint("public", __name__)
 
@@ -78,7 +79,9 @@ def switch_url(lang: str) -> str:
     """The same page in ``lang``; after a POST (a result) the upload page, since nothing of the scan is kept."""
     if request.method != "GET" or request.endpoint is None or request.url_rule is None:
         return url_for("public.upload", lang=lang)
-    args = {k: v for k, v in request.args.items() if k != "lang"}
+    view_args = request.view_args or {}
+    args = {k: v for k, v in request.args.items()
+            if k != "lang" and k not in view_args and k not in RESERVED_QUERY_NAMES}
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=lang)
 
 

@@ -1,0 +1,199 @@
+"""The server under abuse, through a real gunicorn: slow clients, requests past the timeout, credentials in the
+access log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_port
+from tests.web import live
+from tests.web.helpers import ROOT
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, sample):
+    """The site on gunicorn with 2 workers and short request deadlines."""
+    srv = live.start(tmp_path_factory.mktemp("server-limits"), sample.keys_dir,
+                     CERTVERIFY_REQUEST_HEADER_TIMEOUT="4", CERTVERIFY_REQUEST_IDLE_TIMEOUT="4")
+    yield srv
+    live.stop(srv)
+
+
+def open_slow(port: int, first: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(first)
+    return sock
+
+
+def test_slow_clients_do_not_stall_the_site(server):
+    """64 connections that send part of their headers, or headers and part of a multipart body, and then wait:
+    /healthz and the pages still answer (gthread alone gave each of them a thread and stopped answering)."""
+    slow = []
+    try:
+        for i in range(64):
+            if i % 2:
+                first = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+            else:
+                first = (b"POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                         b"boundary=x\r\nContent-Length: 100000\r\n\r\n--x\r\nContent-Disposition: form-data; "
+                         b'name="scan"; filename="a.png"\r\n\r\n\x89PNG')
+            slow.append(open_slow(server.port, first))
+        time.sleep(0.5)
+        for path in ("/healthz", "/", "/healthz"):
+            status, _, _ = server.request(path, timeout=5)
+            assert status == 200, path
+        assert server.process.poll() is None
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_a_client_that_stops_sending_gets_408(server):
+    sock = open_slow(server.port, b"POST /api/v1/verifications HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+    sock.settimeout(40)
+    with sock:
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"application/problem+json" in answer and b'"code": "request_timeout"' in answer
+
+
+def test_api_key_in_the_query_is_refused_and_not_logged(server):
+    secret = "cv_query_secret_that_must_not_be_logged"
+    status, _, body = server.json(f"/api/v1/verifications?api_key={secret}&key={secret}", data=b"x",
+                                  method="POST")
+    assert status == 401 and body["code"] == "unauthorized"
+    time.sleep(0.5)
+    log = server.log.read_text()
+    assert "/api/v1/verifications" in log
+    assert secret not in log
+
+
+def start_plain(tmp_path, **settings: str) -> tuple[subprocess.Popen, int, object]:
+    """gunicorn with the site's configuration and worker, serving tests/web/slowapp.py (1 worker)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVERIFY_")}
+    env.update({"CERTVERIFY_WORKERS": "1", "SECRET_KEY": "x" * 40, **settings})
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(live.BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind",
+                                 f"127.0.0.1:{port}", "tests.web.slowapp:app"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port, log
+        except OSError:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+
+def get(port: int, path: str = "/") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return sock.recv(4096)
+
+
+def worker_pids(master: int) -> set[int]:
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def test_a_worker_grown_past_its_memory_limit_is_replaced(tmp_path):
+    proc, port, log = start_plain(tmp_path, CERTVERIFY_WORKER_MAX_RSS_MB="1")  # every worker holds more
+    try:
+        before = worker_pids(proc.pid)
+        assert get(port).startswith(b"HTTP/1.1 200")
+        deadline = time.monotonic() + 30
+        while not (worker_pids(proc.pid) - before) or not worker_pids(proc.pid):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert "replacing it" in log.read_text()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(port).startswith(b"HTTP/1.1 200"):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
+    """A request that runs past TIMEOUT: its connection ends soon after the timeout (not after the request's
+    minutes), the worker is replaced, and the server answers again."""
+    proc, port, log = start_plain(tmp_path, CERTVERIFY_TIMEOUT="3")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            started = time.monotonic()
+            sock.sendall(b"GET /sleep?s=120 HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = sock.recv(4096)
+            except ConnectionResetError:
+                answer = b""
+        ended = time.monotonic() - started
+        assert not answer.startswith(b"HTTP/1.1 200")
+        assert ended < 30, ended  # the request would have run 120 s
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(port).startswith(b"HTTP/1.1 200"):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        assert "past the 3 s timeout" in log.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_bodies_being_received_share_a_memory_budget(tmp_path):
+    """With room for one body, a second upload waits unread until the first is complete, then both are served."""
+    body = 200 * 1024
+    proc, port, log = start_plain(tmp_path, CERTVERIFY_MAX_REQUEST_BYTES=str(256 * 1024),
+                                  CERTVERIFY_REQUEST_BUFFER_BYTES=str(300 * 1024))
+    head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {body}\r\n\r\n".encode()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as first, \
+                socket.create_connection(("127.0.0.1", port), timeout=10) as second:
+            first.sendall(head + b"a" * (body // 2))
+            time.sleep(0.3)
+            second.sendall(head)
+            second.settimeout(1.0)
+            # the second cannot be sent whole while the first holds the budget: its bytes stay unread
+            sent = 0
+            try:
+                while sent < body:
+                    sent += second.send(b"b" * min(65536, body - sent))
+            except TimeoutError:
+                pass
+            with pytest.raises(TimeoutError):
+                second.recv(1)
+            first.sendall(b"a" * (body - body // 2))
+            assert first.recv(4096).startswith(b"HTTP/1.1 200")
+            second.settimeout(10)
+            if sent < body:
+                second.sendall(b"b" * (body - sent))
+            assert second.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
