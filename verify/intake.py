@@ -2,8 +2,9 @@
 
 Every size is read from the file's header and checked before anything is decoded, so a decompression bomb is
 refused without allocating its pixels. Colour JPEGs are decoded by libjpeg-turbo through simplejpeg; other JPEGs,
-PNG, BMP and WebP by OpenCV; TIFF goes through Pillow, PDF through PDFium under ``PDFIUM_LOCK``. Every decoder
-failure becomes a ``VerifyError``.
+PNG, BMP and WebP by OpenCV (16-bit and alpha PNGs by Pillow); TIFF goes through Pillow, converted to 8 bits a strip
+at a time; PDF pages are read and drawn by PDFium in a child process under an address-space limit and a deadline
+(``_PdfChild``). Every decoder failure becomes a ``VerifyError``.
 """
 
 from __future__ import annotations
@@ -647,7 +648,8 @@ def _pil_strip(im: Image.Image, mode: str, peak: float | None) -> np.ndarray:
 
 
 def _open_pdf(data: bytes) -> pdfium.PdfDocument:
-    """Load a PDF document (caller holds ``PDFIUM_LOCK``); password protection and damage become CorruptFile."""
+    """Load a PDF document (caller holds ``PDFIUM_LOCK``, or is the PDF child); password protection is PdfEncrypted,
+    damage CorruptFile."""
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -683,7 +685,7 @@ def _pdf_pixels(width_pt: float, height_pt: float, scale: float) -> tuple[int, i
 
 @dataclass
 class _PdfPlan:
-    """What was taken out of one PDF page under the lock; the rest of the work happens outside it."""
+    """What the PDF child took out of one page; the rest of the work happens in the parent."""
 
     jpeg: bytes | None = None  # the page's own JPEG stream, to decode with OpenCV
     pixels: np.ndarray | None = None  # the page's own image at its native resolution, still to turn and fit
@@ -827,7 +829,7 @@ def _address_space() -> int:
 
 def _take_page(pdf: pdfium.PdfDocument, index: int, limits: Limits, cap: int, *, pixels: bool,
                jpeg: bool) -> _PdfPlan:
-    """Under the lock: a scanned page's own JPEG or pixels when allowed, else the page rendered within ``cap``."""
+    """In the PDF child: a scanned page's own JPEG or pixels when allowed, else the page rendered within ``cap``."""
     page = pdf[index]
     try:
         _check_page_images(page, limits)
