@@ -86,6 +86,30 @@ class TooManyPages(InputError):
     message_ja = "PDF のページ数が多すぎます。証明書の裏面のページだけを送信してください。"
 
 
+class PdfEncrypted(InputError):
+    code = "pdf_encrypted"
+    message_en = ("The PDF is password-protected or encrypted, so its pages cannot be read. Save or print it again "
+                  "as a PDF without a password (or send the scan as JPEG or PNG).")
+    message_ja = ("PDF にパスワードまたは暗号化が設定されているため、ページを読み込めません。パスワードなしの PDF として"
+                  "保存し直すか、スキャン画像を JPEG または PNG で送信してください。")
+
+
+class PdfTooComplex(InputError):
+    code = "pdf_too_complex"
+    message_en = ("The PDF's pages are too complex to draw within this site's time and memory limits (a scan needs "
+                  "only one picture per page). Send the scan itself as JPEG, PNG or a PDF saved by the scanner.")
+    message_ja = ("PDF のページが複雑すぎて、このサイトの時間とメモリーの上限内で描画できません(スキャンは 1 ページに"
+                  "画像 1 枚です)。スキャナーで保存した JPEG・PNG または PDF をそのまま送信してください。")
+
+
+class NotAPage(InputError):
+    code = "not_a_page"
+    message_en = ("The image's shape cannot hold a certificate's back (far too narrow or too long for an A4 page). "
+                  "Scan the whole A4 back at 300 dpi and send that picture.")
+    message_ja = ("画像の縦横の形が証明書の裏面(A4)になり得ません(極端に細長い画像です)。A4 の裏面全体を 300 dpi で"
+                  "スキャンして送信してください。")
+
+
 # --- locating: finding the printed back in the picture ---------------------------------------------------------
 
 

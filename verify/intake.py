@@ -2,8 +2,9 @@
 
 Every size is read from the file's header and checked before anything is decoded, so a decompression bomb is
 refused without allocating its pixels. Colour JPEGs are decoded by libjpeg-turbo through simplejpeg; other JPEGs,
-PNG, BMP and WebP by OpenCV; TIFF goes through Pillow, PDF through PDFium under ``PDFIUM_LOCK``. Every decoder
-failure becomes a ``VerifyError``.
+PNG, BMP and WebP by OpenCV (16-bit and alpha PNGs by Pillow); TIFF goes through Pillow, converted to 8 bits a strip
+at a time; PDF pages are read and drawn by PDFium in a child process under an address-space limit and a deadline
+(``_PdfChild``). Every decoder failure becomes a ``VerifyError``.
 """
 
 from __future__ import annotations
@@ -13,20 +14,37 @@ import ctypes
 import hashlib
 import io
 import math
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.context
 import re
+import resource
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import simplejpeg
-from PIL import Image, TiffImagePlugin
+from PIL import Image, PngImagePlugin, TiffImagePlugin
 
-from .errors import CorruptFile, EmptyUpload, TooLarge, TooManyPages, TooManyPixels, UnsupportedFormat, VerifyError
+from .errors import (
+    CorruptFile,
+    EmptyUpload,
+    NotAPage,
+    PdfEncrypted,
+    PdfTooComplex,
+    TooLarge,
+    TooManyPages,
+    TooManyPixels,
+    UnsupportedFormat,
+    VerifyError,
+)
 from .model import DecodedPage, Limits, Upload
 
 # PDFium is not thread-safe: every call into it, in this package or elsewhere in the process, holds this lock.
@@ -55,8 +73,10 @@ _REDUCED = {  # JPEG DCT-domain downscaling: factor -> (colour flag, gray flag)
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # not a stuffed 0xFF, a restart marker or fill
 _JPEG_BETWEEN_SCANS = {0xC4, 0xCC, 0xDB, 0xDC, 0xDD, *range(0xE0, 0xF0), 0xFE}  # tables, DNL, APPn, comments
 _JPEG_MAX_SCANS = 500  # libjpeg-turbo's suggested limit: each progressive scan is a pass over the whole image
+MAX_ASPECT = 10  # long side over short side: A4 is 1.41, a phone photo of it at most about 2
 _TIFF_MAX_SMALL_TILE = 1 << 20  # tiles up to this many pixels are fine even on a tiny image
 _WEBP_MAX_CHUNKS = 64  # a still WebP has at most six; the rest of a hostile file is not walked
+_PDF_LATE_HEADER = 1 << 16  # a PDF header this far in is named in the error (and refused)
 _PDF_FULL_PAGE_TOLERANCE = 0.01  # an embedded JPEG covering the page to within 1 % of its size is the page
 _PDF_MAX_OBJECTS_CHECKED = 5000  # image objects among the first N page objects are checked against the pixel limit
 _PDF_FAST_COLORSPACES = {
@@ -83,6 +103,7 @@ class _Header:
     height: int
     orientation: int = 1
     kind: str = "color"  # gray | color | alpha | alpha_gray | any (decode unchanged)
+    depth: int = 8  # bits per sample
 
 
 # --- sniffing and opening --------------------------------------------------------------------------------------
@@ -106,6 +127,10 @@ def sniff(data: bytes) -> tuple[str, str]:
     elif b"%PDF-" in bytes(data[:1024]) and not any(head.startswith(m) for m, _ in _NOT_SUPPORTED):
         fmt = "pdf"
     else:
+        late = bytes(data[:_PDF_LATE_HEADER]).find(b"%PDF-")
+        if late >= 1024:  # PDF readers, PDFium among them, look for the header in the first 1,024 bytes only
+            raise UnsupportedFormat(f"a PDF header appears at byte {late}, after the first 1,024 bytes where PDF "
+                                    "readers look for it: save the PDF again from the program that made it")
         raise UnsupportedFormat(f"the content is {_describe(bytes(data[:512]))}, not a supported image or PDF")
     return fmt, MEDIA_TYPES[fmt]
 
@@ -125,6 +150,7 @@ def open_upload(data: bytes, limits: Limits) -> Upload:
     else:
         header = _raster_header(fmt, data)
         _check_pixels(header.width, header.height, limits.max_pixels)
+        _check_shape(header.width, header.height)
         width, height = _oriented(header.width, header.height, header.orientation)
         pages = 1
     return Upload(media_type=media_type, format=fmt, sha256=hashlib.sha256(data).hexdigest(), byte_size=len(data),
@@ -148,6 +174,12 @@ def iter_pages(data: bytes, upload: Upload, limits: Limits, *, max_pixels: int |
 
 
 # --- limits and small helpers ----------------------------------------------------------------------------------
+
+
+def _check_shape(width: int, height: int, what: str = "the image") -> None:
+    """Refuse a picture far longer than wide (or the reverse): no page is, and decoders refuse such sizes."""
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise NotAPage(f"{what} has {width} x {height} pixels: no page has that shape", width=width, height=height)
 
 
 def _check_pixels(width: int, height: int, max_pixels: int, what: str = "the image") -> None:
@@ -374,11 +406,11 @@ def _png_header(data: bytes) -> _Header:
         pos += 12 + length
     if data.find(_PNG_IEND, pos) < 0:
         raise CorruptFile("the PNG is incomplete: it has no end chunk")
-    width, height, _depth, colour = ihdr
+    width, height, depth, colour = ihdr
     kind = {0: "gray", 2: "color", 3: "alpha" if transparent else "color", 4: "alpha_gray", 6: "alpha"}.get(colour)
     if kind is None:
         raise CorruptFile(f"the PNG declares an invalid colour type {colour}")
-    return _Header(width, height, orientation, kind)
+    return _Header(width, height, orientation, kind, depth)
 
 
 def _bmp_header(data: bytes) -> _Header:
@@ -387,6 +419,11 @@ def _bmp_header(data: bytes) -> _Header:
         width, height = struct.unpack_from("<HH", data, 18)
     else:
         width, height = struct.unpack_from("<ii", data, 18)
+        compression = struct.unpack_from("<I", data, 30)[0]
+        if compression in (4, 5):  # BI_JPEG, BI_PNG: a printer's wrapping around another format
+            inner = "JPEG" if compression == 4 else "PNG"
+            raise UnsupportedFormat(f"a BMP that wraps a {inner} stream (a format meant for printers) is not "
+                                    f"supported: send the {inner} file itself")
     return _Header(width, abs(height), 1, "any")
 
 
@@ -449,6 +486,13 @@ def _decode_raster(fmt: str, data: bytes, header: _Header, max_pixels: int | Non
         factor = next((f for f in (2, 4, 8) if -(-header.width // f) * -(-header.height // f) <= max_pixels), 8)
         flags = _REDUCED[factor][kind == "gray"]
         scale = 1 / factor
+    if fmt == "png" and (header.depth > 8 or kind in ("alpha", "alpha_gray")):
+        # OpenCV would decode these at 16 bits and with alpha: 8 bytes a pixel, then several full copies on the
+        # way to 8-bit BGR. Pillow reads 16-bit colour as 8-bit and the rest is converted a strip at a time.
+        with _decoder_errors("the PNG image"):
+            image = _pil_to_cv(PngImagePlugin.PngImageFile(io.BytesIO(data)))
+        image, extra = _downscale(image, max_pixels)
+        return _apply_orientation(image, header.orientation), extra
     with _decoder_errors(f"the {fmt.upper()} image"):
         image = _decode_jpeg_colour(data) if fmt == "jpeg" and flags == cv2.IMREAD_COLOR else None
         if image is None:
@@ -524,6 +568,7 @@ def _check_tiff_frame(frame: TiffImagePlugin.TiffImageFile, max_pixels: int, wha
     if not (isinstance(width, int) and isinstance(height, int)):
         raise CorruptFile(f"{what} has no valid size")
     _check_pixels(width, height, max_pixels, what)
+    _check_shape(width, height, what)
     # libtiff allocates and inflates a whole tile at once: a tile far larger than the image is a bomb of its own.
     tile_w, tile_h = frame.tag_v2.get(322), frame.tag_v2.get(323)
     if tile_w is not None or tile_h is not None:
@@ -554,17 +599,41 @@ def _iter_tiff(data: bytes, limits: Limits, max_pixels: int | None) -> Iterator[
         yield DecodedPage(image=image, page_index=index, grayscale=image.ndim == 2, scale=scale)
 
 
+_STRIP_PIXELS = 1 << 20  # pixels converted at once: the full-depth copy of a strip stays a few MB
+
+
 def _pil_to_cv(im: Image.Image) -> np.ndarray:
-    """A decoded Pillow image as an OpenCV array: gray for 1-bit and gray modes, BGR otherwise (alpha on white)."""
+    """A decoded Pillow image as an OpenCV array: gray for 1-bit and gray modes, BGR otherwise (alpha on white).
+
+    Converted a strip of rows at a time into the 8-bit result, so that a 16-bit or floating-point picture never
+    exists at full depth beside Pillow's own copy: the peak is Pillow's image plus the 8-bit result."""
     im.load()
     mode = im.mode
+    gray = mode in ("1", "L", "LA", "La", "I", "F") or mode.startswith("I;16")
+    width, height = im.size
+    out = np.empty((height, width) if gray else (height, width, 3), np.uint8)
+    rows = max(1, _STRIP_PIXELS // max(1, width))
+    peak = None
+    if mode == "F":  # floating-point samples: 0..1 or 0..255, decided on the whole image, read a strip at a time
+        peak = 1.0 if all(float(np.nanmax(np.asarray(im.crop((0, y, width, min(height, y + rows)))), initial=0.0))
+                          <= 1.0 for y in range(0, height, rows)) else 255.0
+    for y in range(0, height, rows):
+        strip = im.crop((0, y, width, min(height, y + rows)))
+        out[y : y + strip.size[1]] = _pil_strip(strip, mode, peak)
+    return out
+
+
+def _pil_strip(im: Image.Image, mode: str, peak: float | None) -> np.ndarray:
+    """One strip of ``_pil_to_cv``."""
     if mode == "1":
         return np.asarray(im.convert("L"))
     if mode == "L":
         return np.asarray(im)
     if mode.startswith("I;16"):
         return _to_uint8(np.asarray(im).astype(np.uint16))
-    if mode in ("I", "F"):
+    if mode == "F":
+        return np.clip(np.nan_to_num(np.asarray(im)) * (255.0 / (peak or 1.0)), 0, 255).astype(np.uint8)
+    if mode == "I":
         return _to_uint8(np.asarray(im))
     if mode in ("LA", "La"):
         return cv2.cvtColor(_on_white(cv2.cvtColor(np.asarray(im.convert("RGBA")), cv2.COLOR_RGBA2BGRA)),
@@ -579,13 +648,14 @@ def _pil_to_cv(im: Image.Image) -> np.ndarray:
 
 
 def _open_pdf(data: bytes) -> pdfium.PdfDocument:
-    """Load a PDF document (caller holds ``PDFIUM_LOCK``); password protection and damage become CorruptFile."""
+    """Load a PDF document (caller holds ``PDFIUM_LOCK``, or is the PDF child); password protection is PdfEncrypted,
+    damage CorruptFile."""
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         code = getattr(exc, "err_code", None)
         if code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
-            raise CorruptFile("the PDF is password-protected or encrypted: save it without protection") from exc
+            raise PdfEncrypted("the PDF is password-protected or encrypted") from exc
         raise CorruptFile(f"the PDF is damaged or incomplete ({exc})") from exc
 
 
@@ -615,7 +685,7 @@ def _pdf_pixels(width_pt: float, height_pt: float, scale: float) -> tuple[int, i
 
 @dataclass
 class _PdfPlan:
-    """What was taken out of one PDF page under the lock; the rest of the work happens outside it."""
+    """What the PDF child took out of one page; the rest of the work happens in the parent."""
 
     jpeg: bytes | None = None  # the page's own JPEG stream, to decode with OpenCV
     pixels: np.ndarray | None = None  # the page's own image at its native resolution, still to turn and fit
@@ -625,39 +695,141 @@ class _PdfPlan:
 
 
 def _iter_pdf(data: bytes, limits: Limits, max_pixels: int | None) -> Iterator[DecodedPage]:
-    """Yield PDF pages one by one; PDFium is only touched under ``PDFIUM_LOCK``, never across a yield."""
+    """Yield PDF pages one by one. PDFium reads and draws the pages in a child process under an address-space limit
+    and a deadline per page (``_PdfChild``): a page whose drawing escapes them is ``PdfTooComplex``."""
     cap = limits.max_pixels if max_pixels is None else min(max_pixels, limits.max_pixels)
     # Image masks and /Decode or /ColorTransform tweaks live in stream dictionaries, which are never compressed:
     # where they appear, the page's own pixels are not what a viewer shows, so such documents are rendered.
     own_pixels = _PDF_MASK.search(data) is None
     own_jpeg = own_pixels and _PDF_DCT_TWEAK.search(data) is None
-    with PDFIUM_LOCK:
-        pdf = _open_pdf(data)
-    try:
-        with PDFIUM_LOCK, _decoder_errors("the PDF"):
-            count = len(pdf)
+    with _PdfChild(data, limits, cap) as child:
+        count = child.count
         if count > limits.max_pages:
             raise TooManyPages(f"the PDF has {count} pages, the limit is {limits.max_pages}",
                                pages=count, max_pages=limits.max_pages)
         for index in range(count):
             what = f"page {index + 1} of the PDF"
-            with PDFIUM_LOCK, _decoder_errors(what):
-                plan = _take_page(pdf, index, limits, cap, pixels=own_pixels, jpeg=own_jpeg)
-            page = _finish_page(plan, limits, cap, what)
+            page = _finish_page(child.take(index, pixels=own_pixels, jpeg=own_jpeg), limits, cap, what)
             if page is None:  # the page's JPEG was not one OpenCV could read: let PDFium draw it
-                with PDFIUM_LOCK, _decoder_errors(what):
-                    plan = _take_page(pdf, index, limits, cap, pixels=False, jpeg=False)
-                page = _finish_page(plan, limits, cap, what)
+                page = _finish_page(child.take(index, pixels=False, jpeg=False), limits, cap, what)
             page.page_index = index
             yield page
-    finally:
-        with PDFIUM_LOCK:
-            pdf.close()
+
+
+# PDFium has no budget of its own: ten nested forms that each draw the next ten times, or a form that draws itself,
+# hold it for hours and take tens of GiB while it merely loads the page. Pages are therefore read and drawn in a
+# child process forked from a small server process started once (never from a worker that holds other requests'
+# memory), with an address-space limit and a deadline that the parent enforces by killing it.
+PDF_CHILD_MEMORY = 1536 << 20  # bytes of address space a child may add to what it starts with
+PDF_PAGE_SECONDS = 5.0  # to read or draw one page (a 300 dpi A4 page of ordinary vector content takes < 0.5 s)
+PDF_DOCUMENT_SECONDS = 15.0  # for all the pages of one upload
+_PDF_CONTEXT: multiprocessing.context.ForkServerContext | None = None
+_PDF_CONTEXT_LOCK = threading.Lock()
+
+
+def _pdf_context() -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, its server preloaded with this module (so a child starts in a few milliseconds)."""
+    global _PDF_CONTEXT
+    with _PDF_CONTEXT_LOCK:
+        if _PDF_CONTEXT is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            _PDF_CONTEXT = context
+        return _PDF_CONTEXT
+
+
+class _PdfChild:
+    """One PDF document open in a child process; ``take`` asks it for one page's plan, within the deadlines."""
+
+    def __init__(self, data: bytes, limits: Limits, cap: int) -> None:
+        context = _pdf_context()
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(target=_pdf_child_main, args=(child_conn, data, limits, cap), daemon=True)
+        self._process.start()
+        child_conn.close()
+        self._document_deadline = time.monotonic() + PDF_DOCUMENT_SECONDS
+        self.count = self._answer("the PDF")
+
+    def __enter__(self) -> _PdfChild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+
+    def __del__(self) -> None:  # a page generator dropped half-way still ends its child
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def take(self, index: int, *, pixels: bool, jpeg: bool) -> _PdfPlan:
+        try:
+            self._conn.send((index, pixels, jpeg))
+        except OSError as exc:
+            raise self._too_complex(f"page {index + 1} of the PDF", "the renderer stopped") from exc
+        return self._answer(f"page {index + 1} of the PDF")
+
+    def _answer(self, what: str) -> Any:
+        timeout = min(PDF_PAGE_SECONDS, self._document_deadline - time.monotonic())
+        try:
+            ready = timeout > 0 and self._conn.poll(timeout)
+            if not ready:
+                raise self._too_complex(what, f"it was not drawn within {PDF_PAGE_SECONDS:g} s")
+            kind, *payload = self._conn.recv()
+        except (EOFError, OSError) as exc:  # the child ran out of address space (PDFium aborts) or crashed
+            raise self._too_complex(what, f"drawing it needs more than {PDF_CHILD_MEMORY >> 20} MiB") from exc
+        if kind == "error":
+            cls, detail, context = payload
+            raise cls(detail, **context)
+        return payload[0]
+
+    def _too_complex(self, what: str, why: str) -> PdfTooComplex:
+        self.close()
+        return PdfTooComplex(f"{what} is too complex: {why}", seconds=PDF_PAGE_SECONDS,
+                             memory_mib=PDF_CHILD_MEMORY >> 20)
+
+
+def _pdf_child_main(conn: multiprocessing.connection.Connection, data: bytes, limits: Limits, cap: int) -> None:
+    """In the child: limit the address space, open the document, then answer page requests until told to stop."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    budget = _address_space() + PDF_CHILD_MEMORY
+    if hard == resource.RLIM_INFINITY or budget < hard:
+        resource.setrlimit(resource.RLIMIT_AS, (budget, hard))
+    try:
+        pdf = _open_pdf(data)
+        with _decoder_errors("the PDF"):
+            conn.send(("ok", len(pdf)))
+        while True:
+            try:
+                index, pixels, jpeg = conn.recv()
+            except EOFError:
+                return
+            try:
+                with _decoder_errors(f"page {index + 1} of the PDF"):
+                    conn.send(("ok", _take_page(pdf, index, limits, cap, pixels=pixels, jpeg=jpeg)))
+            except VerifyError as exc:
+                conn.send(("error", type(exc), exc.detail, exc.context))
+    except VerifyError as exc:
+        conn.send(("error", type(exc), exc.detail, exc.context))
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (VmSize)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _take_page(pdf: pdfium.PdfDocument, index: int, limits: Limits, cap: int, *, pixels: bool,
                jpeg: bool) -> _PdfPlan:
-    """Under the lock: a scanned page's own JPEG or pixels when allowed, else the page rendered within ``cap``."""
+    """In the PDF child: a scanned page's own JPEG or pixels when allowed, else the page rendered within ``cap``."""
     page = pdf[index]
     try:
         _check_page_images(page, limits)

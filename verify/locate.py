@@ -8,9 +8,13 @@ lens bulge) into the interior.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import math
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -19,7 +23,7 @@ import zxingcpp
 
 from . import spec
 from .derive import BlockMap
-from .errors import CodeUnreadable, GridNotFound, MarkersNotFound
+from .errors import CodeUnreadable, GridNotFound, MarkersNotFound, ResolutionTooLow
 from .scramble import turn
 
 DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
@@ -27,6 +31,14 @@ DOT_SEARCH = 14  # units each side of a dot's predicted centre
 MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
 MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
 CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump apart before it counts as a crease
+# Bounds on the marker search, which no hostile picture can stretch: ArUco's thorough pass takes seconds on some
+# fine repetitive patterns even on images of a few hundred pixels, so pictures that cannot be a scan of the back are
+# screened out before it runs, and the search of one upload stops when its time budget is spent.
+SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
+BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
+MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
+SEARCH_SECONDS = 8.0  # marker search (every page of one upload together); no further detector pass starts after it
+_SEARCH_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("marker_search_deadline", default=None)
 
 
 @dataclass
@@ -144,11 +156,13 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
 
 
 def locate_markers(gray: np.ndarray) -> PageFit:
-    """Find the corner markers at any rotation and scale: ``MarkersNotFound`` unless three or four agree."""
+    """Find the corner markers at any rotation and scale: ``MarkersNotFound`` unless three or four agree, or when
+    the search budget of ``search_budget`` is spent before they are found."""
     best: dict[str, np.ndarray] = {}
     for long_side in DETECT_LONG_SIDES:
         small, factor = _reduce(gray, long_side)
         for quick in (True, False):
+            _check_search_budget(len(best))
             found = _detect(small, factor, quick)
             fit = _fit_markers(found)
             if fit is not None:
@@ -160,6 +174,52 @@ def locate_markers(gray: np.ndarray) -> PageFit:
             break
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
+
+
+@contextlib.contextmanager
+def search_budget(seconds: float = SEARCH_SECONDS) -> Iterator[None]:
+    """Within the block, marker searches (in this thread) start no detector pass once ``seconds`` have passed."""
+    token = _SEARCH_DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _SEARCH_DEADLINE.reset(token)
+
+
+def search_budget_spent() -> bool:
+    """Whether the current ``search_budget`` has run out."""
+    deadline = _SEARCH_DEADLINE.get()
+    return deadline is not None and time.monotonic() > deadline
+
+
+def _check_search_budget(found: int) -> None:
+    if search_budget_spent():
+        raise MarkersNotFound(f"the search for the corner marks ran out of time ({found} of 4 found)",
+                              reason="search_budget")
+
+
+def screen_page(gray: np.ndarray, scale: float, min_dpi: float) -> None:
+    """Refuse, in milliseconds, a picture that cannot be a scan of the back, before the costly marker search: one
+    too small to hold the corner marks at ``min_dpi`` (``ResolutionTooLow``; ``scale`` is the decoded size over the
+    scan's), or one busy all over, which no picture of paper is (``MarkersNotFound``)."""
+    rects = spec.marker_rects()
+    span_w = max(r.x + r.w for r in rects.values()) - min(r.x for r in rects.values())
+    span_h = max(r.y + r.h for r in rects.values()) - min(r.y for r in rects.values())
+    height, width = gray.shape[:2]
+    short, long = sorted((width / scale, height / scale))
+    dpi = min(short / min(span_w, span_h), long / max(span_w, span_h)) * spec.UNITS_PER_INCH  # at most this
+    if dpi < min_dpi * SCREEN_MARGIN:
+        raise ResolutionTooLow(f"the picture has {width} x {height} pixels, too few to hold the back at "
+                               f"{min_dpi:g} dpi", dpi=round(dpi))
+    step = max(1, height // 256)  # pairs of neighbouring rows, about 256 of them
+    rows = gray[: height - 1 : step].astype(np.int16)
+    below = gray[1:height:step][: len(rows)].astype(np.int16)
+    across = np.abs(rows[:, 1:] - rows[:, :-1]) > BUSY_LEVELS
+    down = np.abs(below - rows)[:, :-1] > BUSY_LEVELS
+    busy = float(np.count_nonzero(across & down)) / max(1, across.size)
+    if busy > MAX_BUSY_FRACTION:
+        raise MarkersNotFound(f"{busy:.0%} of the picture changes sharply from pixel to pixel: no scan of paper "
+                              "looks like this", reason="not_paper")
 
 
 # --- the code ------------------------------------------------------------------------------------------------

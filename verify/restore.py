@@ -27,7 +27,18 @@ from .errors import (
 )
 from .intake import iter_pages, open_upload
 from .keys import KeyRing
-from .locate import GridFit, PageFit, locate_markers, measure_dots, read_code, read_strip, sample_blocks
+from .locate import (
+    GridFit,
+    PageFit,
+    locate_markers,
+    measure_dots,
+    read_code,
+    read_strip,
+    sample_blocks,
+    screen_page,
+    search_budget,
+    search_budget_spent,
+)
 from .model import DecodedPage, Limits, Restoration
 from .quality import seam_coherence
 from .scramble import place_blocks
@@ -64,16 +75,26 @@ def restore(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Rest
     clock = _Clock()
     upload = open_upload(data, limits)
     first_error: VerifyError | None = None
-    for page in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
-        clock.lap("decode")
-        try:
-            result = restore_page(page, keyring, limits, clock)
-        except LocateError as exc:  # this page carries no readable back: try the next one
-            first_error = first_error or exc
-            continue
-        result.upload = upload
-        return result
+    with search_budget():  # one time budget for the marker search of every page together
+        for page in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
+            clock.lap("decode")
+            try:
+                screen(page, limits)
+                result = restore_page(page, keyring, limits, clock)
+            except LocateError as exc:  # this page carries no readable back: try the next one
+                first_error = first_error or exc
+                if search_budget_spent():
+                    break
+                continue
+            result.upload = upload
+            return result
     raise first_error or MarkersNotFound("the upload has no page")
+
+
+def screen(page: DecodedPage, limits: Limits) -> None:
+    """Refuse a page that cannot be a scan of the back before the costly search (``locate.screen_page``)."""
+    img = page.image
+    screen_page(img if img.ndim == 2 else img[..., 1], page.scale, limits.min_dpi)  # green: luma enough here
 
 
 def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Clock | None = None) -> Restoration:

@@ -19,6 +19,7 @@ from verify import intake
 from verify.errors import (
     CorruptFile,
     EmptyUpload,
+    PdfEncrypted,
     TooLarge,
     TooManyPages,
     TooManyPixels,
@@ -555,8 +556,15 @@ def test_other_formats_are_area_downscaled() -> None:
 # --- PDF -------------------------------------------------------------------------------------------------------
 
 
-def no_render(*_args, **_kwargs):
-    raise AssertionError("a bare scanned page must not be rendered")
+def forbid_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if PDFium draws any page (the plans come back from the rendering child process)."""
+    real = intake._finish_page
+
+    def finish(plan, *args, **kwargs):
+        assert plan.rendered is None, "a bare scanned page must not be rendered"
+        return real(plan, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "_finish_page", finish)
 
 
 def test_pdf_scanned_jpeg_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -567,7 +575,7 @@ def test_pdf_scanned_jpeg_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (upload.format, upload.media_type, upload.page_count) == ("pdf", "application/pdf", 1)
     assert (upload.width, upload.height) == (250, 350)
 
-    monkeypatch.setattr(intake, "_render_page", no_render)
+    forbid_rendering(monkeypatch)
     page = decode_one(pdf)
     assert_same_jpeg_picture(page.image, data)
     assert page.scale == 1.0 and not page.grayscale
@@ -594,7 +602,7 @@ def test_pdf_fast_path_matches_rendering_for_rotated_pages() -> None:
 
 
 def test_pdf_lossless_scan_uses_its_own_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(intake, "_render_page", no_render)
+    forbid_rendering(monkeypatch)
     odd = page_bgr(121, 83)  # rows of 249 bytes: no padding assumed anywhere
     page = decode_one(pdf_bytes([{"bgr": odd, "size": (pt(83), pt(121))}]))  # a Flate image
     np.testing.assert_array_equal(page.image, odd)
@@ -610,7 +618,7 @@ def test_pdf_fax_and_palette_scans_made_by_img2pdf(monkeypatch: pytest.MonkeyPat
     ink[10:20, 5:70] = True
     bilevel = Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)).convert("1")
     palette = rgb(page_bgr()).quantize(8)
-    monkeypatch.setattr(intake, "_render_page", no_render)
+    forbid_rendering(monkeypatch)
     page = decode_one(img2pdf.convert(pil_bytes(bilevel, "TIFF", compression="group4"), layout_fun=layout))
     assert page.grayscale  # CCITT fax inside a PDF stays a gray page, 0 and 255
     np.testing.assert_array_equal(page.image, np.where(ink, 0, 255))
@@ -623,8 +631,9 @@ def test_pdf_fax_and_palette_scans_made_by_img2pdf(monkeypatch: pytest.MonkeyPat
 
 def test_pdf_rendered_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = intake._render_page
-    monkeypatch.setattr(intake, "_render_page", lambda *a: calls.append(a[1:]) or real(*a))
+    real = intake._finish_page
+    monkeypatch.setattr(intake, "_finish_page", lambda plan, *a: calls.append(plan.rendered.shape[1::-1])
+                        or real(plan, *a))
     src = page_bgr(121, 83)
     for spec in ({"jpeg": jpeg(src)}, {"bgr": src}):  # anything drawn over the scan: the page is rendered
         calls.clear()
@@ -658,8 +667,8 @@ def test_pdf_pages_are_lazy_and_in_order(monkeypatch: pytest.MonkeyPatch) -> Non
     sources = [page_bgr(120, 80), page_gray(120, 80), page_bgr(80, 120)]
     pdf = pdf_bytes([{"jpeg": jpeg(s), "size": (pt(s.shape[1]), pt(s.shape[0]))} for s in sources])
     taken = []
-    real = intake._take_page
-    monkeypatch.setattr(intake, "_take_page", lambda pdf, i, *a, **k: taken.append(i) or real(pdf, i, *a, **k))
+    real = intake._PdfChild.take  # what the parent asks of the child that reads the document
+    monkeypatch.setattr(intake._PdfChild, "take", lambda child, i, **k: taken.append(i) or real(child, i, **k))
     upload = open_upload(pdf, LIMITS)
     assert upload.page_count == 3
     pages = iter_pages(pdf, upload, LIMITS)
@@ -708,15 +717,17 @@ def test_pdf_with_truncated_scan_is_corrupt() -> None:
         decode(pdf)
 
 
-def test_encrypted_pdf_is_corrupt() -> None:
+def test_encrypted_pdf_is_named_password_protected() -> None:
     encrypted = (b"%PDF-1.4\n1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj\n"
                  b"2 0 obj <</Type/Pages/Kids[3 0 R]/Count 1>> endobj\n"
                  b"3 0 obj <</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>> endobj\n"
                  b"4 0 obj <</Filter/Standard/V 1/R 2/O<" + b"00" * 32 + b">/U<" + b"11" * 32 + b">/P -4>> endobj\n"
                  b"trailer <</Root 1 0 R/Size 5/Encrypt 4 0 R/ID[<00112233445566778899aabbccddeeff>"
                  b"<00112233445566778899aabbccddeeff>]>>\n%%EOF\n")
-    with pytest.raises(CorruptFile, match="password"):
+    with pytest.raises(PdfEncrypted, match="password") as info:
         open_upload(encrypted, LIMITS)
+    assert info.value.code == "pdf_encrypted"
+    assert "password" in info.value.message("en") and "パスワード" in info.value.message("ja")
 
 
 def test_pdf_decoding_is_thread_safe() -> None:
