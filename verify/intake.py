@@ -728,7 +728,9 @@ _PDF_CONTEXT_LOCK = threading.Lock()
 
 
 def _pdf_context() -> multiprocessing.context.ForkServerContext:
-    """The forkserver context, its server preloaded with this module (so a child starts in a few milliseconds)."""
+    """The forkserver context, its server preloaded with this module (so a child starts in a few milliseconds).
+    As with any multiprocessing child, a script that reads PDFs keeps its own work under
+    ``if __name__ == "__main__":`` (each child imports the main script; gunicorn's and the CLI's are safe)."""
     global _PDF_CONTEXT
     with _PDF_CONTEXT_LOCK:
         if _PDF_CONTEXT is None:
