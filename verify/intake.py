@@ -728,7 +728,9 @@ _PDF_CONTEXT_LOCK = threading.Lock()
 
 
 def _pdf_context() -> multiprocessing.context.ForkServerContext:
-    """The forkserver context, its server preloaded with this module (so a child starts in a few milliseconds)."""
+    """The forkserver context, its server preloaded with this module (so a child starts in a few milliseconds).
+    As with any multiprocessing child, a script that reads PDFs keeps its own work under
+    ``if __name__ == "__main__":`` (each child imports the main script; gunicorn's and the CLI's are safe)."""
     global _PDF_CONTEXT
     with _PDF_CONTEXT_LOCK:
         if _PDF_CONTEXT is None:
@@ -754,14 +756,16 @@ class _PdfChild:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.close(kill=exc[0] is not None)  # an error: the child may be busy with a page nobody awaits
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
+        """End the child: closing the pipe ends a child that waits for a request (the forkserver reaps it, so nobody
+        waits here); ``kill`` ends one that is still drawing."""
         with contextlib.suppress(OSError):
             self._conn.close()
-        if self._process.is_alive():
+        if kill and self._process.is_alive():
             self._process.kill()
-        self._process.join()
+            self._process.join(1.0)
 
     def __del__(self) -> None:  # a page generator dropped half-way still ends its child
         with contextlib.suppress(Exception):
@@ -789,7 +793,7 @@ class _PdfChild:
         return payload[0]
 
     def _too_complex(self, what: str, why: str) -> PdfTooComplex:
-        self.close()
+        self.close(kill=True)
         return PdfTooComplex(f"{what} is too complex: {why}", seconds=PDF_PAGE_SECONDS,
                              memory_mib=PDF_CHILD_MEMORY >> 20)
 
