@@ -12,8 +12,8 @@ created on first use), finishes each as an office scan (or a phone photograph) a
 Per class it prints how many genuine backs were verified, asked to rescan (a refusal that accuses nobody:
 markers_not_found, code_unreadable, content_unverifiable ...), and accused (altered, scramble_mismatch,
 bad_signature, unknown_key: what tells the reader the paper may be forged); the largest genuine cell difference as
-a share of its threshold (darker / content.DARKER, lighter / content.LIGHTER, from the result or from the regions
-an ``altered`` answer names); the regions the answer says it could not check, where it says so; and the time the
+a share of its threshold (darker against content.ACCUSE, the accusation, and content.DARKER, the confirmation;
+lighter against content.LIGHTER; from the result or from the regions a refusal names); the regions the answer says it could not check, where it says so; and the time the
 verification took (the content check's share and any stage today's pipeline does not have).
 """
 
@@ -24,6 +24,7 @@ import collections
 import datetime as dt
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
 AUGRAPHY = {"augraphy": "default", "augraphy-creased": "creased"}  # class -> bench/augraphy_scan.py variant
 CLASSES = [*field.CONDITIONS, *AUGRAPHY]
 STAGES_TODAY = {"decode", "locate", "code", "refine", "content", "warp", "finish"}
-KNOWN_CONTENT = {"bound", "regions", "cell_px", "darker", "lighter", "signed_text"}
+KNOWN_CONTENT = {"bound", "regions", "cell_px", "darker", "lighter", "signed_text", "checked", "marks"}
 VENV = ROOT / "bench" / ".venv-augraphy"
 AUGRAPHY_VERSION = "augraphy>=8.2,<9"
 
@@ -118,9 +119,16 @@ def augraphy_pages(classes: list[str], cases: int, jobs: int, seed: int, workdir
     t = time.perf_counter()
     pending = list(runs)
     active: list[subprocess.Popen] = []
+    fonts = sorted(Path("/usr/share/fonts").rglob("*.ttf"))
     while pending or active:
         while pending and len(active) < jobs:
-            active.append(subprocess.Popen(pending.pop(0), stdout=subprocess.DEVNULL, cwd=workdir))  # its cache too
+            # each run in its own folder (Augraphy writes its cache and a fonts/ folder where it runs), with a local
+            # font in fonts/ so that its scribbles never try to download one
+            cwd = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
+            if fonts:
+                (cwd / "fonts").mkdir()
+                shutil.copy(fonts[0], cwd / "fonts")
+            active.append(subprocess.Popen(pending.pop(0), stdout=subprocess.DEVNULL, cwd=cwd))
         for proc in list(active):
             if proc.poll() is not None:
                 active.remove(proc)
@@ -151,7 +159,7 @@ def _case(args):
     except errors.VerifyError as exc:
         row["code"] = exc.code
         regions = exc.context.get("regions") if isinstance(exc.context, dict) else None
-        if exc.code == "altered" and regions:
+        if exc.code in ("altered", "content_unconfirmed") and regions:
             row["darker"] = max(r.get("darker", 0.0) for r in regions)
             row["lighter"] = max(r.get("lighter", 0.0) for r in regions)
             row["named"] = sorted(r.get("name", "?") for r in regions)
@@ -188,12 +196,13 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=8, help="genuine backs per class (default 8)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=None, help="conditions' seed (default: a new one each run)")
+    parser.add_argument("--verbose", action="store_true", help="list the fields not checked in every case")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
     _world(seed)
     print(f"seed {seed}; a genuine format v3 back under a new random key; {args.cases} cases per class; thresholds: "
-          f"darker {content.DARKER}, lighter {content.LIGHTER} levels\n")
+          f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels\n")
     with tempfile.TemporaryDirectory(prefix="field-") as tmp:
         pages = augraphy_pages(args.classes, args.cases, args.jobs, seed, Path(tmp))
         jobs = [(n, i, pages.get((n, i))) for n in args.classes for i in range(args.cases)]
@@ -202,11 +211,13 @@ def main() -> None:
             rows = pool.map(_case, jobs, chunksize=1)
         wall = time.perf_counter() - t
     print("verified: the answer trusts the paper; rescan: refused without accusing (the code says why);")
-    print("accused: altered, scramble_mismatch, bad_signature or unknown_key. darker / lighter: the largest genuine")
-    print("cell difference as a share of its threshold (over all cases of the class, verified or not); unchecked:")
+    print("accused: altered, scramble_mismatch, bad_signature or unknown_key. accuse / confirm: the largest genuine")
+    print("darker cell difference as a share of the accusation and the confirmation threshold; lighter: as a share of")
+    print("its threshold (over all cases of the class, verified or not); unchecked:")
     print("cases whose answer names regions it could not check; ms: mean verification time of the verified cases,")
     print("content: the content check's share of it, new: stages today's pipeline does not have (mean ms)\n")
-    print(f"{'class':<17} {'verified':>8} {'rescan':>6} {'accused':>7} {'darker':>7} {'lighter':>7} {'unchecked':>9}"
+    print(f"{'class':<17} {'verified':>8} {'rescan':>6} {'accused':>7} {'accuse':>7} {'confirm':>7} {'lighter':>7}"
+          f" {'unchecked':>9}"
           f" {'ms':>6} {'content':>7} {'new':>6}  outcomes other than verified")
     totals = collections.Counter()
     for name in args.classes:
@@ -215,7 +226,7 @@ def main() -> None:
         ok = codes["verified"]
         accused = sum(v for k, v in codes.items() if k in ACCUSING)
         rescan = len(mine) - ok - accused
-        darker = max((r["darker"] / content.DARKER for r in mine if r["darker"] is not None), default=None)
+        darker = max((r["darker"] for r in mine if r["darker"] is not None), default=None)
         lighter = max((r["lighter"] / content.LIGHTER for r in mine if r["lighter"] is not None), default=None)
         unchecked = sum(bool(r["unchecked"]) for r in mine)
         verified_rows = [r for r in mine if r["code"] == "verified"]
@@ -227,14 +238,15 @@ def main() -> None:
         others = ", ".join(f"{k} {v}" for k, v in codes.most_common() if k != "verified")
         totals.update(cases=len(mine), verified=ok, rescan=rescan, accused=accused)
         fmt = (lambda v: f"{v:>7.0%}" if v is not None else f"{'-':>7}")  # noqa: E731
-        print(f"{name:<17} {ok:>4}/{len(mine):<3} {rescan:>6} {accused:>7} {fmt(darker)} {fmt(lighter)} "
+        accuse, confirm = (None, None) if darker is None else (darker / content.ACCUSE, darker / content.DARKER)
+        print(f"{name:<17} {ok:>4}/{len(mine):<3} {rescan:>6} {accused:>7} {fmt(accuse)} {fmt(confirm)} {fmt(lighter)} "
               f"{unchecked:>9} {ms:>6.0f} {share:>7.0%} {new:>6.0f}  {others}", flush=True)
         for r in mine:
             named = _names(r["unchecked"])
-            if named:
+            if named and args.verbose:
                 print(f"{'':<19}case {r['case']}: {r['code']}, not checked: {', '.join(named)}")
             if r.get("named"):
-                print(f"{'':<19}case {r['case']}: altered names {', '.join(r['named'])}")
+                print(f"{'':<19}case {r['case']}: {r['code']} names {', '.join(r['named'])}")
             if r["extra"]:
                 print(f"{'':<19}case {r['case']}: also reported {r['extra']}")
     print(f"\nall classes: {totals['verified']}/{totals['cases']} verified, {totals['rescan']} asked to rescan, "
