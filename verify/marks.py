@@ -20,11 +20,14 @@ import numpy as np
 
 from . import spec
 from .derive import BlockMap
-from .scramble import unturn
+from .scramble import turn, unturn
 
 CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
 MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
+PEN_DARK = 110  # restored levels below which a pixel is dark ink (paper 255, the dots' ink 0)
+MAX_PEN_RUN = 12  # pixels along a cell's edge a thin stroke crossing it covers at most (a rule along it: more)
+MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
@@ -135,3 +138,51 @@ def boxes(left_out: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
     b = spec.BLOCK
     return {reason: [[int(c) * b, int(r) * b, (int(c) + 1) * b, (int(r) + 1) * b] for r, c in np.argwhere(mask)]
             for reason, mask in left_out.items() if mask.any()}
+
+
+def printed(front: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """The restored front (FRONT_H x FRONT_W) laid out again as printed: every block in its printed cell and turn,
+    guard bands left out, so that what was drawn over the printed back runs on across cells."""
+    b = spec.BLOCK
+    blocks = front.reshape(spec.ROWS, b, spec.COLS, b).swapaxes(1, 2).reshape(-1, b, b)[block_map.perm]
+    out = np.empty_like(blocks)
+    for t in range(8):
+        idx = np.flatnonzero(block_map.transform == t)
+        if idx.size:
+            out[idx] = turn(blocks[idx], t)
+    return out.reshape(spec.ROWS, spec.COLS, b, b).swapaxes(1, 2).reshape(spec.ROWS * b, spec.COLS * b)
+
+
+def pen_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """Printed cells (bool per printed position) under a thin stroke in dark ink (a ballpoint note in black, a
+    pencil line) drawn across the printed back: where a thin dark stroke leaves one printed cell and enters its
+    neighbour at the same place, the two cells are joined, and a chain of at least MIN_PEN_CELLS joined cells is a
+    mark, with every cell within its outline and around it. The scramble puts unrelated blocks side by side, so its own strokes meet at a
+    boundary only by chance, and such chance meetings do not chain."""
+    b = spec.BLOCK
+    dark = printed(luma, block_map) < PEN_DARK
+    joins = []
+    for img in (dark, dark.T):  # boundaries between columns of cells, then between rows
+        left, right = img[:, b - 1:-1:b], img[:, b::b]
+        rows = img.shape[0] // b
+        both = (left & right).reshape(rows, b, -1).sum(1)
+        long_side = np.maximum(left.reshape(rows, b, -1).sum(1), right.reshape(rows, b, -1).sum(1))
+        joins.append((both >= 1) & (long_side <= MAX_PEN_RUN))  # a thin crossing, not a rule along the boundary
+    across, down = joins[0], joins[1].T  # (ROWS, COLS - 1) and (ROWS - 1, COLS)
+    graph = np.zeros((2 * spec.ROWS - 1, 2 * spec.COLS - 1), np.uint8)
+    graph[::2, 1::2] = across
+    graph[1::2, ::2] = down
+    graph[::2, ::2] = (cv2.dilate(graph, np.ones((3, 3), np.uint8))[::2, ::2] > 0)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(graph, connectivity=4)
+    cells_per = np.bincount(labels[::2, ::2].ravel(), weights=graph[::2, ::2].ravel(), minlength=len(stats))
+    chains = np.flatnonzero(cells_per >= MIN_PEN_CELLS)
+    chains = chains[chains > 0]
+    cells = labels[::2, ::2]
+    if chains.size:  # shorter chains within two cells of a mark belong to it (the next word of the note)
+        near = cv2.dilate(np.isin(cells, chains).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        chains = np.unique(cells[near & (cells > 0) & (cells_per[cells] >= 2)])
+    found = np.zeros((spec.ROWS, spec.COLS), np.uint8)
+    for i in chains:  # the whole of the note: every cell within the chain's outline
+        pts = np.argwhere(cells == i)[:, ::-1].astype(np.int32)
+        cv2.fillConvexPoly(found, cv2.convexHull(pts), 1)
+    return cv2.dilate(found, np.ones((3, 3), np.uint8)).astype(bool).ravel()

@@ -129,6 +129,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
+    marked |= marks.pen_marks(luma, block_map)
     left_out = marks.Marks(marked, marks.creases(grid.creases)).front_blocks(block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
