@@ -332,3 +332,24 @@ def test_the_answer_says_whether_the_content_is_bound(client, api_key, sample, s
     assert old["outcome"] == "verified" and old["content"] == {"bound": False}
     assert old["certificate"]["format_version"] == 1
 
+
+
+def test_a_stamped_back_is_verified_naming_the_fields_the_stamp_covers(client, api_key, sample, spec):
+    """A red receiving stamp over the scrambled area: verified, the fields it covers listed as not checked
+    (`marked`) with the blocks it covered, never `altered`; the answer fits the published schema."""
+    import numpy as np
+
+    import verify
+    from tests import field
+
+    rng = np.random.default_rng(3)
+    data = field.finish(field.stamp(_back_page(sample), rng, colour="red"), rng)
+    response = client.post("/api/v1/verifications?image=none", data=data,
+                           headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 200, response.json
+    body = response.json
+    check_schema(spec, "Verification", body)
+    assert body["outcome"] == "verified" and body["content"]["marks"]["marked"]
+    assert all(u["reason"] == "marked" for u in body["content"]["unchecked"])
+    assert body["content"]["checked"] + len(body["content"]["unchecked"]) == body["content"]["regions"]
+    assert verify.content.ACCUSE > body["content"]["darker"]
