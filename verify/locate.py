@@ -30,6 +30,7 @@ DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
 DOT_SEARCH = 14  # units each side of a dot's predicted centre
 MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
 MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
+OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
 CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump apart before it counts as a crease
 # Bounds on the marker search, which no hostile picture can stretch: ArUco's thorough pass takes seconds on some
 # fine repetitive patterns even on images of a few hundred pixels, so pictures that cannot be a scan of the back are
@@ -50,6 +51,19 @@ class PageFit:
     marker_error_px: float
     preview: np.ndarray | None = None  # the reduced gray image the markers were found in
     preview_factor: int = 1  # scan pixels per preview pixel
+    found: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # the markers' corners it was fitted to
+
+    def alternatives(self) -> list[PageFit]:
+        """Fits to three of the four markers, each leaving one out: a marker half covered (a staple, a thumb) can
+        agree with the others within tolerance yet shift the page enough that every dot is measured one place
+        off."""
+        fits = []
+        for drop in sorted(self.found) if len(self.found) == 4 else ():
+            fit = _fit_markers({k: v for k, v in self.found.items() if k != drop})
+            if fit is not None:
+                fit.preview, fit.preview_factor = self.preview, self.preview_factor
+                fits.append(fit)
+        return fits
 
     def project(self, pts: np.ndarray) -> np.ndarray:
         """Map N x 2 page points to scan pixels."""
@@ -152,7 +166,7 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
         return None
     if _cross2(page_quad[1] - page_quad[0], page_quad[3] - page_quad[0]) <= 0:  # mirrored
         return None
-    return PageFit(h, names, float(np.sqrt(np.mean(err**2))))
+    return PageFit(h, names, float(np.sqrt(np.mean(err**2))), found=dict(found))
 
 
 def locate_markers(gray: np.ndarray) -> PageFit:
@@ -422,26 +436,45 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
     near_edge = np.abs(hits[:, :2] - predicted).max(axis=1) > r - dot_px
     if near_edge.any():  # centre the window on the dot so none of it is cut off
         hits[near_edge] = _dot_centroids(gray, hits[near_edge, :2], r, dot_px)
-    missing = np.isnan(hits[:, 0])
-    if missing.any():
+    for nearest in (False, True):  # a run of dots beyond a crease has moved as its nearest measured neighbour has
+        missing = np.isnan(hits[:, 0])
+        if not missing.any():
+            break
         shifted = predicted.copy()
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             ok = ~missing[a:b]
             if ok.any():
                 idx = np.arange(b - a)
+                known = idx[ok]
+                if nearest:
+                    pick = known[np.abs(idx[:, None] - known[None, :]).argmin(axis=1)]
+                    shifted[a:b] += hits[a:b, :2][pick] - predicted[a:b][pick]
+                    continue
                 for c in range(2):
-                    shifted[a:b, c] += np.interp(idx, idx[ok], hits[a:b, c][ok] - predicted[a:b, c][ok])
+                    shifted[a:b, c] += np.interp(idx, known, hits[a:b, c][ok] - predicted[a:b, c][ok])
         hits[missing] = _dot_centroids(gray, shifted[missing], r, dot_px)
     ok_all = ~np.isnan(hits[:, 0])
     for side, a, b in zip(centres, bounds[:-1], bounds[1:], strict=True):
         if ok_all[a:b].mean() < MIN_DOT_FRACTION:
             raise GridNotFound(f"only {int(ok_all[a:b].sum())} of {b - a} dots found on the {side} side", side=side)
     page_all, scan_all = design[ok_all], hits[ok_all, :2]
-    h, _ = cv2.findHomography(page_all, scan_all, 0)
-    residuals, creases = {}, {}
-    for side, a, b in zip(centres, bounds[:-1], bounds[1:], strict=True):
+    # robust to a few dots measured on something else (a staple, a thumb): a least-squares fit would bend to them
+    h, _ = cv2.findHomography(page_all, scan_all, cv2.RANSAC, max(1.0, 1.5 * ppu))
+    residuals, creases, span = {}, {}, dict(zip(centres, zip(bounds[:-1], bounds[1:], strict=True), strict=True))
+    tol, step = max(0.6, 1.5 * ppu), CREASE_STEP * ppu
+    for side, (a, b) in span.items():
         res = hits[a:b, :2] - project(h, design[a:b])
-        residuals[side], creases[side] = _clean_track(res, ok_all[a:b], max(0.6, 1.5 * ppu), CREASE_STEP * ppu)
+        residuals[side], creases[side] = _clean_track(res, ok_all[a:b], tol, step)
+    for side, opposite in OPPOSITE.items():
+        # a crease crosses the sheet and so both opposite sides; jumps on one side only are dots measured on a mark
+        if len(creases[side]) and not len(creases[opposite]):
+            a, b = span[side]
+            res = hits[a:b, :2] - project(h, design[a:b])
+            ok = ok_all[a:b] & (np.linalg.norm(res - np.nanmedian(res, axis=0), axis=1) < 2 * tol)
+            if ok.mean() < MIN_DOT_FRACTION:
+                raise GridNotFound(f"only {int(ok.sum())} of {b - a} dots found on the {side} side", side=side)
+            residuals[side], _ = _clean_track(res, ok, tol, step)
+            creases[side] = np.zeros(0, int)
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
     ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
     blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import cv2
@@ -18,6 +19,7 @@ from .errors import (
     CodeUnreadable,
     ContentUnconfirmed,
     ContentUnverifiable,
+    GridNotFound,
     LocateError,
     MarkersNotFound,
     ResolutionTooLow,
@@ -113,19 +115,29 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     if payload.version >= 2 and bilevel:  # strokes drop out of 1-bit scans: content cannot be compared
         raise ContentUnverifiable("a 1-bit scan of a content-bound back", serial=payload.serial,
                                   issuer=payload.issuer, key_id=payload.key_id, signature="valid")
-    grid = measure_dots(gray, fit)
-    clock.lap("refine")
     secret = keyring.get(payload.key_id).scramble_secret
-    fingerprint = _read_fingerprint(gray, grid, payload, secret) if payload.version >= 2 else None
-    clock.lap("content")
     block_map = BlockMap.derive(secret, payload.issuer, payload.serial)
     source = cv2.GaussianBlur(gray, (0, 0), 0.8) if bilevel else gray  # 1-bit: recover grey levels first
-    luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, fit, grid, block_map)
-    clock.lap("warp")
-    coherence = seam_coherence(luma)
-    if coherence > MAX_COHERENCE:
-        raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
-                               serial=payload.serial, coherence=round(coherence, 2))
+    first: VerifyError | None = None
+    for attempt in _fits(fit):
+        try:
+            grid = measure_dots(gray, attempt)
+            clock.lap("refine")
+            fingerprint = _read_fingerprint(gray, grid, payload, secret) if payload.version >= 2 else None
+            clock.lap("content")
+            luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, attempt, grid, block_map)
+            clock.lap("warp")
+            coherence = seam_coherence(luma)
+            if coherence > MAX_COHERENCE:
+                raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
+                                       serial=payload.serial, coherence=round(coherence, 2))
+        except (GridNotFound, StripUnreadable, ScrambleMismatch) as exc:
+            first = first or exc
+            continue
+        fit = attempt
+        break
+    else:
+        raise first
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
@@ -146,6 +158,14 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
         timings_ms={k: round(v, 2) for k, v in clock.times.items()},
         content=bound,
     )
+
+
+def _fits(fit: PageFit) -> Iterator[PageFit]:
+    """The markers' fit, then (only if the back does not restore through it) each fit to three of four markers: a
+    marker that a staple or a thumb half covers can put every dot one place off, and the blocks out of place would
+    read as a back that does not belong to its code."""
+    yield fit
+    yield from fit.alternatives()
 
 
 def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, secret: bytes) -> content.Fingerprint:
