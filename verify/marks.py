@@ -53,6 +53,10 @@ class Marks:
         return out
 
 
+_DEVIATION = (np.arange(256) - 128) ** 2
+_SQUARED_CHROMA = np.stack([np.zeros(256), _DEVIATION, _DEVIATION], -1).astype(np.uint16)[None]
+
+
 def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """Printed cells (bool per printed position) under a mark in coloured ink, from the half-resolution YCrCb
     samples of every block (``(cells, side * side, 3)``, in printed order, each block upright as on the front).
@@ -62,8 +66,8 @@ def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
     inside the outline of such a run (the date inside a stamp's ring, the body of a sticky note)."""
     cells, area, _ = ycc_printed.shape
     side = int(round(area ** 0.5))
-    chroma = np.hypot(ycc_printed[..., 1].astype(np.float32) - 128, ycc_printed[..., 2].astype(np.float32) - 128)
-    coloured = (chroma > CHROMA).reshape(cells, side, side)
+    squares = cv2.LUT(ycc_printed, _SQUARED_CHROMA)  # (Cr - 128)^2 and (Cb - 128)^2, a table look-up each
+    coloured = ((squares[..., 1] + squares[..., 2]) > CHROMA**2).reshape(cells, side, side)
     if coloured.sum() < MIN_CHROMA_PIXELS:
         return np.zeros(cells, bool)
     printed = np.empty_like(coloured)
