@@ -31,6 +31,8 @@ DOT_SEARCH = 14  # units each side of a dot's predicted centre
 MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
 MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
 OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+JUMP_OVER_NOISE = 6  # a crease's jump is this many times the jitter of the track's dots, at least (1-bit scans
+# measure dots coarsely)
 CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump apart before it counts as a crease
 # Bounds on the marker search, which no hostile picture can stretch: ArUco's thorough pass takes seconds on some
 # fine repetitive patterns even on images of a few hundred pixels, so pictures that cannot be a scan of the back are
@@ -504,9 +506,9 @@ def _edge_blur(gray: np.ndarray, centres: np.ndarray, dot_px: float, ink: float,
 
 def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Fill missing dots and replace outliers by their neighbours' median, then smooth lightly along the side, never
-    across a crease: where neighbouring dots jump apart by more than ``step`` pixels (a folded sheet's panels lie
-    apart there), each side of the jump is smoothed on its own. The cleaned residuals, and the indices k of the jumps
-    (between dots k and k + 1)."""
+    across a crease: where neighbouring dots jump apart by more than ``step`` pixels and JUMP_OVER_NOISE times
+    the dots' jitter about their neighbours' median (a folded sheet's panels lie apart there), each side of the jump is smoothed on its own.
+    The cleaned residuals, and the indices k of the jumps (between dots k and k + 1)."""
     idx = np.arange(len(res))
     out = res.copy()
     for c in range(2):
@@ -515,7 +517,9 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tu
     med = np.median(np.stack([padded[i:i + len(out)] for i in range(5)]), axis=0)
     bad = np.linalg.norm(out - med, axis=1) > tol
     out[bad] = med[bad]
-    jumps = np.flatnonzero(np.linalg.norm(np.diff(out, axis=0), axis=1) > step)
+    noise = float(np.median(np.linalg.norm(res[ok] - med[ok], axis=1))) if ok.any() else 0.0  # dot jitter
+    moves = np.linalg.norm(np.diff(out, axis=0), axis=1)
+    jumps = np.flatnonzero(moves > max(step, JUMP_OVER_NOISE * noise))
     smooth = np.empty_like(out)
     for a, b in zip(np.r_[0, jumps + 1], np.r_[jumps + 1, len(out)], strict=True):
         part = np.pad(out[a:b], ((1, 1), (0, 0)), mode="edge")

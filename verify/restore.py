@@ -142,7 +142,8 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
     marked |= marks.pen_marks(luma, block_map)
-    left_out = marks.Marks(marked, marks.creases(grid.creases)).front_blocks(block_map)
+    creased = marks.creases({} if bilevel else grid.creases)  # a 1-bit scan's dots jitter too much to tell
+    left_out = marks.Marks(marked, creased).front_blocks(block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
         bound = check_content(fingerprint, luma, front, payload, left_out)
