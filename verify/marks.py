@@ -13,14 +13,12 @@ mark turns an accusation into "not checked", and the field's signed text (format
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import cv2
 import numpy as np
 
 from . import spec
 from .derive import BlockMap
-from .scramble import turn, unturn
+from .scramble import as_printed, front_blocks
 
 CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
@@ -32,25 +30,15 @@ MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink arou
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
 
-@dataclass
-class Marks:
-    """Printed cells left out of the content check, by reason; ``printed`` is indexed by printed position."""
-
-    marked: np.ndarray = field(default_factory=lambda: np.zeros(spec.ROWS * spec.COLS, bool))
-    creased: np.ndarray = field(default_factory=lambda: np.zeros(spec.ROWS * spec.COLS, bool))
-
-    @property
-    def any(self) -> bool:
-        return bool(self.marked.any() or self.creased.any())
-
-    def front_blocks(self, block_map: BlockMap) -> dict[str, np.ndarray]:
-        """Per reason, a (ROWS, COLS) mask of the restored front's blocks whose printed cell was left out."""
-        out = {}
-        for reason, printed in (("marked", self.marked), ("creased", self.creased)):
-            front = np.zeros(spec.ROWS * spec.COLS, bool)
-            front[block_map.perm[printed]] = True
-            out[reason] = front.reshape(spec.ROWS, spec.COLS)
-        return out
+def front_masks(left_out: dict[str, np.ndarray], block_map: BlockMap) -> dict[str, np.ndarray]:
+    """Per reason (``marked``, ``creased``), the printed cells left out (bool per printed position) as a (ROWS,
+    COLS) mask of the restored front's blocks."""
+    out = {}
+    for reason, printed in left_out.items():
+        front = np.zeros(spec.ROWS * spec.COLS, bool)
+        front[block_map.perm[printed]] = True
+        out[reason] = front.reshape(spec.ROWS, spec.COLS)
+    return out
 
 
 _DEVIATION = (np.arange(256) - 128) ** 2
@@ -70,13 +58,7 @@ def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
     coloured = ((squares[..., 1] + squares[..., 2]) > CHROMA**2).reshape(cells, side, side)
     if coloured.sum() < MIN_CHROMA_PIXELS:
         return np.zeros(cells, bool)
-    printed = np.empty_like(coloured)
-    for t in range(8):  # each block back to its printed orientation
-        idx = np.flatnonzero(block_map.transform == t)
-        if idx.size:
-            printed[idx] = unturn(coloured[idx], t)
-    mosaic = printed.reshape(spec.ROWS, spec.COLS, side, side).swapaxes(1, 2).reshape(spec.ROWS * side, -1)
-    mosaic = cv2.morphologyEx(mosaic.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    mosaic = cv2.morphologyEx(as_printed(coloured, block_map).view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic, connectivity=8)
     reach = MARK_SPAN * side
     span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
@@ -144,19 +126,6 @@ def boxes(left_out: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
             for reason, mask in left_out.items() if mask.any()}
 
 
-def printed(front: np.ndarray, block_map: BlockMap) -> np.ndarray:
-    """The restored front (FRONT_H x FRONT_W) laid out again as printed: every block in its printed cell and turn,
-    guard bands left out, so that what was drawn over the printed back runs on across cells."""
-    b = spec.BLOCK
-    blocks = front.reshape(spec.ROWS, b, spec.COLS, b).swapaxes(1, 2).reshape(-1, b, b)[block_map.perm]
-    out = np.empty_like(blocks)
-    for t in range(8):
-        idx = np.flatnonzero(block_map.transform == t)
-        if idx.size:
-            out[idx] = turn(blocks[idx], t)
-    return out.reshape(spec.ROWS, spec.COLS, b, b).swapaxes(1, 2).reshape(spec.ROWS * b, spec.COLS * b)
-
-
 def pen_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """Printed cells (bool per printed position) under a thin stroke in dark ink (a ballpoint note in black, a
     pencil line) drawn across the printed back: where a thin dark stroke leaves one printed cell and enters its
@@ -164,7 +133,7 @@ def pen_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
     mark, with every cell within its outline and around it. The scramble puts unrelated blocks side by side, so its own strokes meet at a
     boundary only by chance, and such chance meetings do not chain."""
     b = spec.BLOCK
-    dark = printed(luma, block_map) < PEN_DARK
+    dark = as_printed(front_blocks(luma)[block_map.perm], block_map) < PEN_DARK
     joins = []
     for img in (dark, dark.T):  # boundaries between columns of cells, then between rows
         left, right = img[:, b - 1:-1:b], img[:, b::b]

@@ -143,7 +143,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     clock.lap("finish")
     marked |= marks.pen_marks(luma, block_map)
     creased = marks.creases({} if bilevel else grid.creases)  # a 1-bit scan's dots jitter too much to tell
-    left_out = marks.Marks(marked, creased).front_blocks(block_map)
+    left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
         bound = check_content(fingerprint, luma, front, payload, left_out)

@@ -46,15 +46,37 @@ def unturn(blocks: np.ndarray, t: int) -> np.ndarray:
     return blocks
 
 
+def turn_each(blocks: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """A copy of a stack of blocks with block i turned by ``transform[i]`` (``turn``)."""
+    out = np.empty_like(blocks)
+    for t in range(8):
+        idx = np.flatnonzero(transform == t)
+        if idx.size:
+            out[idx] = turn(blocks[idx], t)
+    return out
+
+
+def unturn_each(blocks: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """A copy of a stack of blocks with block i's ``turn`` by ``transform[i]`` undone."""
+    out = np.empty_like(blocks)
+    for t in range(8):
+        idx = np.flatnonzero(transform == t)
+        if idx.size:
+            out[idx] = unturn(blocks[idx], t)
+    return out
+
+
+def as_printed(blocks: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """Upright front blocks listed in printed order (``(cells, b, b)``, as ``locate.sample_blocks`` samples them)
+    laid out as printed: each in its cell and turned as printed, side by side without the guard bands."""
+    return _from_blocks(turn_each(blocks, block_map.transform), spec.ROWS, spec.COLS)
+
+
 def scramble(front: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """Shuffle and turn the blocks of a FRONT_H x FRONT_W front into the GRID_H x GRID_W design image."""
     if front.shape[:2] != (spec.FRONT_H, spec.FRONT_W):
         raise ValueError(f"front must be {spec.FRONT_H}x{spec.FRONT_W}, got {front.shape[:2]}")
-    blocks = _to_blocks(front, spec.ROWS, spec.COLS, spec.BLOCK)[block_map.perm]
-    for t in range(8):
-        idx = np.flatnonzero(block_map.transform == t)
-        if idx.size:
-            blocks[idx] = turn(blocks[idx], t)
+    blocks = turn_each(_to_blocks(front, spec.ROWS, spec.COLS, spec.BLOCK)[block_map.perm], block_map.transform)
     pad = [(0, 0), (spec.GUARD, spec.GUARD), (spec.GUARD, spec.GUARD)] + [(0, 0)] * (front.ndim - 2)
     padded = np.pad(blocks, pad, mode="edge")
     return _from_blocks(padded, spec.ROWS, spec.COLS)
@@ -67,11 +89,13 @@ def descramble(design: np.ndarray, block_map: BlockMap) -> np.ndarray:
     g, b = spec.GUARD, spec.BLOCK
     printed = _to_blocks(design, spec.ROWS, spec.COLS, spec.PITCH)[:, g:g + b, g:g + b]
     front = np.empty_like(printed)
-    for t in range(8):
-        idx = np.flatnonzero(block_map.transform == t)
-        if idx.size:
-            front[block_map.perm[idx]] = unturn(printed[idx], t)
+    front[block_map.perm] = unturn_each(printed, block_map.transform)
     return _from_blocks(front, spec.ROWS, spec.COLS)
+
+
+def front_blocks(front: np.ndarray) -> np.ndarray:
+    """The blocks of a FRONT_H x FRONT_W front in front order: (ROWS * COLS, BLOCK, BLOCK, ...)."""
+    return _to_blocks(front, spec.ROWS, spec.COLS, spec.BLOCK)
 
 
 def place_blocks(blocks: np.ndarray, block_map: BlockMap) -> np.ndarray:
