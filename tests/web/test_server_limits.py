@@ -101,6 +101,19 @@ def get(port: int, path: str = "/") -> bytes:
         return sock.recv(4096)
 
 
+def answers_again(port: int, log: Path, seconds: float = 30) -> None:
+    """Wait until the server answers 200 again (a replaced worker is up); fail with its log past ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if get(port).startswith(b"HTTP/1.1 200"):
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
 def worker_pids(master: int) -> set[int]:
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -122,15 +135,7 @@ def test_a_worker_grown_past_its_memory_limit_is_replaced(tmp_path):
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         assert "replacing it" in log.read_text()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if get(port).startswith(b"HTTP/1.1 200"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        answers_again(port, log)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -151,15 +156,7 @@ def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
         ended = time.monotonic() - started
         assert not answer.startswith(b"HTTP/1.1 200")
         assert ended < 30, ended  # the request would have run 120 s
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if get(port).startswith(b"HTTP/1.1 200"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
+        answers_again(port, log)
         assert "past the 3 s timeout" in log.read_text()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
