@@ -189,3 +189,22 @@ def test_development_offers_the_sample_back(app_factory, tmp_path):
     production.instance_path = str(sample_dir)
     assert production.test_client().get("/dev/sample-back.png").status_code == 404
     assert "sample-back.png" not in production.test_client().get("/").get_data(as_text=True)
+
+
+def test_a_stamped_back_names_the_fields_it_could_not_check(client, sample):
+    """A red receiving stamp over the back: verified, with the fields under it listed as not checked and the
+    count of regions compared saying so; the hatched blocks are explained."""
+    import cv2
+    import numpy as np
+
+    from tests import field
+
+    back = cv2.cvtColor(cv2.imdecode(np.frombuffer(sample.back_png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    rng = np.random.default_rng(3)
+    response = upload(client, field.finish(field.stamp(back, rng, colour="red"), rng), filename="back.jpg")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    unchecked = re.findall(r"<li>([^<]+)</li>", html.split('id="fact-unchecked"')[1].split("</dd>")[0])
+    assert unchecked and all("裏面の書き込み・押印・付箋などに覆われている" in item for item in unchecked)
+    assert re.search(r'id="fact-content">発行元の署名内容と照合済み:8 か所のうち \d か所で書き加えなし', html)
+    assert 'id="fact-marks"' in html
