@@ -196,6 +196,18 @@ class ScrambleMismatch(VerifyError):
                   "偽造または別の証明書を組み合わせた裏面の可能性があります。この証明書を信用しないでください。")
 
 
+class ScanNotFlat(VerifyError):
+    code = "scan_not_flat"
+    message_en = ("The back's code and signature are genuine, but the sheet was folded and did not lie flat: its "
+                  "panels moved against each other more than the restoration can follow, so the front cannot be "
+                  "checked from this scan. This says nothing against the paper. Unfold it, lay it flat under the "
+                  "scanner lid (a book on the lid helps) and scan the back again at 300 dpi.")
+    message_ja = ("裏面の QR コードと署名は正規のものですが、用紙が折られていて平らになっておらず、折り目ごとの面のずれが"
+                  "復元で追える範囲を超えています。このスキャンからは表面を確認できません(用紙の真偽を否定するもの"
+                  "ではありません)。用紙を広げ、スキャナーのふたを閉めて平らにし(ふたの上に本を置くと確実です)、"
+                  "300 dpi で裏面をスキャンし直してください。")
+
+
 class ContentUnverifiable(VerifyError):
     code = "content_unverifiable"
     message_en = ("This scan is black and white only (1 bit per pixel, like a fax): too coarse to check the names, "

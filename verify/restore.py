@@ -23,6 +23,7 @@ from .errors import (
     LocateError,
     MarkersNotFound,
     ResolutionTooLow,
+    ScanNotFlat,
     ScrambleMismatch,
     StripUnreadable,
     VerifyError,
@@ -129,10 +130,12 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
             clock.lap("warp")
             coherence = seam_coherence(luma)
             if coherence > MAX_COHERENCE:
-                raise ScrambleMismatch(f"the blocks do not fit together (coherence {coherence:.2f})",
-                                       serial=payload.serial, coherence=round(coherence, 2))
-        except (GridNotFound, StripUnreadable, ScrambleMismatch) as exc:
-            first = first or exc
+                # blocks that do not fit are evidence against the paper only where the dots show it lay flat
+                error = ScanNotFlat if _folded(grid, bilevel) else ScrambleMismatch
+                raise error(f"the blocks do not fit together (coherence {coherence:.2f})",
+                            serial=payload.serial, coherence=round(coherence, 2))
+        except (GridNotFound, StripUnreadable, ScrambleMismatch, ScanNotFlat) as exc:
+            first = exc if first is None or isinstance(exc, ScanNotFlat) else first
             continue
         fit = attempt
         break
@@ -146,7 +149,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
-        bound = check_content(fingerprint, luma, front, payload, left_out)
+        bound = check_content(fingerprint, luma, front, payload, left_out, folded=_folded(grid, bilevel))
     if any(mask.any() for mask in left_out.values()):
         bound["marks"] = marks.boxes(left_out)
     front = marks.shade(front, left_out["marked"] | left_out["creased"])
@@ -184,23 +187,26 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
 
 
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
-                  left_out: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+                  left_out: dict[str, np.ndarray] | None = None, folded: bool = False) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
-    when one comes out darker than a good scan prints it but not by that much: each names the regions, with a coarse
+    when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
+    (whose panels may sit off their dots' fit inside the scrambled area): each names the regions, with a coarse
     tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
     why, and, from format v3 on, the text the issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
     outcomes = {c.name: c.outcome for c in checks}
     flagged = [c for c in checks if c.refused]
     if flagged:
-        error = Altered if any(c.outcome == "differs" for c in flagged) else ContentUnconfirmed
+        differs = any(c.outcome == "differs" for c in flagged)
+        error = Altered if differs and not folded else ContentUnconfirmed
+        extra = {"folded": True} if folded else {}
         raise error(
             f"{len(flagged)} of {len(checks)} bound regions come out darker than signed",
             regions=[{"name": c.name, "box": list(c.box), "outcome": c.outcome, "darker": c.darker,
                       "lighter": c.lighter} for c in flagged],
             tamper_map=content.tamper_map(front, flagged),
-            serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid",
+            serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid", **extra,
         )
     bound: dict[str, Any] = {
         "bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
@@ -311,6 +317,13 @@ def compose(luma: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
     ycc = cv2.resize(colour, luma.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)  # never across a block seam
     cv2.mixChannels([luma], [ycc], [0, 0])
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def _folded(grid: GridFit, bilevel: bool) -> bool:
+    """Whether the dot track shows the sheet folded (it jumps at a crease; a 1-bit scan's dots jitter too much to
+    tell). Inside the scrambled area a folded sheet's panels may bulge or sit off the fit to their dots, so what
+    does not match there is not evidence against the paper: an accusation needs a sheet that lay flat."""
+    return not bilevel and any(len(k) for k in grid.creases.values())
 
 
 def _is_bilevel(img: np.ndarray) -> bool:

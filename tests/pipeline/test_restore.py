@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests import field
 from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_changes, with_code
 from tests.pipeline import hostile
 from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, spec
@@ -260,6 +261,8 @@ def test_every_error_code_is_reachable(cert, keyring):
     one_digit = with_changes(default_fields(serial=cert.facts.serial, issued_on=cert.facts.issued_on),
                              birth=("55年", "56年"))  # too little ink added to accuse on: not confirmed
     attempt(png(exact_forgery(cert, keyring, one_digit)))
+    rng = np.random.default_rng(4)  # a sheet folded with its panels 4 mm apart: scan it flat
+    attempt(field.finish(field.fold(cert.back, rng, shift_mm=4.0), rng))
     attempt(hostile.pdf_encrypted())
     attempt(hostile.pdf_self_drawing_form())
     attempt(hostile.png_raw(2000, 10, 8, 0, b"\x00" + b"\xff" * 2000))
