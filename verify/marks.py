@@ -24,7 +24,8 @@ CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from wh
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
 MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
 PEN_DARK = 110  # restored levels below which a pixel is dark ink (paper 255, the dots' ink 0)
-MAX_PEN_RUN = 12  # pixels along a cell's edge a thin stroke crossing it covers at most (a rule along it: more)
+PEN_FAINT = 170  # and below which it may be the faint thin part of a pen stroke that runs on from dark ink
+MAX_PEN_RUN = 12  # pixels along a cell's edge one thin stroke crossing it covers at most (a rule along it: more)
 MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
@@ -130,17 +131,20 @@ def pen_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """Printed cells (bool per printed position) under a thin stroke in dark ink (a ballpoint note in black, a
     pencil line) drawn across the printed back: where a thin dark stroke leaves one printed cell and enters its
     neighbour at the same place, the two cells are joined, and a chain of at least MIN_PEN_CELLS joined cells is a
-    mark, with every cell within its outline and around it. The scramble puts unrelated blocks side by side, so its own strokes meet at a
-    boundary only by chance, and such chance meetings do not chain."""
+    mark, with every cell within its outline, every cell a stroke from inside the outline runs on into, and the
+    cells within two of them (a loop of the handwriting reaches that far beyond its chain). The scramble puts unrelated blocks side by side, so its own strokes meet at a boundary only
+    by chance, and such chance meetings do not chain."""
     b = spec.BLOCK
-    dark = as_printed(front_blocks(luma)[block_map.perm], block_map) < PEN_DARK
-    joins = []
+    mosaic = as_printed(front_blocks(luma)[block_map.perm], block_map)
+    dark = mosaic < PEN_DARK
+    joins, run = [], np.ones((MAX_PEN_RUN + 1, 1), np.uint8)
     for img in (dark, dark.T):  # boundaries between columns of cells, then between rows
         left, right = img[:, b - 1:-1:b], img[:, b::b]
         rows = img.shape[0] // b
         both = (left & right).reshape(rows, b, -1).sum(1)
-        long_side = np.maximum(left.reshape(rows, b, -1).sum(1), right.reshape(rows, b, -1).sum(1))
-        joins.append((both >= 1) & (long_side <= MAX_PEN_RUN))  # a thin crossing, not a rule along the boundary
+        # a rule along the boundary darkens a long unbroken run of it; a note's loops cross it often, each thinly
+        ruled = cv2.erode(left.view(np.uint8), run) | cv2.erode(right.view(np.uint8), run)
+        joins.append((both >= 1) & ~ruled.reshape(rows, b, -1).any(1))
     across, down = joins[0], joins[1].T  # (ROWS, COLS - 1) and (ROWS - 1, COLS)
     graph = np.zeros((2 * spec.ROWS - 1, 2 * spec.COLS - 1), np.uint8)
     graph[::2, 1::2] = across
@@ -158,4 +162,9 @@ def pen_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
     for i in chains:  # the whole of the note: every cell within the chain's outline
         pts = np.argwhere(cells == i)[:, ::-1].astype(np.int32)
         cv2.fillConvexPoly(found, cv2.convexHull(pts), 1)
-    return cv2.dilate(found, np.ones((3, 3), np.uint8)).astype(bool).ravel()
+    if chains.size:  # and every cell the note's strokes run on into (a loop or a tail beyond its outline)
+        _, ink = cv2.connectedComponents((mosaic < PEN_FAINT).view(np.uint8), connectivity=8)
+        inside = cv2.resize(found, dark.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        strokes = np.isin(ink, np.unique(ink[inside & (ink > 0)]))
+        found |= strokes.reshape(spec.ROWS, b, spec.COLS, b).any(axis=(1, 3)).astype(np.uint8)
+    return cv2.dilate(found, np.ones((5, 5), np.uint8)).astype(bool).ravel()  # a loop reaches a cell further

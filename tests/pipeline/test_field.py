@@ -45,6 +45,35 @@ def test_genuine_back_is_never_accused(cert, keyring, family):
         assert result.certificate.serial == cert.facts.serial
 
 
+@pytest.mark.parametrize(("shift", "panels", "kind", "seed", "code"), [
+    (2.0, 4, "office", 2, "content_unconfirmed"),  # folded in four: panels bulge off their dots' fit
+    (2.0, 4, "phone", 4, "content_unconfirmed"),
+    (4.0, 3, "office", 4, "scan_not_flat"),  # beyond the 2 mm a restoration follows: the blocks do not fit
+])
+def test_a_folded_sheet_that_does_not_restore_well_is_not_accused(cert, keyring, shift, panels, kind, seed, code):
+    """Sheets whose panels moved more than the border dots can follow (these were answered `altered` and
+    `scramble_mismatch`): the answer asks for a flat scan and says the paper is not in doubt."""
+    rng = np.random.default_rng(seed)
+    data = field.finish(field.fold(cert.back, rng, shift_mm=shift, panels=panels), rng, kind=kind)
+    with pytest.raises(errors.VerifyError) as caught:
+        restore(data, keyring)
+    assert caught.value.code == code
+    assert caught.value.context["serial"] == cert.facts.serial
+    assert "flat" in caught.value.message("en")
+    if code == "content_unconfirmed":
+        assert caught.value.context["folded"] is True and caught.value.context["regions"]
+
+
+@pytest.mark.parametrize("seed", [3, 11, 57])
+def test_a_black_ballpoint_note_in_loops_is_a_mark(cert, keyring, seed):
+    """Cursive loops in black ballpoint cross each cell boundary several times and run a loop beyond the outline
+    of the strokes that chain (these notes were answered `altered`): the fields under them are not checked."""
+    rng = np.random.default_rng(seed)
+    result = restore(field.finish(field.handwriting(cert.back, rng, colour="black"), rng), keyring)
+    assert result.content["marks"]
+    assert {u["reason"] for u in result.content["unchecked"]} == {"marked"}
+
+
 # --- the conditions do what they claim -----------------------------------------------------------------------------
 
 
