@@ -455,14 +455,72 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
                 for c in range(2):
                     shifted[a:b, c] += np.interp(idx, known, hits[a:b, c][ok] - predicted[a:b, c][ok])
         hits[missing] = _dot_centroids(gray, shifted[missing], r, dot_px)
+    span = dict(zip(centres, zip(bounds[:-1], bounds[1:], strict=True), strict=True))
+    h, residuals, creases = _fit_track(design, hits, span, ppu, strict=False)
+    broken = [side for side, (a, b) in span.items() if len(creases[side]) or np.isnan(hits[a:b, 0]).any()]
+    if broken:  # a fold or a mark: measure that side's dots again by their shape, where the fit says they lie
+        for side in broken:
+            a, b = span[side]
+            again = _dots_by_shape(gray, project(h, design[a:b]), 1 if side in ("left", "right") else 0, ppu)
+            found = ~np.isnan(again[:, 0])
+            hits[a:b][found] = again[found]
+        h, residuals, creases = _fit_track(design, hits, span, ppu)
     ok_all = ~np.isnan(hits[:, 0])
-    for side, a, b in zip(centres, bounds[:-1], bounds[1:], strict=True):
-        if ok_all[a:b].mean() < MIN_DOT_FRACTION:
+    page_all, scan_all = design[ok_all], hits[ok_all, :2]
+    rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
+    ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
+    blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
+    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, creases)
+
+
+DOT_REACH = 30  # units across its track a dot is looked for again by its shape, when the track is broken
+
+
+def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float) -> np.ndarray:
+    """The dots near ``guesses`` found by their shape, as ``_dot_centroids`` gives them: the place within DOT_SEARCH
+    units along the track (axis ``along`` of the scan) and DOT_REACH across it where a dark square of a dot's size
+    stands out most from the ring of paper around it, then the centroid there. The panel of a folded sheet can lie
+    further across the track than the first search reaches, and there the nearest dark ink is the scrambled
+    area's own, whose strokes are thinner than a dot."""
+    out = np.full((len(guesses), 4), np.nan)
+    dot_px = spec.DOT_SIZE * ppu
+    inner = max(3, round(dot_px)) | 1
+    outer = max(inner + 4, round(1.8 * dot_px)) | 1
+    pad = outer // 2
+    reach = [max(3, round(DOT_SEARCH * ppu)), max(3, round(DOT_REACH * ppu))]
+    rx, ry = (reach[0], reach[1]) if along == 0 else (reach[1], reach[0])
+    centres = np.full((len(guesses), 2), np.nan)
+    for i, (x, y) in enumerate(np.round(guesses).astype(np.int64)):
+        x0, y0, x1, y1 = x - rx - pad, y - ry - pad, x + rx + pad + 1, y + ry + pad + 1
+        if x0 < 0 or y0 < 0 or x1 > gray.shape[1] or y1 > gray.shape[0]:
+            continue
+        win = gray[y0:y1, x0:x1].astype(np.float32)
+        core = cv2.boxFilter(win, -1, (inner, inner), normalize=False)
+        around = cv2.boxFilter(win, -1, (outer, outer), normalize=False) - core
+        score = (around / (outer**2 - inner**2) - core / inner**2)[pad:-pad, pad:-pad]
+        j = int(np.argmax(score))
+        if score.flat[j] >= 25:  # levels, as a dot's contrast must be (``_dot_centroids``)
+            cy, cx = divmod(j, score.shape[1])
+            centres[i] = (x0 + pad + cx, y0 + pad + cy)
+    found = ~np.isnan(centres[:, 0])
+    if found.any():
+        out[found] = _dot_centroids(gray, centres[found], max(3, round(0.8 * dot_px)), dot_px)
+    return out
+
+
+def _fit_track(design: np.ndarray, hits: np.ndarray, span: dict[str, tuple[int, int]], ppu: float,
+               strict: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The homography from page units to the measured dots, and per side the dots' residuals cleaned along the
+    track (``_clean_track``) and where the track jumps at a crease. ``GridNotFound`` when a side has too few dots
+    measured, unless not ``strict`` (a first fit, to search for them again from)."""
+    ok_all = ~np.isnan(hits[:, 0])
+    for side, (a, b) in span.items():
+        if ok_all[a:b].mean() < MIN_DOT_FRACTION and strict:
             raise GridNotFound(f"only {int(ok_all[a:b].sum())} of {b - a} dots found on the {side} side", side=side)
     page_all, scan_all = design[ok_all], hits[ok_all, :2]
     # robust to a few dots measured on something else (a staple, a thumb): a least-squares fit would bend to them
     h, _ = cv2.findHomography(page_all, scan_all, cv2.RANSAC, max(1.0, 1.5 * ppu))
-    residuals, creases, span = {}, {}, dict(zip(centres, zip(bounds[:-1], bounds[1:], strict=True), strict=True))
+    residuals, creases = {}, {}
     tol, step = max(0.6, 1.5 * ppu), CREASE_STEP * ppu
     for side, (a, b) in span.items():
         res = hits[a:b, :2] - project(h, design[a:b])
@@ -474,13 +532,12 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
             res = hits[a:b, :2] - project(h, design[a:b])
             ok = ok_all[a:b] & (np.linalg.norm(res - np.nanmedian(res, axis=0), axis=1) < 2 * tol)
             if ok.mean() < MIN_DOT_FRACTION:
-                raise GridNotFound(f"only {int(ok.sum())} of {b - a} dots found on the {side} side", side=side)
+                if strict:
+                    raise GridNotFound(f"only {int(ok.sum())} of {b - a} dots found on the {side} side", side=side)
+                continue
             residuals[side], _ = _clean_track(res, ok, tol, step)
             creases[side] = np.zeros(0, int)
-    rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
-    ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
-    blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
-    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, creases)
+    return h, residuals, creases
 
 
 _SIGMAS = np.linspace(0.05, 6.0, 240)
@@ -507,7 +564,8 @@ def _edge_blur(gray: np.ndarray, centres: np.ndarray, dot_px: float, ink: float,
 def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Fill missing dots and replace outliers by their neighbours' median, then smooth lightly along the side, never
     across a crease: where neighbouring dots jump apart by more than ``step`` pixels and JUMP_OVER_NOISE times
-    the dots' jitter about their neighbours' median (a folded sheet's panels lie apart there), each side of the jump is smoothed on its own.
+    the dots' jitter about their neighbours' median (a folded sheet's panels lie apart there, and the paper beside
+    the crease bulges), each side of the jump is smoothed on its own.
     The cleaned residuals, and the indices k of the jumps (between dots k and k + 1)."""
     idx = np.arange(len(res))
     out = res.copy()

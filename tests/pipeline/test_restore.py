@@ -261,8 +261,8 @@ def test_every_error_code_is_reachable(cert, keyring):
     one_digit = with_changes(default_fields(serial=cert.facts.serial, issued_on=cert.facts.issued_on),
                              birth=("55年", "56年"))  # too little ink added to accuse on: not confirmed
     attempt(png(exact_forgery(cert, keyring, one_digit)))
-    rng = np.random.default_rng(4)  # a sheet folded with its panels 4 mm apart: scan it flat
-    attempt(field.finish(field.fold(cert.back, rng, shift_mm=4.0), rng))
+    rng = np.random.default_rng(4)  # a sheet folded in four and photographed in the hand: scan it flat
+    attempt(field.finish(field.fold(cert.back, rng, shift_mm=2.0, panels=4), rng, kind="phone"))
     attempt(hostile.pdf_encrypted())
     attempt(hostile.pdf_self_drawing_form())
     attempt(hostile.png_raw(2000, 10, 8, 0, b"\x00" + b"\xff" * 2000))
@@ -302,3 +302,23 @@ def test_a_clean_scan_keeps_pale_detail(keyring):
     page = render_sample_front(pattern=True).image
     issued = issue(keyring, front=page, serial="TEST-000041", issued_on=dt.date(2026, 11, 27), ground=False)
     assert fidelity(restore(png(issued.back), keyring).image, issued.document) >= 0.97
+
+
+def test_dots_of_a_panel_moved_beyond_the_first_search_are_measured_where_they_are(cert):
+    """The middle panel of a folded sheet moved 2.2 mm across the left and right tracks, further than a dot is
+    first looked for (14 units): its dots are found again by their shape, not taken from the scrambled area's ink
+    beside them, so the track follows the panel."""
+    back = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    h = back.shape[0]
+    top, low = h // 3, 2 * h // 3
+    shift = round(2.2 / 25.4 * spec.PRINT_DPI)  # 26 px
+    moved = back.copy()
+    moved[top:low] = np.pad(back[top:low], ((0, 0), (shift, 0)), constant_values=255)[:, :back.shape[1]]
+    fit = locate_markers(moved)
+    grid = measure_dots(moved, fit)
+    ys = np.array([y for _, y in spec.dot_centres()["left"]]) * spec.PRINT_DPI / spec.UNITS_PER_INCH
+    inside = (ys > top + 60) & (ys < low - 60)
+    for side in ("left", "right"):
+        across = grid.residuals[side][inside, 0] - np.median(grid.residuals[side][~inside, 0])
+        assert np.abs(across - shift).max() < 1.0, side
+    assert all(len(grid.creases[s]) for s in ("left", "right"))  # and the creases are seen where the panel parts
