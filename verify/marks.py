@@ -13,20 +13,24 @@ mark turns an accusation into "not checked", and the field's signed text (format
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 from . import spec
 from .derive import BlockMap
+from .locate import GridFit
 from .scramble import as_printed, front_blocks
 
 CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
 MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
 PEN_DARK = 110  # restored levels below which a pixel is dark ink (paper 255, the dots' ink 0)
-PEN_FAINT = 170  # and below which it may be the faint thin part of a pen stroke that runs on from dark ink
+PEN_FAINT = 170  # and below which it is ink where a pen's stroke runs on, pressed more lightly
 MAX_PEN_RUN = 12  # pixels along a cell's edge one thin stroke crossing it covers at most (a rule along it: more)
 MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
+PEN_REACH = 4  # cells beyond a pen mark within which its strokes are followed on the scan
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
@@ -105,6 +109,52 @@ def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
     return out.ravel()
 
 
+def follow_strokes(gray: np.ndarray, grid: GridFit, dark_level: float, cells: np.ndarray) -> np.ndarray:
+    """The printed cells ((ROWS, COLS) bool) that dark ink (``gray`` below ``dark_level``) running on from inside
+    ``cells`` reaches, within PEN_REACH cells of them, followed on the scan rectified to the printed layout: a pen's
+    stroke is unbroken there, where the restored blocks lose it across the guard bands between cells."""
+    rows, cols = np.nonzero(cells)
+    out = np.zeros_like(cells)
+    if not rows.size:
+        return out
+    p, step = spec.PITCH, 4
+    r0, r1 = max(0, rows.min() - PEN_REACH), min(spec.ROWS, rows.max() + PEN_REACH + 1)
+    c0, c1 = max(0, cols.min() - PEN_REACH), min(spec.COLS, cols.max() + PEN_REACH + 1)
+    w, h = (c1 - c0) * p, (r1 - r0) * p  # one pixel a unit
+    knots = grid.scan_points(np.arange(c0 * p, c1 * p + step, step, dtype=np.float64),
+                             np.arange(r0 * p, r1 * p + step, step, dtype=np.float64)).astype(np.float32)
+    size = (knots.shape[1] * step, knots.shape[0] * step)
+    maps = [cv2.resize(knots[..., i], size, interpolation=cv2.INTER_LINEAR)[:h, :w] for i in (0, 1)]
+    ink = (cv2.remap(gray, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) < dark_level)
+    _, labels = cv2.connectedComponents(ink.view(np.uint8), connectivity=8)
+    inside = np.kron(cells[r0:r1, c0:c1], np.ones((p, p), bool))
+    strokes = np.isin(labels, np.unique(labels[inside & (labels > 0)]))
+    out[r0:r1, c0:c1] = strokes.reshape(r1 - r0, p, c1 - c0, p).any(axis=(1, 3))
+    return out
+
+
+def _joined_cells(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Printed cells joined where a thin stroke of ``ink`` (bool, the printed layout) leaves one and enters its
+    neighbour at the same place: a label per cell ((ROWS, COLS), 0 for a cell joined to none) and the number of
+    cells per label."""
+    b = spec.BLOCK
+    joins, run = [], np.ones((MAX_PEN_RUN + 1, 1), np.uint8)
+    for img in (ink, ink.T):  # boundaries between columns of cells, then between rows
+        left, right = img[:, b - 1:-1:b], img[:, b::b]
+        rows = img.shape[0] // b
+        both = (left & right).reshape(rows, b, -1).sum(1)
+        # a rule along the boundary darkens a long unbroken run of it; a note's loops cross it often, each thinly
+        ruled = cv2.erode(left.view(np.uint8), run) | cv2.erode(right.view(np.uint8), run)
+        joins.append((both >= 1) & ~ruled.reshape(rows, b, -1).any(1))
+    graph = np.zeros((2 * spec.ROWS - 1, 2 * spec.COLS - 1), np.uint8)
+    graph[::2, 1::2] = joins[0]  # (ROWS, COLS - 1)
+    graph[1::2, ::2] = joins[1].T  # (ROWS - 1, COLS)
+    graph[::2, ::2] = (cv2.dilate(graph, np.ones((3, 3), np.uint8))[::2, ::2] > 0)
+    count, labels = cv2.connectedComponents(graph, connectivity=4)
+    cells = labels[::2, ::2]
+    return cells, np.bincount(cells.ravel(), weights=graph[::2, ::2].ravel(), minlength=count)
+
+
 def shade(front_rgb: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """The restored front with the blocks of ``blocks`` ((ROWS, COLS) bool) hatched in pale blue: what is there
     came through a mark or a crease and may not be the certificate's own."""
@@ -127,44 +177,32 @@ def boxes(left_out: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
             for reason, mask in left_out.items() if mask.any()}
 
 
-def pen_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
+def pen_marks(luma: np.ndarray, block_map: BlockMap,
+              follow: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Printed cells (bool per printed position) under a thin stroke in dark ink (a ballpoint note in black, a
     pencil line) drawn across the printed back: where a thin dark stroke leaves one printed cell and enters its
     neighbour at the same place, the two cells are joined, and a chain of at least MIN_PEN_CELLS joined cells is a
-    mark, with every cell within its outline, every cell a stroke from inside the outline runs on into, and the
-    cells within two of them (a loop of the handwriting reaches that far beyond its chain). The scramble puts unrelated blocks side by side, so its own strokes meet at a boundary only
-    by chance, and such chance meetings do not chain."""
-    b = spec.BLOCK
+    mark, with the shorter and fainter chains around it, every cell within their outlines, the cells its strokes
+    run on into (``follow``: ``follow_strokes`` on the scan) and the cells within two of them (a loop of the
+    handwriting reaches that far beyond its chain). The scramble puts unrelated blocks side by side, so its own
+    strokes meet at a boundary only by chance, and such chance meetings do not chain."""
     mosaic = as_printed(front_blocks(luma)[block_map.perm], block_map)
-    dark = mosaic < PEN_DARK
-    joins, run = [], np.ones((MAX_PEN_RUN + 1, 1), np.uint8)
-    for img in (dark, dark.T):  # boundaries between columns of cells, then between rows
-        left, right = img[:, b - 1:-1:b], img[:, b::b]
-        rows = img.shape[0] // b
-        both = (left & right).reshape(rows, b, -1).sum(1)
-        # a rule along the boundary darkens a long unbroken run of it; a note's loops cross it often, each thinly
-        ruled = cv2.erode(left.view(np.uint8), run) | cv2.erode(right.view(np.uint8), run)
-        joins.append((both >= 1) & ~ruled.reshape(rows, b, -1).any(1))
-    across, down = joins[0], joins[1].T  # (ROWS, COLS - 1) and (ROWS - 1, COLS)
-    graph = np.zeros((2 * spec.ROWS - 1, 2 * spec.COLS - 1), np.uint8)
-    graph[::2, 1::2] = across
-    graph[1::2, ::2] = down
-    graph[::2, ::2] = (cv2.dilate(graph, np.ones((3, 3), np.uint8))[::2, ::2] > 0)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(graph, connectivity=4)
-    cells_per = np.bincount(labels[::2, ::2].ravel(), weights=graph[::2, ::2].ravel(), minlength=len(stats))
+    cells, cells_per = _joined_cells(mosaic < PEN_DARK)
     chains = np.flatnonzero(cells_per >= MIN_PEN_CELLS)
     chains = chains[chains > 0]
-    cells = labels[::2, ::2]
-    if chains.size:  # shorter chains within two cells of a mark belong to it (the next word of the note)
-        near = cv2.dilate(np.isin(cells, chains).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        chains = np.unique(cells[near & (cells > 0) & (cells_per[cells] >= 2)])
+    if not chains.size:
+        return np.zeros(spec.ROWS * spec.COLS, bool)
+    note = np.isin(cells, chains).astype(np.uint8)
     found = np.zeros((spec.ROWS, spec.COLS), np.uint8)
-    for i in chains:  # the whole of the note: every cell within the chain's outline
-        pts = np.argwhere(cells == i)[:, ::-1].astype(np.int32)
-        cv2.fillConvexPoly(found, cv2.convexHull(pts), 1)
-    if chains.size:  # and every cell the note's strokes run on into (a loop or a tail beyond its outline)
-        _, ink = cv2.connectedComponents((mosaic < PEN_FAINT).view(np.uint8), connectivity=8)
-        inside = cv2.resize(found, dark.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-        strokes = np.isin(ink, np.unique(ink[inside & (ink > 0)]))
-        found |= strokes.reshape(spec.ROWS, b, spec.COLS, b).any(axis=(1, 3)).astype(np.uint8)
+    # the whole of the note: shorter chains within three cells of it (the next word, the line above), and the
+    # chains of its lightly pressed strokes within four (only those cells: faint ink chains by chance across the
+    # scramble's grey)
+    faint, faint_per = _joined_cells(mosaic < PEN_FAINT)
+    for labels, per, reach in ((cells, cells_per, 7), (faint, faint_per, 9)):
+        near = cv2.dilate(note, np.ones((reach, reach), np.uint8)) > 0
+        for i in np.unique(labels[near & (labels > 0) & (per[labels] >= 2)]):  # every cell within each outline
+            pts = np.argwhere((labels == i) & near)[:, ::-1].astype(np.int32)
+            cv2.fillConvexPoly(found, cv2.convexHull(pts), 1)
+    if follow is not None:  # and the cells its strokes run on into, followed on the scan, where a stroke runs on
+        found |= follow(found.astype(bool)).astype(np.uint8)  # unbroken across the guard bands between cells
     return cv2.dilate(found, np.ones((5, 5), np.uint8)).astype(bool).ravel()  # a loop reaches a cell further

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -144,7 +145,8 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
-    marked |= marks.pen_marks(luma, block_map)
+    dark_level = grid.ink + (grid.paper - grid.ink) * marks.PEN_FAINT / 255  # the restored front's PEN_FAINT
+    marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid, dark_level))
     creased = marks.creases({} if bilevel else grid.creases)  # a 1-bit scan's dots jitter too much to tell
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}

@@ -205,3 +205,22 @@ def test_marks_over_a_forged_fields_blocks_never_make_it_match(cert, keyring):
     assert CHANGED <= set(unchecked) and {unchecked[n] for n in CHANGED} == {"marked"}
     assert CHANGED <= {f["name"] for f in result.content["signed_text"]}
     assert result.content["marks"]["marked"]
+
+
+def test_a_pen_stroke_is_followed_on_the_scan_from_the_cells_it_starts_in(cert):
+    """``marks.follow_strokes``: from one printed cell, the cells a pen's stroke runs on into (within PEN_REACH),
+    read on the scan where the stroke crosses the guard bands unbroken; cells it does not reach stay out."""
+    from verify import marks
+    from verify.locate import locate_markers, measure_dots
+
+    page = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    unit = spec.PRINT_DPI / spec.UNITS_PER_INCH
+    y = round((spec.GRID_Y + 20.5 * spec.PITCH) * unit)  # along the middle of printed row 20
+    x0, x1 = (round((spec.GRID_X + c * spec.PITCH) * unit) for c in (10.5, 13.5))
+    cv2.line(page, (x0, y), (x1, y + 10), 30, 5)  # a ballpoint stroke over cells 10 to 13 of row 20
+    grid = measure_dots(page, locate_markers(page))
+    start = np.zeros((spec.ROWS, spec.COLS), bool)
+    start[20, 10] = True
+    reached = marks.follow_strokes(page, grid, 160.0, start)
+    assert reached[20, 10:14].all()
+    assert not reached[20, 15:].any() and not reached[:18].any() and not reached[23:].any()
