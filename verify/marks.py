@@ -32,6 +32,7 @@ MAX_PEN_RUN = 12  # pixels along a cell's edge one thin stroke crossing it cover
 MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
 PEN_REACH = 4  # cells beyond a pen mark within which its strokes are followed on the scan
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
+CREASE_REACH = 1  # rows (columns) beside a crease's that are left out too: the paper bulges there
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
 
@@ -91,7 +92,8 @@ def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
     """Printed cells (bool per printed position) along a crease, from where the dot track jumps (``GridFit.creases``:
     per side, k where dots k and k + 1 lie apart). Each panel of a folded sheet is mapped by the track on its own
     side of the crease; the row of cells the crease runs through (between the jumps on the left and the right, for a
-    crease askew) mixes two panels and is left out, as is a column for a crease down the sheet."""
+    crease askew) mixes two panels and is left out, as is a column for a crease down the sheet, with CREASE_REACH
+    rows (columns) either side, where the paper beside the crease bulges off the dots' fit."""
     out = np.zeros((spec.ROWS, spec.COLS), bool)
     for sides, n, axis in ((("left", "right"), spec.ROWS, 0), (("top", "bottom"), spec.COLS, 1)):
         near, far = (np.asarray(jumps.get(s, ()), dtype=int) for s in sides)
@@ -102,6 +104,7 @@ def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
                 j = far[np.argmin(np.abs(far - k))]
                 if abs(j - k) <= MAX_SKEW_CELLS:
                     band[min(j, k):max(j, k) + 1] = True
+        band = np.convolve(band, np.ones(2 * CREASE_REACH + 1), mode="same") > 0  # the paper bulges either side
         if axis == 0:
             out[band, :] = True
         else:
