@@ -50,6 +50,12 @@ ACCUSE = 1.6
 LIGHTER = 1.6
 MAX_TONE_CHANGE = 0.3  # the most a scan's ink may be strengthened or weakened, as a fraction
 INKED_LEVEL = 1  # signed levels from which a cell counts as inked
+# A scan that kept the print's tones shows ink in flat middle greys (colour ink, tints, grey type): of the pixels
+# darker than paper, 7 to 15 % in genuine scans of the sample, half faded red included. A scan thresholded to black
+# and white (a scanner's text mode saved in grey) keeps them only along stroke edges: 0.5 to 2.6 %.
+MID_TONES = (60, 200)  # levels of a middle grey on the restored front
+FLAT = 6.0  # levels per pixel below which the front is flat there (Sobel magnitude / 8)
+MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the scan lost the print's tones
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
 SEAL_LABEL = b"certverify/v3/strip\x00"  # v3: associated data of the strip's encryption
@@ -285,6 +291,16 @@ def _cells_near(blocks: np.ndarray, box: tuple[int, int, int, int], cell: int, r
     by0 = np.clip((ys - reach) // b, 0, spec.ROWS - 1)[:, None]
     by1 = np.clip((ys + cell - 1 + reach) // b, 0, spec.ROWS - 1)[:, None] + 1
     return (total[by1, bx1] - total[by0, bx1] - total[by1, bx0] + total[by0, bx0]) > 0
+
+
+def tones_lost(front_gray: np.ndarray) -> bool:
+    """Whether the restored front lost the print's middle tones (``MIN_MID_TONES``): thresholded to black and
+    white, where red ink turns black and tints turn white, so it cannot show that ink was added."""
+    f = front_gray.astype(np.float32)
+    slope = cv2.magnitude(cv2.Sobel(f, cv2.CV_32F, 1, 0), cv2.Sobel(f, cv2.CV_32F, 0, 1)) / 8
+    ink = front_gray < MID_TONES[1]
+    flat_mid = ink & (front_gray > MID_TONES[0]) & (slope < FLAT)
+    return int(np.count_nonzero(flat_mid)) < MIN_MID_TONES * max(1, int(np.count_nonzero(ink)))
 
 
 def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:

@@ -193,7 +193,8 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
-    (whose panels may sit off their dots' fit inside the scrambled area): each names the regions, with a coarse
+    (whose panels may sit off their dots' fit inside the scrambled area) or in a scan that lost the print's middle
+    tones (``content.tones_lost``: red ink thresholded to black): each names the regions, with a coarse
     tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
     why, and, from format v3 on, the text the issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
@@ -201,8 +202,10 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
-        error = Altered if differs and not folded else ContentUnconfirmed
-        extra = {"folded": True} if folded else {}
+        # what a genuine scan can do too: a fold, or tones lost to a black-and-white threshold
+        doubts = {"folded": folded, "tones_lost": differs and not folded and content.tones_lost(luma)}
+        error = Altered if differs and not any(doubts.values()) else ContentUnconfirmed
+        extra = {k: True for k, v in doubts.items() if v}
         raise error(
             f"{len(flagged)} of {len(checks)} bound regions come out darker than signed",
             regions=[{"name": c.name, "box": list(c.box), "outcome": c.outcome, "darker": c.darker,

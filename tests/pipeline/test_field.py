@@ -163,3 +163,14 @@ def test_the_rows_a_crease_crosses_and_the_bulge_beside_it_are_left_out():
     cols = np.flatnonzero(out.all(axis=0))
     assert rows.tolist() == list(range(19, 24)) and cols.tolist() == [4, 5, 6]
     assert not out[10, 20] and not out[30, 30]
+
+
+@pytest.mark.parametrize("threshold", [100, 190])
+def test_a_scan_thresholded_to_black_and_white_is_not_accused(cert, keyring, threshold):
+    """A scanner's text mode saved in grey: red ink turns black (darker than signed), tints turn white. The fields
+    it darkens are not confirmed (scan again in colour); the paper is not accused (these were `altered`)."""
+    gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    page = cv2.cvtColor(np.where(gray < threshold, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    with pytest.raises(errors.ContentUnconfirmed) as caught:
+        restore(field.finish(page, np.random.default_rng(threshold), gray=True), keyring)
+    assert caught.value.context["tones_lost"] is True and caught.value.context["regions"]
