@@ -196,16 +196,18 @@ class ScrambleMismatch(VerifyError):
                   "偽造または別の証明書を組み合わせた裏面の可能性があります。この証明書を信用しないでください。")
 
 
-class ScanNotFlat(VerifyError):
-    code = "scan_not_flat"
-    message_en = ("The back's code and signature are genuine, but the sheet was folded and did not lie flat: its "
-                  "panels moved against each other more than the restoration can follow, so the front cannot be "
-                  "checked from this scan. This says nothing against the paper. Unfold it, lay it flat under the "
-                  "scanner lid (a book on the lid helps) and scan the back again at 300 dpi.")
-    message_ja = ("裏面の QR コードと署名は正規のものですが、用紙が折られていて平らになっておらず、折り目ごとの面のずれが"
-                  "復元で追える範囲を超えています。このスキャンからは表面を確認できません(用紙の真偽を否定するもの"
-                  "ではありません)。用紙を広げ、スキャナーのふたを閉めて平らにし(ふたの上に本を置くと確実です)、"
-                  "300 dpi で裏面をスキャンし直してください。")
+class ScanUnrestorable(VerifyError):
+    code = "scan_unrestorable"
+    message_en = ("The back's code and signature are genuine, but its scrambled image does not restore cleanly from "
+                  "this scan: the sheet was folded and did not lie flat, or the print or the scan is too degraded "
+                  "(faint, streaked, textured). This says nothing against the paper. Unfold it, lay it flat under "
+                  "the scanner lid (a book on the lid helps) and scan the back again at 300 dpi in colour; if the "
+                  "answer stays the same, ask the issuer.")
+    message_ja = ("裏面の QR コードと署名は正規のものですが、このスキャンからはスクランブル画像をきれいに復元できません"
+                  "(用紙が折られて平らになっていない、または印刷やスキャンの劣化が大きい:かすれ・すじ・地の汚れ)。"
+                  "用紙の真偽を否定するものではありません。用紙を広げ、スキャナーのふたを閉めて平らにし(ふたの上に"
+                  "本を置くと確実です)、300 dpi・カラーで裏面をスキャンし直してください。結果が変わらない場合は発行元に"
+                  "お問い合わせください。")
 
 
 class ContentUnverifiable(VerifyError):

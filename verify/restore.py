@@ -24,7 +24,7 @@ from .errors import (
     LocateError,
     MarkersNotFound,
     ResolutionTooLow,
-    ScanNotFlat,
+    ScanUnrestorable,
     ScrambleMismatch,
     StripUnreadable,
     VerifyError,
@@ -50,7 +50,8 @@ from .scramble import place_blocks
 WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi;
 # a 16 or 20 MP phone photo keeps its full resolution)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
-MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours no better than random ones: wrong block map
+MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours too poorly to restore the front
+SPLICED = 0.95  # and above this no better than blocks put at random (0.97 to 1.04 measured): the wrong block map
 # The restored front's paper is brought to white: levels within the scan's own spread of blank paper (noise, grain,
 # the faint unevenness that differs block by block) become white. Paper white is taken at the top of that spread
 # (the brightest pixel within a cell), typical paper lies about two standard deviations below it and spreads about
@@ -131,12 +132,14 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
             clock.lap("warp")
             coherence = seam_coherence(luma)
             if coherence > MAX_COHERENCE:
-                # blocks that do not fit are evidence against the paper only where the dots show it lay flat
-                error = ScanNotFlat if _folded(grid, bilevel) else ScrambleMismatch
-                raise error(f"the blocks do not fit together (coherence {coherence:.2f})",
-                            serial=payload.serial, coherence=round(coherence, 2))
-        except (GridNotFound, StripUnreadable, ScrambleMismatch, ScanNotFlat) as exc:
-            first = exc if first is None or isinstance(exc, ScanNotFlat) else first
+                # blocks that do not fit are evidence against the paper only where the sheet lay flat and they fit
+                # no better than blocks put at random: a fold, or a print or scan degraded enough, does the rest
+                folded = _folded(grid, bilevel)
+                error = ScrambleMismatch if coherence > SPLICED and not folded else ScanUnrestorable
+                raise error(f"the blocks do not fit together (coherence {coherence:.2f})", serial=payload.serial,
+                            coherence=round(coherence, 2), **({"folded": True} if folded else {}))
+        except (GridNotFound, StripUnreadable, ScrambleMismatch, ScanUnrestorable) as exc:
+            first = exc if first is None or isinstance(exc, ScanUnrestorable) else first
             continue
         fit = attempt
         break

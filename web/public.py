@@ -59,7 +59,7 @@ UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a not
 # Failures that a better scan can cure: their page links to the scanner settings.
 SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",
               "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload",
-              "strip_unreadable", "content_unverifiable", "content_unconfirmed", "scan_not_flat", "pdf_too_complex",
+              "strip_unreadable", "content_unverifiable", "content_unconfirmed", "scan_unrestorable", "pdf_too_complex",
               "pdf_encrypted", "not_a_page"}
 # Failures that mean "do not trust this paper".
 DISTRUST_CODES = {"bad_signature", "scramble_mismatch", "altered", "unknown_key", "unsupported_version"}

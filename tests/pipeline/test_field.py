@@ -57,7 +57,7 @@ def test_a_folded_sheet_that_does_not_restore_well_is_not_accused(cert, keyring,
     data = field.finish(field.fold(cert.back, rng, shift_mm=shift, panels=panels), rng, kind=kind)
     with pytest.raises(errors.VerifyError) as caught:
         restore(data, keyring)
-    assert caught.value.code in {"content_unconfirmed", "scan_not_flat"}
+    assert caught.value.code in {"content_unconfirmed", "scan_unrestorable"}
     assert caught.value.context["serial"] == cert.facts.serial
     assert "flat" in caught.value.message("en")
     if caught.value.code == "content_unconfirmed":
