@@ -112,10 +112,12 @@ def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
     return out.ravel()
 
 
-def follow_strokes(gray: np.ndarray, grid: GridFit, dark_level: float, cells: np.ndarray) -> np.ndarray:
-    """The printed cells ((ROWS, COLS) bool) that dark ink (``gray`` below ``dark_level``) running on from inside
-    ``cells`` reaches, within PEN_REACH cells of them, followed on the scan rectified to the printed layout: a pen's
-    stroke is unbroken there, where the restored blocks lose it across the guard bands between cells."""
+def follow_strokes(gray: np.ndarray, grid: GridFit, cells: np.ndarray) -> np.ndarray:
+    """The printed cells ((ROWS, COLS) bool) that ink (PEN_FAINT on the restored front's scale, from the dots' ink
+    to the paper around them) running on from inside ``cells`` reaches, within PEN_REACH cells of them, followed on
+    the scan rectified to the printed layout: a pen's stroke is unbroken there, where the restored blocks lose it
+    across the guard bands between cells."""
+    dark_level = grid.ink + (grid.paper - grid.ink) * PEN_FAINT / 255
     rows, cols = np.nonzero(cells)
     out = np.zeros_like(cells)
     if not rows.size:

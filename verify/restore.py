@@ -134,7 +134,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
             if coherence > MAX_COHERENCE:
                 # blocks that do not fit are evidence against the paper only where the sheet lay flat and they fit
                 # no better than blocks put at random: a fold, or a print or scan degraded enough, does the rest
-                folded = _folded(grid, bilevel)
+                folded = any(len(k) for k in _creases(grid, bilevel).values())
                 error = ScrambleMismatch if coherence > SPLICED and not folded else ScanUnrestorable
                 raise error(f"the blocks do not fit together (coherence {coherence:.2f})", serial=payload.serial,
                             coherence=round(coherence, 2), **({"folded": True} if folded else {}))
@@ -148,13 +148,12 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
-    dark_level = grid.ink + (grid.paper - grid.ink) * marks.PEN_FAINT / 255  # the restored front's PEN_FAINT
-    marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid, dark_level))
-    creased = marks.creases({} if bilevel else grid.creases)  # a 1-bit scan's dots jitter too much to tell
+    marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid))
+    creased = marks.creases(_creases(grid, bilevel))
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
-        bound = check_content(fingerprint, luma, front, payload, left_out, folded=_folded(grid, bilevel))
+        bound = check_content(fingerprint, luma, front, payload, left_out, folded=bool(creased.any()))
     if any(mask.any() for mask in left_out.values()):
         bound["marks"] = marks.boxes(left_out)
     front = marks.shade(front, left_out["marked"] | left_out["creased"])
@@ -327,11 +326,11 @@ def compose(luma: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
-def _folded(grid: GridFit, bilevel: bool) -> bool:
-    """Whether the dot track shows the sheet folded (it jumps at a crease; a 1-bit scan's dots jitter too much to
-    tell). Inside the scrambled area a folded sheet's panels may bulge or sit off the fit to their dots, so what
+def _creases(grid: GridFit, bilevel: bool) -> dict[str, np.ndarray]:
+    """Where the dot track jumps at a crease (``GridFit.creases``), none in a 1-bit scan, whose dots jitter too much
+    to tell. Inside the scrambled area a folded sheet's panels may bulge or sit off the fit to their dots, so what
     does not match there is not evidence against the paper: an accusation needs a sheet that lay flat."""
-    return not bilevel and any(len(k) for k in grid.creases.values())
+    return {} if bilevel else grid.creases
 
 
 def _is_bilevel(img: np.ndarray) -> bool:

@@ -221,6 +221,6 @@ def test_a_pen_stroke_is_followed_on_the_scan_from_the_cells_it_starts_in(cert):
     grid = measure_dots(page, locate_markers(page))
     start = np.zeros((spec.ROWS, spec.COLS), bool)
     start[20, 10] = True
-    reached = marks.follow_strokes(page, grid, 160.0, start)
+    reached = marks.follow_strokes(page, grid, start)
     assert reached[20, 10:14].all()
     assert not reached[20, 15:].any() and not reached[:18].any() and not reached[23:].any()
