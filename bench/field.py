@@ -1,6 +1,6 @@
 """Verdicts on genuine certificates under field conditions: never accuse a genuine back.
 
-    python bench/field.py [--classes fold1 stamp-red ...] [--cases N] [--jobs N] [--seed N]
+    python bench/field.py [--classes fold1 stamp-red ...] [--cases N] [--jobs N] [--seed N] [--keep DIR]
 
 Every run issues a genuine format v3 back (the sample front, its personal fields and their text bound) under a new
 random key, puts it through each condition of ``tests/field.py`` (folds, receiving stamps, sticky notes, pens,
@@ -13,8 +13,12 @@ Per class it prints how many genuine backs were verified, asked to rescan (a ref
 markers_not_found, code_unreadable, content_unverifiable ...), and accused (altered, scramble_mismatch,
 bad_signature, unknown_key: what tells the reader the paper may be forged); the largest genuine cell difference as
 a share of its threshold (darker against content.ACCUSE, the accusation, and content.DARKER, the confirmation;
-lighter against content.LIGHTER; from the result or from the regions a refusal names); the regions the answer says it could not check, where it says so; and the time the
-verification took (the content check's share and any stage today's pipeline does not have).
+lighter against content.LIGHTER; from the result or from the regions a refusal names); the regions the answer says it
+could not check, where it says so; and the time the verification took (the content check's share and any stage
+today's pipeline does not have).
+
+``--keep DIR`` writes the run's key ring to DIR/keys and every scan that was not verified to DIR/CLASS-CASE-CODE.jpg,
+so that ``python -m verify restore --keys DIR/keys DIR/augraphy-3-altered.jpg`` replays a case.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def _world(seed: int) -> None:
     front = render_sample_front(default_fields(serial=serial, issued_on=day))
     cert = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
                  serial=serial, issued_on=day)
-    WORLD.update(ring=ring, cert=cert, seed=seed)
+    WORLD.update(ring=ring, cert=cert, seed=seed, keep=None)
 
 
 # --- Augraphy in its own virtual environment -----------------------------------------------------------------------
@@ -175,6 +179,8 @@ def _case(args):
                                                                                              "not_checked")}
         row["stages"] = dict(result.timings_ms)
     row["ms"] = (time.perf_counter() - t) * 1000
+    if WORLD["keep"] and row["code"] != "verified":
+        (WORLD["keep"] / f"{name}-{i}-{row['code']}.jpg").write_bytes(data)
     return row
 
 
@@ -197,10 +203,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=None, help="conditions' seed (default: a new one each run)")
     parser.add_argument("--verbose", action="store_true", help="list the fields not checked in every case")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="write the key ring and the scans that were not verified to DIR")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
     _world(seed)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        WORLD["ring"].save(args.keep / "keys", WORLD["ring"].default_signing_key())
+        WORLD["keep"] = args.keep
     print(f"seed {seed}; a genuine format v3 back under a new random key; {args.cases} cases per class; thresholds: "
           f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels\n")
     with tempfile.TemporaryDirectory(prefix="field-") as tmp:

@@ -16,6 +16,7 @@ content check costs.
     text shows (the field's signed text differs from the forged front's). A changed digit that removes ink (4 -> 1)
     or moves it (2 -> 7) changes the fingerprint's cells far less than one that adds ink (3 -> 8).
 (f) The exact forgery with red stamp ink over every changed block: what hiding a change under marks achieves.
+(g) The exact forgery printed on speckled paper: what grime all over the sheet achieves.
 For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
 largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
@@ -40,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests import field  # noqa: E402
 from tests.forgery import (  # noqa: E402
     altered_fields,
     changed_blocks,
@@ -210,6 +212,12 @@ def main() -> None:
                   f"their signed text shown: {len(FIELDS_CHANGED & shown)}/3; {len(blocks)} blocks marked over")
         except errors.VerifyError as exc:
             print(f"  {name:<10} refused: {exc.code}")
+
+    print("\n(g) the exact forgery printed on speckled paper (tests/field.py's speckled: grime all over the sheet)")
+    for name in ("office300", "phone"):
+        rng = np.random.default_rng(3)
+        data, _ = scan_bytes(field.speckled(WORLD["exact_back"], rng), CLASSES[name][1], seed=9)
+        print(f"  {name:<10} {outcome(data, ring)}")
 
     _digits_report(args.jobs)
 

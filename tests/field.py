@@ -357,6 +357,18 @@ def grayscale(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(g, cv2.COLOR_GRAY2RGB)
 
 
+def speckled(page: np.ndarray, rng: np.random.Generator, *, share: float = 0.06, darkness: float = 0.45
+             ) -> np.ndarray:
+    """Grey specks 0.3 to 2 mm across over the whole sheet, ``share`` of it: grime on rough recycled paper, or
+    toner scattered by a worn drum. ``darkness`` is how far the darkest speck falls towards black."""
+    h, w = page.shape[:2]
+    field = sum(_smooth_noise(rng, (h, w), mm(size)) for size in (0.6, 1.2, 2.4))
+    cut = np.quantile(field[::8, ::8], 1 - share)
+    coverage = np.clip((field - cut) / 0.4, 0, 1) * rng.uniform(0.6, 1.0)
+    grey = 255 * (1 - darkness)
+    return _multiply(page, cv2.GaussianBlur(coverage, (0, 0), mm(0.1)), (grey, grey, grey))
+
+
 # --- the scan ------------------------------------------------------------------------------------------------------
 
 
@@ -403,6 +415,7 @@ CONDITIONS: dict[str, tuple] = {
     "paper-grey": (tinted_paper, {"paper": "grey"}, {}),
     "paper-cream": (tinted_paper, {"paper": "cream"}, {}),
     "cast": (colour_cast, {}, {}),
+    "speckled": (speckled, {}, {}),
     "grayscale": (grayscale, {}, {"gray": True}),
     "handwriting": (handwriting, {}, {}),
     "highlighter": (highlighter, {}, {}),

@@ -56,6 +56,12 @@ INKED_LEVEL = 1  # signed levels from which a cell counts as inked
 MID_TONES = (60, 200)  # levels of a middle grey on the restored front
 FLAT = 6.0  # levels per pixel below which the front is flat there (Sobel magnitude / 8)
 MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the scan lost the print's tones
+# The blank paper beside the scrambled area, processed as the front is, must read as blank paper: no cell of a
+# genuine scan of a clean print reads there as ink (every class of verify.simulate and of tests/field.py). A
+# textured or speckled print (Augraphy's paper and ink models), toner spots or grime do, and what specks the margin
+# specks the scrambled area too, where it makes fields read darker: an accusation needs a field darker than ACCUSE
+# by more than the darkest cell of that paper, and from SPOT_LEVEL there the paper counts as spotted.
+SPOT_LEVEL = 0.5
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
 SEAL_LABEL = b"certverify/v3/strip\x00"  # v3: associated data of the strip's encryption
@@ -301,6 +307,16 @@ def tones_lost(front_gray: np.ndarray) -> bool:
     ink = front_gray < MID_TONES[1]
     flat_mid = ink & (front_gray > MID_TONES[0]) & (slope < FLAT)
     return int(np.count_nonzero(flat_mid)) < MIN_MID_TONES * max(1, int(np.count_nonzero(ink)))
+
+
+def paper_level(paper: list[np.ndarray], cell: int = CELL_SIZES[0]) -> float:
+    """The darkest cell of ``paper`` (blank paper of the back at the restored front's scale and tones, from
+    ``restore.paper_bands``), in levels: 0 where it reads as paper throughout."""
+    darkest = 0.0
+    for band in paper:
+        h, w = (band.shape[0] // cell) * cell, (band.shape[1] // cell) * cell
+        darkest = max(darkest, float(_cell_levels(_soft(band, cell), (0, 0, w, h), cell).max(initial=0.0)))
+    return darkest
 
 
 def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:

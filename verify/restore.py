@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cv2
@@ -135,9 +135,11 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
                 # blocks that do not fit are evidence against the paper only where the sheet lay flat and they fit
                 # no better than blocks put at random: a fold, or a print or scan degraded enough, does the rest
                 folded = any(len(k) for k in _creases(grid, bilevel).values())
-                error = ScrambleMismatch if coherence > SPLICED and not folded else ScanUnrestorable
+                spotted = not folded and coherence > SPLICED and _paper_level(gray, grid) >= content.SPOT_LEVEL
+                error = ScrambleMismatch if coherence > SPLICED and not (folded or spotted) else ScanUnrestorable
+                doubts = {"folded": folded, "spotted": spotted}
                 raise error(f"the blocks do not fit together (coherence {coherence:.2f})", serial=payload.serial,
-                            coherence=round(coherence, 2), **({"folded": True} if folded else {}))
+                            coherence=round(coherence, 2), **{k: True for k, v in doubts.items() if v})
         except (GridNotFound, StripUnreadable, ScrambleMismatch, ScanUnrestorable) as exc:
             first = exc if first is None or isinstance(exc, ScanUnrestorable) else first
             continue
@@ -153,7 +155,8 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
-        bound = check_content(fingerprint, luma, front, payload, left_out, folded=bool(creased.any()))
+        bound = check_content(fingerprint, luma, front, payload, left_out, folded=bool(creased.any()),
+                              paper_level=functools.partial(_paper_level, gray, grid))
     if any(mask.any() for mask in left_out.values()):
         bound["marks"] = marks.boxes(left_out)
     front = marks.shade(front, left_out["marked"] | left_out["creased"])
@@ -191,12 +194,15 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
 
 
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
-                  left_out: dict[str, np.ndarray] | None = None, folded: bool = False) -> dict[str, Any]:
+                  left_out: dict[str, np.ndarray] | None = None, folded: bool = False,
+                  paper_level: Callable[[int], float] = lambda cell: 0.0) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
-    (whose panels may sit off their dots' fit inside the scrambled area) or in a scan that lost the print's middle
-    tones (``content.tones_lost``: red ink thresholded to black): each names the regions, with a coarse
+    (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
+    tones (``content.tones_lost``: red ink thresholded to black) or on spotted paper: no region darker than
+    ACCUSE by more than the darkest cell of the blank paper beside the scrambled area (``paper_level``, asked only
+    then): each names the regions, with a coarse
     tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
     why, and, from format v3 on, the text the issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
@@ -204,8 +210,12 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
-        # what a genuine scan can do too: a fold, or tones lost to a black-and-white threshold
-        doubts = {"folded": folded, "tones_lost": differs and not folded and content.tones_lost(luma)}
+        # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, specks all over the
+        # paper (each asked only while no earlier one holds)
+        doubts = {"folded": folded}
+        doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
+        doubts["spotted"] = differs and not any(doubts.values()) and max(c.darker for c in flagged if c.outcome == "differs") < (
+            content.ACCUSE + paper_level(fingerprint.cell))
         error = Altered if differs and not any(doubts.values()) else ContentUnconfirmed
         extra = {k: True for k, v in doubts.items() if v}
         raise error(
@@ -286,6 +296,29 @@ def paper_margin(gray: np.ndarray, grid: GridFit) -> float:
     samples = paper_samples(gray, grid, cv2.INTER_NEAREST)
     sigma = 1.4826 * float(np.median(np.abs(samples - np.median(samples))))
     return min(PAPER_MARGIN, NOISE_WIDTH * sigma * 255 / max(grid.paper - grid.ink, 32.0))
+
+
+def paper_bands(gray: np.ndarray, grid: GridFit) -> list[np.ndarray]:
+    """The blank paper left and right of the dot track (40 to 150 units out, the scrambled area's height),
+    resampled at the restored front's scale and toned as the front is: the dots' ink to 0 and paper white, the
+    brightest pixel within about a block, to 255; then sharpened as the front is. What reads as ink here is on the
+    paper, not in the certificate (``content.spots``)."""
+    scale = spec.BLOCK / spec.PITCH  # front pixels per unit
+    ys = np.arange(0, spec.GRID_H, 1 / scale)
+    size = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (spec.BLOCK + 1, spec.BLOCK + 1))
+    bands = []
+    for x0, x1 in ((-150, -40), (spec.GRID_W + 40, spec.GRID_W + 150)):
+        pts = grid.scan_points(np.arange(x0, x1, 1 / scale), ys).astype(np.float32)
+        band = cv2.remap(gray, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        white = cv2.GaussianBlur(cv2.dilate(band, size).astype(np.float32), (0, 0), spec.BLOCK / 2)
+        toned = (band.astype(np.float32) - grid.ink) / np.maximum(white - grid.ink, 32.0) * 255
+        bands.append(sharpen(np.clip(toned, 0, 255).astype(np.uint8), grid.blur_px / grid.px_per_unit))
+    return bands
+
+
+def _paper_level(gray: np.ndarray, grid: GridFit, cell: int = content.CELL_SIZES[0]) -> float:
+    """The darkest cell of the back's blank paper, in levels (``content.paper_level``)."""
+    return content.paper_level(paper_bands(gray, grid), cell)
 
 
 def _to_white(margin: float) -> np.ndarray:

@@ -29,6 +29,7 @@ CASES = {
     "ballpoint note": (field.handwriting, {"colour": "blue"}, {}),
     "highlighter": (field.highlighter, {"colour": "yellow"}, {}),
     "staple and punch holes": (lambda p, r: field.punch_holes(field.staple(p, r), r), {}, {}),
+    "speckled paper": (field.speckled, {}, {}),
 }
 
 
@@ -174,3 +175,34 @@ def test_a_scan_thresholded_to_black_and_white_is_not_accused(cert, keyring, thr
     with pytest.raises(errors.ContentUnconfirmed) as caught:
         restore(field.finish(page, np.random.default_rng(threshold), gray=True), keyring)
     assert caught.value.context["tones_lost"] is True and caught.value.context["regions"]
+
+
+@pytest.mark.parametrize(("share", "darkness", "seed"), [(0.06, 0.45, 0), (0.03, 0.3, 1)])
+def test_a_back_speckled_all_over_is_not_accused(cert, keyring, share, darkness, seed):
+    """Grime on rough paper or toner scattered by a worn drum specks the scrambled area too, where a speck makes a
+    field read darker than signed. The blank paper beside the area shows the same specks, and a field no darker
+    than the darkest of them allows is not confirmed (scan again); the paper is not accused (these were
+    `altered`)."""
+    rng = np.random.default_rng(seed)
+    data = field.finish(field.speckled(cert.back, rng, share=share, darkness=darkness), rng)
+    with pytest.raises(errors.ContentUnconfirmed) as caught:
+        restore(data, keyring)
+    assert caught.value.context["spotted"] is True and caught.value.context["regions"]
+
+
+def test_blank_paper_beside_the_scrambled_area_reads_as_paper_unless_specked(cert):
+    """``restore.paper_bands``: a clean office scan's margins read no cell as ink; grime all over the sheet puts
+    cells there at ink levels, past ``content.SPOT_LEVEL``."""
+    from verify import content, spec
+    from verify.locate import locate_markers, measure_dots
+    from verify.restore import paper_bands
+
+    def level(page):
+        data = field.finish(page, np.random.default_rng(5))
+        gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        bands = paper_bands(gray, measure_dots(gray, locate_markers(gray)))
+        assert [b.shape[0] for b in bands] == [round(spec.GRID_H * spec.BLOCK / spec.PITCH)] * 2  # the area's height
+        return content.paper_level(bands)
+
+    assert level(cert.back) == 0.0
+    assert level(field.speckled(cert.back, np.random.default_rng(5))) >= content.SPOT_LEVEL
