@@ -5,15 +5,16 @@ project does not depend on):
 
     bench/.venv-augraphy/bin/python bench/augraphy_scan.py PAGE.png OUT_DIR --variant default --seeds 1 2 3
 
-writes OUT_DIR/<variant>-<seed>.png for every seed. ``default`` is Augraphy's default pipeline (its ink, paper and
-post phases: ink bleed, low ink lines, paper texture, scanner noise and so on, each applied at random as Augraphy
-decides); ``creased`` adds two horizontal folds (the sheet folded in three) and toner streaks along the feed. Prints
-one line per page with the seconds it took.
+writes OUT_DIR/<variant>-<seed>.png for every seed, and beside it <variant>-<seed>.json, the augmentations that
+ran. ``default`` is Augraphy's default pipeline (its ink, paper and post phases: ink bleed, low ink lines, paper
+texture, scanner noise and so on, each applied at random as Augraphy decides); ``creased`` adds two horizontal folds
+(the sheet folded in three) and toner streaks along the feed. Prints one line per page with the seconds it took.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from pathlib import Path
@@ -24,12 +25,21 @@ from augraphy import default_augraphy_pipeline
 from augraphy.augmentations import Folding, LowInkPeriodicLines, LowInkRandomLines
 
 
-def degrade(page: np.ndarray, variant: str, seed: int) -> np.ndarray:
-    """The page (BGR uint8) after Augraphy's print and scan; the same seed gives the same result."""
+def _ran(log: dict) -> list[str]:
+    """The names of the augmentations that ran, from an Augraphy log (which names a OneOf's choice after it)."""
+    return [name for name, status in zip(log["augmentation_name"], log["augmentation_status"], strict=True)
+            if status and name not in ("OneOf", "AugmentationSequence")]
+
+
+def degrade(page: np.ndarray, variant: str, seed: int) -> tuple[np.ndarray, list[str]]:
+    """The page (BGR uint8) after Augraphy's print and scan, and the augmentations that ran. The seed draws which
+    augmentations run and how; a few of them also draw from generators of their own, so pages are not bit for
+    bit the same from run to run."""
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
     cv2.setRNGSeed(seed % (1 << 31))
-    out = default_augraphy_pipeline()(page)
+    data = default_augraphy_pipeline().augment(page)
+    out, ran = data["output"], _ran(data["log"])
     if variant == "creased":
         h, w = out.shape[:2]
         # Augraphy folds along vertical lines: turn the page so the folds run across it, as an envelope fold does.
@@ -44,9 +54,10 @@ def degrade(page: np.ndarray, variant: str, seed: int) -> np.ndarray:
         out = cv2.rotate(streaks(cv2.rotate(out, cv2.ROTATE_90_CLOCKWISE), force=True),
                          cv2.ROTATE_90_COUNTERCLOCKWISE)  # lines along the feed: vertical on the page
         out = LowInkRandomLines(count_range=(3, 6), use_consistent_lines=True, noise_probability=0.05)(out, force=True)
+        ran += ["Folding", "LowInkPeriodicLines", "LowInkRandomLines"]
     if out.ndim == 2:
         out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
-    return out
+    return out, ran
 
 
 def main() -> None:
@@ -62,9 +73,10 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         t = time.perf_counter()
-        out = degrade(page, args.variant, seed)
+        out, ran = degrade(page, args.variant, seed)
         path = args.out_dir / f"{args.variant}-{seed}.png"
         cv2.imwrite(str(path), out)
+        path.with_suffix(".json").write_text(json.dumps({"augmentations": ran}))
         print(f"{path} {time.perf_counter() - t:.1f}s", flush=True)
 
 

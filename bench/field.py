@@ -17,8 +17,10 @@ lighter against content.LIGHTER; from the result or from the regions a refusal n
 could not check, where it says so; and the time the verification took (the content check's share and any stage
 today's pipeline does not have).
 
-``--keep DIR`` writes the run's key ring to DIR/keys and every scan that was not verified to DIR/CLASS-CASE-CODE.jpg,
-so that ``python -m verify restore --keys DIR/keys DIR/augraphy-3-altered.jpg`` replays a case.
+For Augraphy's pages it names the augmentations that ran on each page not verified. ``--keep DIR`` writes the run's
+key ring to DIR/keys and every scan that was not verified to DIR/CLASS-CASE-CODE.jpg (with Augraphy's page before
+the scan beside it, .page.png), so that ``python -m verify restore --keys DIR/keys DIR/augraphy-3-altered.jpg``
+replays a case.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import json
 import multiprocessing
 import os
 import shutil
@@ -151,13 +154,16 @@ def _case(args):
     name, i, augraphy_page = args
     rng = np.random.default_rng([WORLD["seed"], CLASSES.index(name), i])
     back = WORLD["cert"].back
+    ran = None
     if augraphy_page is not None:
         page = cv2.cvtColor(cv2.imread(str(augraphy_page), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         data = field.finish(page, rng)
+        ran = json.loads(augraphy_page.with_suffix(".json").read_text())["augmentations"]
     else:
         data = field.apply(name, back, rng)
     t = time.perf_counter()
-    row = {"class": name, "case": i, "darker": None, "lighter": None, "unchecked": None, "extra": {}, "stages": {}}
+    row = {"class": name, "case": i, "darker": None, "lighter": None, "unchecked": None, "extra": {}, "stages": {},
+           "augmentations": ran}
     try:
         result = restore(data, WORLD["ring"])
     except errors.VerifyError as exc:
@@ -181,6 +187,8 @@ def _case(args):
     row["ms"] = (time.perf_counter() - t) * 1000
     if WORLD["keep"] and row["code"] != "verified":
         (WORLD["keep"] / f"{name}-{i}-{row['code']}.jpg").write_bytes(data)
+        if augraphy_page is not None:  # and Augraphy's page before the office scan
+            shutil.copy(augraphy_page, WORLD["keep"] / f"{name}-{i}-{row['code']}.page.png")
     return row
 
 
@@ -193,6 +201,22 @@ def _names(unchecked) -> list[str]:
     if isinstance(unchecked, (list, tuple)):
         return sorted(str(u.get("name", u)) if isinstance(u, dict) else str(u) for u in unchecked)
     return [str(unchecked)]
+
+
+def _augmentations_report(rows: list[dict]) -> None:
+    """Per Augraphy augmentation: the pages it ran on, how many were verified, and how many accused."""
+    if not rows:
+        return
+    seen = collections.defaultdict(collections.Counter)
+    for r in rows:
+        for name in set(r["augmentations"]):
+            seen[name].update(pages=1, verified=int(r["code"] == "verified"), accused=int(r["code"] in ACCUSING))
+    print("\nAugraphy's augmentations: pages each ran on, of them verified (accused where any)")
+    line = []
+    for name, c in sorted(seen.items(), key=lambda kv: (kv[1]["verified"] / kv[1]["pages"], kv[0])):
+        line.append(f"{name} {c['verified']}/{c['pages']}" + (f" ({c['accused']} accused)" if c["accused"] else ""))
+    for k in range(0, len(line), 6):
+        print("  " + ", ".join(line[k:k + 6]))
 
 
 def main() -> None:
@@ -259,8 +283,11 @@ def main() -> None:
                 print(f"{'':<19}case {r['case']}: {r['code']}, not checked: {', '.join(named)}")
             if r.get("named"):
                 print(f"{'':<19}case {r['case']}: {r['code']} names {', '.join(r['named'])}")
+            if r["augmentations"] is not None and r["code"] != "verified":
+                print(f"{'':<19}case {r['case']}: {r['code']} after {' '.join(r['augmentations']) or 'nothing'}")
             if r["extra"]:
                 print(f"{'':<19}case {r['case']}: also reported {r['extra']}")
+    _augmentations_report([r for r in rows if r["augmentations"] is not None])
     print(f"\nall classes: {totals['verified']}/{totals['cases']} verified, {totals['rescan']} asked to rescan, "
           f"{totals['accused']} accused; {wall:.0f} s for the verifications on {args.jobs} jobs")
 

@@ -161,7 +161,7 @@ def stamp_mask(rng: np.random.Generator, diameter_mm: float = 30.0, when: dt.dat
     return cv2.warpAffine(mask, m, (side, side))
 
 
-STAMP_INKS = {"red": (215, 45, 50), "blue": (40, 70, 175)}
+STAMP_INKS = {"red": (215, 45, 50), "blue": (40, 70, 175), "black": (40, 40, 45)}
 
 
 def _place(page: np.ndarray, mask: np.ndarray, centre: tuple[float, float]) -> np.ndarray:
@@ -179,7 +179,7 @@ def _place(page: np.ndarray, mask: np.ndarray, centre: tuple[float, float]) -> n
 
 def stamp(page: np.ndarray, rng: np.random.Generator, *, colour: str = "red", diameter_mm: float = 30.0,
           opacity: float = 0.85, centre: tuple[float, float] | None = None) -> np.ndarray:
-    """A receiving stamp (受付印) in ``colour`` ink ("red" or "blue") pressed over the scrambled area."""
+    """A receiving stamp (受付印) in ``colour`` ink ("red", "blue" or "black") pressed over the scrambled area."""
     mask = stamp_mask(rng, diameter_mm) * opacity
     centre = centre or _in_area(rng, mm(diameter_mm) / 2)
     return _multiply(page, _place(page, mask, centre), STAMP_INKS[colour])
@@ -406,6 +406,7 @@ CONDITIONS: dict[str, tuple] = {
     "fold2-hand": (fold, {"shift_mm": 2.0, "shadow": 30.0, "lift_mm": 1.0}, {"kind": "phone"}),
     "stamp-red": (stamp, {"colour": "red"}, {}),
     "stamp-blue": (stamp, {"colour": "blue"}, {}),
+    "stamp-black": (stamp, {"colour": "black"}, {}),
     "note45": (sticky_note, {"side_mm": 45.0}, {}),
     "note50": (sticky_note, {"side_mm": 50.0}, {}),
     "red-half": (colour_faded, {"fade": 0.5}, {}),

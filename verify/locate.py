@@ -38,6 +38,7 @@ CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump ap
 # fine repetitive patterns even on images of a few hundred pixels, so pictures that cannot be a scan of the back are
 # screened out before it runs, and the search of one upload stops when its time budget is spent.
 SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
+PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
 SEARCH_SECONDS = 8.0  # marker search (every page of one upload together); no further detector pass starts after it
@@ -259,10 +260,24 @@ def read_code(gray: np.ndarray, fit: PageFit) -> bytes:
             break
         region = rectify(gray, fit.homography, spec.QR_BOX, ppu)
         for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
-            for result in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False):
-                if result.valid and result.bytes[:2] == b"CV":
-                    return bytes(result.bytes)
+            if (data := _decode_qr(img)) is not None:
+                return data
+    # modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one): a QR reader's
+    # own threshold takes them for paper, and a pale finder pattern hides the whole symbol. Cut near the paper.
+    soft = cv2.GaussianBlur(rectify(gray, fit.homography, spec.QR_BOX, 1.0), (0, 0), 0.8)
+    ink, paper = np.percentile(soft, (5, 95))
+    for share in PALE_CUTS:
+        if (data := _decode_qr(np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8))) is not None:
+            return data
     raise CodeUnreadable("no certverify QR code could be decoded in its box")
+
+
+def _decode_qr(img: np.ndarray) -> bytes | None:
+    """The bytes of a certverify QR code in ``img``, or None."""
+    for result in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False):
+        if result.valid and result.bytes[:2] == b"CV":
+            return bytes(result.bytes)
+    return None
 
 
 # --- the dot track and the refined grid ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ CASES = {
     "fold 2 mm": (field.fold, {"shift_mm": 2.0}, {}),
     "red receiving stamp": (field.stamp, {"colour": "red"}, {}),
     "blue receiving stamp": (field.stamp, {"colour": "blue"}, {}),
+    "black date stamp": (field.stamp, {"colour": "black"}, {}),
     "sticky note 50 mm": (field.sticky_note, {"side_mm": 50.0}, {}),
     "red ink half faded": (field.colour_faded, {"fade": 0.5}, {}),
     "black toner faded": (field.black_faded, {"fade": 0.3}, {}),
@@ -206,3 +207,20 @@ def test_blank_paper_beside_the_scrambled_area_reads_as_paper_unless_specked(cer
 
     assert level(cert.back) == 0.0
     assert level(field.speckled(cert.back, np.random.default_rng(5))) >= content.SPOT_LEVEL
+
+
+def test_a_code_whose_finder_patterns_print_pale_is_read(cert, keyring):
+    """The centres of the QR code's three finder patterns printed light grey (an ink swapped for a paler one, as
+    Augraphy's InkColorSwap does): a QR reader's own threshold takes them for paper and finds no symbol; cut near
+    the paper, the code reads (this was `code_unreadable`)."""
+    from verify import spec
+
+    page = cert.back.copy()
+    x0, y0, x1, y1 = (round(field.PX(v)) for v in spec.QR_BOX)
+    dark = np.argwhere(cv2.cvtColor(page[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY) < 128)
+    (top, left), (bottom, right) = dark.min(0) + (y0, x0), dark.max(0) + (y0, x0)
+    m = field.PX(spec.QR_MODULE)
+    for y, x in ((top, left), (top, right - 7 * m + 1), (bottom - 7 * m + 1, left)):
+        page[round(y + 2 * m):round(y + 5 * m), round(x + 2 * m):round(x + 5 * m)] = 180
+    result = restore(field.finish(page, np.random.default_rng(1)), keyring)
+    assert result.certificate.serial == cert.facts.serial
