@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests import field  # noqa: E402
+from tests.field import speckled  # noqa: E402
 from tests.forgery import (  # noqa: E402
     altered_fields,
     changed_blocks,
@@ -216,7 +216,7 @@ def main() -> None:
     print("\n(g) the exact forgery printed on speckled paper (tests/field.py's speckled: grime all over the sheet)")
     for name in ("office300", "phone"):
         rng = np.random.default_rng(3)
-        data, _ = scan_bytes(field.speckled(WORLD["exact_back"], rng), CLASSES[name][1], seed=9)
+        data, _ = scan_bytes(speckled(WORLD["exact_back"], rng), CLASSES[name][1], seed=9)
         print(f"  {name:<10} {outcome(data, ring)}")
 
     _digits_report(args.jobs)

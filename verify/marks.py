@@ -32,7 +32,7 @@ MAX_PEN_RUN = 12  # pixels along a cell's edge one thin stroke crossing it cover
 MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
 PEN_REACH = 4  # cells beyond a pen mark within which its strokes are followed on the scan
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
-CREASE_REACH = 1  # rows (columns) beside a crease's that are left out too: the paper bulges there
+CREASE_REACH = 3  # rows (columns) beside a crease's that are left out too: the paper bulges there
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
 

@@ -130,11 +130,13 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
             clock.lap("content")
             luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, attempt, grid, block_map)
             clock.lap("warp")
+            jumps = _creases(grid, bilevel)
+            folded = any(len(k) for k in jumps.values())
+            creased = marks.creases(jumps)
             coherence = seam_coherence(luma)
             if coherence > MAX_COHERENCE:
                 # blocks that do not fit are evidence against the paper only where the sheet lay flat and they fit
                 # no better than blocks put at random: a fold, or a print or scan degraded enough, does the rest
-                folded = any(len(k) for k in _creases(grid, bilevel).values())
                 spotted = not folded and coherence > SPLICED and _paper_level(gray, grid) >= content.SPOT_LEVEL
                 error = ScrambleMismatch if coherence > SPLICED and not (folded or spotted) else ScanUnrestorable
                 doubts = {"folded": folded, "spotted": spotted}
@@ -151,7 +153,6 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
     marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid))
-    creased = marks.creases(_creases(grid, bilevel))
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
@@ -200,10 +201,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
     (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
-    tones (``content.tones_lost``: red ink thresholded to black) or on spotted paper: no region darker than
-    ACCUSE by more than the darkest cell of the blank paper beside the scrambled area (``paper_level``, asked only
-    then): each names the regions, with a coarse
-    tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
+    tones (``content.tones_lost``: red ink thresholded to black) or on spotted paper (no region darker than ACCUSE
+    by more than the darkest cell of the blank paper beside the scrambled area, ``paper_level``, asked only then):
+    each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
     why, and, from format v3 on, the text the issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
     outcomes = {c.name: c.outcome for c in checks}
@@ -214,8 +214,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         # paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
-        doubts["spotted"] = differs and not any(doubts.values()) and max(c.darker for c in flagged if c.outcome == "differs") < (
-            content.ACCUSE + paper_level(fingerprint.cell))
+        worst = max((c.darker for c in flagged if c.outcome == "differs"), default=0.0)
+        doubts["spotted"] = differs and not any(doubts.values()) and (
+            worst < content.ACCUSE + paper_level(fingerprint.cell))
         error = Altered if differs and not any(doubts.values()) else ContentUnconfirmed
         extra = {k: True for k, v in doubts.items() if v}
         raise error(
@@ -302,7 +303,7 @@ def paper_bands(gray: np.ndarray, grid: GridFit) -> list[np.ndarray]:
     """The blank paper left and right of the dot track (40 to 150 units out, the scrambled area's height),
     resampled at the restored front's scale and toned as the front is: the dots' ink to 0 and paper white, the
     brightest pixel within about a block, to 255; then sharpened as the front is. What reads as ink here is on the
-    paper, not in the certificate (``content.spots``)."""
+    paper, not in the certificate (``content.paper_level``)."""
     scale = spec.BLOCK / spec.PITCH  # front pixels per unit
     ys = np.arange(0, spec.GRID_H, 1 / scale)
     size = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (spec.BLOCK + 1, spec.BLOCK + 1))

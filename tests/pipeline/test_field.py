@@ -156,14 +156,16 @@ def test_finish_sends_a_scanners_jpeg(cert):
 
 def test_the_rows_a_crease_crosses_and_the_bulge_beside_it_are_left_out():
     """``marks.creases``: a crease where the left track jumps between dots 20 and 21 and the right track between 22
-    and 23 (askew) leaves out rows 20 to 22 and one row either side; a jump on the top track, its column likewise."""
+    and 23 (askew) leaves out rows 20 to 22 and CREASE_REACH rows either side; a jump on the top track, its column
+    likewise."""
     from verify import marks, spec
 
     out = marks.creases({"left": np.array([20]), "right": np.array([22]), "top": np.array([5]),
                          "bottom": np.array([5])}).reshape(spec.ROWS, spec.COLS)
     rows = np.flatnonzero(out.all(axis=1))
     cols = np.flatnonzero(out.all(axis=0))
-    assert rows.tolist() == list(range(19, 24)) and cols.tolist() == [4, 5, 6]
+    reach = marks.CREASE_REACH
+    assert rows.tolist() == list(range(20 - reach, 23 + reach)) and cols.tolist() == list(range(5 - reach, 6 + reach))
     assert not out[10, 20] and not out[30, 30]
 
 
