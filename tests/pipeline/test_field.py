@@ -226,3 +226,19 @@ def test_a_code_whose_finder_patterns_print_pale_is_read(cert, keyring):
         page[round(y + 2 * m):round(y + 5 * m), round(x + 2 * m):round(x + 5 * m)] = 180
     result = restore(field.finish(page, np.random.default_rng(1)), keyring)
     assert result.certificate.serial == cert.facts.serial
+
+
+@pytest.mark.parametrize(("panels", "kind", "seed"), [(3, "office", 0), (4, "office", 1), (3, "phone", 2)])
+def test_another_certificates_scrambled_area_on_a_folded_sheet_is_never_verified(cert, other_cert, keyring, panels,
+                                                                                  kind, seed):
+    """A fold lets nothing accuse, and a folded sheet leaves its fields unchecked: the blocks' fit is then what
+    stands between a splice (this code over another certificate's scrambled area) and a verification. Refused,
+    whether or not the answer may call it a mismatch."""
+    from tests.forgery import with_area
+
+    rng = np.random.default_rng(seed)
+    spliced = with_area(cert.back, other_cert.back)
+    data = field.finish(field.fold(spliced, rng, shift_mm=2.0, panels=panels), rng, kind=kind)
+    with pytest.raises(errors.VerifyError) as caught:
+        restore(data, keyring)
+    assert caught.value.code in {"scan_unrestorable", "scramble_mismatch", "content_unconfirmed", "altered"}
