@@ -56,6 +56,14 @@ UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a not
                      "creased": _l("on a crease of the folded sheet"),
                      "faded": _l("printed fainter than signed (faded or streaky toner)")}
 
+# What a refusal found in the scan that keeps it from supporting an accusation (``context`` flags of
+# content_unconfirmed and scan_unrestorable), as the reader is told it.
+DOUBTS = {"folded": _l("The sheet did not lie flat: the dotted frame shows a fold. Unfold it and scan it under the "
+                       "closed lid."),
+          "tones_lost": _l("The scan lost the print's grey tones (a black-and-white or text mode). Scan in colour."),
+          "spotted": _l("The blank paper beside the scrambled image carries dark specks, and specks inside it can "
+                        "darken a field. Scan it again; if the paper itself is dirty, compare it with the signed text.")}
+
 # Failures that a better scan can cure: their page links to the scanner settings.
 SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",
               "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload",
@@ -152,6 +160,7 @@ def error_response(error: VerifyError | WebError, reference: bool = False) -> Re
         message=error.message(current_lang()),
         outcome="altered" if error.code == "altered" else "failed",
         regions=_regions(context.get("regions")),
+        doubts=[text for flag, text in DOUBTS.items() if context.get(flag) is True],
         tamper_map_url=_tamper_map_url(context.get("tamper_map")),
         scan_advice=error.code in SCAN_CODES,
         distrust=error.code in DISTRUST_CODES,
