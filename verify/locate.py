@@ -255,16 +255,18 @@ def rectify(gray: np.ndarray, h: np.ndarray, box: tuple[float, float, float, flo
 def read_code(gray: np.ndarray, fit: PageFit) -> bytes:
     """The bytes of the QR code in its box: ``CodeUnreadable`` when no certverify code can be decoded there."""
     scale = fit.px_per_unit
+    softened = []
     for ppu in (1.0, 1.6):  # 5 and 8 pixels a module
         if ppu > 1.0 and scale < 1.2:
             break
         region = rectify(gray, fit.homography, spec.QR_BOX, ppu)
-        for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
+        softened.append(cv2.GaussianBlur(region, (0, 0), 0.8))
+        for img in (region, softened[-1]):
             if (data := _decode_qr(img)) is not None:
                 return data
     # modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one): a QR reader's
     # own threshold takes them for paper, and a pale finder pattern hides the whole symbol. Cut near the paper.
-    soft = cv2.GaussianBlur(rectify(gray, fit.homography, spec.QR_BOX, 1.0), (0, 0), 0.8)
+    soft = softened[0]  # at 5 pixels a module
     ink, paper = np.percentile(soft, (5, 95))
     for share in PALE_CUTS:
         if (data := _decode_qr(np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8))) is not None:

@@ -156,7 +156,7 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
-        bound = check_content(fingerprint, luma, front, payload, left_out, folded=bool(creased.any()),
+        bound = check_content(fingerprint, luma, front, payload, left_out, folded=folded,
                               paper_level=functools.partial(_paper_level, gray, grid))
     if any(mask.any() for mask in left_out.values()):
         bound["marks"] = marks.boxes(left_out)
@@ -202,9 +202,10 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
     (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
     tones (``content.tones_lost``: red ink thresholded to black) or on spotted paper (no region darker than ACCUSE
-    by more than the darkest cell of the blank paper beside the scrambled area, ``paper_level``, asked only then):
-    each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. Otherwise what was checked, the fields not checked and
-    why, and, from format v3 on, the text the issuer signed for each field."""
+    by more than the darkest cell of the blank paper beside the scrambled area, ``paper_level`` at the fingerprint's
+    cell size, asked only then): each names the regions, with a coarse tamper map of the front (RGB) and never the
+    front itself. Otherwise what was checked, the fields not checked and why, and, from format v3 on, the text the
+    issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
     outcomes = {c.name: c.outcome for c in checks}
     flagged = [c for c in checks if c.refused]
