@@ -536,7 +536,9 @@ def _fit_track(design: np.ndarray, hits: np.ndarray, span: dict[str, tuple[int, 
             raise GridNotFound(f"only {int(ok_all[a:b].sum())} of {b - a} dots found on the {side} side", side=side)
     page_all, scan_all = design[ok_all], hits[ok_all, :2]
     # robust to a few dots measured on something else (a staple, a thumb): a least-squares fit would bend to them
-    h, _ = cv2.findHomography(page_all, scan_all, cv2.RANSAC, max(1.0, 1.5 * ppu))
+    h = cv2.findHomography(page_all, scan_all, cv2.RANSAC, max(1.0, 1.5 * ppu))[0] if len(page_all) >= 8 else None
+    if h is None:
+        raise GridNotFound(f"only {len(page_all)} of {len(hits)} dots found, fitting no page")
     residuals, creases = {}, {}
     tol, step = max(0.6, 1.5 * ppu), CREASE_STEP * ppu
     for side, (a, b) in span.items():

@@ -210,6 +210,21 @@ def test_covered_dot_track(cert, keyring):
         restore(png(whiten(cert.back, box)), keyring)
 
 
+def test_a_back_without_any_dot_track_is_grid_not_found(cert, keyring):
+    """Every dot of the track whitened (a page this bad reaches the grid once the code still reads): a clear
+    refusal, not an error inside the fit (this raised from OpenCV)."""
+    page = cert.back
+    for side in ((spec.GRID_X - 40, spec.GRID_Y - 40, spec.GRID_X + spec.GRID_W + 40, spec.GRID_Y - 10),
+                 (spec.GRID_X - 40, spec.GRID_Y + spec.GRID_H + 10, spec.GRID_X + spec.GRID_W + 40,
+                  spec.GRID_Y + spec.GRID_H + 40),
+                 (spec.GRID_X - 40, spec.GRID_Y - 40, spec.GRID_X - 10, spec.GRID_Y + spec.GRID_H + 40),
+                 (spec.GRID_X + spec.GRID_W + 10, spec.GRID_Y - 40, spec.GRID_X + spec.GRID_W + 40,
+                  spec.GRID_Y + spec.GRID_H + 40)):
+        page = whiten(page, side)
+    with pytest.raises(errors.GridNotFound):
+        restore(png(page), keyring)
+
+
 def test_signed_code_of_another_issue_date_is_bound_to_its_serial(keyring, cert):
     """A genuine signature over different facts, moved onto this back: a v2 back follows the code, which carries
     the facts; a v3 back's strip is encrypted under a key of the issue date too, so it no longer opens."""
