@@ -41,6 +41,10 @@ SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: roo
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
+MARKER_READ_PX = 8  # window pixels a module when a missing marker is read where the found ones put it
+MARKER_READ_REACH = 10  # modules each way from that place the read searches
+MARKER_READ_CONTRAST = 40  # grey levels between its dark and light modules, at least
+MARKER_READ_WRONG = 2  # of its 49 modules that may read otherwise than printed, at most
 SEARCH_SECONDS = 8.0  # marker search (every page of one upload together); no further detector pass starts after it
 _SEARCH_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("marker_search_deadline", default=None)
 
@@ -174,8 +178,10 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
 
 def locate_markers(gray: np.ndarray) -> PageFit:
     """Find the corner markers at any rotation and scale: ``MarkersNotFound`` unless three or four agree, or when
-    the search budget of ``search_budget`` is spent before they are found."""
+    the search budget of ``search_budget`` is spent before they are found. When ArUco finds one or two, the others
+    are read where those say they lie (``_read_missing``)."""
     best: dict[str, np.ndarray] = {}
+    best_small, best_factor = gray, 1
     for long_side in DETECT_LONG_SIDES:
         small, factor = _reduce(gray, long_side)
         for quick in (True, False):
@@ -186,11 +192,84 @@ def locate_markers(gray: np.ndarray) -> PageFit:
                 fit.preview, fit.preview_factor = small, factor
                 return fit
             if len(found) > len(best):
-                best = found
+                best, best_small, best_factor = found, small, factor
         if long_side * 1.3 >= max(gray.shape):
             break
+    if best:
+        fit = _fit_markers(_read_missing(gray, best))
+        if fit is not None:
+            fit.preview, fit.preview_factor = best_small, best_factor
+            return fit
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
+
+
+def _page_similarity(found: dict[str, np.ndarray]) -> np.ndarray:
+    """The least-squares similarity (2 x 3: turn, one scale, shift; page units -> scan pixels) of the markers
+    found, from one marker's four corners or more. Not an affine: the corners of markers along one edge of the page
+    say nothing of its scale across."""
+    rects = spec.marker_rects()
+    page = np.array([c for n in sorted(found) for c in rects[n].corners()], dtype=np.float64)
+    scan = np.concatenate([found[n] for n in sorted(found)])
+    x, y, one, zero = page[:, 0], page[:, 1], np.ones(len(page)), np.zeros(len(page))
+    rows = np.concatenate([np.column_stack([x, -y, one, zero]), np.column_stack([y, x, zero, one])])
+    (c, d, tx, ty), *_ = np.linalg.lstsq(rows, np.concatenate([scan[:, 0], scan[:, 1]]), rcond=None)
+    return np.array([[c, -d, tx], [d, c, ty]])
+
+
+def _read_missing(gray: np.ndarray, found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``found`` with the markers ArUco missed that can be read where the found ones say they lie, nearest first.
+
+    ArUco needs a light ring around a marker; a dark mark touching one (the edge of a dark scanner lid, a stamp, a
+    pen stroke, a toner smear) joins it to the marker's border and ArUco sees no square. Here each missing marker's
+    neighbourhood is resampled upright at MARKER_READ_PX a module from the markers found, the marker's own pattern
+    is matched within MARKER_READ_REACH modules of where they put it, and the match is kept only when every one of
+    its 7 x 7 modules but MARKER_READ_WRONG read as printed. The markers are refitted after each one read, and
+    those missed so far are tried again."""
+    rects, found = spec.marker_rects(), dict(found)
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, spec.MARKER_DICT))
+    s, n = MARKER_READ_PX, spec.MARKER_MODULES
+    module = spec.MARKER_SIZE / n
+    tried: set[str] = set()
+    while missing := [name for name in spec.MARKER_IDS if name not in found and name not in tried]:
+        a = np.vstack([_page_similarity(found), [0, 0, 1]])
+        centre = {k: np.array(r.corners()).mean(axis=0) for k, r in rects.items()}
+        name = min(missing, key=lambda k: min(np.linalg.norm(centre[k] - centre[f]) for f in found))
+        tried.add(name)
+        x0, y0 = rects[name].x - MARKER_READ_REACH * module, rects[name].y - MARKER_READ_REACH * module
+        size = (n + 2 * MARKER_READ_REACH) * s
+        # window pixel (u, v) -> page (x0 + (u + 0.5) module / s, ...) -> scan: the map warpAffine takes inverted
+        to_page = np.array([[module / s, 0, x0 + 0.5 * module / s], [0, module / s, y0 + 0.5 * module / s], [0, 0, 1]])
+        window_to_scan = (a @ to_page)[:2]
+        shrink = math.sqrt(abs(np.linalg.det(window_to_scan[:, :2])))  # scan pixels per window pixel
+        outline = window_to_scan @ np.array([[0, 0, 1], [size, 0, 1], [size, size, 1], [0, size, 1]]).T
+        (cx0, cy0), (cx1, cy1) = np.floor(outline.min(axis=1)) - 4, np.ceil(outline.max(axis=1)) + 4
+        cx0, cy0 = int(max(cx0, 0)), int(max(cy0, 0))
+        crop = gray[cy0:max(int(cy1), cy0 + 1), cx0:max(int(cx1), cx0 + 1)]
+        if crop.size == 0:
+            continue
+        to_crop = window_to_scan - [[0, 0, cx0], [0, 0, cy0]]
+        if shrink > 1.5:  # area-average down to about the window's scale first, so the warp does not alias
+            f = shrink / 1.2
+            crop = cv2.resize(crop, (max(round(crop.shape[1] / f), 1), max(round(crop.shape[0] / f), 1)),
+                              interpolation=cv2.INTER_AREA)
+            to_crop = (to_crop + [[0, 0, 0.5], [0, 0, 0.5]]) / f - [[0, 0, 0.5], [0, 0, 0.5]]
+        window = cv2.warpAffine(crop, to_crop, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+        template = cv2.aruco.generateImageMarker(dictionary, spec.MARKER_IDS[name], n * s)
+        score = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
+        _, _, _, (du, dv) = cv2.minMaxLoc(score)
+        cells = window[dv:dv + n * s, du:du + n * s].reshape(n, s, n, s)[:, s // 4:-s // 4, :, s // 4:-s // 4]
+        means = cells.mean(axis=(1, 3))
+        printed_dark = template[s // 2::s, s // 2::s] < 128
+        dark, light = np.median(means[printed_dark]), np.median(means[~printed_dark])
+        wrong = int(np.count_nonzero((means < (dark + light) / 2) != printed_dark))
+        if light - dark < MARKER_READ_CONTRAST or wrong > MARKER_READ_WRONG:
+            continue
+        edges = np.array([[du, dv], [du + n * s, dv], [du + n * s, dv + n * s], [du, dv + n * s]]) - 0.5  # pixel edges
+        found[name] = (window_to_scan @ np.column_stack([edges, np.ones(4)]).T).T
+        tried.clear()  # the refit may place a marker missed so far better
+    return found
 
 
 @contextlib.contextmanager
