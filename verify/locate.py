@@ -331,8 +331,11 @@ def rectify(gray: np.ndarray, h: np.ndarray, box: tuple[float, float, float, flo
                                borderMode=cv2.BORDER_REPLICATE)
 
 
-def read_code(gray: np.ndarray, fit: PageFit) -> bytes:
-    """The bytes of the QR code in its box: ``CodeUnreadable`` when no certverify code can be decoded there."""
+def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
+    """The bytes of the QR code in its box, and whether they were read only once the symbol was repaired (cut near
+    the paper, or its finder patterns redrawn): ``CodeUnreadable`` when no certverify code can be decoded there.
+    Error correction can decode a repaired symbol to wrong bytes, so a signature that fails on them says nothing
+    against the paper."""
     scale = fit.px_per_unit
     softened = []
     for ppu in (1.0, 1.6):  # 5 and 8 pixels a module
@@ -342,15 +345,39 @@ def read_code(gray: np.ndarray, fit: PageFit) -> bytes:
         softened.append(cv2.GaussianBlur(region, (0, 0), 0.8))
         for img in (region, softened[-1]):
             if (data := _decode_qr(img)) is not None:
-                return data
+                return data, False
     # modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one): a QR reader's
-    # own threshold takes them for paper, and a pale finder pattern hides the whole symbol. Cut near the paper.
+    # own threshold takes them for paper, and a pale finder pattern hides the whole symbol. Cut near the paper;
+    # then, with the three finder patterns redrawn where a symbol of each size centred in the box has them.
     soft = softened[0]  # at 5 pixels a module
     ink, paper = np.percentile(soft, (5, 95))
-    for share in PALE_CUTS:
-        if (data := _decode_qr(np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8))) is not None:
-            return data
+    cuts = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8) for share in PALE_CUTS]
+    for img in cuts:
+        if (data := _decode_qr(img)) is not None:
+            return data, True
+    dark = np.argwhere(soft < (ink + paper) / 2)
+    across = (dark.max(axis=0) - dark.min(axis=0) + 1).max() / spec.QR_MODULE if len(dark) else 0
+    for modules in sorted(range(21, 58, 4), key=lambda n: abs(n - across)):  # versions 1 to 10: all that fit
+        for img in (soft, *cuts):
+            if (data := _decode_qr(_finders_redrawn(img, modules, ink, paper))) is not None:
+                return data, True
     raise CodeUnreadable("no certverify QR code could be decoded in its box")
+
+
+def _finders_redrawn(img: np.ndarray, modules: int, ink: float, paper: float) -> np.ndarray:
+    """``img`` (the QR box at 1 px a unit) with the three finder patterns of a symbol ``modules`` across, centred
+    in the box as issued, drawn in ``ink`` and ``paper`` with their one-module separators."""
+    m = spec.QR_MODULE
+    out = img.copy()
+    origin = (spec.QR_BOX[2] - spec.QR_BOX[0] - modules * m) / 2
+    rings = np.maximum(np.abs(np.arange(-4, 5))[:, None], np.abs(np.arange(-4, 5))[None, :])  # 0 at the centre
+    light = (rings == 2) | (rings == 4)  # the white ring and the separator; the centre 3 x 3 and the ring 3: ink
+    for row, col in ((0, 0), (0, modules - 7), (modules - 7, 0)):
+        for (i, j), is_light in np.ndenumerate(light):
+            y, x = origin + (row + i - 1) * m, origin + (col + j - 1) * m
+            ys, xs = slice(max(round(y), 0), max(round(y + m), 0)), slice(max(round(x), 0), max(round(x + m), 0))
+            out[ys, xs] = paper if is_light else ink
+    return out
 
 
 def _decode_qr(img: np.ndarray) -> bytes | None:

@@ -27,6 +27,7 @@ from .errors import (
     ScanUnrestorable,
     ScrambleMismatch,
     StripUnreadable,
+    UnknownKey,
     VerifyError,
 )
 from .intake import iter_pages, open_upload
@@ -112,7 +113,14 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     if scan_dpi < limits.min_dpi:
         raise ResolutionTooLow(f"the back was scanned at about {scan_dpi:.0f} dpi", dpi=round(scan_dpi))
     clock.lap("locate")
-    payload = check_code(read_code(gray, fit), keyring)
+    code, repaired = read_code(gray, fit)
+    try:
+        payload = check_code(code, keyring)
+    except (BadSignature, UnknownKey) as exc:
+        if repaired:  # error correction may have decoded a repaired symbol to wrong bytes: no evidence on the paper
+            raise CodeUnreadable(f"the code read only once repaired, and what it read does not check ({exc.code})"
+                                 ) from None
+        raise
     clock.lap("code")
     bilevel = _is_bilevel(img)
     if payload.version >= 2 and bilevel:  # strokes drop out of 1-bit scans: content cannot be compared

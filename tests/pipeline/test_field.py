@@ -211,21 +211,44 @@ def test_blank_paper_beside_the_scrambled_area_reads_as_paper_unless_specked(cer
     assert level(field.speckled(cert.back, np.random.default_rng(5))) >= content.SPOT_LEVEL
 
 
-def test_a_code_whose_finder_patterns_print_pale_is_read(cert, keyring):
-    """The centres of the QR code's three finder patterns printed light grey (an ink swapped for a paler one, as
-    Augraphy's InkColorSwap does): a QR reader's own threshold takes them for paper and finds no symbol; cut near
-    the paper, the code reads (this was `code_unreadable`)."""
+@pytest.mark.parametrize("ink", [(180, 180, 180), (215, 240, 215)])
+def test_a_code_whose_finder_patterns_print_pale_is_read(cert, keyring, ink):
+    """The centres of the QR code's three finder patterns printed light grey, or a green so pale it is nearly the
+    paper (an ink swapped for a paler one, as Augraphy's InkColorSwap does): a QR reader's own threshold takes them
+    for paper and finds no symbol. Cut near the paper, or with the finder patterns redrawn where the box puts them,
+    the code reads (both were `code_unreadable`)."""
+    result = restore(field.finish(_pale_finders(cert.back, ink), np.random.default_rng(1)), keyring)
+    assert result.certificate.serial == cert.facts.serial
+
+
+def test_a_code_read_only_once_repaired_does_not_accuse_when_its_signature_fails(cert, keyring):
+    """Error correction can decode a repaired symbol to wrong bytes, so a signature that fails on such a reading is
+    no evidence against the paper: `code_unreadable`, where the same code read cleanly is `bad_signature`."""
+    import dataclasses
+
+    from tests.forgery import with_code
+    from verify.code import parse_code
+
+    payload, _, signature = parse_code(cert.code)
+    edited = with_code(cert.back, dataclasses.replace(payload, serial="FORGE-999999").body() + signature)
+    with pytest.raises(errors.BadSignature):
+        restore(field.finish(edited, np.random.default_rng(1)), keyring)
+    with pytest.raises(errors.CodeUnreadable, match="once repaired"):
+        restore(field.finish(_pale_finders(edited, (215, 240, 215)), np.random.default_rng(1)), keyring)
+
+
+def _pale_finders(back: np.ndarray, ink: tuple[int, int, int]) -> np.ndarray:
+    """The back with the centre 3 x 3 modules of the code's three finder patterns printed in ``ink``."""
     from verify import spec
 
-    page = cert.back.copy()
+    page = back.copy()
     x0, y0, x1, y1 = (round(field.PX(v)) for v in spec.QR_BOX)
     dark = np.argwhere(cv2.cvtColor(page[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY) < 128)
     (top, left), (bottom, right) = dark.min(0) + (y0, x0), dark.max(0) + (y0, x0)
     m = field.PX(spec.QR_MODULE)
     for y, x in ((top, left), (top, right - 7 * m + 1), (bottom - 7 * m + 1, left)):
-        page[round(y + 2 * m):round(y + 5 * m), round(x + 2 * m):round(x + 5 * m)] = 180
-    result = restore(field.finish(page, np.random.default_rng(1)), keyring)
-    assert result.certificate.serial == cert.facts.serial
+        page[round(y + 2 * m):round(y + 5 * m), round(x + 2 * m):round(x + 5 * m)] = ink
+    return page
 
 
 @pytest.mark.parametrize(("corners", "kind"), [(("tl", "tr"), "office"), (("tr", "br", "bl"), "office"),
