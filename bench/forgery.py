@@ -15,7 +15,8 @@ content check costs.
     map, in an office scan and a phone photo: how many the image check names, and how many of the rest the signed
     text shows (the field's signed text differs from the forged front's). A changed digit that removes ink (4 -> 1)
     or moves it (2 -> 7) changes the fingerprint's cells far less than one that adds ink (3 -> 8).
-(f) The exact forgery with red stamp ink over every changed block: what hiding a change under marks achieves.
+(f) The exact forgery with red stamp ink, or a grey felt-tip, over every changed block: what hiding a change under
+    marks achieves.
 (g) The exact forgery printed on speckled paper: what grime all over the sheet achieves.
 For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
@@ -43,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.field import speckled  # noqa: E402
 from tests.forgery import (  # noqa: E402
+    GREY_TINT,
+    STAMP_RED,
     altered_fields,
     changed_blocks,
     marked_over,
@@ -197,21 +200,24 @@ def main() -> None:
     edited = dataclasses.replace(payload, serial="FORGE-999999").body() + signature
     print(f"  {outcome(encode_image(with_code(genuine.back, edited), 'png'), ring)}")
 
-    print("\n(f) the exact forgery with a stroke of red stamp ink over the printed cell of every changed block")
+    print("\n(f) the exact forgery with a stroke over the printed cell of every changed block: red stamp ink, or a grey "
+          "felt-tip (the paper a fifth darker)")
     blocks = changed_blocks(genuine.document, WORLD["altered"].image)
-    marked = marked_over(WORLD["exact_back"], blocks, truth)
-    for name in ("office300", "phone"):
-        data, _ = scan_bytes(marked, CLASSES[name][1], seed=9)
-        try:
-            result = restore(data, ring)
-            unchecked = {u["name"]: u["reason"] for u in result.content.get("unchecked", [])}
-            shown = {f["name"] for f in result.content.get("signed_text", [])}
-            print(f"  {name:<10} verified; changed fields not checked: "
-                  f"{', '.join(f'{n} ({unchecked[n]})' for n in sorted(FIELDS_CHANGED & set(unchecked))) or '-'}; "
-                  f"changed fields reported as matching: {', '.join(sorted(FIELDS_CHANGED - set(unchecked))) or '-'}; "
-                  f"their signed text shown: {len(FIELDS_CHANGED & shown)}/3; {len(blocks)} blocks marked over")
-        except errors.VerifyError as exc:
-            print(f"  {name:<10} refused: {exc.code}")
+    for ink_name, ink in (("red", STAMP_RED), ("grey", GREY_TINT)):
+        marked = marked_over(WORLD["exact_back"], blocks, truth, ink=ink)
+        for name in ("office300", "phone"):
+            data, _ = scan_bytes(marked, CLASSES[name][1], seed=9)
+            try:
+                result = restore(data, ring)
+                unchecked = {u["name"]: u["reason"] for u in result.content.get("unchecked", [])}
+                shown = {f["name"] for f in result.content.get("signed_text", [])}
+                print(f"  {ink_name:<5} {name:<10} verified; changed fields not checked: "
+                      f"{', '.join(f'{n} ({unchecked[n]})' for n in sorted(FIELDS_CHANGED & set(unchecked))) or '-'}; "
+                      f"changed fields reported as matching: "
+                      f"{', '.join(sorted(FIELDS_CHANGED - set(unchecked))) or '-'}; "
+                      f"their signed text shown: {len(FIELDS_CHANGED & shown)}/3; {len(blocks)} blocks marked over")
+            except errors.VerifyError as exc:
+                print(f"  {ink_name:<5} {name:<10} refused: {exc.code}")
 
     print("\n(g) the exact forgery printed on speckled paper (tests/field.py's speckled: grime all over the sheet)")
     for name in ("office300", "phone"):

@@ -260,7 +260,7 @@ def highlighter(page: np.ndarray, rng: np.random.Generator, *, colour: str = "ye
                 width_mm: float = 5.0) -> np.ndarray:
     """A highlighter stroke across the scrambled area: translucent ink, a little darker where the tip started."""
     h, w = page.shape[:2]
-    ink = {"yellow": (255, 245, 80), "green": (165, 245, 135), "pink": (255, 160, 200)}[colour]
+    ink = {"yellow": (255, 245, 80), "green": (165, 245, 135), "pink": (255, 160, 200), "grey": (180, 180, 180)}[colour]
     x, y = _in_area(rng, mm(length_mm) / 2 + mm(5))
     path = _stroke_path(rng, (x - mm(length_mm) / 2, y), mm(length_mm), loops=False)
     cov = np.zeros((h, w), np.uint8)
@@ -420,6 +420,7 @@ CONDITIONS: dict[str, tuple] = {
     "grayscale": (grayscale, {}, {"gray": True}),
     "handwriting": (handwriting, {}, {}),
     "highlighter": (highlighter, {}, {}),
+    "highlighter-grey": (highlighter, {"colour": "grey"}, {}),
     "staple": (staple, {}, {}),
     "punch": (punch_holes, {}, {}),
 }

@@ -132,17 +132,21 @@ def changed_blocks(genuine: np.ndarray, altered: np.ndarray) -> np.ndarray:
     return np.flatnonzero(diff.ravel() > 40)
 
 
-def marked_over(back: np.ndarray, blocks: np.ndarray, block_map: BlockMap, length_mm: float = 16.0) -> np.ndarray:
-    """A copy of the 300 dpi ``back`` with a stroke of red stamp ink, ``length_mm`` long and 3 mm wide (longer than
-    the 13 mm a mark must run to be taken for one), through the printed cell of every front block in ``blocks``:
-    a forger hiding the blocks of a changed field under marks."""
+STAMP_RED = (200, 40, 50)  # ink transmittance per channel (RGB), 255 none
+GREY_TINT = (200, 200, 200)  # a grey felt-tip: the paper under it a fifth darker
+
+
+def marked_over(back: np.ndarray, blocks: np.ndarray, block_map: BlockMap, length_mm: float = 16.0,
+                ink: tuple[int, int, int] = STAMP_RED) -> np.ndarray:
+    """A copy of the 300 dpi ``back`` with a stroke of ``ink`` (red stamp ink unless said), ``length_mm`` long and
+    3 mm wide (longer than the 13 mm a mark must run to be taken for one), through the printed cell of every front
+    block in ``blocks``: a forger hiding the blocks of a changed field under marks."""
     out = back.copy()
-    ink = np.zeros(back.shape[:2], np.uint8)
+    stroke = np.zeros(back.shape[:2], np.uint8)
     half, width = PX(length_mm / 25.4 * spec.UNITS_PER_INCH) / 2, round(PX(3 / 25.4 * spec.UNITS_PER_INCH))
     for p in np.flatnonzero(np.isin(block_map.perm, blocks)):
         r, c = divmod(int(p), spec.COLS)
         cx, cy = PX(spec.GRID_X + (c + 0.5) * spec.PITCH), PX(spec.GRID_Y + (r + 0.5) * spec.PITCH)
-        cv2.line(ink, (round(cx - half), round(cy)), (round(cx + half), round(cy)), 255, width)
-    cover = (ink > 0)[..., None]
-    stamp_red = np.array([200, 40, 50], np.float32)
-    return np.where(cover, out.astype(np.float32) * stamp_red / 255, out).astype(np.uint8)
+        cv2.line(stroke, (round(cx - half), round(cy)), (round(cx + half), round(cy)), 255, width)
+    cover = (stroke > 0)[..., None]
+    return np.where(cover, out.astype(np.float32) * np.float32(ink) / 255, out).astype(np.uint8)

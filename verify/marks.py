@@ -25,6 +25,7 @@ from .scramble import as_printed, front_blocks
 
 CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
+TONED_PAPER = 240  # restored levels (paper 255) below which the paper around a pixel lies under a broad grey mark
 MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
 PEN_DARK = 110  # restored levels below which a pixel is dark ink (paper 255, the dots' ink 0)
 PEN_FAINT = 170  # and below which it is ink where a pen's stroke runs on, pressed more lightly
@@ -64,15 +65,34 @@ def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
     coloured = ((squares[..., 1] + squares[..., 2]) > CHROMA**2).reshape(cells, side, side)
     if coloured.sum() < MIN_CHROMA_PIXELS:
         return np.zeros(cells, bool)
-    mosaic = cv2.morphologyEx(as_printed(coloured, block_map).view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    return _runs_across_cells(as_printed(coloured, block_map), side)
+
+
+def toned_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """Printed cells (bool per printed position) under a broad mark in grey or black (a watermark or grey felt-tip
+    pressed over the back, a smudge of toner, a pencil's shading): on the restored front's luminance, resampled to
+    half resolution and laid out as printed, paper that stays below TONED_PAPER over a millimetre (not a stroke of
+    text, which has paper beside it) and forms one run across more than MARK_SPAN cells, as coloured ink does in
+    ``coloured_marks``."""
+    half = spec.BLOCK // 2
+    blocks = front_blocks(luma)[block_map.perm].reshape(-1, half, 2, half, 2).mean(axis=(2, 4), dtype=np.float32)
+    paper = cv2.dilate(as_printed(blocks, block_map), np.ones((3, 3), np.uint8))
+    return _runs_across_cells(paper < TONED_PAPER, half)
+
+
+def _runs_across_cells(mark: np.ndarray, side: int) -> np.ndarray:
+    """Printed cells (bool per printed position) under a mark, from ``mark`` (bool, the printed layout at ``side``
+    pixels a cell): a run of it across more than MARK_SPAN cells is a mark, and so is every cell inside the outline
+    of such a run and of the runs within a cell of it, grown MAX_GROWTH times."""
+    mosaic = cv2.morphologyEx(mark.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic, connectivity=8)
     reach = MARK_SPAN * side
     span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     seeds = np.flatnonzero(span >= reach)
     seeds = seeds[seeds > 0]
     if not seeds.size:
-        return np.zeros(cells, bool)
-    # the rest of the same mark: coloured ink within a cell of it (a stamp's date, the next written word), in turn
+        return np.zeros(spec.ROWS * spec.COLS, bool)
+    # the rest of the same mark: ink within a cell of it (a stamp's date, the next written word), in turn
     members, kernel = seeds, np.ones((2 * side + 1, 2 * side + 1), np.uint8)
     for _ in range(MAX_GROWTH):
         near = cv2.dilate(np.isin(labels, members).astype(np.uint8), kernel)

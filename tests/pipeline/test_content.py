@@ -187,15 +187,18 @@ def test_an_arbitrary_front_is_bound_as_a_whole_more_coarsely(keyring):
     assert result.content["bound"] is True and result.content["regions"] == 4
 
 
-def test_marks_over_a_forged_fields_blocks_never_make_it_match(cert, keyring):
-    """A forger hides every changed block of the exact forgery under red stamp ink: the answer may verify what the
-    marks leave, but each changed field is named as not checked (covered by a mark), never as matching, and its
-    signed text stands beside the front."""
+@pytest.mark.parametrize("ink", ["STAMP_RED", "GREY_TINT"])
+def test_marks_over_a_forged_fields_blocks_never_make_it_match(cert, keyring, ink):
+    """A forger hides every changed block of the exact forgery under red stamp ink, or under a grey felt-tip that
+    darkens the paper by a fifth: the answer may verify what the marks leave, but each changed field is named
+    as not checked (covered by a mark), never as matching, and its signed text stands beside the front."""
+    from tests import forgery
     from tests.forgery import changed_blocks, marked_over
 
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
-    marked = marked_over(exact_forgery(cert, keyring), changed_blocks(cert.document, altered), truth)
+    marked = marked_over(exact_forgery(cert, keyring), changed_blocks(cert.document, altered), truth,
+                         ink=getattr(forgery, ink))
     scan, _ = scan_bytes(marked, CLASSES["office300"][1], seed=23)
     try:
         result = restore(scan, keyring)

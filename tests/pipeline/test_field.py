@@ -29,6 +29,7 @@ CASES = {
     "greyscale scan": (field.grayscale, {}, {"gray": True}),
     "ballpoint note": (field.handwriting, {"colour": "blue"}, {}),
     "highlighter": (field.highlighter, {"colour": "yellow"}, {}),
+    "grey highlighter": (field.highlighter, {"colour": "grey"}, {}),
     "staple and punch holes": (lambda p, r: field.punch_holes(field.staple(p, r), r), {}, {}),
     "speckled paper": (field.speckled, {}, {}),
 }
@@ -73,6 +74,17 @@ def test_a_black_ballpoint_note_in_loops_is_a_mark(cert, keyring, seed):
     rng = np.random.default_rng(seed)
     result = restore(field.finish(field.handwriting(cert.back, rng, colour="black"), rng), keyring)
     assert result.content["marks"]
+    assert {u["reason"] for u in result.content["unchecked"]} == {"marked"}
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_grey_felt_tip_stroke_is_a_mark(cert, keyring, seed):
+    """A broad stroke of grey ink across the scrambled area (a grey highlighter or felt-tip: no colour, too wide for
+    a pen's line) scatters grey over the restored fields: this was `altered`. It runs on across the printed cells,
+    so it is a mark, and the fields under it are not checked."""
+    rng = np.random.default_rng(seed)
+    result = restore(field.finish(field.highlighter(cert.back, rng, colour="grey"), rng), keyring)
+    assert result.content["marks"]["marked"]
     assert {u["reason"] for u in result.content["unchecked"]} == {"marked"}
 
 
