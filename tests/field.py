@@ -197,10 +197,14 @@ def _quad(centre: tuple[float, float], side: float, angle_deg: float) -> np.ndar
     return corners @ np.array([[c, s], [-s, c]], np.float32) + np.asarray(centre, np.float32)
 
 
-def sticky_note(page: np.ndarray, rng: np.random.Generator, *, side_mm: float = 50.0,
+NOTE_PAPER = {"yellow": (252, 238, 120), "grey": (150, 150, 148)}
+
+
+def sticky_note(page: np.ndarray, rng: np.random.Generator, *, side_mm: float = 50.0, colour: str = "yellow",
                 centre: tuple[float, float] | None = None) -> np.ndarray:
-    """A yellow sticky note, ``side_mm`` square, stuck over the scrambled area at a slight angle: opaque, with a soft
-    shadow along the edge that lifts from the paper (the one opposite the glued edge)."""
+    """A sticky note (yellow, or grey: recycled paper, a dark slip), ``side_mm`` square, stuck over the scrambled
+    area at a slight angle: opaque, with a soft shadow along the edge that lifts from the paper (the one opposite
+    the glued edge)."""
     h, w = page.shape[:2]
     centre = centre or _in_area(rng, mm(side_mm) / 2)
     quad = _quad(centre, mm(side_mm), float(rng.uniform(-6, 6)))
@@ -212,7 +216,7 @@ def sticky_note(page: np.ndarray, rng: np.random.Generator, *, side_mm: float = 
     cv2.fillPoly(cover, [np.round(quad * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     shade = cv2.GaussianBlur(shade.astype(np.float32) / 255, (0, 0), mm(0.6)) * 0.35
     out = _multiply(page, shade, (60, 60, 60))
-    paper = np.array([252, 238, 120], np.float32) + rng.uniform(-6, 6, 3)
+    paper = np.array(NOTE_PAPER[colour], np.float32) + rng.uniform(-6, 6, 3)
     tone = paper[None, None, :] * (1 + 0.015 * _smooth_noise(rng, (h, w), mm(15)))[..., None]
     return _over(out, cover.astype(np.float32) / 255, tone)
 
@@ -409,6 +413,7 @@ CONDITIONS: dict[str, tuple] = {
     "stamp-black": (stamp, {"colour": "black"}, {}),
     "note45": (sticky_note, {"side_mm": 45.0}, {}),
     "note50": (sticky_note, {"side_mm": 50.0}, {}),
+    "note-grey": (sticky_note, {"side_mm": 45.0, "colour": "grey"}, {}),
     "red-half": (colour_faded, {"fade": 0.5}, {}),
     "red-third": (colour_faded, {"fade": 1 / 3}, {}),
     "black-faded": (black_faded, {"fade": 0.3}, {}),

@@ -21,6 +21,7 @@ CASES = {
     "blue receiving stamp": (field.stamp, {"colour": "blue"}, {}),
     "black date stamp": (field.stamp, {"colour": "black"}, {}),
     "sticky note 50 mm": (field.sticky_note, {"side_mm": 50.0}, {}),
+    "grey sticky note": (field.sticky_note, {"side_mm": 45.0, "colour": "grey"}, {}),
     "red ink half faded": (field.colour_faded, {"fade": 0.5}, {}),
     "black toner faded": (field.black_faded, {"fade": 0.3}, {}),
     "toner streaks": (field.toner_streaks, {}, {}),
@@ -78,12 +79,13 @@ def test_a_black_ballpoint_note_in_loops_is_a_mark(cert, keyring, seed):
 
 
 @pytest.mark.parametrize("seed", [0, 2])
-def test_a_grey_felt_tip_stroke_is_a_mark(cert, keyring, seed):
+@pytest.mark.parametrize("mark", [field.highlighter, field.sticky_note])
+def test_a_broad_grey_mark_is_a_mark(cert, keyring, seed, mark):
     """A broad stroke of grey ink across the scrambled area (a grey highlighter or felt-tip: no colour, too wide for
-    a pen's line) scatters grey over the restored fields: this was `altered`. It runs on across the printed cells,
-    so it is a mark, and the fields under it are not checked."""
+    a pen's line), or a grey slip of paper over it, scatters grey over the restored fields: this was `altered`. It
+    runs on across the printed cells, so it is a mark, and the fields under it are not checked."""
     rng = np.random.default_rng(seed)
-    result = restore(field.finish(field.highlighter(cert.back, rng, colour="grey"), rng), keyring)
+    result = restore(field.finish(mark(cert.back, rng, colour="grey"), rng), keyring)
     assert result.content["marks"]["marked"]
     assert {u["reason"] for u in result.content["unchecked"]} == {"marked"}
 
