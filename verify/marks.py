@@ -74,10 +74,9 @@ def toned_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
     half resolution and laid out as printed, paper that stays below TONED_PAPER over a millimetre (not a stroke of
     text, which has paper beside it) and forms one run across more than MARK_SPAN cells, as coloured ink does in
     ``coloured_marks``."""
-    half = spec.BLOCK // 2
-    blocks = front_blocks(luma)[block_map.perm].reshape(-1, half, 2, half, 2).mean(axis=(2, 4), dtype=np.float32)
-    paper = cv2.dilate(as_printed(blocks, block_map), np.ones((3, 3), np.uint8))
-    return _runs_across_cells(paper < TONED_PAPER, half)
+    half = cv2.resize(luma, (spec.FRONT_W // 2, spec.FRONT_H // 2), interpolation=cv2.INTER_AREA)
+    paper = cv2.dilate(as_printed(front_blocks(half)[block_map.perm], block_map), np.ones((3, 3), np.uint8))
+    return _runs_across_cells(paper < TONED_PAPER, spec.BLOCK // 2)
 
 
 def _runs_across_cells(mark: np.ndarray, side: int) -> np.ndarray:

@@ -94,8 +94,9 @@ def descramble(design: np.ndarray, block_map: BlockMap) -> np.ndarray:
 
 
 def front_blocks(front: np.ndarray) -> np.ndarray:
-    """The blocks of a FRONT_H x FRONT_W front in front order: (ROWS * COLS, BLOCK, BLOCK, ...)."""
-    return _to_blocks(front, spec.ROWS, spec.COLS, spec.BLOCK)
+    """The blocks of a FRONT_H x FRONT_W front (or one at half that size) in front order: (ROWS * COLS, b, b, ...)
+    with b = BLOCK (or BLOCK / 2)."""
+    return _to_blocks(front, spec.ROWS, spec.COLS, front.shape[0] // spec.ROWS)
 
 
 def place_blocks(blocks: np.ndarray, block_map: BlockMap) -> np.ndarray:
