@@ -60,7 +60,8 @@ MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the s
 # genuine scan of a clean print reads there as ink (every class of verify.simulate and of tests/field.py). A
 # textured or speckled print (Augraphy's paper and ink models), toner spots or grime do, and what specks the margin
 # specks the scrambled area too, where it makes fields read darker: an accusation needs a field darker than ACCUSE
-# by more than the darkest cell of that paper, and from SPOT_LEVEL there the paper counts as spotted.
+# by more than the darkest cell of that paper, and from SPOT_LEVEL there the paper counts as spotted: a field that
+# comes out darker than DARKER but within ACCUSE plus that level is then not checked (reason ``spotted``).
 SPOT_LEVEL = 0.5
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
@@ -165,11 +166,14 @@ class RegionCheck:
     cells: int = 0  # cells of the region
     left_out: int = 0  # of them, cells not compared: under a mark or along a crease
     reason: str = ""  # why cells were left out: "marked" or "creased"
+    spotted: bool = False  # darker than signed on paper specked enough to make it so: not checked
 
     @property
     def outcome(self) -> str:
         """``differs`` (an accusation), ``unconfirmed`` (darker than a genuine scan prints, not by enough to
-        accuse), ``unchecked`` (cells left out, or fainter than signed) or ``matches``."""
+        accuse), ``unchecked`` (cells left out, fainter than signed, or darker on spotted paper) or ``matches``."""
+        if self.spotted:
+            return "unchecked"
         if self.darker > ACCUSE:
             return "differs"
         if self.darker > DARKER:
@@ -189,8 +193,8 @@ class RegionCheck:
 
     @property
     def why_unchecked(self) -> str:
-        """The reason a field is unchecked: ``marked``, ``creased`` or ``faded``."""
-        return self.reason if self.left_out else "faded"
+        """The reason a field is unchecked: ``spotted``, ``marked``, ``creased`` or ``faded``."""
+        return "spotted" if self.spotted else self.reason if self.left_out else "faded"
 
 
 def _soft(gray: np.ndarray, cell: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -209,14 +210,14 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
-    (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
-    tones (``content.tones_lost``: red ink thresholded to black) or on spotted paper (no region darker than ACCUSE
-    by more than the darkest cell of the blank paper beside the scrambled area, ``paper_level`` at the fingerprint's
-    cell size, asked only then): each names the regions, with a coarse tamper map of the front (RGB) and never the
-    front itself. Otherwise what was checked, the fields not checked and why, and, from format v3 on, the text the
+    (whose panels may sit off their dots' fit inside the scrambled area) or in a scan that lost the print's middle
+    tones (``content.tones_lost``: red ink thresholded to black): each names the regions, with a coarse tamper map
+    of the front (RGB) and never the front itself. On spotted paper (the darkest cell of the blank paper beside the
+    scrambled area, ``paper_level`` at the fingerprint's cell size, at SPOT_LEVEL or more, and no region darker
+    than ACCUSE by more than it; asked only when a region would be refused) those regions are not checked, reason
+    ``spotted``. Otherwise what was checked, the fields not checked and why, and, from format v3 on, the text the
     issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
-    outcomes = {c.name: c.outcome for c in checks}
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
@@ -224,9 +225,12 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         # paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
-        worst = max((c.darker for c in flagged if c.outcome == "differs"), default=0.0)
-        doubts["spotted"] = differs and not any(doubts.values()) and (
-            worst < content.ACCUSE + paper_level(fingerprint.cell))
+        if not any(doubts.values()):
+            level = paper_level(fingerprint.cell)
+            if level >= content.SPOT_LEVEL and max(c.darker for c in flagged) < content.ACCUSE + level:
+                checks = [dataclasses.replace(c, spotted=True) if c.refused else c for c in checks]
+                flagged = []
+    if flagged:
         error = Altered if differs and not any(doubts.values()) else ContentUnconfirmed
         extra = {k: True for k, v in doubts.items() if v}
         raise error(
@@ -236,6 +240,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
             tamper_map=content.tamper_map(front, flagged),
             serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid", **extra,
         )
+    outcomes = {c.name: c.outcome for c in checks}
     bound: dict[str, Any] = {
         "bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
         "darker": max((c.darker for c in checks), default=0.0),

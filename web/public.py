@@ -54,7 +54,8 @@ FIELD_LABELS = {"address": _l("address"), "head_of_household": _l("head of house
 # Why a bound field could not be compared with the signed fingerprint (``content.unchecked[].reason``).
 UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a note, a pen)"),
                      "creased": _l("on a crease of the folded sheet"),
-                     "faded": _l("printed fainter than signed (faded or streaky toner)")}
+                     "faded": _l("printed fainter than signed (faded or streaky toner)"),
+                     "spotted": _l("darker than signed on paper specked all over (grime or scattered toner)")}
 
 # What a refusal found in the scan that keeps it from supporting an accusation (``context`` flags of
 # content_unconfirmed and scan_unrestorable), as the reader is told it.

@@ -210,6 +210,24 @@ def test_marks_over_a_forged_fields_blocks_never_make_it_match(cert, keyring, in
     assert result.content["marks"]["marked"]
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_specks_over_a_forgery_never_make_a_changed_field_match(cert, keyring, seed):
+    """The exact forgery printed on paper specked all over (grime): the specks beside the scrambled area let its
+    darker fields go unchecked rather than accused, but a changed field is never reported as matching, and its
+    signed text stands beside the front."""
+    from tests.field import speckled
+
+    scan, _ = scan_bytes(speckled(exact_forgery(cert, keyring), np.random.default_rng(seed)),
+                         CLASSES["office300"][1], seed=seed)
+    try:
+        result = restore(scan, keyring)
+    except errors.ContentMismatch:
+        return  # refused outright: as good
+    unchecked = {u["name"] for u in result.content["unchecked"]}
+    assert CHANGED <= unchecked
+    assert CHANGED <= {f["name"] for f in result.content["signed_text"]}
+
+
 def test_a_pen_stroke_is_followed_on_the_scan_from_the_cells_it_starts_in(cert):
     """``marks.follow_strokes``: from one printed cell, the cells a pen's stroke runs on into (within PEN_REACH),
     read on the scan where the stroke crosses the guard bands unbroken; cells it does not reach stay out."""

@@ -211,7 +211,7 @@ def test_a_stamped_back_names_the_fields_it_could_not_check(client, sample):
 
 
 def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
-    """``content_unconfirmed`` on speckled paper and ``scan_unrestorable`` on a folded sheet: the page says what the
+    """``scan_unrestorable`` on speckled paper and ``content_unconfirmed`` on a folded sheet: the page says what the
     scan showed and what to do, in the page's language; an answer without such a flag says nothing of the kind."""
     from verify.errors import ContentUnconfirmed, ScanUnrestorable
     from web.public import error_response
@@ -222,11 +222,11 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
         block = html.split('id="error-doubts"')[1].split("</ul>")[0] if 'id="error-doubts"' in html else ""
         return re.findall(r"<li>([^<]+)</li>", block)
 
-    spotted = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], spotted=True)
+    spotted = ScanUnrestorable("the blocks do not fit", coherence=0.99, spotted=True)
     assert doubts(spotted, "en") == ["The blank paper beside the scrambled image carries dark specks, and specks "
                                      "inside it can darken a field. Scan it again; if the paper itself is dirty, "
                                      "compare it with the signed text."]
     assert "濃い汚れの点" in doubts(spotted, "ja")[0]
-    folded = ScanUnrestorable("the blocks do not fit", coherence=0.96, folded=True)
+    folded = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], folded=True)
     assert doubts(folded, "en")[0].startswith("The sheet did not lie flat")
     assert doubts(ContentUnconfirmed("darker", regions=[]), "en") == []
