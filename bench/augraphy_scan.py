@@ -7,8 +7,11 @@ project does not depend on):
 
 writes OUT_DIR/<variant>-<seed>.png for every seed, and beside it <variant>-<seed>.json, the augmentations that
 ran. ``default`` is Augraphy's default pipeline (its ink, paper and post phases: ink bleed, low ink lines, paper
-texture, scanner noise and so on, each applied at random as Augraphy decides); ``creased`` adds two horizontal folds
-(the sheet folded in three) and toner streaks along the feed. Prints one line per page with the seconds it took.
+texture, scanner noise and so on, each applied at random as Augraphy decides); ``print`` is its ink and paper phases
+alone, the print without the post phase's handling and scanner effects (bands of the page shifted by a glitch, rows
+of pixels squished out, the page mirrored, folds at any angle, a book's binding, a fax); ``creased`` is the default
+with two horizontal folds added (the sheet folded in three) and toner streaks along the feed. Prints one line per
+page with the seconds it took.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from augraphy import default_augraphy_pipeline
+from augraphy import AugmentationSequence, default_augraphy_pipeline
 from augraphy.augmentations import Folding, LowInkPeriodicLines, LowInkRandomLines
 
 
@@ -38,7 +41,10 @@ def degrade(page: np.ndarray, variant: str, seed: int) -> tuple[np.ndarray, list
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
     cv2.setRNGSeed(seed % (1 << 31))
-    data = default_augraphy_pipeline().augment(page)
+    pipeline = default_augraphy_pipeline()
+    if variant == "print":
+        pipeline.post_phase = AugmentationSequence([])
+    data = pipeline.augment(page)
     out, ran = data["output"], _ran(data["log"])
     if variant == "creased":
         h, w = out.shape[:2]
@@ -64,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("page", type=Path)
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--variant", choices=("default", "creased"), default="default")
+    parser.add_argument("--variant", choices=("default", "print", "creased"), default="default")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     args = parser.parse_args()
     page = cv2.imread(str(args.page), cv2.IMREAD_COLOR)

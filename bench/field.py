@@ -6,8 +6,9 @@ Every run issues a genuine format v3 back (the sample front, its personal fields
 random key, puts it through each condition of ``tests/field.py`` (folds, receiving stamps, sticky notes, pens,
 staples, faded toner, tinted paper, colour casts, greyscale scans) and through Augraphy's print and scan (a
 document-degradation model the project did not write, run in its own virtual environment, bench/.venv-augraphy,
-created on first use), finishes each as an office scan (or a phone photograph) and verifies the bytes with
-``verify.restore``.
+created on first use: its default pipeline whole, its print alone (ink and paper phases, without the post phase's
+handling and scanner effects), and the default with creases and toner streaks added), finishes each as an office
+scan (or a phone photograph) and verifies the bytes with ``verify.restore``.
 
 Per class it prints how many genuine backs were verified, asked to rescan (a refusal that accuses nobody:
 markers_not_found, code_unreadable, content_unverifiable ...), and accused (altered, scramble_mismatch,
@@ -51,7 +52,8 @@ from verify import IssuingKey, KeyRing, content, errors, issue, restore  # noqa:
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
-AUGRAPHY = {"augraphy": "default", "augraphy-creased": "creased"}  # class -> bench/augraphy_scan.py variant
+# class -> bench/augraphy_scan.py variant
+AUGRAPHY = {"augraphy-print": "print", "augraphy": "default", "augraphy-creased": "creased"}
 CLASSES = [*field.CONDITIONS, *AUGRAPHY]
 STAGES_TODAY = {"decode", "locate", "code", "refine", "content", "warp", "finish"}
 KNOWN_CONTENT = {"bound", "regions", "cell_px", "darker", "lighter", "signed_text", "checked", "marks"}
