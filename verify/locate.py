@@ -230,10 +230,10 @@ def _read_missing(gray: np.ndarray, found: dict[str, np.ndarray]) -> dict[str, n
     dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, spec.MARKER_DICT))
     s, n = MARKER_READ_PX, spec.MARKER_MODULES
     module = spec.MARKER_SIZE / n
+    centre = {k: np.array(r.corners()).mean(axis=0) for k, r in rects.items()}
     tried: set[str] = set()
     while missing := [name for name in spec.MARKER_IDS if name not in found and name not in tried]:
         a = np.vstack([_page_similarity(found), [0, 0, 1]])
-        centre = {k: np.array(r.corners()).mean(axis=0) for k, r in rects.items()}
         name = min(missing, key=lambda k: min(np.linalg.norm(centre[k] - centre[f]) for f in found))
         tried.add(name)
         x0, y0 = rects[name].x - MARKER_READ_REACH * module, rects[name].y - MARKER_READ_REACH * module

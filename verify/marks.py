@@ -1,9 +1,10 @@
 """What is on a scanned back that the issuer did not print there: marks made on the paper (a receiving stamp, a
-sticky note, a highlighter or coloured pen) and creases where a folded sheet no longer follows the dot track.
+sticky note, a highlighter, a pen, a grey felt-tip) and creases where a folded sheet no longer follows the dot track.
 
 Both are found where a forger cannot put them to use. A mark is drawn over the printed back, so it runs on across
-the boundaries of the printed cells, which the scramble never does: the issuer's ink is cut into cells, each from
-an unrelated part of the front, and no run of coloured ink crosses more than one cell and its guard band. A crease
+the boundaries of the printed cells, which the scramble does only by chance: the issuer's ink is cut into cells,
+each from an unrelated part of the front, and a run of its ink crosses a boundary only where unrelated cells happen
+to meet in ink, rarely over more than a few cells (a false mark costs a field its check, never an accusation). A crease
 shows in the dot track that frames the scrambled area: the dots beyond it step sideways or apart together.
 
 The cells found are not compared with the signed fingerprint. A field that loses a cell to them is reported as
