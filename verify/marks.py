@@ -211,7 +211,7 @@ def pen_marks(luma: np.ndarray, block_map: BlockMap,
     pencil line) drawn across the printed back: where a thin dark stroke leaves one printed cell and enters its
     neighbour at the same place, the two cells are joined, and a chain of at least MIN_PEN_CELLS joined cells is a
     mark, with the shorter and fainter chains around it, every cell within their outlines, the cells its strokes
-    run on into (``follow``: ``follow_strokes`` on the scan) and the cells within two of them (a loop of the
+    run on into (``follow``: ``follow_strokes`` on the scan) and the cells within three of them (a loop of the
     handwriting reaches that far beyond its chain). The scramble puts unrelated blocks side by side, so its own
     strokes meet at a boundary only by chance, and such chance meetings do not chain."""
     mosaic = as_printed(front_blocks(luma)[block_map.perm], block_map)
@@ -233,4 +233,4 @@ def pen_marks(luma: np.ndarray, block_map: BlockMap,
             cv2.fillConvexPoly(found, cv2.convexHull(pts), 1)
     if follow is not None:  # and the cells its strokes run on into, followed on the scan, where a stroke runs on
         found |= follow(found.astype(bool)).astype(np.uint8)  # unbroken across the guard bands between cells
-    return cv2.dilate(found, np.ones((5, 5), np.uint8)).astype(bool).ravel()  # a loop reaches a cell further
+    return cv2.dilate(found, np.ones((7, 7), np.uint8)).astype(bool).ravel()  # a loop reaches cells further
