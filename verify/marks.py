@@ -27,7 +27,7 @@ from .scramble import as_printed, front_blocks
 CHROMA = 18  # chroma (distance of Cr, Cb from neutral, in YCrCb levels) from which a pixel counts as coloured ink
 MIN_CHROMA_PIXELS = 6  # of the half-resolution samples in one cell, for the cell to hold coloured ink
 TONED_PAPER = 240  # restored levels (paper 255) below which the paper around a pixel lies under a broad grey mark
-TONED_REACH = 7  # half-resolution samples (1.3 mm) across the square whose brightest sample is that paper: wider
+TONED_REACH = 3  # quarter-resolution samples (1.1 mm) across the square whose brightest sample is that paper: wider
 # than a stroke of text blurred by a 150 dpi scan, which has paper beside it
 MARK_SPAN = 3.5  # cell pitches a run of coloured ink spans at least to be a mark (13 mm): the scramble cuts ink at one
 PEN_DARK = 110  # restored levels below which a pixel is dark ink (paper 255, the dots' ink 0)
@@ -73,14 +73,15 @@ def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
 
 def toned_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
     """Printed cells (bool per printed position) under a broad mark in grey or black (a watermark or grey felt-tip
-    pressed over the back, a smudge of toner, a pencil's shading): on the restored front's luminance, resampled to
-    half resolution and laid out as printed, paper that stays below TONED_PAPER over TONED_REACH samples (not a
-    stroke of text, which has paper beside it) and forms one run across more than MARK_SPAN cells, as coloured ink
-    does in ``coloured_marks``."""
-    half = cv2.resize(luma, (spec.FRONT_W // 2, spec.FRONT_H // 2), interpolation=cv2.INTER_AREA)
+    pressed over the back, a smudge of toner, a pencil's shading): on the restored front's luminance, averaged to a
+    quarter of its size (a broad mark is broad) and laid out as printed, paper that stays below TONED_PAPER over
+    TONED_REACH samples (not a stroke of text, which has paper beside it) and forms one run across more than
+    MARK_SPAN cells, as coloured ink does in ``coloured_marks``."""
+    side = spec.BLOCK // 4
+    small = cv2.resize(luma, (spec.FRONT_W // 4, spec.FRONT_H // 4), interpolation=cv2.INTER_AREA)
     square = np.ones((TONED_REACH, TONED_REACH), np.uint8)
-    paper = cv2.dilate(as_printed(front_blocks(half)[block_map.perm], block_map), square)
-    return _runs_across_cells(paper < TONED_PAPER, spec.BLOCK // 2)
+    paper = cv2.dilate(as_printed(front_blocks(small)[block_map.perm], block_map), square)
+    return _runs_across_cells(paper < TONED_PAPER, side)
 
 
 def _runs_across_cells(mark: np.ndarray, side: int) -> np.ndarray:

@@ -94,8 +94,8 @@ def descramble(design: np.ndarray, block_map: BlockMap) -> np.ndarray:
 
 
 def front_blocks(front: np.ndarray) -> np.ndarray:
-    """The blocks of a FRONT_H x FRONT_W front (or one at half that size) in front order: (ROWS * COLS, b, b, ...)
-    with b = BLOCK (or BLOCK / 2)."""
+    """The blocks of a FRONT_H x FRONT_W front (or one reduced by a factor dividing BLOCK) in front order:
+    (ROWS * COLS, b, b, ...) with b = BLOCK (or BLOCK reduced alike)."""
     return _to_blocks(front, spec.ROWS, spec.COLS, front.shape[0] // spec.ROWS)
 
 
