@@ -1,4 +1,5 @@
-"""What every suite shares: the rule that real services skip only outside CI, free ports, headless Chromium."""
+"""What every suite shares: the rule that real services skip only outside CI, free ports, headless Chromium, the
+tests' issuing key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+
+def fixed_key():
+    """The tests' issuing key, the same in every run: a forgery's verdict can depend on where the block map puts
+    its changed blocks, and a test that checks how a verdict is shown must not change with a random key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from verify import IssuingKey
+
+    seed = bytes(range(100, 132))
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    return IssuingKey("test-2026", bytes(range(32)), public, seed, "2026-01-01T00:00:00+00:00")
+
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it through executable_path
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

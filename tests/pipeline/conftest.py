@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from verify import IssuedCertificate, IssuingKey, KeyRing, issue
+from tests.support import fixed_key
+from verify import IssuedCertificate, KeyRing, issue
 
 
 @pytest.fixture(scope="session")
 def keyring() -> KeyRing:
     """A fixed key, so that every run scrambles, scans and restores the same pixels."""
-    seed = bytes(range(100, 132))
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-    return KeyRing([IssuingKey("test-2026", bytes(range(32)), public, seed, "2026-01-01T00:00:00+00:00")])
+    return KeyRing([fixed_key()])
 
 
 @pytest.fixture(scope="session")
