@@ -183,6 +183,7 @@ def _case(args):
         bound = result.content or {}
         row["darker"], row["lighter"] = bound.get("darker"), bound.get("lighter")
         row["unchecked"] = bound.get("unchecked") or bound.get("not_checked")
+        row["checked"] = bound.get("checked")
         row["extra"] = {k: v for k, v in bound.items() if k not in KNOWN_CONTENT and k not in ("unchecked",
                                                                                              "not_checked")}
         row["stages"] = dict(result.timings_ms)
@@ -252,10 +253,12 @@ def main() -> None:
     print("accused: altered, scramble_mismatch, bad_signature or unknown_key. accuse / confirm: the largest genuine")
     print("darker cell difference as a share of the accusation and the confirmation threshold; lighter: as a share of")
     print("its threshold (over all cases of the class, verified or not); unchecked:")
-    print("cases whose answer names regions it could not check; ms: mean verification time of the verified cases,")
+    print("cases whose answer names regions it could not check; checked: bound regions the verified cases checked, on")
+    print("average (a verification that checked none rests on the signature and the signed text alone);")
+    print("ms: mean verification time of the verified cases,")
     print("content: the content check's share of it, new: stages today's pipeline does not have (mean ms)\n")
     print(f"{'class':<17} {'verified':>8} {'rescan':>6} {'accused':>7} {'accuse':>7} {'confirm':>7} {'lighter':>7}"
-          f" {'unchecked':>9}"
+          f" {'unchecked':>9} {'checked':>7}"
           f" {'ms':>6} {'content':>7} {'new':>6}  outcomes other than verified")
     totals = collections.Counter()
     for name in args.classes:
@@ -268,6 +271,8 @@ def main() -> None:
         lighter = max((r["lighter"] / content.LIGHTER for r in mine if r["lighter"] is not None), default=None)
         unchecked = sum(bool(r["unchecked"]) for r in mine)
         verified_rows = [r for r in mine if r["code"] == "verified"]
+        counts = [r["checked"] for r in verified_rows if r.get("checked") is not None]
+        checked = f"{statistics.fmean(counts):>7.1f}" if counts else f"{'-':>7}"
         ms = statistics.fmean(r["ms"] for r in verified_rows) if verified_rows else 0.0
         share = statistics.fmean(r["stages"].get("content", 0.0) / r["ms"] for r in verified_rows if r["ms"]) \
             if verified_rows else 0.0
@@ -278,7 +283,7 @@ def main() -> None:
         fmt = (lambda v: f"{v:>7.0%}" if v is not None else f"{'-':>7}")  # noqa: E731
         accuse, confirm = (None, None) if darker is None else (darker / content.ACCUSE, darker / content.DARKER)
         print(f"{name:<17} {ok:>4}/{len(mine):<3} {rescan:>6} {accused:>7} {fmt(accuse)} {fmt(confirm)} {fmt(lighter)} "
-              f"{unchecked:>9} {ms:>6.0f} {share:>7.0%} {new:>6.0f}  {others}", flush=True)
+              f"{unchecked:>9} {checked} {ms:>6.0f} {share:>7.0%} {new:>6.0f}  {others}", flush=True)
         for r in mine:
             named = _names(r["unchecked"])
             if named and args.verbose:
