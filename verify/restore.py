@@ -225,21 +225,19 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         # paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
-        if not any(doubts.values()):
-            level = paper_level(fingerprint.cell)
-            if level >= content.SPOT_LEVEL and max(c.darker for c in flagged) < content.ACCUSE + level:
-                checks = [dataclasses.replace(c, spotted=True) if c.refused else c for c in checks]
-                flagged = []
-    if flagged:
-        error = Altered if differs and not any(doubts.values()) else ContentUnconfirmed
-        extra = {k: True for k, v in doubts.items() if v}
-        raise error(
-            f"{len(flagged)} of {len(checks)} bound regions come out darker than signed",
-            regions=[{"name": c.name, "box": list(c.box), "outcome": c.outcome, "darker": c.darker,
-                      "lighter": c.lighter} for c in flagged],
-            tamper_map=content.tamper_map(front, flagged),
-            serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid", **extra,
-        )
+        level = 0.0 if any(doubts.values()) else paper_level(fingerprint.cell)
+        if level >= content.SPOT_LEVEL and max(c.darker for c in flagged) < content.ACCUSE + level:
+            checks = [dataclasses.replace(c, spotted=True) if c.refused else c for c in checks]
+        else:
+            error = Altered if differs and not any(doubts.values()) else ContentUnconfirmed
+            raise error(
+                f"{len(flagged)} of {len(checks)} bound regions come out darker than signed",
+                regions=[{"name": c.name, "box": list(c.box), "outcome": c.outcome, "darker": c.darker,
+                          "lighter": c.lighter} for c in flagged],
+                tamper_map=content.tamper_map(front, flagged),
+                serial=payload.serial, issuer=payload.issuer, key_id=payload.key_id, signature="valid",
+                **{k: True for k, v in doubts.items() if v},
+            )
     outcomes = {c.name: c.outcome for c in checks}
     bound: dict[str, Any] = {
         "bound": True, "regions": len(checks), "cell_px": fingerprint.cell,
