@@ -373,6 +373,23 @@ def speckled(page: np.ndarray, rng: np.random.Generator, *, share: float = 0.06,
     return _multiply(page, cv2.GaussianBlur(coverage, (0, 0), mm(0.1)), (grey, grey, grey))
 
 
+def glare(page: np.ndarray, rng: np.random.Generator, *, veil: float = 0.4) -> np.ndarray:
+    """Light reflected off the sheet into the camera (a window or a lamp on a glossy toner page): a broad pool of
+    light, ``veil`` of it at its brightest, added to what the page reflects, so that black ink lifts towards grey
+    there and stays black elsewhere. Unlike shade, which darkens ink and paper alike, a veil cannot be undone by
+    bringing paper to white."""
+    h, w = page.shape[:2]
+    yy, xx = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
+    cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.25, 0.75) * h
+    radius = rng.uniform(0.3, 0.5) * w
+    pool = np.exp(-0.5 * ((xx - cx) ** 2 + (yy - cy) ** 2) / radius**2)
+    angle = rng.uniform(0, 2 * np.pi)  # and a gradient across the page, as light from one side gives
+    ramp = 0.5 + 0.5 * ((xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle)) / max(h, w)
+    share = cv2.resize(veil * np.clip(0.75 * pool + 0.35 * ramp, 0, 1), (w, h), interpolation=cv2.INTER_LINEAR)
+    p = page.astype(np.float32)
+    return np.clip(p * (1 - share[..., None]) + 255 * share[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
 # --- the scan ------------------------------------------------------------------------------------------------------
 
 
@@ -423,6 +440,7 @@ CONDITIONS: dict[str, tuple] = {
     "cast": (colour_cast, {}, {}),
     "speckled": (speckled, {}, {}),
     "grayscale": (grayscale, {}, {"gray": True}),
+    "glare": (glare, {}, {"kind": "phone"}),
     "handwriting": (handwriting, {}, {}),
     "highlighter": (highlighter, {}, {}),
     "highlighter-grey": (highlighter, {"colour": "grey"}, {}),

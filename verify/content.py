@@ -63,6 +63,9 @@ MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the s
 # by more than the darkest cell of that paper, and from SPOT_LEVEL there the paper counts as spotted: a field that
 # comes out darker than DARKER but within ACCUSE plus that level is then not checked (reason ``spotted``).
 SPOT_LEVEL = 0.5
+BLACK_REACH = 3  # blocks either side of a block among which the darkest ink is the scan's black there
+UNEVEN_BLACK = 60  # levels of spread in that black from which a scan's light is too uneven to accuse (40 to 48
+# measured on flat scans of the sample; 63 to 87 under a glare that veils 45 % at its brightest)
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
 SEAL_LABEL = b"certverify/v3/strip\x00"  # v3: associated data of the strip's encryption
@@ -311,6 +314,28 @@ def tones_lost(front_gray: np.ndarray) -> bool:
     ink = front_gray < MID_TONES[1]
     flat_mid = ink & (front_gray > MID_TONES[0]) & (slope < FLAT)
     return int(np.count_nonzero(flat_mid)) < MIN_MID_TONES * max(1, int(np.count_nonzero(ink)))
+
+
+def black_spread(front_gray: np.ndarray, printed: np.ndarray, excluded: np.ndarray) -> float:
+    """How unevenly the scan printed black over the scrambled area, in gray levels of the restored front: the spread
+    (2nd to 98th percentile) of the darkest ink within BLACK_REACH blocks of each block where the blocks lie on the
+    back (``printed``: the front block at each printed position, ``BlockMap.perm``), over the blocks not
+    ``excluded`` (front order, (ROWS, COLS): under a mark) and away from the area's edge.
+
+    Paper is brought to white block by block, so light that shades the page leaves black where it was; light that
+    veils part of the page (glare off a photographed sheet, a lamp's reflection) adds to ink and paper alike and
+    lifts black there. The shuffle spreads every part of the front evenly over the back, so on a flat scan the
+    darkest ink around each place varies only as much as the front's strokes do."""
+    b, r = spec.BLOCK, BLACK_REACH
+    darkest = cv2.blur(front_gray, (3, 3)).reshape(spec.ROWS, b, spec.COLS, b).min(axis=(1, 3))
+    on_back = darkest.ravel()[printed].reshape(spec.ROWS, spec.COLS)
+    kept = ~excluded.ravel()[printed].reshape(spec.ROWS, spec.COLS)
+    floor = cv2.erode(np.where(kept, on_back, 255).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    values = floor[r:-r, r:-r][kept[r:-r, r:-r]]
+    if values.size < 4 * (2 * r + 1) ** 2:  # too little of the back left to tell
+        return 0.0
+    low, high = np.percentile(values, [2, 98])
+    return float(high - low)
 
 
 def paper_level(paper: list[np.ndarray], cell: int = CELL_SIZES[0]) -> float:

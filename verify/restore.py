@@ -167,7 +167,9 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
         bound = check_content(fingerprint, luma, front, payload, left_out, folded=folded,
-                              paper_level=functools.partial(_paper_level, gray, grid))
+                              paper_level=functools.partial(_paper_level, gray, grid),
+                              black_spread=functools.partial(content.black_spread, luma, block_map.perm,
+                                                             left_out["marked"] | left_out["creased"]))
     if any(mask.any() for mask in left_out.values()):
         bound["marks"] = marks.boxes(left_out)
     front = marks.shade(front, left_out["marked"] | left_out["creased"])
@@ -206,12 +208,14 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
 
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
                   left_out: dict[str, np.ndarray] | None = None, folded: bool = False,
-                  paper_level: Callable[[int], float] = lambda cell: 0.0) -> dict[str, Any]:
+                  paper_level: Callable[[int], float] = lambda cell: 0.0,
+                  black_spread: Callable[[], float] = lambda: 0.0) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
-    (whose panels may sit off their dots' fit inside the scrambled area) or in a scan that lost the print's middle
-    tones (``content.tones_lost``: red ink thresholded to black): each names the regions, with a coarse tamper map
+    (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
+    tones (``content.tones_lost``: red ink thresholded to black) or under light that lifts black in places
+    (``black_spread`` from UNEVEN_BLACK: glare): each names the regions, with a coarse tamper map
     of the front (RGB) and never the front itself. On spotted paper (the darkest cell of the blank paper beside the
     scrambled area, ``paper_level`` at the fingerprint's cell size, at SPOT_LEVEL or more, and no region darker
     than ACCUSE by more than it; asked only when a region would be refused) those regions are not checked, reason
@@ -221,10 +225,11 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
-        # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, specks all over the
-        # paper (each asked only while no earlier one holds)
+        # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, glare, specks all
+        # over the paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
+        doubts["uneven_light"] = not any(doubts.values()) and black_spread() >= content.UNEVEN_BLACK
         level = 0.0 if any(doubts.values()) else paper_level(fingerprint.cell)
         if level >= content.SPOT_LEVEL and max(c.darker for c in flagged) < content.ACCUSE + level:
             checks = [dataclasses.replace(c, spotted=True) if c.refused else c for c in checks]

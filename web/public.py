@@ -62,6 +62,8 @@ UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a not
 DOUBTS = {"folded": _l("The sheet did not lie flat: the dotted frame shows a fold. Unfold it and scan it under the "
                        "closed lid."),
           "tones_lost": _l("The scan lost the print's grey tones (a black-and-white or text mode). Scan in colour."),
+          "uneven_light": _l("Light fell unevenly on the sheet: glare or a reflection lifts black ink to grey in "
+                             "places. Scan it under the closed lid, or photograph it again without glare."),
           "spotted": _l("The blank paper beside the scrambled image carries dark specks, and specks inside it can "
                         "darken a field. Scan it again; if the paper itself is dirty, compare it with the signed text.")}
 

@@ -33,6 +33,7 @@ CASES = {
     "grey highlighter": (field.highlighter, {"colour": "grey"}, {}),
     "staple and punch holes": (lambda p, r: field.punch_holes(field.staple(p, r), r), {}, {}),
     "speckled paper": (field.speckled, {}, {}),
+    "glare on a photographed sheet": (field.glare, {}, {"kind": "phone"}),
 }
 
 
@@ -192,6 +193,40 @@ def test_a_scan_thresholded_to_black_and_white_is_not_accused(cert, keyring, thr
     with pytest.raises(errors.ContentUnconfirmed) as caught:
         restore(field.finish(page, np.random.default_rng(threshold), gray=True), keyring)
     assert caught.value.context["tones_lost"] is True and caught.value.context["regions"]
+
+
+def test_glare_that_darkens_fields_asks_for_a_rescan_and_says_why(cert, keyring):
+    """A pool of light veiling a photographed sheet lifts black to grey where it falls, so the fields whose blocks lay
+    outside it come out darker than the page's one ink gain expects (this case reads 1.7 levels darker: it was
+    `altered`). The scan's black varies across the area: the answer asks for a rescan without glare."""
+    rng = np.random.default_rng(5)
+    with pytest.raises(errors.ContentUnconfirmed) as caught:
+        restore(field.finish(field.glare(cert.back, rng), rng, kind="phone"), keyring)
+    assert caught.value.context["uneven_light"] is True
+    assert max(r["darker"] for r in caught.value.context["regions"]) > 1.6
+
+
+def test_black_varies_across_the_area_under_glare_and_not_on_a_flat_scan(cert, keyring):
+    """``content.black_spread``: a flat office scan's darkest ink varies over the area with the front's strokes
+    alone, well under ``UNEVEN_BLACK``; under glare it passes it."""
+    from verify import content, spec
+    from verify.derive import BlockMap
+    from verify.locate import locate_markers, measure_dots
+    from verify.restore import resample_front, sharpen
+
+    secret = keyring.get(cert.facts.key_id).scramble_secret
+    block_map = BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial)
+
+    def spread(page, kind):
+        data = field.finish(page, np.random.default_rng(3), kind=kind)
+        gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        fit = locate_markers(gray)
+        grid = measure_dots(gray, fit)
+        luma = sharpen(resample_front(gray, None, fit, grid, block_map)[0], grid.blur_px / grid.px_per_unit)
+        return content.black_spread(luma, block_map.perm, np.zeros((spec.ROWS, spec.COLS), bool))
+
+    assert spread(cert.back, "office") < 0.85 * content.UNEVEN_BLACK
+    assert spread(field.glare(cert.back, np.random.default_rng(5)), "phone") >= content.UNEVEN_BLACK
 
 
 @pytest.mark.parametrize(("share", "darkness", "seed"), [(0.06, 0.45, 0), (0.03, 0.3, 1)])

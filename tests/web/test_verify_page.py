@@ -229,4 +229,7 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
     assert "濃い汚れの点" in doubts(spotted, "ja")[0]
     folded = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], folded=True)
     assert doubts(folded, "en")[0].startswith("The sheet did not lie flat")
+    glare = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], uneven_light=True)
+    assert doubts(glare, "en")[0].startswith("Light fell unevenly on the sheet")
+    assert "照り返し" in doubts(glare, "ja")[0]
     assert doubts(ContentUnconfirmed("darker", regions=[]), "en") == []
