@@ -62,6 +62,10 @@ MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the s
 # specks the scrambled area too, where it makes fields read darker: an accusation needs a field darker than ACCUSE
 # by more than the darkest cell of that paper, and from SPOT_LEVEL there the paper counts as spotted: a field that
 # comes out darker than DARKER but within ACCUSE plus that level is then not checked (reason ``spotted``).
+# Along a crease a block may restore a little out of place, but most do not: the cells there are compared too, and
+# left out (reason ``creased``) in a region where one of them differs by more than MATCHING of either threshold.
+COMPARED_UNLESS_DIFFERENT = ("creased",)
+MATCHING = 0.7
 SPOT_LEVEL = 0.5
 BLACK_REACH = 3  # blocks either side of a block among which the darkest ink is the scan's black there
 UNEVEN_BLACK = 60  # levels of spread in that black from which a scan's light is too uneven to accuse (40 to 48
@@ -265,8 +269,9 @@ def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndar
     takes out what a scan does to the whole page and leaves what a changed character does to a few cells.
 
     ``left_out`` maps a reason (``marked``, ``creased``) to a (ROWS, COLS) mask of the front's blocks not to
-    compare: every cell within the softening's reach of such a block is left out of the comparison and of the ink
-    gain, and counted per region."""
+    compare: every cell within the softening's reach of such a block is left out of the ink gain and of the
+    comparison, and counted per region. Cells left out for a reason of COMPARED_UNLESS_DIFFERENT are compared all
+    the same, and left out only in a region where one of them differs."""
     reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
     h, w = front_gray.shape
     measured, skipped = [], []
@@ -284,7 +289,13 @@ def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndar
                      np.concatenate([r.levels[k] for r, k in zip(fp.regions, kept, strict=True)]).astype(np.float32))
     checks = []
     for r, m, k, s in zip(fp.regions, measured, kept, skipped, strict=True):
-        diff = (m / gain - r.levels)[k]
+        diff = m / gain - r.levels
+        for reason in COMPARED_UNLESS_DIFFERENT:
+            if reason in s:
+                cells = s[reason] & ~np.logical_or.reduce([v for o, v in s.items() if o != reason], initial=False)
+                if (diff[cells] <= MATCHING * DARKER).all() and (-diff[cells] <= MATCHING * LIGHTER).all():
+                    k, s = k | cells, {**s, reason: s[reason] & ~cells}
+        diff = diff[k]
         reasons = [reason for reason, cells in s.items() if cells.any()]
         checks.append(RegionCheck(r.name, r.box(fp.cell), round(max(0.0, float(diff.max(initial=0.0))), 2),
                                   round(max(0.0, float(-diff.min(initial=0.0))), 2), int(k.size),

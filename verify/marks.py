@@ -36,7 +36,7 @@ MAX_PEN_RUN = 12  # pixels along a cell's edge one thin stroke crossing it cover
 MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
 PEN_REACH = 4  # cells beyond a pen mark within which its strokes are followed on the scan
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
-CREASE_REACH = 3  # rows (columns) beside a crease's that are left out too: the paper bulges there
+CREASE_REACH = 5  # rows (columns) beside a crease's that are taken with it: the paper bulges there
 MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12 degrees askew) to be one crease
 
 
@@ -71,16 +71,26 @@ def coloured_marks(ycc_printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
     return _runs_across_cells(as_printed(coloured, block_map), side)
 
 
-def toned_marks(luma: np.ndarray, block_map: BlockMap) -> np.ndarray:
+def _as_printed(front: np.ndarray, block_map: BlockMap, ignore: np.ndarray | None) -> np.ndarray:
+    """The restored front's blocks laid out as printed (``scramble.as_printed``), those of ``ignore`` (bool per
+    printed position) blanked to paper."""
+    blocks = front_blocks(front)[block_map.perm]  # a copy: indexed by the permutation
+    if ignore is not None:
+        blocks[ignore] = 255
+    return as_printed(blocks, block_map)
+
+
+def toned_marks(luma: np.ndarray, block_map: BlockMap, ignore: np.ndarray | None = None) -> np.ndarray:
     """Printed cells (bool per printed position) under a broad mark in grey or black (a watermark or grey felt-tip
     pressed over the back, a smudge of toner, a pencil's shading): on the restored front's luminance, averaged to a
     quarter of its size (a broad mark is broad) and laid out as printed, paper that stays below TONED_PAPER over
     TONED_REACH samples (not a stroke of text, which has paper beside it) and forms one run across more than
-    MARK_SPAN cells, as coloured ink does in ``coloured_marks``."""
+    MARK_SPAN cells, as coloured ink does in ``coloured_marks``. Cells of ``ignore`` (a crease, whose shadow is
+    broad grey) are not looked at."""
     side = spec.BLOCK // 4
     small = cv2.resize(luma, (spec.FRONT_W // 4, spec.FRONT_H // 4), interpolation=cv2.INTER_AREA)
     square = np.ones((TONED_REACH, TONED_REACH), np.uint8)
-    paper = cv2.dilate(as_printed(front_blocks(small)[block_map.perm], block_map), square)
+    paper = cv2.dilate(_as_printed(small, block_map, ignore), square)
     return _runs_across_cells(paper < TONED_PAPER, side)
 
 
@@ -116,8 +126,9 @@ def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
     """Printed cells (bool per printed position) along a crease, from where the dot track jumps (``GridFit.creases``:
     per side, k where dots k and k + 1 lie apart). Each panel of a folded sheet is mapped by the track on its own
     side of the crease; the row of cells the crease runs through (between the jumps on the left and the right, for a
-    crease askew) mixes two panels and is left out, as is a column for a crease down the sheet, with CREASE_REACH
-    rows (columns) either side, where the paper beside the crease bulges off the dots' fit."""
+    crease askew) mixes two panels, as does a column for a crease down the sheet, and CREASE_REACH rows (columns)
+    either side are taken too, where the paper beside the crease bulges off the dots' fit. Their cells are compared
+    and left out of a field only where one differs (``content.COMPARED_UNLESS_DIFFERENT``)."""
     out = np.zeros((spec.ROWS, spec.COLS), bool)
     for sides, n, axis in ((("left", "right"), spec.ROWS, 0), (("top", "bottom"), spec.COLS, 1)):
         near, far = (np.asarray(jumps.get(s, ()), dtype=int) for s in sides)
@@ -206,16 +217,17 @@ def boxes(left_out: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
             for reason, mask in left_out.items() if mask.any()}
 
 
-def pen_marks(luma: np.ndarray, block_map: BlockMap,
-              follow: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+def pen_marks(luma: np.ndarray, block_map: BlockMap, follow: Callable[[np.ndarray], np.ndarray] | None = None,
+              ignore: np.ndarray | None = None) -> np.ndarray:
     """Printed cells (bool per printed position) under a thin stroke in dark ink (a ballpoint note in black, a
     pencil line) drawn across the printed back: where a thin dark stroke leaves one printed cell and enters its
     neighbour at the same place, the two cells are joined, and a chain of at least MIN_PEN_CELLS joined cells is a
     mark, with the shorter and fainter chains around it, every cell within their outlines, the cells its strokes
     run on into (``follow``: ``follow_strokes`` on the scan) and the cells within three of them (a loop of the
     handwriting reaches that far beyond its chain). The scramble puts unrelated blocks side by side, so its own
-    strokes meet at a boundary only by chance, and such chance meetings do not chain."""
-    mosaic = as_printed(front_blocks(luma)[block_map.perm], block_map)
+    strokes meet at a boundary only by chance, and such chance meetings do not chain. Cells of ``ignore`` (a
+    crease, whose shadow runs from cell to cell as a stroke does) are not looked at."""
+    mosaic = _as_printed(luma, block_map, ignore)
     cells, cells_per = _joined_cells(mosaic < PEN_DARK)
     chains = np.flatnonzero(cells_per >= MIN_PEN_CELLS)
     chains = chains[chains > 0]

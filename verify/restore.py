@@ -161,8 +161,8 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
     clock.lap("finish")
-    marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid))
-    marked |= marks.toned_marks(luma, block_map)
+    marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid), creased)
+    marked |= marks.toned_marks(luma, block_map, creased)
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:

@@ -228,6 +228,23 @@ def test_specks_over_a_forgery_never_make_a_changed_field_match(cert, keyring, s
     assert CHANGED <= {f["name"] for f in result.content["signed_text"]}
 
 
+@pytest.mark.parametrize(("shift", "seed"), [(1.0, 1), (2.0, 5)])
+def test_a_fold_through_a_forgery_never_makes_a_changed_field_match(cert, keyring, shift, seed):
+    """The exact forgery folded in three: its creases' cells are compared too, and the answer may verify what they
+    leave, but a changed field is never reported as matching (it is refused, or not checked beside a crease)."""
+    from tests.field import finish, fold
+
+    rng = np.random.default_rng(seed)
+    try:
+        result = restore(finish(fold(exact_forgery(cert, keyring), rng, shift_mm=shift), rng), keyring)
+    except errors.VerifyError as exc:
+        assert exc.code in {"altered", "content_unconfirmed", "scan_unrestorable"}
+        return
+    unchecked = {u["name"] for u in result.content["unchecked"]}
+    assert CHANGED <= unchecked
+    assert CHANGED <= {f["name"] for f in result.content["signed_text"]}
+
+
 def test_a_pen_stroke_is_followed_on_the_scan_from_the_cells_it_starts_in(cert):
     """``marks.follow_strokes``: from one printed cell, the cells a pen's stroke runs on into (within PEN_REACH),
     read on the scan where the stroke crosses the guard bands unbroken; cells it does not reach stay out."""
