@@ -18,6 +18,8 @@ content check costs.
 (f) The exact forgery with red stamp ink, or a grey felt-tip, over every changed block: what hiding a change under
     marks achieves.
 (g) The exact forgery printed on speckled paper: what grime all over the sheet achieves.
+(h) The exact forgery folded in three (tests/field.py's fold, 1 and 2 mm): what a fold achieves, now that the
+    cells beside a crease are compared too.
 For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
 largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
@@ -42,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.field import speckled  # noqa: E402
+from tests.field import finish, fold, speckled  # noqa: E402
 from tests.forgery import (  # noqa: E402
     GREY_TINT,
     STAMP_RED,
@@ -214,6 +216,13 @@ def main() -> None:
         rng = np.random.default_rng(3)
         data, _ = scan_bytes(speckled(WORLD["exact_back"], rng), CLASSES[name][1], seed=9)
         print(f"  {name:<10} {_hidden_fields(data, ring)}")
+
+    print("\n(h) the exact forgery folded in three for an envelope (tests/field.py's fold), office scans")
+    for shift in (1.0, 2.0):
+        for seed in range(4):
+            rng = np.random.default_rng(seed)
+            data = finish(fold(WORLD["exact_back"], rng, shift_mm=shift), rng)
+            print(f"  {shift:.0f} mm, case {seed}  {_hidden_fields(data, ring)}")
 
     _digits_report(args.jobs)
 
