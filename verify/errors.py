@@ -131,6 +131,26 @@ class MarkersNotFound(LocateError):
                   "用紙を平らにしてピントを合わせ、もう一度スキャンしてください。")
 
 
+class BlankPage(MarkersNotFound):
+    """No corner mark, and nothing printed on the page: the sheet scanned the wrong way up, or an empty one."""
+
+    message_en = ("Nothing printed was found in the picture: the page is blank. Place the certificate with its back "
+                  "(the side with the scrambled image, the code and the four corner marks) facing the scanner glass "
+                  "or the camera, and scan it again.")
+    message_ja = ("画像に印刷が見つかりませんでした(白紙です)。証明書の裏面(スクランブル画像・コード・四隅のマークがある"
+                  "面)をスキャナーのガラス面またはカメラに向けて、もう一度スキャンしてください。")
+
+
+class NotTheBack(MarkersNotFound):
+    """No corner mark and no QR code anywhere: not the back (the front by mistake, another document, a photo)."""
+
+    message_en = ("This picture has none of the back's four corner marks and no code: it looks like the front of "
+                  "the certificate, another document or a photograph. Turn the sheet over and scan the back, the "
+                  "side with the scrambled image, the code and the four corner marks.")
+    message_ja = ("この画像には裏面の四隅のマークもコードもありません。証明書の表面か、別の書類・写真のようです。"
+                  "用紙を裏返し、スクランブル画像・コード・四隅のマークがある裏面をスキャンしてください。")
+
+
 class GridNotFound(LocateError):
     code = "grid_not_found"
     message_en = ("The dotted frame around the scrambled image could not be measured. The back may be folded, "

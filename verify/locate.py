@@ -23,7 +23,7 @@ import zxingcpp
 
 from . import spec
 from .derive import BlockMap
-from .errors import CodeUnreadable, GridNotFound, MarkersNotFound, ResolutionTooLow
+from .errors import BlankPage, CodeUnreadable, GridNotFound, MarkersNotFound, NotTheBack, ResolutionTooLow
 from .scramble import turn
 
 DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
@@ -41,6 +41,10 @@ SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: roo
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
+INK_CONTRAST = 80  # levels under the paper from which a pixel is printed ink, for telling a blank page
+BLANK_INK = 0.0005  # share of printed pixels under which a picture holds nothing printed
+MIN_SHEET = 0.4  # share of the picture that paper takes at least, for it to be called a blank page (a flatbed
+# scan: all of it; a sheet photographed on a table: about half)
 MARKER_READ_PX = 8  # window pixels a module when a missing marker is read where the found ones put it
 MARKER_READ_REACH = 10  # modules each way from that place the read searches
 MARKER_READ_CONTRAST = 40  # grey levels between its dark and light modules, at least
@@ -200,8 +204,32 @@ def locate_markers(gray: np.ndarray) -> PageFit:
         if fit is not None:
             fit.preview, fit.preview_factor = best_small, best_factor
             return fit
+    if not best:
+        raise _unlike_a_back(best_small)
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
+
+
+def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
+    """Why a picture in which no corner mark was found is not a back, as the common wrong uploads show it (the
+    reduced picture of the marker search is enough): a sheet of paper with nothing printed on it (``BlankPage``:
+    the paper scanned the wrong way up, or an empty sheet; ink is what lies darker than the paper inside it, thin
+    enough that closing 4 mm gaps joins it to the paper), or no QR code anywhere (``NotTheBack``: the front uploaded
+    by mistake, another document, a photograph). A back whose marks are cut off or covered still shows its code:
+    the usual ``MarkersNotFound``."""
+    paper = float(np.percentile(small, 90))
+    near = max(3, round(max(small.shape) * 0.015)) | 1  # 4 mm across an A4 page: the gaps between strokes
+    sheet = cv2.morphologyEx((small >= paper - INK_CONTRAST // 2).view(np.uint8), cv2.MORPH_CLOSE,
+                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (near, near))).view(bool)
+    ink = float(np.count_nonzero(sheet & (small < paper - INK_CONTRAST))) / max(1, np.count_nonzero(sheet))
+    if ink < BLANK_INK and sheet.mean() >= MIN_SHEET:
+        return BlankPage(f"{ink:.3%} of the picture is darker than its paper: nothing is printed on it",
+                         found=[], missing=sorted(spec.MARKER_IDS), reason="blank")
+    found, _ = cv2.QRCodeDetector().detect(small)
+    if not found and not zxingcpp.read_barcodes(small, formats=zxingcpp.BarcodeFormat.QRCode):
+        return NotTheBack("no corner mark and no QR code anywhere in the picture", found=[],
+                          missing=sorted(spec.MARKER_IDS), reason="no_back")
+    return MarkersNotFound("found none of the 4 corner marks", found=[], missing=sorted(spec.MARKER_IDS))
 
 
 def _page_similarity(found: dict[str, np.ndarray]) -> np.ndarray:

@@ -130,8 +130,8 @@ def test_search_budget_ends_a_many_page_upload(keyring):
 
     page = cv2.imencode(".png", np.full((1754, 1240), 255, np.uint8))[1].tobytes()
     with locate.search_budget(0.0):
-        error = code_of(page, keyring, blank)  # restore() opens its own budget: the page is searched
-    assert isinstance(error, MarkersNotFound) and error.context.get("reason") is None
+        error = code_of(page, keyring, blank)  # restore() opens its own budget: the page is searched to the end
+    assert isinstance(error, MarkersNotFound) and error.context.get("reason") == "blank"
     with locate.search_budget(0.0), pytest.raises(MarkersNotFound) as info:
         locate.locate_markers(np.full((1754, 1240), 255, np.uint8))
     assert info.value.context["reason"] == "search_budget"

@@ -6,6 +6,7 @@ import base64
 import io
 import re
 
+import pytest
 from PIL import Image
 
 from tests.web.helpers import ISSUER, SERIAL, csrf_token, log_entries, multipart, upload
@@ -99,6 +100,19 @@ def test_error_page_in_english_carries_the_pipeline_message(client):
     client.get("/?lang=en")
     html = upload(client, b"GIF89a" + b"\0" * 100, filename="back.gif").get_data(as_text=True)
     assert "This file type is not supported." in html
+
+
+@pytest.mark.parametrize(("lang", "says"), [("en", "it looks like the front of the certificate"),
+                                            ("ja", "証明書の表面か、別の書類・写真のようです")])
+def test_the_front_sent_by_mistake_is_named_in_the_pages_language(client, sample, lang, says):
+    """The front uploaded instead of the back: the page says so in its own language (it was told, in Japanese on
+    an English page too, to get the four corner marks into the picture)."""
+    import verify
+
+    client.get(f"/?lang={lang}")
+    front = verify.encode_image(sample.front, fmt="jpeg", quality=90)
+    html = upload(client, front, filename="front.jpg").get_data(as_text=True)
+    assert "markers_not_found" in html and says in html
 
 
 def test_request_too_large_is_413_with_code(app_factory, sample):
