@@ -33,6 +33,8 @@ class WebErrorKind:
     status: int
     message_en: str
     message_ja: str
+    wait_en: str = ""  # said instead when the answer knows how long to wait: {seconds}
+    wait_ja: str = ""
 
 
 WEB_ERRORS: dict[str, WebErrorKind] = {k.code: k for k in (
@@ -64,18 +66,24 @@ WEB_ERRORS: dict[str, WebErrorKind] = {k.code: k for k in (
                  "The request is too large. Send one scan of the certificate's back, at 300 dpi, under the size limit.",
                  "リクエストが大きすぎます。証明書の裏面のスキャン画像を 1 つだけ、300 dpi で上限より小さくして送信してください。"),
     WebErrorKind("rate_limited", 429,
-                 "Too many checks in a short time. Wait a little (see Retry-After) and try again.",
-                 "短時間に確認の回数が多すぎます。しばらく待ってから(Retry-After を参照)もう一度お試しください。"),
+                 "Too many checks in a short time. Wait a little and try again.",
+                 "短時間に確認の回数が多すぎます。しばらく待ってからもう一度お試しください。",
+                 "Too many checks in a short time. Wait {seconds} seconds and try again.",
+                 "短時間に確認の回数が多すぎます。{seconds} 秒待ってからもう一度お試しください。"),
     WebErrorKind("internal", 500,
                  "Something went wrong on our side and the check was not completed. Try again later; the fault "
                  "was recorded.",
                  "サイト側の問題で確認を完了できませんでした。時間をおいて再度お試しください。この障害は記録されています。"),
     WebErrorKind("unavailable", 503,
                  "The check cannot be recorded right now, so it was not carried out. Try again in a few minutes.",
-                 "現在、確認の記録ができないため、確認を行いませんでした。数分後にもう一度お試しください。"),
+                 "現在、確認の記録ができないため、確認を行いませんでした。数分後にもう一度お試しください。",
+                 "The check cannot be recorded right now, so it was not carried out. Try again in {seconds} seconds.",
+                 "現在、確認の記録ができないため、確認を行いませんでした。{seconds} 秒後にもう一度お試しください。"),
     WebErrorKind("overloaded", 503,
-                 "The site is busy with other checks right now. Try again in a few seconds (see Retry-After).",
-                 "現在ほかの確認の処理で混み合っています。数秒後にもう一度お試しください(Retry-After を参照)。"),
+                 "The site is busy with other checks right now. Try again in a few seconds.",
+                 "現在ほかの確認の処理で混み合っています。数秒後にもう一度お試しください。",
+                 "The site is busy with other checks right now. Try again in {seconds} seconds.",
+                 "現在ほかの確認の処理で混み合っています。{seconds} 秒後にもう一度お試しください。"),
 )}
 
 
@@ -90,6 +98,9 @@ class WebError(Exception):
         self.context = context
 
     def message(self, lang: str = "ja") -> str:
+        wait = self.kind.wait_en if lang == "en" else self.kind.wait_ja
+        if wait and self.retry_after:
+            return wait.format(seconds=int(self.retry_after))
         return self.kind.message_en if lang == "en" else self.kind.message_ja
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import cv2
 import numpy as np
@@ -152,7 +153,9 @@ def test_api_rate_limit_counts_per_key(app_factory, sample, spec):
     assert response.status_code == 429
     check_schema(spec, "Problem", response.json)
     assert response.json["code"] == "rate_limited"
-    assert int(response.headers["Retry-After"]) >= 1
+    wait = int(response.headers["Retry-After"])
+    said = re.search(r"(\d+) (?:seconds|秒)", response.json["detail"])
+    assert wait >= 1 and said and abs(int(said[1]) - wait) <= 1
     assert client.post(URL, data=b"", headers=auth(second)).status_code == 400  # its own allowance
 
 
