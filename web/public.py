@@ -7,6 +7,7 @@ code's status), with the restored front embedded as a data: URL, so nothing of i
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import verify
+from verify import spec
 from verify.errors import VerifyError
 from web import auditlog, service
 from web.i18n import current_lang
@@ -72,6 +74,8 @@ SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code
               "too_large", "too_many_pixels", "too_many_pages", "unsupported_format", "empty_upload",
               "strip_unreadable", "content_unverifiable", "content_unconfirmed", "scan_unrestorable", "pdf_too_complex",
               "pdf_encrypted", "not_a_page"}
+# Failures of a picture that may not show the back at all: their page shows what the back looks like.
+WRONG_PICTURE_CODES = {"markers_not_found", "resolution_too_low", "not_a_page"}
 # Failures that mean "do not trust this paper".
 DISTRUST_CODES = {"bad_signature", "scramble_mismatch", "altered", "unknown_key", "unsupported_version"}
 
@@ -99,7 +103,33 @@ def switch_url(lang: str) -> str:
 
 @bp.get("/")
 def upload() -> str:
-    return render_template("upload.html", too_large_message=message_for("too_large", current_lang()))
+    return render_template("upload.html", **_form_context())
+
+
+def _form_context() -> dict[str, Any]:
+    """What the upload form (``_upload_form.html``) needs beyond the page context."""
+    return {"too_large_message": message_for("too_large", current_lang())}
+
+
+@functools.cache
+def back_diagram() -> dict[str, Any]:
+    """The back as the format lays it out (``verify.spec``), in millimetres, for the picture on the pages of
+    a scan in which it was not found: the corner marks, the code's box, the scrambled area and the data strip."""
+    mm = spec.MM_PER_INCH / spec.UNITS_PER_INCH
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> dict[str, float]:
+        return {"x": round(x0 * mm, 1), "y": round(y0 * mm, 1), "w": round((x1 - x0) * mm, 1),
+                "h": round((y1 - y0) * mm, 1)}
+
+    return {
+        "w": round(spec.PAGE_W * mm), "h": round(spec.PAGE_H * mm),
+        "markers": [{"x": round(r.x * mm, 1), "y": round(r.y * mm, 1), "s": round(r.w * mm, 1)}
+                    for r in spec.marker_rects().values()],
+        "code": box(*spec.QR_BOX),
+        "area": box(spec.GRID_X, spec.GRID_Y, spec.GRID_X + spec.GRID_W, spec.GRID_Y + spec.GRID_H),
+        "strip": box(spec.STRIP_X, spec.STRIP_Y, spec.STRIP_X + spec.GRID_W,
+                     spec.STRIP_Y + spec.STRIP_ROWS * spec.STRIP_MODULE),
+    }
 
 
 @bp.get("/verify")
@@ -166,6 +196,9 @@ def error_response(error: VerifyError | WebError, reference: bool = False) -> Re
         doubts=[text for flag, text in DOUBTS.items() if context.get(flag) is True],
         tamper_map_url=_tamper_map_url(context.get("tamper_map")),
         scan_advice=error.code in SCAN_CODES,
+        try_again=error.code in SCAN_CODES and not reference,
+        diagram=back_diagram() if error.code in WRONG_PICTURE_CODES else None,
+        **_form_context(),
         distrust=error.code in DISTRUST_CODES,
         web_error=error.code in WEB_ERRORS,
         context=public_context(error) if error.code not in WEB_ERRORS else {},

@@ -113,6 +113,8 @@ def test_the_front_sent_by_mistake_is_named_in_the_pages_language(client, sample
     front = verify.encode_image(sample.front, fmt="jpeg", quality=90)
     html = upload(client, front, filename="front.jpg").get_data(as_text=True)
     assert "markers_not_found" in html and says in html
+    # what the back looks like, and the file chooser to try again in place
+    assert 'id="back-diagram"' in html and 'id="upload-form"' in html and 'name="csrf_token"' in html
 
 
 def test_request_too_large_is_413_with_code(app_factory, sample):
@@ -179,6 +181,7 @@ def test_a_back_rebuilt_for_an_altered_front_is_called_altered(app, client, samp
         "住所", "1 人目の氏名", "1 人目の生年月日"]
     assert 'class="tamper-map" src="data:image/png;base64,' in html
     assert 'id="restored-front"' not in html
+    assert 'id="upload-form"' not in html  # another scan of this paper is no remedy
     entry = log_entries(app)[-1]
     assert (entry["outcome"], entry["error_code"], entry["serial"], entry["signature"]) == (
         "altered", "altered", SERIAL, "valid")
