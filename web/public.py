@@ -42,10 +42,10 @@ bp = Blueprint("public", __name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
+# The document types a code carries, as a reader names them: the codes are ``verify.code.DOCUMENT_TYPES``'s.
 DOCUMENT_TYPES = {
     "residence": _l("Certificate of residence (住民票の写し)"),
-    "seal": _l("Seal-registration certificate (印鑑登録証明書)"),
-    "seal_registration": _l("Seal-registration certificate (印鑑登録証明書)"),
+    "seal-registration": _l("Seal-registration certificate (印鑑登録証明書)"),
 }
 SIGNATURES = {"valid": _l("Valid: signed by the issuer's registered key")}
 QUALITY_LABELS = {"dpi": _l("Estimated resolution (dpi)")}

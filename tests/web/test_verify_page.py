@@ -253,3 +253,18 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
     assert doubts(glare, "en")[0].startswith("Light fell unevenly on the sheet")
     assert "照り返し" in doubts(glare, "ja")[0]
     assert doubts(ContentUnconfirmed("darker", regions=[]), "en") == []
+
+
+def test_every_document_type_a_code_carries_is_named_on_the_result_page(client, sample):
+    """The page names the document types by the codes the issuing side writes (``verify.code.DOCUMENT_TYPES``; a
+    seal-registration certificate showed its raw code)."""
+    import verify
+    from verify.code import DOCUMENT_TYPES
+    from web.public import DOCUMENT_TYPES as NAMES
+
+    assert NAMES.keys() == DOCUMENT_TYPES.keys()
+    ring = verify.KeyRing.load(sample.keys_dir)
+    seal = verify.issue(ring, serial="SEAL-000001", issuer=ISSUER, document_type="seal-registration")
+    html = upload(client, verify.encode_image(seal.back, fmt="png"), filename="back.png").get_data(as_text=True)
+    document = re.search(r'id="fact-document-type">([^<]*)<', html)
+    assert document and "印鑑登録証明書" in document[1] and "seal-registration" not in document[1]
