@@ -125,3 +125,20 @@ def test_other_pages(page, live_server):
         page.goto(live_server.url + path)
         assert page.locator("h1").is_visible()
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [390, 320])
+def test_the_header_fits_a_phone_in_both_languages(page, live_server, width):
+    """At a phone's width the page never scrolls sideways (WCAG 1.4.10; at 320 px the English header overflowed by
+    36 px), the language buttons stay one line high (they stacked into 91 px boxes at 390 px) and the brand name
+    is not broken inside a word."""
+    page.set_viewport_size({"width": width, "height": 844})
+    for lang in ("ja", "en"):
+        page.goto(live_server.url + f"/?lang={lang}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        for button in page.locator(".lang-switch > *").all():
+            assert button.bounding_box()["height"] < 40
+        name = page.locator(".brand-name")
+        line = float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+        assert name.bounding_box()["height"] < 1.5 * line  # one line
+        page.screenshot(path=str(SHOTS / f"header-{lang}-{width}.png"))
