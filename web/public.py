@@ -48,7 +48,6 @@ DOCUMENT_TYPES = {
     "seal-registration": _l("Seal-registration certificate (印鑑登録証明書)"),
 }
 SIGNATURES = {"valid": _l("Valid: signed by the issuer's registered key")}
-QUALITY_LABELS = {"dpi": _l("Estimated resolution (dpi)")}
 # Names of the regions a content-bound back binds (the issuer's field names), as a reader would say them.
 FIELD_LABELS = {"address": _l("address"), "head_of_household": _l("head of household"), "name": _l("name"),
                 "kana": _l("reading of the name"), "birth": _l("date of birth")}
@@ -166,7 +165,7 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "document_type": DOCUMENT_TYPES.get(facts.document_type, facts.document_type),
         "issued_on": format_date(facts.issued_on, format="long"),
         "signature": SIGNATURES.get(facts.signature, facts.signature),
-        "quality": [(QUALITY_LABELS.get(k, k), v) for k, v in sorted((r.quality or {}).items())],
+        "quality": quality_in_words(r.quality or {}),
         "upload": r.upload,
         "page_index": r.page_index,
         "content": r.content,
@@ -220,6 +219,40 @@ def _request_id() -> str:
 def _regions(regions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The regions of an ``altered`` verdict (``verify.restore`` names each with its box), as a reader names them."""
     return [{"name": region_label(r["name"]), "box": r["box"]} for r in regions or []]
+
+
+GOOD_DPI, READABLE_DPI = 280, 200  # a scan at about 300 dpi, and the least that still reads well
+
+
+def quality_in_words(quality: dict[str, float]) -> dict[str, Any]:
+    """The scan's figures (``Restoration.quality``) as a reader says them, and one line of advice: what to change
+    next time, or that the scan is good. The API keeps the figures."""
+    dpi = quality.get("dpi", 0.0)
+    mm_per_px = 25.4 / dpi if dpi else 0.0
+    blur_mm = quality.get("blur_px", 0.0) * mm_per_px
+    contrast = quality.get("contrast", 255.0)
+    rotation = quality.get("rotation_deg", 0.0)
+    marks = int(quality.get("markers_found", 4))
+    rows = [
+        (_("Resolution"), _("about %(dpi)s dpi", dpi=round(dpi / 10) * 10)),
+        (_("Sharpness"), _("sharp") if blur_mm < 0.1 else _("slightly soft") if blur_mm < 0.2 else _("blurred")),
+        (_("Contrast"), _("good") if contrast >= 150 else _("pale") if contrast >= 100 else _("very pale")),
+        (_("Straightness"), _("upright") if abs(rotation) < 0.5 else _("turned %(deg)s°", deg=f"{rotation:.1f}")),
+        (_("Corner marks"), _("all four found") if marks >= 4 else _("%(n)s of 4 found", n=marks)),
+    ]
+    if dpi < READABLE_DPI:
+        advice = _("%(dpi)s dpi is low: scan at 300 dpi.", dpi=round(dpi))
+    elif dpi < GOOD_DPI:
+        advice = _("%(dpi)s dpi reads, but 300 dpi is recommended.", dpi=round(dpi / 10) * 10)
+    elif blur_mm >= 0.2:
+        advice = _("The scan is blurred: lay the sheet flat and keep it still, or use a flatbed scanner.")
+    elif contrast < 100:
+        advice = _("The scan is very pale: turn off any brightening or text mode and scan in colour.")
+    elif marks < 4:
+        advice = _("A corner mark was covered or cut off: keep all four in the picture.")
+    else:
+        advice = _("A good scan.")
+    return {"rows": rows, "advice": advice}
 
 
 def region_label(name: str) -> str:

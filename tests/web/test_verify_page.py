@@ -268,3 +268,22 @@ def test_every_document_type_a_code_carries_is_named_on_the_result_page(client, 
     html = upload(client, verify.encode_image(seal.back, fmt="png"), filename="back.png").get_data(as_text=True)
     document = re.search(r'id="fact-document-type">([^<]*)<', html)
     assert document and "印鑑登録証明書" in document[1] and "seal-registration" not in document[1]
+
+
+def test_scan_details_are_said_in_words_with_one_line_of_advice(client, sample):
+    """The sample back at 300 dpi: its resolution in words and "a good scan", not the pipeline's raw keys; a 180 dpi
+    copy of it is told to scan at 300 dpi."""
+    import cv2
+    import numpy as np
+
+    import verify
+
+    client.get("/?lang=en")
+    html = upload(client, sample.back_png, filename="back.png").get_data(as_text=True)
+    details = html.split('class="panel quality"')[1].split("</details>")[0]
+    assert "about 300 dpi" in details and "A good scan." in details
+    assert not any(key in details for key in ("blur_px", "grid_rms_px", "coherence", "marker_error_px"))
+    rgb = np.asarray(Image.open(io.BytesIO(sample.back_png)).convert("RGB"))
+    half = cv2.resize(rgb, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    html = upload(client, verify.encode_image(half, fmt="png"), filename="back.png").get_data(as_text=True)
+    assert re.search(r"1[78]\d dpi is low: scan at 300 dpi\.", html)
