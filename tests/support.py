@@ -62,3 +62,12 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+def accessibility_violations(page) -> list[str]:
+    """axe-core's violations of the page as it stands (the build axe-playwright-python bundles), one line each:
+    the rule, its impact and the elements it names."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}" for v in violations]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import lzma
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -140,9 +141,10 @@ class Fingerprint:
         return cls(cell, tuple(Region(name, x, y, lv, text)
                                for (name, x, y, _, _), lv, text in zip(shapes, levels, texts, strict=True)))
 
-    def signed_text(self) -> list[dict[str, str]]:
-        """The regions that carry text (format v3), in the issuer's order: what the result shows beside the front."""
-        return [{"name": r.name, "text": r.text} for r in self.regions if r.text]
+    def signed_text(self) -> list[dict[str, Any]]:
+        """The regions that carry text (format v3), in the issuer's order, with their boxes on the restored front:
+        what the result shows beside the front."""
+        return [{"name": r.name, "text": r.text, "box": list(r.box(self.cell))} for r in self.regions if r.text]
 
 
 def seal(packed: bytes, version: int, key: bytes | None) -> bytes:

@@ -169,7 +169,8 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "upload": r.upload,
         "page_index": r.page_index,
         "content": r.content,
-        "signed_text": [(region_label(f["name"]), f["text"]) for f in r.content.get("signed_text", [])],
+        "signed_text": [{"label": region_label(f["name"]), "text": f["text"], "box": f.get("box", [])}
+                        for f in r.content.get("signed_text", [])],
         "unchecked": [(region_label(f["name"]), UNCHECKED_REASONS.get(f["reason"], f["reason"]))
                       for f in r.content.get("unchecked", [])],
         "marked": bool(r.content.get("marks")),

@@ -32,6 +32,7 @@
     window.scrollTo(0, 0);
     var heading = document.querySelector("main h1");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    document.dispatchEvent(new CustomEvent("certverify:answer"));
   }
 
   document.addEventListener("change", function (event) {

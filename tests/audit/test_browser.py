@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.audit.helpers import ARTIFACTS, PASSWORD, LiveServer, attempt, create_user, record_many
-from tests.support import chromium
+from tests.support import accessibility_violations, chromium
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +65,12 @@ def test_console_in_chromium(app, page, request):
         page.goto(server.url + "/audit/?lang=en")
         assert "/audit/sign-in" in page.url
         shot(page, "sign-in", param)
+        assert accessibility_violations(page) == []
         page.fill("#name", "alice")
         page.fill("#password", "not the password")
         page.click("#sign-in")
         assert page.locator("#sign-in-error").is_visible()
+        assert accessibility_violations(page) == []
         page.fill("#password", PASSWORD)
         page.click("#sign-in")
         page.wait_for_url("**/audit/**")
@@ -80,6 +82,7 @@ def test_console_in_chromium(app, page, request):
         assert page.locator('.flag[data-kind="altered"]').count() == 1
         assert page.locator("svg.audit-chart rect").count() > 7
         shot(page, "list", param)
+        assert accessibility_violations(page) == []
         burst.locator("a").click()
         page.wait_for_load_state()
         assert "serial=S-PROBED" in page.url
@@ -97,6 +100,7 @@ def test_console_in_chromium(app, page, request):
         assert rows.count() == 25
         assert all("failed" in rows.nth(i).get_attribute("class") for i in range(rows.count()))
         shot(page, "filtered", param)
+        assert accessibility_violations(page) == []
 
         # Export of the filtered entries as a real download.
         with page.expect_download() as info:
@@ -113,10 +117,12 @@ def test_console_in_chromium(app, page, request):
         page.wait_for_load_state()
         assert "/audit/entries/" in page.url and "S-PROBED" in page.locator("main").inner_text()
         shot(page, "entry", param)
+        assert accessibility_violations(page) == []
 
         # Japanese, then sign out.
         page.goto(server.url + "/audit/?lang=ja")
         shot(page, "list-ja", param)
+        assert accessibility_violations(page) == []
         page.click("#sign-out")
         page.wait_for_url("**/audit/sign-in**")
         page.goto(server.url + "/audit/")
@@ -139,6 +145,7 @@ def test_admin_keys_in_chromium(app, page, request):
         key = page.locator("#new-key").inner_text()
         assert key.startswith("cv_")
         shot(page, "keys", param)
+        assert accessibility_violations(page) == []
         from web import apikeys
 
         with app.app_context():

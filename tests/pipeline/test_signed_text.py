@@ -34,9 +34,16 @@ def test_a_v3_back_shows_the_text_the_issuer_signed(cert, keyring):
     result = restore(scan, keyring)
     assert result.certificate.format_version == 3
     signed = result.content["signed_text"]
-    assert signed == [{"name": k, "text": v} for k, v in sample_texts(cert.facts.serial).items()]
-    assert {"name": "resident0.birth", "text": "昭和55年4月1日"} in signed
-    assert {"name": "address", "text": "見本県見本市架空町一丁目2番3号"} in signed
+    texts = [{"name": f["name"], "text": f["text"]} for f in signed]
+    assert texts == [{"name": k, "text": v} for k, v in sample_texts(cert.facts.serial).items()]
+    assert {"name": "resident0.birth", "text": "昭和55年4月1日"} in texts
+    assert {"name": "address", "text": "見本県見本市架空町一丁目2番3号"} in texts
+    # each with its box on the restored front, where the result page pans to it
+    for f in signed:
+        x0, y0, x1, y1 = f["box"]
+        assert 0 <= x0 < x1 <= spec.FRONT_W and 0 <= y0 < y1 <= spec.FRONT_H
+    boxes = {f["name"]: f["box"] for f in signed}
+    assert boxes["resident0.name"][1] < boxes["resident1.name"][1] < boxes["resident2.name"][1]  # top to bottom
 
 
 def test_a_changed_digit_that_passes_the_image_check_shows_in_the_signed_text(cert, keyring):

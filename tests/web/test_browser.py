@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import chromium
+from tests.support import accessibility_violations, chromium
 from tests.web.helpers import ARTIFACTS, ISSUER, SERIAL
 
 SHOTS = ARTIFACTS / "web"
@@ -72,14 +72,16 @@ def test_upload_sample_back_read_front_switch_language(page, live_server, sample
     page.screenshot(path=str(SHOTS / "result-ja.png"), full_page=False)
     page.screenshot(path=str(SHOTS / "result-ja-full.png"), full_page=True)
 
-    # zoom with the keyboard: focus the toggle, press Space, the front shows at full size
+    # zoom with the keyboard: focus the front, press + twice, it grows; 0 fits it again
     fitted = page.locator("#restored-front").bounding_box()["width"]
-    page.focus("#zoom")
-    page.keyboard.press("Space")
+    page.focus(".front-frame")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
     zoomed = page.locator("#restored-front").bounding_box()["width"]
     assert zoomed > fitted * 1.3
     page.screenshot(path=str(SHOTS / "result-ja-zoomed.png"))
-    page.keyboard.press("Space")
+    page.keyboard.press("0")
+    assert page.locator("#restored-front").bounding_box()["width"] == fitted
 
     page.click("#switch-en")
     page.wait_for_url("**/?lang=en")
@@ -111,6 +113,11 @@ def test_plain_form_without_javascript(page, live_server, sample):
     choose_and_send(page, sample.files / "back.jpg")
     page.wait_for_url("**/verify")
     check_result(page)
+    # the plain zoom: a checkbox that shows the front at full size
+    fitted = page.locator("#restored-front").bounding_box()["width"]
+    page.focus("#zoom")
+    page.keyboard.press("Space")
+    assert page.locator("#restored-front").bounding_box()["width"] > fitted * 1.3
 
 
 @pytest.mark.parametrize("page", [{"locale": "en-US"}], indirect=True)
@@ -142,3 +149,77 @@ def test_the_header_fits_a_phone_in_both_languages(page, live_server, width):
         line = float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
         assert name.bounding_box()["height"] < 1.5 * line  # one line
         page.screenshot(path=str(SHOTS / f"header-{lang}-{width}.png"))
+
+
+def test_the_front_viewer_zooms_pans_and_shows_a_field(page, live_server, sample):
+    """Zoom steps and keys, the zoomed image inside the viewport (it ran 283 px past a 900 px window), a pan by
+    dragging, and "show on the front" for a signed field, which pans to its box."""
+    page.goto(live_server.url + "/?lang=en")
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    frame = page.locator(".front-frame")
+    assert frame.get_attribute("tabindex") == "0" and frame.get_attribute("aria-label")
+    page.click("[data-zoom='2']")
+    assert page.locator(".viewer-status").inner_text() == "200 %"
+    width = page.evaluate("document.getElementById('restored-front').clientWidth")
+    natural = page.evaluate("document.getElementById('restored-front').naturalWidth")
+    assert width == 2 * natural
+    box = frame.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 900
+    before = page.evaluate("document.querySelector('.front-frame').scrollLeft")
+    page.mouse.move(box["x"] + 300, box["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 100, box["y"] + 250, steps=5)
+    page.mouse.up()
+    assert page.evaluate("document.querySelector('.front-frame').scrollLeft") - before == 200
+    frame.focus()
+    page.keyboard.press("0")
+    assert page.locator(".front-frame.zoomed").count() == 0
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert page.locator(".front-frame.zoomed").count() == 1
+    button = page.locator(".show-field").nth(3)  # the first resident's date of birth
+    field = [int(v) for v in button.get_attribute("data-box").split(",")]
+    button.click()
+    mark, view = page.locator(".viewer-mark").bounding_box(), frame.bounding_box()
+    scale = page.evaluate("document.getElementById('restored-front').clientWidth") / natural
+    assert abs(mark["width"] - (field[2] - field[0]) * scale) <= 2
+    assert view["x"] <= mark["x"] and mark["x"] + mark["width"] <= view["x"] + view["width"]
+    assert view["y"] <= mark["y"] and mark["y"] + mark["height"] <= view["y"] + view["height"]
+    page.screenshot(path=str(SHOTS / "viewer-field.png"))
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize(("width", "height"), [(1366, 900), (390, 844)])
+def test_every_public_page_state_passes_axe(page, live_server, sample, tmp_path, lang, width, height):
+    """axe-core over the upload page, the result (fitted, zoomed, a field shown), an altered back, a wrong upload,
+    and the other pages, in both languages at desktop and phone sizes: no violation of any impact."""
+    import verify
+
+    page.set_viewport_size({"width": width, "height": height})
+    found: dict[str, list[str]] = {}
+
+    def check(state: str) -> None:
+        found[state] = accessibility_violations(page)
+
+    page.goto(live_server.url + f"/?lang={lang}")
+    check("upload")
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    check("result")
+    page.click("[data-zoom='2']")
+    check("zoomed")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # the frame scrolls, not the page
+    page.locator(".show-field").first.click()
+    check("field shown")
+    for name, data in (("altered", sample.forged_png), ("front", verify.encode_image(sample.front, fmt="jpeg"))):
+        path = tmp_path / f"{name}.png"
+        path.write_bytes(data)
+        page.goto(live_server.url + f"/?lang={lang}")
+        choose_and_send(page, path)
+        page.locator("#error-code").wait_for()
+        check(name)
+    for path in ("/scanner", "/privacy", "/errors/", "/errors/altered", "/errors/rate_limited"):
+        page.goto(live_server.url + f"{path}?lang={lang}")
+        check(path)
+    assert {state: v for state, v in found.items() if v} == {}

@@ -30,9 +30,10 @@ def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
     assert f'alt="証明書 {SERIAL} の復元した表面' in tag
     # the signed text of the personal fields, as the issuer printed it, to compare with the paper
     signed = html.split('id="signed-text"')[1].split("</dl>")[0]
-    assert re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]+)</dd>", signed)[:4] == [
+    assert re.findall(r'<dt>([^<]+)</dt><dd><span class="signed-value" lang="ja">([^<]+)</span>', signed)[:4] == [
         ("住所", "見本県見本市架空町一丁目2番3号"), ("世帯主", "見本　太郎"), ("1 人目の氏名", "見本　太郎"),
         ("1 人目の生年月日", "昭和55年4月1日")]
+    assert signed.count('class="show-field"') == 8  # each pans the viewer to its field (with JavaScript)
 
     entries = log_entries(app)
     assert len(entries) == 1
