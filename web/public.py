@@ -7,6 +7,7 @@ code's status), with the restored front embedded as a data: URL, so nothing of i
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import re
 from pathlib import Path
@@ -47,6 +48,7 @@ DOCUMENT_TYPES = {
     "residence": _l("Certificate of residence (住民票の写し)"),
     "seal-registration": _l("Seal-registration certificate (印鑑登録証明書)"),
 }
+JST = dt.timezone(dt.timedelta(hours=9), "JST")  # the certificates' time zone (Japan keeps no daylight saving)
 SIGNATURES = {"valid": _l("Valid: signed by the issuer's registered key")}
 # Names of the regions a content-bound back binds (the issuer's field names), as a reader would say them.
 FIELD_LABELS = {"address": _l("address"), "head_of_household": _l("head of household"), "name": _l("name"),
@@ -158,6 +160,7 @@ def result_view(result: service.Verification) -> dict[str, Any]:
     height, width = r.image.shape[:2]
     return {
         "request_id": result.request_id,
+        "checked_at": dt.datetime.now(JST).strftime("%Y-%m-%d %H:%M JST"),
         "image_url": _data_url(result.image, result.image_media_type),
         "image_width": width,
         "image_height": height,

@@ -23,13 +23,42 @@
     if (value === null) { bar.removeAttribute("value"); } else { bar.value = value; }
   }
 
+  // The pages this tab showed in place, by history entry: the form, then each answer. Back returns to the form
+  // (with the file still chosen) and Forward to the answer, without sending anything again: the site keeps
+  // nothing of a scan, so the answer lives only here.
+  var shown = [];
+
+  function entry() { return (history.state && history.state.certverify) || 0; }
+
+  function keep(index) {
+    shown[index] = { body: document.body, title: document.title, lang: document.documentElement.lang };
+  }
+
+  function show(page) {
+    document.title = page.title;
+    document.documentElement.lang = page.lang;
+    document.body.replaceWith(page.body);
+    window.scrollTo(0, 0);
+  }
+
+  window.addEventListener("popstate", function () {
+    var page = shown[entry()];
+    if (!page) { return; }
+    show(page);
+    var button = document.getElementById("submit");
+    if (button) { button.disabled = false; }
+    var progress = document.getElementById("progress");
+    if (progress) { progress.hidden = true; }
+  });
+
   // Show the answer (result or error page) in place of this page, without a navigation.
   function showAnswer(html) {
     var doc = new DOMParser().parseFromString(html, "text/html");
-    document.title = doc.title;
-    document.documentElement.lang = doc.documentElement.lang;
-    document.body.replaceWith(document.adoptNode(doc.body));
-    window.scrollTo(0, 0);
+    var index = entry();
+    keep(index);
+    show({ body: document.adoptNode(doc.body), title: doc.title, lang: doc.documentElement.lang });
+    history.pushState({ certverify: index + 1 }, "", location.href);
+    keep(index + 1);
     var heading = document.querySelector("main h1");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
     document.dispatchEvent(new CustomEvent("certverify:answer"));

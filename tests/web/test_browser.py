@@ -223,3 +223,27 @@ def test_every_public_page_state_passes_axe(page, live_server, sample, tmp_path,
         page.goto(live_server.url + f"{path}?lang={lang}")
         check(path)
     assert {state: v for state, v in found.items() if v} == {}
+
+
+def test_back_and_forward_keep_the_result_and_it_prints_on_one_page(page, live_server, sample):
+    """Back returns to the form with the file still chosen, Forward to the answer (the site keeps nothing of the scan:
+    the answer lives in the tab); printed, the result is one A4 page with the verdict, the serial, the time of the
+    check in JST and the request id (it printed on 5 pages, without the request id)."""
+    import pypdfium2
+
+    page.goto(live_server.url + "/?lang=en")
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    request_id = page.locator("dd.print-only").inner_text()
+    page.go_back()
+    page.locator("#upload-form").wait_for()
+    assert "back.png" in page.locator("#chosen").inner_text() and page.locator("#submit").is_enabled()
+    page.go_forward()
+    check_result(page)
+
+    pdf = pypdfium2.PdfDocument(page.pdf(format="A4"))
+    assert len(pdf) == 1
+    text = pdf[0].get_textpage().get_text_range()
+    joined = "".join(text.split()).replace("\ufffe", "-")  # a long id wraps at a hyphen, which PDFium marks so
+    assert SERIAL in joined and request_id in joined and "JST" in text and "The back is genuine" in text
+    (SHOTS / "result-print.pdf").write_bytes(page.pdf(format="A4"))
