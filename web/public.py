@@ -167,6 +167,7 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "facts": facts,
         "document_type": DOCUMENT_TYPES.get(facts.document_type, facts.document_type),
         "issued_on": format_date(facts.issued_on, format="long"),
+        "issued_on_wareki": wareki(facts.issued_on),
         "signature": SIGNATURES.get(facts.signature, facts.signature),
         "quality": quality_in_words(r.quality or {}),
         "upload": r.upload,
@@ -226,6 +227,19 @@ def _regions(regions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 GOOD_DPI, READABLE_DPI = 280, 200  # a scan at about 300 dpi, and the least that still reads well
+
+
+# The eras the certificates print their dates in (年号), from their first day; year 1 is 元年.
+ERAS = ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和"))
+
+
+def wareki(day: dt.date) -> str:
+    """``day`` as a Japanese certificate prints it: 令和8年12月5日 (the Gregorian date where no era applies)."""
+    for start, era in ERAS:
+        if day >= start:
+            year = day.year - start.year + 1
+            return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def quality_in_words(quality: dict[str, float]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert '<html lang="ja">' in html
-    assert f'<dd id="fact-serial" class="mono">{SERIAL}</dd>' in html
+    assert f'<dd id="fact-serial" class="mono nowrap">{SERIAL}</dd>' in html
     assert f'<dd id="fact-issuer">{ISSUER}</dd>' in html
     assert "住民票の写し" in html and "2026" in html
     assert "カラーコピー" in html  # what a check does not prove
@@ -288,3 +288,26 @@ def test_scan_details_are_said_in_words_with_one_line_of_advice(client, sample):
     half = cv2.resize(rgb, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
     html = upload(client, verify.encode_image(half, fmt="png"), filename="back.png").get_data(as_text=True)
     assert re.search(r"1[78]\d dpi is low: scan at 300 dpi\.", html)
+
+
+def test_dates_are_shown_as_the_paper_prints_them():
+    """``wareki``: the era a certificate prints its dates in, with year 1 as 元年, on the eras' first days."""
+    import datetime as dt
+
+    from web.public import wareki
+
+    assert wareki(dt.date(2026, 12, 5)) == "令和8年12月5日"
+    assert wareki(dt.date(2019, 5, 1)) == "令和元年5月1日"
+    assert wareki(dt.date(2019, 4, 30)) == "平成31年4月30日"
+    assert wareki(dt.date(1989, 1, 7)) == "昭和64年1月7日"
+    assert wareki(dt.date(1989, 1, 8)) == "平成元年1月8日"
+
+
+def test_the_result_uses_the_papers_labels_and_dates(client, sample):
+    """発行番号 as the paper labels the serial, and the issue date in the paper's era with the Gregorian beside it."""
+    from web.public import wareki
+
+    html = upload(client, sample.back_png, filename="back.png").get_data(as_text=True)
+    assert "<dt>発行番号</dt>" in html
+    issued = re.search(r'id="fact-issued-on">(.*?)</dd>', html, re.S)[1]
+    assert wareki(sample.facts.issued_on) in issued and str(sample.facts.issued_on.year) in issued
