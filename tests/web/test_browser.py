@@ -89,7 +89,7 @@ def test_upload_sample_back_read_front_switch_language(page, live_server, sample
     page.screenshot(path=str(SHOTS / "upload-en.png"), full_page=True)
     choose_and_send(page, sample.files / "back.jpg")
     check_result(page)
-    assert page.locator("#result-title").inner_text().startswith("The back is genuine")
+    assert page.locator("#result-title").inner_text().startswith("The back checks out")
     assert "Certificate of residence" in page.locator("#fact-document-type").inner_text()
     assert "a colour copy of a genuine sheet passes the check too" in page.content()
     page.screenshot(path=str(SHOTS / "result-en.png"), full_page=False)
@@ -246,5 +246,23 @@ def test_back_and_forward_keep_the_result_and_it_prints_on_one_page(page, live_s
     assert len(pdf) == 1
     text = pdf[0].get_textpage().get_text_range()
     joined = "".join(text.split()).replace("\ufffe", "-")  # a long id wraps at a hyphen, which PDFium marks so
-    assert SERIAL in joined and request_id in joined and "JST" in text and "The back is genuine" in text
+    assert SERIAL in joined and request_id in joined and "JST" in text and "The back checks out" in text
     (SHOTS / "result-print.pdf").write_bytes(page.pdf(format="A4"))
+
+
+def test_what_was_checked_and_what_is_left_stand_beside_the_image(page, live_server, sample):
+    """Above the fold at 1366 x 900, next to the front: what this site checked and a checklist for the reader, which
+    the keyboard can tick (the list of what to compare began at y = 1356)."""
+    page.goto(live_server.url + "/?lang=en")
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    checklist = page.locator("#checklist")
+    assert checklist.bounding_box()["y"] < 900
+    assert "the issuer's signature on the code" in checklist.inner_text()
+    assert SERIAL in checklist.inner_text()
+    boxes = checklist.locator("input[type=checkbox]")
+    assert boxes.count() == 4
+    boxes.first.focus()
+    page.keyboard.press("Space")
+    assert boxes.first.is_checked()
+    assert page.locator("#result-title").inner_text() == "The back checks out: now compare the paper front with it"

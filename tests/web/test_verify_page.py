@@ -48,7 +48,7 @@ def test_result_page_in_english(client, sample):
     client.get("/?lang=en")
     html = upload(client, sample.back_jpeg).get_data(as_text=True)
     assert '<html lang="en">' in html
-    assert "The back is genuine" in html and "Certificate of residence" in html
+    assert "The back checks out" in html and "Certificate of residence" in html
     assert "a colour copy of a genuine sheet passes the check too" in html
     # after a result, the switch leads to the upload page: nothing of the scan is kept to show it again
     assert 'href="/?lang=ja"' in html
