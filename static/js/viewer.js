@@ -45,7 +45,7 @@
         var top = viewer.getBoundingClientRect().top;
         if (top < 0 || top > window.innerHeight / 3) { viewer.scrollIntoView({ block: "start" }); }
       }
-      status.textContent = next === "fit" ? viewer.dataset.fit : Math.round(next * 100) + " %";
+      status.textContent = next === "fit" ? "" : Math.round(next * 100) + " %";  // Fit shows pressed
       bar.querySelectorAll("[data-zoom]").forEach(function (b) {
         b.setAttribute("aria-pressed", String(b.dataset.zoom === String(next)));
       });

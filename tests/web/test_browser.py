@@ -266,3 +266,15 @@ def test_what_was_checked_and_what_is_left_stand_beside_the_image(page, live_ser
     page.keyboard.press("Space")
     assert boxes.first.is_checked()
     assert page.locator("#result-title").inner_text() == "The back checks out: now compare the paper front with it"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_phone_sees_the_front_on_its_first_screen(page, live_server, sample, lang):
+    """At 390 x 844 the verdict and the navigation are compact enough that the front starts on the first screen with
+    room to read it: 440 px of it in Japanese, 315 in English (147 px, and none in English, before)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + f"/?lang={lang}")
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    assert 844 - page.locator("#restored-front").bounding_box()["y"] >= 280
