@@ -227,12 +227,13 @@ def _flag_text(flag: auditquery.Flag, seconds: int) -> tuple[str, str]:
     """A flag's headline and its plain explanation, in the page's language."""
     s, n = flag.subject, flag.count
     if flag.kind == "altered":
-        text = _("%(count)d check(s) of this serial found a genuine back whose restored front differs from the "
-                 "paper: the paper was changed after issue. Ask the submitter for the original and tell the "
-                 "issuing municipality.", count=n)
+        text = _("%(count)d check(s) of this serial found a back with the issuer's genuine code whose scrambled "
+                 "image disagrees with the content the issuer signed: a back rebuilt for an altered front. Ask "
+                 "the submitter for the original and tell the issuing municipality.", count=n)
         if flag.earlier_verified:
-            text += " " + _("The same serial passed %(verified)d earlier check(s): the paper was probably changed "
-                            "after it had been checked.", verified=flag.earlier_verified)
+            text += " " + _("The same serial passed %(verified)d earlier check(s): the genuine back of this "
+                            "certificate exists, and the altered one was made from it.",
+                            verified=flag.earlier_verified)
         return _("Altered certificate: serial %(serial)s", serial=s or "?"), text
     if flag.kind == "bad_signature":
         return (_("Bad signatures: serial %(serial)s", serial=s or "?"),
@@ -373,10 +374,11 @@ def entry(seq: int) -> str:
         abort(404)
     with db.get_engine().connect() as conn:
         row = auditquery.entry(conn, seq)
+        newer = row is not None and auditquery.entry(conn, seq + 1) is not None
     if row is None:
         abort(404)
     doc = auditlog.export_dict(row)
-    return render_template("audit/entry.html", row=row, doc=doc, quality=doc["quality"] or {},
+    return render_template("audit/entry.html", row=row, doc=doc, quality=doc["quality"] or {}, newer=newer,
                            outcome_labels=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, banner=_chain_banner())
 
 

@@ -190,8 +190,9 @@ def error_response(error: VerifyError | WebError, reference: bool = False) -> Re
     ``reference`` renders the code's explanation page instead of a failed request's answer."""
     status = status_for(error.code)
     context = getattr(error, "context", None) or {}
+    in_console = request.path.startswith("/audit/") and not reference  # the console's bar stays
     response = make_response(render_template(
-        "error.html",
+        "audit/error.html" if in_console else "error.html",
         code=error.code,
         status=status,
         message=error.message(current_lang()),

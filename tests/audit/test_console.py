@@ -227,7 +227,16 @@ def test_entry_detail(auditor, app):
     record_many(app, [attempt(1, serial="DETAIL-1", quality={"ssim": 0.987})])
     html = auditor.get("/audit/entries/1").get_data(as_text=True)
     assert "DETAIL-1" in html and "0.987" in html and "ab" * 32 in html
-    assert auditor.get("/audit/entries/99").status_code == 404
+    assert "/audit/entries/2" not in html  # the newest entry has no next one (the link led to a 404)
+    missing = auditor.get("/audit/entries/99")
+    assert missing.status_code == 404 and 'id="sign-out"' in missing.get_data(as_text=True)  # the console's bar
+
+
+def test_a_page_the_account_may_not_see_keeps_the_consoles_bar(auditor):
+    forbidden = auditor.get("/audit/keys")
+    html = forbidden.get_data(as_text=True)
+    assert forbidden.status_code == 403 and 'id="sign-out"' in html and 'class="audit-bar"' in html
+    assert "forbidden" in html
 
 
 def test_console_export(auditor, app):
@@ -319,6 +328,7 @@ def test_other_flags(auditor, app):
         assert f'data-kind="{kind}"' in flags and subject in flags, kind
     assert 'data-kind="burst_client"' not in flags  # twelve failures over an hour are not a burst
     assert "passed 1 earlier check" in flags  # checked fine a month ago, altered now
+    assert "a back rebuilt for an altered front" in flags  # what was detected, not "the paper was changed"
     assert flags.index("S-ALTERED") < flags.index("clumsy-bank")  # most severe first
 
 
