@@ -82,20 +82,25 @@ def restore(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Rest
     clock = _Clock()
     upload = open_upload(data, limits)
     first_error: VerifyError | None = None
-    with search_budget():  # one time budget for the marker search of every page together
-        for page in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
-            clock.lap("decode")
-            try:
-                screen(page, limits)
-                result = restore_page(page, keyring, limits, clock)
-            except LocateError as exc:  # this page carries no readable back: try the next one
-                first_error = first_error or exc
-                if search_budget_spent():
-                    break
-                continue
-            result.upload = upload
-            return result
-    raise first_error or MarkersNotFound("the upload has no page")
+    try:
+        with search_budget():  # one time budget for the marker search of every page together
+            for page in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
+                clock.lap("decode")
+                try:
+                    screen(page, limits)
+                    result = restore_page(page, keyring, limits, clock)
+                except LocateError as exc:  # this page carries no readable back: try the next one
+                    first_error = first_error or exc
+                    if search_budget_spent():
+                        break
+                    continue
+                result.upload = upload
+                return result
+        raise first_error or MarkersNotFound("the upload has no page")
+    except VerifyError as exc:  # what the upload was, for the log and the reader: never personal
+        for key, value in (("format", upload.format), ("width", upload.width), ("height", upload.height)):
+            exc.context.setdefault(key, value)
+        raise
 
 
 def screen(page: DecodedPage, limits: Limits) -> None:
@@ -114,6 +119,17 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     if scan_dpi < limits.min_dpi:
         raise ResolutionTooLow(f"the back was scanned at about {scan_dpi:.0f} dpi", dpi=round(scan_dpi))
     clock.lap("locate")
+    try:
+        return _restore_located(page, gray, fit, scan_dpi, keyring, clock)
+    except VerifyError as exc:
+        exc.context.setdefault("dpi", round(scan_dpi))
+        raise
+
+
+def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi: float, keyring: KeyRing,
+                     clock: _Clock) -> Restoration:
+    """The rest of ``restore_page`` once the back is found at ``fit``: the code, the grid, the front, the checks."""
+    img = page.image
     code, repaired = read_code(gray, fit)
     try:
         payload = check_code(code, keyring)

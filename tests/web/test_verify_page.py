@@ -311,3 +311,20 @@ def test_the_result_uses_the_papers_labels_and_dates(client, sample):
     assert "<dt>発行番号</dt>" in html
     issued = re.search(r'id="fact-issued-on">(.*?)</dd>', html, re.S)[1]
     assert wareki(sample.facts.issued_on) in issued and str(sample.facts.issued_on.year) in issued
+
+
+def test_a_failed_attempt_is_logged_with_the_format_size_and_dpi_it_had(app, client, sample):
+    """A refused scan's log entry says what the upload was (these fields were always empty on failures): the front
+    sent by mistake, with its format and size; a back rebuilt for an altered front, with its dpi too."""
+    import verify
+
+    front = verify.encode_image(sample.front, fmt="jpeg", quality=90)
+    assert upload(client, front, filename="front.jpg").status_code == 422
+    wrong = log_entries(app)[-1]
+    height, width = sample.front.shape[:2]
+    assert (wrong["input_format"], wrong["width"], wrong["height"]) == ("jpeg", width, height)
+    assert wrong["dpi_estimate"] is None  # no back was found to measure
+    assert upload(client, sample.forged_png, filename="back.png").status_code == 422
+    altered = log_entries(app)[-1]
+    assert altered["error_code"] == "altered" and altered["input_format"] == "png"
+    assert 280 <= altered["dpi_estimate"] <= 320
