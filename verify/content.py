@@ -65,7 +65,6 @@ MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the s
 # comes out darker than DARKER but within ACCUSE plus that level is then not checked (reason ``spotted``).
 # Along a crease a block may restore a little out of place, but most do not: the cells there are compared too, and
 # left out (reason ``creased``) in a region where one of them differs by more than MATCHING of either threshold.
-COMPARED_UNLESS_DIFFERENT = ("creased",)
 MATCHING = 0.7
 SPOT_LEVEL = 0.5
 BLACK_REACH = 3  # blocks either side of a block among which the darkest ink is the scan's black there
@@ -272,8 +271,8 @@ def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndar
 
     ``left_out`` maps a reason (``marked``, ``creased``) to a (ROWS, COLS) mask of the front's blocks not to
     compare: every cell within the softening's reach of such a block is left out of the ink gain and of the
-    comparison, and counted per region. Cells left out for a reason of COMPARED_UNLESS_DIFFERENT are compared all
-    the same, and left out only in a region where one of them differs."""
+    comparison, and counted per region. Cells near ``creased`` blocks alone are compared all the same, and left out
+    only in a region where one of them differs by more than MATCHING of either threshold."""
     reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
     h, w = front_gray.shape
     measured, skipped = [], []
@@ -292,11 +291,10 @@ def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndar
     checks = []
     for r, m, k, s in zip(fp.regions, measured, kept, skipped, strict=True):
         diff = m / gain - r.levels
-        for reason in COMPARED_UNLESS_DIFFERENT:
-            if reason in s:
-                cells = s[reason] & ~np.logical_or.reduce([v for o, v in s.items() if o != reason], initial=False)
-                if (diff[cells] <= MATCHING * DARKER).all() and (-diff[cells] <= MATCHING * LIGHTER).all():
-                    k, s = k | cells, {**s, reason: s[reason] & ~cells}
+        if "creased" in s:  # a crease's cells (under no mark) count as compared where they all match
+            cells = s["creased"] & ~s["marked"] if "marked" in s else s["creased"]
+            if (diff[cells] <= MATCHING * DARKER).all() and (-diff[cells] <= MATCHING * LIGHTER).all():
+                k, s = k | cells, {**s, "creased": s["creased"] & ~cells}
         diff = diff[k]
         reasons = [reason for reason, cells in s.items() if cells.any()]
         checks.append(RegionCheck(r.name, r.box(fp.cell), round(max(0.0, float(diff.max(initial=0.0))), 2),

@@ -128,7 +128,7 @@ def creases(jumps: dict[str, np.ndarray]) -> np.ndarray:
     side of the crease; the row of cells the crease runs through (between the jumps on the left and the right, for a
     crease askew) mixes two panels, as does a column for a crease down the sheet, and CREASE_REACH rows (columns)
     either side are taken too, where the paper beside the crease bulges off the dots' fit. Their cells are compared
-    and left out of a field only where one differs (``content.COMPARED_UNLESS_DIFFERENT``)."""
+    and left out of a field only where one differs (``content.compare``)."""
     out = np.zeros((spec.ROWS, spec.COLS), bool)
     for sides, n, axis in ((("left", "right"), spec.ROWS, 0), (("top", "bottom"), spec.COLS, 1)):
         near, far = (np.asarray(jumps.get(s, ()), dtype=int) for s in sides)
