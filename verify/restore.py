@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -81,8 +82,8 @@ def restore(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Rest
     limits = limits or Limits()
     clock = _Clock()
     upload = open_upload(data, limits)
-    first_error: VerifyError | None = None
-    try:
+    with _noted(format=upload.format, width=upload.width, height=upload.height):  # never personal
+        first_error: VerifyError | None = None
         with search_budget():  # one time budget for the marker search of every page together
             for page in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
                 clock.lap("decode")
@@ -97,8 +98,16 @@ def restore(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Rest
                 result.upload = upload
                 return result
         raise first_error or MarkersNotFound("the upload has no page")
-    except VerifyError as exc:  # what the upload was, for the log and the reader: never personal
-        for key, value in (("format", upload.format), ("width", upload.width), ("height", upload.height)):
+
+
+@contextlib.contextmanager
+def _noted(**facts: Any) -> Iterator[None]:
+    """Add ``facts`` about the upload to the context of any ``VerifyError`` raised inside (what it was, for the log
+    and the reader), without overriding what the error says itself."""
+    try:
+        yield
+    except VerifyError as exc:
+        for key, value in facts.items():
             exc.context.setdefault(key, value)
         raise
 
@@ -119,11 +128,8 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     if scan_dpi < limits.min_dpi:
         raise ResolutionTooLow(f"the back was scanned at about {scan_dpi:.0f} dpi", dpi=round(scan_dpi))
     clock.lap("locate")
-    try:
+    with _noted(dpi=round(scan_dpi)):
         return _restore_located(page, gray, fit, scan_dpi, keyring, clock)
-    except VerifyError as exc:
-        exc.context.setdefault("dpi", round(scan_dpi))
-        raise
 
 
 def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi: float, keyring: KeyRing,
@@ -180,15 +186,15 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
     marked |= marks.pen_marks(luma, block_map, functools.partial(marks.follow_strokes, gray, grid), creased)
     marked |= marks.toned_marks(luma, block_map, creased)
     left_out = marks.front_masks({"marked": marked, "creased": creased}, block_map)
+    covered = left_out["marked"] | left_out["creased"]  # front blocks that may not show the issuer's print
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
         bound = check_content(fingerprint, luma, front, payload, left_out, folded=folded,
                               paper_level=functools.partial(_paper_level, gray, grid),
-                              black_spread=functools.partial(content.black_spread, luma, block_map.perm,
-                                                             left_out["marked"] | left_out["creased"]))
-    if any(mask.any() for mask in left_out.values()):
+                              black_spread=functools.partial(content.black_spread, luma, block_map.perm, covered))
+    if covered.any():
         bound["marks"] = marks.boxes(left_out)
-    front = marks.shade(front, left_out["marked"] | left_out["creased"])
+    front = marks.shade(front, covered)
     clock.lap("content")
     return Restoration(
         image=front,
