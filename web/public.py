@@ -228,6 +228,8 @@ def _regions(regions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 GOOD_DPI, READABLE_DPI = 280, 200  # a scan at about 300 dpi, and the least that still reads well
+SOFT_MM, BLURRED_MM = 0.1, 0.2  # the dots' edge blur (sigma) from which a scan reads slightly soft, and blurred
+PALE, VERY_PALE = 150, 100  # levels between the dots' ink and paper under which a scan reads pale, and very pale
 
 
 # The eras the certificates print their dates in (年号), from their first day; year 1 is 元年.
@@ -254,8 +256,9 @@ def quality_in_words(quality: dict[str, float]) -> dict[str, Any]:
     marks = int(quality.get("markers_found", 4))
     rows = [
         (_("Resolution"), _("about %(dpi)s dpi", dpi=round(dpi / 10) * 10)),
-        (_("Sharpness"), _("sharp") if blur_mm < 0.1 else _("slightly soft") if blur_mm < 0.2 else _("blurred")),
-        (_("Contrast"), _("good") if contrast >= 150 else _("pale") if contrast >= 100 else _("very pale")),
+        (_("Sharpness"), _("sharp") if blur_mm < SOFT_MM else _("slightly soft") if blur_mm < BLURRED_MM
+         else _("blurred")),
+        (_("Contrast"), _("good") if contrast >= PALE else _("pale") if contrast >= VERY_PALE else _("very pale")),
         (_("Straightness"), _("upright") if abs(rotation) < 0.5 else _("turned %(deg)s°", deg=f"{rotation:.1f}")),
         (_("Corner marks"), _("all four found") if marks >= 4 else _("%(n)s of 4 found", n=marks)),
     ]
@@ -263,9 +266,9 @@ def quality_in_words(quality: dict[str, float]) -> dict[str, Any]:
         advice = _("%(dpi)s dpi is low: scan at 300 dpi.", dpi=round(dpi))
     elif dpi < GOOD_DPI:
         advice = _("%(dpi)s dpi reads, but 300 dpi is recommended.", dpi=round(dpi / 10) * 10)
-    elif blur_mm >= 0.2:
+    elif blur_mm >= BLURRED_MM:
         advice = _("The scan is blurred: lay the sheet flat and keep it still, or use a flatbed scanner.")
-    elif contrast < 100:
+    elif contrast < VERY_PALE:
         advice = _("The scan is very pale: turn off any brightening or text mode and scan in colour.")
     elif marks < 4:
         advice = _("A corner mark was covered or cut off: keep all four in the picture.")
