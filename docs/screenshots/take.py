@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support import chromium  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
@@ -26,7 +26,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
 
     import verify
     from tests.forgery import exact_forgery
@@ -38,8 +37,7 @@ def main() -> None:
     forged = OUT / ".forged.png"  # the back rebuilt for an altered front, every block in its exact place
     forged.write_bytes(verify.encode_image(exact_forgery(cert, ring), fmt="png"))
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with chromium() as browser:
             for lang in ("ja", "en"):
                 for name, (width, height) in SIZES.items():
                     page = browser.new_page(viewport={"width": width, "height": height})
@@ -54,7 +52,6 @@ def main() -> None:
                         page.screenshot(path=str(path))
                         print(path.relative_to(ROOT))
                     page.close()
-            browser.close()
     finally:
         front.unlink(missing_ok=True)
         forged.unlink(missing_ok=True)
