@@ -76,7 +76,7 @@ def library_rate(pool: cf.ProcessPoolExecutor, data: bytes, n: int, processes: i
 
 
 class Site:
-    def __init__(self, tmp: Path, keys: Path, workers: int, queue_timeout: float) -> None:
+    def __init__(self, tmp: Path, keys: Path, workers: int, queue_timeout: float, root: Path = ROOT) -> None:
         import socket
 
         with socket.socket() as s:
@@ -90,13 +90,14 @@ class Site:
             "CERTVERIFY_LOG_LEVEL": "warning",
         })
         self.queue_timeout = queue_timeout
+        self.root = root
         self.flask("db", "upgrade")
         self.key = self.flask("api-keys", "create", "bench").strip().splitlines()[-1]
         self.log = (tmp / "gunicorn.log").open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
              "--access-logfile", "/dev/null", "app:create_app()"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -113,7 +114,7 @@ class Site:
             list(pool.map(lambda _: self.call("/api/v1/verifications?image=none", data), range(2 * workers)))
 
     def flask(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
+        done = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=self.root, env=self.env,
                               capture_output=True, text=True, timeout=120, check=True)
         return done.stdout
 

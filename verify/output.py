@@ -15,7 +15,7 @@ def encode_image(rgb: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
     img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
     params = {
         "png": [cv2.IMWRITE_PNG_COMPRESSION, 1],  # a scan barely compresses further; level 1 is 40 % faster
-        "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
+        "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1],  # a tenth smaller, ~1 ms
         "webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
     }[fmt]
     ok, buf = cv2.imencode("." + fmt.replace("jpeg", "jpg"), img, params)

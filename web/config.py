@@ -65,7 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_PAGES", 10, "Most pages read from a PDF (answered 413 too_many_pages)."),
     Setting("RESULT_IMAGE_FORMAT", "jpeg",
             "Encoding of the restored front embedded in the result page: jpeg, webp or png (png is ~10x slower)."),
-    Setting("RESULT_IMAGE_QUALITY", 90, "JPEG/WebP quality of the restored front on the result page."),
+    Setting("RESULT_IMAGE_QUALITY", 80, "JPEG/WebP quality of the restored front on the result page."),
     # --- overload guard ----------------------------------------------------------------------------------------
     Setting("VERIFY_CONCURRENCY", 1,
             "Verifications run at once in one worker process (CPU-bound: one per core is right)."),
@@ -162,6 +162,12 @@ FIXED: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "JSON_SORT_KEYS": False,
+    # flask-compress, called by web.security for every text answer larger than a packet but the console's.
+    "COMPRESS_REGISTER": False,
+    "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript", "application/json",
+                           "application/problem+json", "image/svg+xml"],
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_MIN_SIZE": 1400,
 }
 
 

@@ -1,5 +1,5 @@
 """Response hardening: security headers with a strict CSP, no caching of anything but static files, a request id,
-ProxyFix with the configured number of hops, and the body limit of each endpoint.
+ProxyFix with the configured number of hops, the body limit of each endpoint, and compression.
 
 Body limits are set before anything reads the body (the CSRF check parses forms, so the limit comes first): only
 the scan uploads (a multipart POST to ``/verify``, any POST to the API) may send MAX_REQUEST_BYTES; every other
@@ -14,6 +14,7 @@ import uuid
 from typing import IO
 
 from flask import Flask, Request, Response, current_app, g, request
+from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -57,6 +58,7 @@ RESERVED_QUERY_NAMES = frozenset({"endpoint", "_anchor", "_method", "_scheme", "
 # Only these answers tell a client when to come back.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
+compress = Compress()
 csrf = CSRFProtect()  # every form; the API blueprint is exempted in create_app (no cookie authenticates there)
 
 
@@ -141,6 +143,15 @@ def _harden(response: Response) -> Response:
     return response
 
 
+def _compress(response: Response) -> Response:
+    """Compress the answer (brotli or gzip, as accepted), except the console's pages: they carry a CSRF token beside
+    the search text from their address, which a third party can choose and measure the compressed size of (BREACH).
+    No public page or API answer reflects such text."""
+    if request.path.startswith("/audit/"):
+        return response
+    return compress.after_request(response)
+
+
 def init_app(app: Flask) -> None:
     """Trust exactly PROXY_FIX_HOPS proxies, add the headers to every response, protect every form from CSRF."""
     app.request_class = InMemoryRequest
@@ -152,4 +163,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_limit_body)
     app.before_request(_check_query)
     app.after_request(_harden)
+    compress.init_app(app)
+    app.after_request(_compress)
     csrf.init_app(app)

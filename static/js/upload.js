@@ -1,4 +1,5 @@
-// Progressive enhancement of the upload form: drag and drop, and an upload progress bar.
+// Progressive enhancement of the upload form: drag and drop, an upload progress bar, and the answer shown in place
+// (its verdict and facts first on a slow link, then its image).
 // Without this script the form is a plain file upload that works the same way.
 (function () {
   "use strict";
@@ -27,6 +28,9 @@
   // (with the file still chosen) and Forward to the answer, without sending anything again: the site keeps
   // nothing of a scan, so the answer lives only here.
   var shown = [];
+  // Where a result page's image begins: what comes before it (the verdict and the facts) can be shown at once.
+  var IMAGE_MARK = "<!--certverify:image-->";
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
 
   function entry() { return (history.state && history.state.certverify) || 0; }
 
@@ -51,8 +55,9 @@
     if (progress) { progress.hidden = true; }
   });
 
-  // Show the answer (result or error page) in place of this page, without a navigation.
-  function showAnswer(html) {
+  // Show the answer (result or error page) in place of this page, without a navigation. A result page whose
+  // image is still on its way (``partial``) shows its verdict and facts, with the image's place held.
+  function showAnswer(html, partial) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var index = entry();
     keep(index);
@@ -61,6 +66,42 @@
     keep(index + 1);
     var heading = document.querySelector("main h1");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    if (partial) { holdImagePlace(); } else { document.dispatchEvent(new CustomEvent("certverify:answer")); }
+    return index + 1;
+  }
+
+  function holdImagePlace() {
+    var viewer = document.getElementById("viewer");
+    var frame = viewer && viewer.querySelector(".front-frame");
+    if (!frame) { return; }
+    var hold = document.createElement("span");
+    hold.className = "front-loading";
+    hold.setAttribute("role", "status");
+    hold.textContent = viewer.dataset.loading;
+    hold.style.aspectRatio = viewer.dataset.width + " / " + viewer.dataset.height;
+    frame.appendChild(hold);
+  }
+
+  // The whole answer has arrived after its first part was shown (history entry ``index``): put the whole page in
+  // place, keeping what the reader did meanwhile (ticks, focus, scroll).
+  function finishAnswer(html, index) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var body = document.adoptNode(doc.body);
+    var page = shown[index];
+    var ticks = page.body.querySelectorAll("#checklist input[type=checkbox]");
+    var fresh = body.querySelectorAll("#checklist input[type=checkbox]");
+    for (var i = 0; i < ticks.length && i < fresh.length; i++) { fresh[i].checked = ticks[i].checked; }
+    var heading = body.querySelector("main h1");
+    if (heading) { heading.setAttribute("tabindex", "-1"); }
+    shown[index] = { body: body, title: doc.title, lang: doc.documentElement.lang };
+    if (entry() !== index) { return; } // the reader went back meanwhile: the page waits in history
+    // the first part is the start of the whole page, so what had the focus is at the same place in its order
+    var focused = Array.prototype.indexOf.call(document.body.querySelectorAll(FOCUSABLE), document.activeElement);
+    var x = window.scrollX, y = window.scrollY;
+    show(shown[index]);
+    window.scrollTo(x, y);
+    var again = focused >= 0 && document.body.querySelectorAll(FOCUSABLE)[focused];
+    if (again) { again.focus({ preventScroll: true }); }
     document.dispatchEvent(new CustomEvent("certverify:answer"));
   }
 
@@ -113,11 +154,20 @@
       if (e.lengthComputable) { setStatus(f.dataset.msgUploading, Math.round(100 * e.loaded / e.total)); }
     });
     xhr.upload.addEventListener("load", function () { setStatus(f.dataset.msgChecking, null); });
+    function isPage() { return (xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") === 0; }
+    var partial = 0; // the history entry of a result shown before its image arrived
+    xhr.addEventListener("progress", function () {
+      if (partial || !isPage()) { return; }
+      var cut = xhr.responseText.indexOf(IMAGE_MARK);
+      if (cut >= 0) { partial = showAnswer(xhr.responseText.slice(0, cut), true); }
+    });
     xhr.addEventListener("load", function () {
-      if ((xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") === 0) {
-        showAnswer(xhr.responseText);
-      } else {
+      if (!isPage()) {
         f.submit();
+      } else if (partial) {
+        finishAnswer(xhr.responseText, partial);
+      } else {
+        showAnswer(xhr.responseText, false);
       }
     });
     xhr.addEventListener("error", function () {

@@ -278,3 +278,26 @@ def test_a_phone_sees_the_front_on_its_first_screen(page, live_server, sample, l
     check_result(page)
     page.evaluate("window.scrollTo(0, 0)")
     assert 844 - page.locator("#restored-front").bounding_box()["y"] >= 280
+
+
+def test_on_a_slow_link_the_verdict_and_facts_show_before_the_image(page, live_server, sample):
+    """On a throttled link the answer's verdict and facts show while its image is still arriving (nothing showed
+    until the whole answer had); what the reader does meanwhile survives the image's arrival."""
+    page.goto(live_server.url + "/?lang=en")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 300, "downloadThroughput": 50_000, "uploadThroughput": -1})
+    choose_and_send(page, sample.files / "back.png")
+    page.locator(".front-loading").wait_for(state="visible")
+    assert page.locator("#result-title").is_visible()
+    assert SERIAL in page.locator("#fact-serial").inner_text()
+    assert page.locator("#restored-front").count() == 0
+    tick = page.locator("#checklist input[type=checkbox]").first
+    tick.check()
+    page.screenshot(path=str(SHOTS / "result-arriving.png"))
+    check_result(page)
+    assert page.locator(".front-loading").count() == 0
+    assert tick.is_checked() and tick.evaluate("box => box === document.activeElement")
+    page.locator(".viewer-bar button[data-zoom='1']").click()  # the viewer works on the completed page
+    assert page.locator(".front-frame.zoomed").count() == 1

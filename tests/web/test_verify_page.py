@@ -328,3 +328,29 @@ def test_a_failed_attempt_is_logged_with_the_format_size_and_dpi_it_had(app, cli
     altered = log_entries(app)[-1]
     assert altered["error_code"] == "altered" and altered["input_format"] == "png"
     assert 280 <= altered["dpi_estimate"] <= 320
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip"])
+def test_the_result_page_is_compressed_and_its_facts_come_before_its_image(client, sample, encoding):
+    """The answer is sent compressed when the browser accepts it, and its verdict and facts precede the embedded
+    image in the document, so that a slow link shows them first."""
+    import gzip
+
+    import brotli
+
+    response = upload(client, sample.back_jpeg, headers={"Accept-Encoding": f"{encoding}, deflate"})
+    assert response.status_code == 200 and response.headers["Content-Encoding"] == encoding
+    assert "Accept-Encoding" in response.headers["Vary"]
+    raw = response.get_data()
+    html = (brotli.decompress(raw) if encoding == "br" else gzip.decompress(raw)).decode()
+    assert len(raw) < 0.8 * len(html)
+    assert html.index('id="fact-serial"') < html.index("<!--certverify:image-->") < html.index("data:image/jpeg")
+    assert SERIAL in html
+
+
+def test_pages_without_accept_encoding_and_console_pages_are_not_compressed(client):
+    assert "Content-Encoding" not in client.get("/?lang=en").headers
+    assert client.get("/?lang=en", headers={"Accept-Encoding": "gzip"}).headers["Content-Encoding"] == "gzip"
+    # the console reflects search text beside its CSRF token: compressing it would let a third party guess the token
+    page = client.get("/audit/sign-in", headers={"Accept-Encoding": "gzip, br"})
+    assert page.status_code == 200 and "Content-Encoding" not in page.headers
