@@ -22,9 +22,10 @@ MAX_PAGE = 10_000_000
 CHANNELS = ("web", "api")
 
 
-def parse_when(value: str | None, end: bool = False) -> dt.datetime | None:
-    """An ISO date (2025-01-31) or date-time (2025-01-31T12:00[:00], UTC unless it says otherwise) as a bound of a
-    time range; a bare date as ``end`` includes the whole day. None for an empty value; ValueError if unreadable."""
+def parse_when(value: str | None, end: bool = False, zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
+    """An ISO date (2025-01-31) or date-time (2025-01-31T12:00[:00], in ``zone`` unless it says otherwise) as a
+    bound of a time range; a bare date as ``end`` includes the whole day. None for an empty value; ValueError if
+    unreadable."""
     value = (value or "").strip()
     if not value:
         return None
@@ -32,17 +33,25 @@ def parse_when(value: str | None, end: bool = False) -> dt.datetime | None:
         day = dt.date.fromisoformat(value)
         if not MIN_YEAR <= day.year <= MAX_YEAR:
             raise ValueError(f"year outside {MIN_YEAR}-{MAX_YEAR}")
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
         return start + dt.timedelta(days=1) if end else start
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise ValueError(f"year outside {MIN_YEAR}-{MAX_YEAR}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def _contains(column: sa.ColumnElement, text: str) -> sa.ColumnElement[bool]:
+    """``text`` anywhere in ``column``, ignoring case, its LIKE wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
 
 
 @dataclass(frozen=True)
 class LogFilter:
-    """Which entries to show or export; ``until`` is exclusive, every bound optional."""
+    """Which entries to show or export; ``until`` is exclusive, every bound optional. With ``partial`` (the
+    console's search), ``serial`` and ``client`` match any part of the value: a serial's last digits, a key's
+    name without its prefix."""
 
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -51,6 +60,7 @@ class LogFilter:
     serial: str | None = None
     client: str | None = None
     channel: str | None = None
+    partial: bool = False
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         cond: list[sa.ColumnElement[bool]] = []
@@ -59,14 +69,16 @@ class LogFilter:
         if self.until:
             cond.append(LogEntry.occurred_at < self.until)
         for column, value in ((LogEntry.outcome, self.outcome), (LogEntry.error_code, self.code),
-                              (LogEntry.serial, self.serial), (LogEntry.client, self.client),
                               (LogEntry.channel, self.channel)):
             if value:
                 cond.append(column == value)
+        for column, value in ((LogEntry.serial, self.serial), (LogEntry.client, self.client)):
+            if value:
+                cond.append(_contains(column, value) if self.partial else column == value)
         return cond
 
     def is_empty(self) -> bool:
-        return not any(asdict(self).values())
+        return not any(v for k, v in asdict(self).items() if k != "partial")
 
 
 def _select(flt: LogFilter) -> sa.Select:
@@ -84,11 +96,29 @@ def iter_entries(conn: Connection, flt: LogFilter, newest_first: bool = True) ->
         result.close()
 
 
-def page(conn: Connection, flt: LogFilter, number: int, size: int) -> tuple[list[RowMapping], int]:
-    """One page of matching entries, newest first, and the total number of matches."""
+# The columns a listing may be sorted by, by the name its address uses; ties are broken by the entry's number.
+SORTS = {"seq": LogEntry.seq, "outcome": LogEntry.outcome, "code": LogEntry.error_code, "serial": LogEntry.serial,
+         "client": LogEntry.client, "channel": LogEntry.channel, "key": LogEntry.key_id,
+         "signature": LogEntry.signature, "ms": LogEntry.processing_ms}
+
+
+def page(conn: Connection, flt: LogFilter, number: int, size: int, sort: str = "seq",
+         descending: bool = True) -> tuple[list[RowMapping], int]:
+    """One page of matching entries in the order of ``sort`` (newest first by default), and the number of matches."""
     total = conn.execute(sa.select(sa.func.count()).select_from(LogEntry).where(*flt.conditions())).scalar_one()
-    rows = conn.execute(_select(flt).order_by(LogEntry.seq.desc()).offset((number - 1) * size).limit(size))
+    order = [SORTS[sort], LogEntry.seq] if sort != "seq" else [LogEntry.seq]
+    order = [c.desc().nulls_last() if descending else c.asc().nulls_first() for c in order]
+    rows = conn.execute(_select(flt).order_by(*order).offset((number - 1) * size).limit(size))
     return list(rows.mappings()), int(total)
+
+
+def totals(conn: Connection, flt: LogFilter) -> dict[str, int]:
+    """Matching entries per outcome."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for outcome, count in conn.execute(sa.select(LogEntry.outcome, sa.func.count()).where(*flt.conditions())
+                                       .group_by(LogEntry.outcome)):
+        counts[outcome] = counts.get(outcome, 0) + int(count)
+    return counts
 
 
 def entry(conn: Connection, seq: int) -> RowMapping | None:
@@ -99,9 +129,18 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def daily_counts(conn: Connection, flt: LogFilter) -> dict[dt.date, dict[str, int]]:
-    """Attempts per UTC day and outcome among the matching entries."""
-    day = sa.func.date(LogEntry.occurred_at)
+def _day(conn: Connection, hours: int) -> sa.ColumnElement:
+    """The calendar day of an entry's time, ``hours`` ahead of UTC (timestamps are stored as naive UTC)."""
+    if not hours:
+        return sa.func.date(LogEntry.occurred_at)
+    if conn.dialect.name == "sqlite":
+        return sa.func.date(LogEntry.occurred_at, f"{hours:+d} hours")
+    return sa.func.date(LogEntry.occurred_at + sa.literal_column(f"interval '{int(hours)} hours'"))
+
+
+def daily_counts(conn: Connection, flt: LogFilter, hours: int = 0) -> dict[dt.date, dict[str, int]]:
+    """Attempts per day and outcome among the matching entries; days begin ``hours`` ahead of UTC (JST: 9)."""
+    day = _day(conn, hours)
     rows = conn.execute(sa.select(day, LogEntry.outcome, sa.func.count()).where(*flt.conditions())
                         .group_by(day, LogEntry.outcome))
     out: dict[dt.date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
@@ -217,8 +256,8 @@ def _bursts(conn: Connection, window: list, limits: Thresholds) -> list[Flag]:
                 best = found.get((kind, subject))
                 if best is None or len(times) > best.count:
                     filters = {"client" if index == 1 else "serial": subject,
-                               "since": times[0][0].strftime("%Y-%m-%dT%H:%M:%S"),
-                               "until": (row[0] + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")}
+                               "since": times[0][0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "until": (row[0] + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
                     found[(kind, subject)] = Flag(kind, subject, len(times), times[0][0], row[0],
                                                   failures=sum(1 for _, bad in times if bad), filters=filters)
     ordered = sorted(found.values(), key=lambda f: -f.count)

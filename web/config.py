@@ -164,6 +164,8 @@ FIXED: dict[str, Any] = {
     "JSON_SORT_KEYS": False,
     # flask-compress, called by web.security for every text answer larger than a packet but the console's.
     "COMPRESS_REGISTER": False,
+    # Not streamed answers (static files, exports): flask-compress's streaming path never closes the file it reads.
+    "COMPRESS_STREAMS": False,
     "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript", "application/json",
                            "application/problem+json", "image/svg+xml"],
     "COMPRESS_ALGORITHM": ["br", "gzip"],

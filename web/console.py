@@ -36,10 +36,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 
 from web import apikeys, auditlog, auditquery, db, users
 from web.chart import daily_chart
+from web.i18n import JST
 from web.models import ConsoleSession, LogEntry, User
 from web.problems import WebError
 from web.ratelimit import client_address, limiter
@@ -49,6 +49,10 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 FILTER_FIELDS = ("since", "until", "outcome", "code", "serial", "client", "channel")
 PUBLIC_ENDPOINTS = {"audit.sign_in"}
 CHART_MAX_DAYS = 92
+CHART_DAYS = 30  # the chart's and the overview's period when the filter names none
+# The times the console shows and reads: UTC (the log's own) or JST (the certificates'), chosen with ?tz= and
+# remembered for the sign-in.
+ZONES = {"utc": dt.UTC, "jst": JST}
 
 OUTCOME_LABELS = {"verified": _l("verified"), "altered": _l("altered"), "failed": _l("failed")}
 CHANNEL_LABELS = {"web": _l("web page"), "api": _l("API")}
@@ -74,6 +78,10 @@ def _utcnow() -> dt.datetime:
 def require_sign_in() -> Response | None:
     """Load the signed-in account from its server-side session, or send the browser to the sign-in page."""
     g.audit_user = None
+    chosen = request.args.get("tz", "")
+    if chosen in ZONES:
+        session["audit_tz"] = chosen
+    g.audit_tz = session.get("audit_tz") if session.get("audit_tz") in ZONES else "utc"
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     user, lapsed = users.resume_session(db.get_session(), session.get("audit_sid", ""), _utcnow(),
@@ -195,10 +203,15 @@ def sign_out_everywhere(uid: int) -> Response:
 # --- filters ---------------------------------------------------------------------------------------------------
 
 
+def _zone() -> dt.tzinfo:
+    return ZONES[g.get("audit_tz", "utc")]
+
+
 def _parse_when(value: str, end: bool) -> dt.datetime | None:
-    """A filter's time bound, or None when it is empty or cannot be read (the form then says so)."""
+    """A filter's time bound (a bare date is a day of the chosen zone), or None when it is empty or cannot be read
+    (the form then says so)."""
     try:
-        return auditquery.parse_when(value, end)
+        return auditquery.parse_when(value, end, _zone())
     except ValueError:
         return None
 
@@ -218,7 +231,7 @@ def current_filter() -> tuple[auditquery.LogFilter, dict[str, str], list[str]]:
     if raw["channel"] and raw["channel"] not in auditquery.CHANNELS:
         bad.append("channel")
         raw["channel"] = ""
-    flt = auditquery.LogFilter(since=since, until=until,
+    flt = auditquery.LogFilter(since=since, until=until, partial=True,
                                **{k: raw[k] or None for k in ("outcome", "code", "serial", "client", "channel")})
     return flt, {k: v for k, v in raw.items() if v}, bad
 
@@ -302,20 +315,71 @@ def _flags(flt: auditquery.LogFilter) -> tuple[list[dict[str, Any]], dt.datetime
     return out, since, computed_at
 
 
-def _chart(flt: auditquery.LogFilter) -> Markup:
-    today = dt.datetime.now(dt.UTC).date()
-    end = (flt.until - dt.timedelta(microseconds=1)).date() if flt.until else today
-    start = flt.since.date() if flt.since else end - dt.timedelta(days=29)
-    start = max(start, end - dt.timedelta(days=CHART_MAX_DAYS - 1))
-    window = auditquery.LogFilter(**{**flt.__dict__, "since": dt.datetime.combine(start, dt.time(), dt.UTC),
+def _days(flt: auditquery.LogFilter) -> tuple[dt.date, dt.date]:
+    """The first and last day (in the chosen zone) of the chart and the overview: the filter's range, or the last
+    CHART_DAYS days; at most CHART_MAX_DAYS."""
+    zone = _zone()
+    end = (flt.until - dt.timedelta(microseconds=1)).astimezone(zone).date() if flt.until \
+        else dt.datetime.now(zone).date()
+    start = flt.since.astimezone(zone).date() if flt.since else end - dt.timedelta(days=CHART_DAYS - 1)
+    return max(start, end - dt.timedelta(days=CHART_MAX_DAYS - 1)), end
+
+
+def _chart(flt: auditquery.LogFilter) -> dict[str, Any]:
+    """The daily chart, as a picture and as a table of its numbers (for the keyboard and screen readers)."""
+    zone = _zone()
+    start, end = _days(flt)
+    window = auditquery.LogFilter(**{**flt.__dict__, "since": dt.datetime.combine(start, dt.time(), zone),
                                      "until": flt.until})
+    hours = int(zone.utcoffset(None).total_seconds() // 3600)
     with db.get_engine().connect() as conn:
-        counts = auditquery.daily_counts(conn, window)
+        counts = auditquery.daily_counts(conn, window, hours)
     labels = {k: str(v) for k, v in OUTCOME_LABELS.items()}
-    return daily_chart(counts, start, end, labels,
-                       title=_("Verifications per day (UTC) by outcome, %(start)s to %(end)s",
-                               start=start.isoformat(), end=end.isoformat()),
-                       bar_title=_("{day}: {verified} verified, {altered} altered, {failed} failed"))
+    zone_name = zone.tzname(None)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    return {
+        "svg": daily_chart(counts, start, end, labels,
+                           title=_("Verifications per day (%(zone)s) by outcome, %(start)s to %(end)s",
+                                   zone=zone_name, start=start.isoformat(), end=end.isoformat()),
+                           bar_title=_("{day}: {verified} verified, {altered} altered, {failed} failed")),
+        "rows": [(day, {k: counts.get(day, {}).get(k, 0) for k in auditquery.OUTCOMES}) for day in days
+                 if sum(counts.get(day, {}).values())],
+        "start": start, "end": end,
+    }
+
+
+def _overview(flt: auditquery.LogFilter) -> dict[str, Any]:
+    """Totals of the period (the filter's range, or the chart's days) beside those of the period just before it,
+    of the same length, under the same other filters."""
+    zone = _zone()
+    start, end = _days(flt)
+    since = flt.since or dt.datetime.combine(start, dt.time(), zone)
+    until = flt.until or dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone)
+    span = until - since
+    with db.get_engine().connect() as conn:
+        now = auditquery.totals(conn, auditquery.LogFilter(**{**flt.__dict__, "since": since, "until": until}))
+        before = auditquery.totals(conn, auditquery.LogFilter(**{**flt.__dict__, "since": since - span,
+                                                                 "until": since}))
+
+    def rate(counts: dict[str, int]) -> float | None:
+        total = sum(counts.values())
+        return 100 * counts["failed"] / total if total else None
+
+    rows = []
+    for key, label in (("total", _("Attempts")), *((k, str(OUTCOME_LABELS[k])) for k in auditquery.OUTCOMES)):
+        a = sum(now.values()) if key == "total" else now[key]
+        b = sum(before.values()) if key == "total" else before[key]
+        change = "±0" if a == b else f"{a - b:+d}" + (f" ({100 * (a - b) / b:+.0f} %)" if b else "")
+        rows.append({"key": key, "label": label, "now": str(a), "before": str(b), "change": change})
+    r_now, r_before = rate(now), rate(before)
+    rows.append({"key": "failure_rate", "label": _("Failure rate"),
+                 "now": "–" if r_now is None else f"{r_now:.1f} %",
+                 "before": "–" if r_before is None else f"{r_before:.1f} %",
+                 "change": _("%(points)s points", points=f"{r_now - r_before:+.1f}")
+                 if r_now is not None and r_before is not None else "–"})
+    last = until - dt.timedelta(seconds=1)
+    return {"rows": rows, "since": since, "until": last, "before_since": since - span,
+            "before_until": since - dt.timedelta(seconds=1)}
 
 
 def _chain_banner() -> dict[str, Any]:
@@ -339,7 +403,7 @@ def _chain_banner() -> dict[str, Any]:
         text = _("Hash chain BROKEN: ") + reason % {"seq": status.broken_seq or 0} + " " + _(
             "Entries from there on cannot be trusted. Run `flask audit verify` and compare with a backup.")
     return {"ok": status.ok, "text": text, "detail": status.message,
-            "checked_at": (status.full_at or status.checked_at).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "checked_at": status.full_at or status.checked_at,
             "seq": status.broken_seq}
 
 
@@ -353,18 +417,30 @@ def index() -> Any:
     number = max(1, request.args.get("page", 1, type=int) or 1)
     if number > auditquery.MAX_PAGE:
         raise WebError("bad_request", parameter="page")
+    sort = request.args.get("sort", "seq")
+    if sort not in auditquery.SORTS:
+        raise WebError("bad_request", parameter="sort")
+    descending = request.args.get("dir", "desc") != "asc"
     with db.get_engine().connect() as conn:
-        rows, total = auditquery.page(conn, flt, number, size)
+        rows, total = auditquery.page(conn, flt, number, size, sort, descending)
         codes = [c for c in conn.execute(sa.select(LogEntry.error_code).distinct()
                                          .where(LogEntry.error_code.is_not(None))).scalars()]
     pages = max(1, -(-total // size))
     flags, flag_since, flags_at = _flags(flt)
+    order = {} if sort == "seq" and descending else {"sort": sort, "dir": "desc" if descending else "asc"}
+
+    def sort_url(column: str) -> str:
+        """The listing sorted by ``column``: newest or highest first, the other way round on a second click."""
+        flip = column == sort and descending
+        return url_for("audit.index", **raw, sort=column, dir="asc" if flip else "desc")
+
     return render_template(
         "audit/index.html", rows=rows, total=total, page=number, pages=pages, raw=raw, bad=bad, flt=flt,
         codes=sorted(set(codes) | ({raw["code"]} if raw.get("code") else set())), flags=flags,
-        flag_since=flag_since, flags_at=flags_at, chart=_chart(flt), banner=_chain_banner(), outcome_labels=OUTCOME_LABELS,
-        channel_labels=CHANNEL_LABELS,
-        page_url=lambda n: url_for("audit.index", **raw, page=n),
+        flag_since=flag_since, flags_at=flags_at, chart=_chart(flt), overview=_overview(flt),
+        banner=_chain_banner(), outcome_labels=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS,
+        sort=sort, descending=descending, sort_url=sort_url,
+        page_url=lambda n: url_for("audit.index", **raw, **order, page=n),
         export_url=lambda fmt: url_for("audit.export", fmt=fmt, **raw)), 400 if bad else 200
 
 
@@ -431,9 +507,22 @@ def revoke(name: str) -> Response:
     return redirect(url_for("audit.keys"))
 
 
-@bp.app_template_filter("utc")
-def _utc(value: dt.datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+@bp.app_template_filter("local")
+def _local(value: dt.datetime | None) -> str:
+    """A time of the log in the zone the console shows (its name is in ``zone``)."""
+    return value.astimezone(_zone()).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+@bp.app_context_processor
+def _console_context() -> dict[str, Any]:
+    """The chosen zone's name and the same page in the other zone."""
+    if request.blueprint != "audit":
+        return {}
+    chosen = g.get("audit_tz", "utc")
+    args = {k: v for k, v in request.args.items() if k != "tz" and k not in (request.view_args or {})}
+    return {"zone": ZONES[chosen].tzname(None), "zone_choice": chosen,
+            "zone_url": lambda tz: url_for(request.endpoint or "audit.index", **(request.view_args or {}), **args,
+                                           tz=tz)}
 
 
 def init_app(app: Flask) -> None:

@@ -5,12 +5,14 @@ the browser's Accept-Language. Catalogues live in ``translations/``; ``compile_c
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel
 
+JST = dt.timezone(dt.timedelta(hours=9), "JST")  # the certificates' time zone (Japan keeps no daylight saving)
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"

@@ -34,7 +34,7 @@ import verify
 from verify import spec
 from verify.errors import VerifyError
 from web import auditlog, service
-from web.i18n import current_lang
+from web.i18n import JST, current_lang
 from web.problems import WEB_ERRORS, WebError, all_codes, message_for, public_context, status_for
 from web.ratelimit import client_address, ip_key, limiter, public_limit
 from web.security import RESERVED_QUERY_NAMES
@@ -48,7 +48,6 @@ DOCUMENT_TYPES = {
     "residence": _l("Certificate of residence (住民票の写し)"),
     "seal-registration": _l("Seal-registration certificate (印鑑登録証明書)"),
 }
-JST = dt.timezone(dt.timedelta(hours=9), "JST")  # the certificates' time zone (Japan keeps no daylight saving)
 SIGNATURES = {"valid": _l("Valid: signed by the issuer's registered key")}
 # Names of the regions a content-bound back binds (the issuer's field names), as a reader would say them.
 FIELD_LABELS = {"address": _l("address"), "head_of_household": _l("head of household"), "name": _l("name"),

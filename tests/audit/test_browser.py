@@ -119,6 +119,28 @@ def test_console_in_chromium(app, page, request):
         shot(page, "entry", param)
         assert accessibility_violations(page) == []
 
+        # The overview, the chart's numbers as a table, JST, sorting, and a row opened anywhere on it.
+        page.goto(server.url + "/audit/?lang=en")
+        assert page.locator("#overview-total td").first.inner_text() == "86"
+        page.click("#chart-numbers summary")
+        assert page.locator("#chart-numbers tbody tr").count() >= 7
+        page.click("#zone-jst")
+        page.wait_for_selector("#zone-utc")
+        assert "Time (JST)" in page.locator("#entries thead").inner_text()
+        page.click("#sort-outcome")
+        page.wait_for_load_state()
+        assert page.locator("#entries tbody tr").first.get_attribute("class").startswith("outcome-verified")
+        assert page.locator("#sort-outcome").locator("xpath=..").get_attribute("aria-sort") == "descending"
+        shot(page, "overview-jst", param)
+        assert accessibility_violations(page) == []
+        serial = page.locator("#entries tbody tr").nth(1).locator("td").nth(4)
+        expected = serial.inner_text()
+        serial.scroll_into_view_if_needed()
+        box = serial.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # on the serial, not the link
+        page.wait_for_url("**/audit/entries/**")
+        assert expected in page.locator("main").inner_text()
+
         # Japanese, then sign out.
         page.goto(server.url + "/audit/?lang=ja")
         shot(page, "list-ja", param)

@@ -350,3 +350,117 @@ def test_flags_are_reused_for_their_max_age(auditor, app):
     assert 'id="no-flags"' in auditor.get("/audit/").get_data(as_text=True)
     app.config["AUDIT_FLAG_CACHE_SECONDS"] = 0
     assert 'data-kind="altered"' in auditor.get("/audit/").get_data(as_text=True)
+
+
+# --- the overview ----------------------------------------------------------------------------------------------
+
+
+def _overview(html: str) -> dict[str, list[str]]:
+    """The overview's rows: this period, the period before, the change."""
+    import re
+
+    table = html.split('id="overview"')[1].split("</table>")[0]
+    rows = {}
+    for key, cells in re.findall(r'<tr id="overview-([a-z_]+)">(.*?)</tr>', table, re.S):
+        rows[key] = re.findall(r'<td class="num">(.*?)</td>', cells)
+    return rows
+
+
+def test_overview_totals_and_the_change_against_the_period_before(auditor, app):
+    """Totals of the chosen period (verified, altered, failed, failure rate) beside the period just before it."""
+    day = dt.timedelta(days=1)
+    since = dt.datetime(2026, 3, 11, tzinfo=dt.UTC)
+    record_many(app, [
+        # the period before: 2026-03-01 to 03-10, 4 attempts, 1 failed
+        *(attempt(i, occurred_at=since - (i + 1) * day) for i in range(3)),
+        attempt(3, occurred_at=since - 2 * day, outcome="failed"),
+        # the period: 2026-03-11 to 03-20, 6 attempts, 2 failed, 1 altered
+        *(attempt(10 + i, occurred_at=since + i * day) for i in range(3)),
+        attempt(13, occurred_at=since + day, outcome="altered"),
+        attempt(14, occurred_at=since + 5 * day, outcome="failed"),
+        attempt(15, occurred_at=since + 9 * day, outcome="failed"),
+        attempt(16, occurred_at=since + 10 * day),  # after the period
+    ])
+    rows = _overview(auditor.get("/audit/?since=2026-03-11&until=2026-03-20&lang=en").get_data(as_text=True))
+    assert rows["total"] == ["6", "4", "+2 (+50 %)"]
+    assert rows["verified"] == ["3", "3", "±0"]
+    assert rows["altered"] == ["1", "0", "+1"]
+    assert rows["failed"] == ["2", "1", "+1 (+100 %)"]
+    assert rows["failure_rate"] == ["33.3 %", "25.0 %", "+8.3 points"]
+    # the other filters hold for both periods
+    assert _overview(auditor.get("/audit/?since=2026-03-11&until=2026-03-20&outcome=failed&lang=en")
+                     .get_data(as_text=True))["total"] == ["2", "1", "+1 (+100 %)"]
+
+
+def test_times_in_jst_or_utc(auditor, app):
+    """The switch shows every time in JST (and reads the date filters as JST days), and is remembered."""
+    record_many(app, [attempt(1, serial="LATE", occurred_at=dt.datetime(2026, 3, 10, 16, 30, tzinfo=dt.UTC))])
+    html = auditor.get("/audit/?lang=en").get_data(as_text=True)
+    assert "2026-03-10 16:30:00" in html and "Time (UTC)" in html and 'id="zone-jst"' in html
+    html = auditor.get("/audit/?tz=jst&lang=en").get_data(as_text=True)
+    assert "2026-03-11 01:30:00" in html and "Time (JST)" in html and 'id="zone-utc"' in html
+    assert "2026-03-11 01:30:00" in auditor.get("/audit/entries/1").get_data(as_text=True)  # remembered
+
+    def listed(query: str) -> bool:
+        page = auditor.get("/audit/?" + query).get_data(as_text=True)
+        return "LATE" in page.split('id="entries-title"')[1]
+
+    assert listed("since=2026-03-11&until=2026-03-11")  # the JST day 03-11 holds 16:30 UTC on 03-10
+    auditor.get("/audit/?tz=utc")
+    assert not listed("since=2026-03-11&until=2026-03-11")
+    assert listed("since=2026-03-10&until=2026-03-10")
+
+
+def test_the_chart_counts_days_of_the_chosen_zone_and_shows_them_as_a_table(auditor, app):
+    late = dt.datetime.now(dt.UTC).replace(hour=20, minute=0) - dt.timedelta(days=1)  # JST: the next day, 05:00
+    record_many(app, [attempt(1, occurred_at=late), attempt(2, occurred_at=late, outcome="failed")])
+    utc_day, jst_day = late.date().isoformat(), (late.date() + dt.timedelta(days=1)).isoformat()
+
+    def table(query: str) -> str:
+        return auditor.get("/audit/?lang=en&" + query).get_data(as_text=True).split('id="chart-numbers"')[1] \
+            .split("</details>")[0]
+
+    assert f'<th scope="row" class="mono">{utc_day}</th><td class="num">1</td><td class="num">0</td>' \
+           f'<td class="num">1</td><td class="num">2</td>' in table("tz=utc")
+    numbers = table("tz=jst")
+    assert jst_day in numbers and utc_day not in numbers
+
+
+def test_partial_search_on_serial_and_client(auditor, app):
+    record_many(app, [attempt(1, serial="20261206-1234567890", client="bank-tokyo"),
+                      attempt(2, serial="20261206-5555500000", client="bank-osaka"),
+                      attempt(3, serial="100%_SURE", client="ip:abc")])
+
+    def serials(query: str) -> set[str]:
+        html = auditor.get("/audit/?" + query).get_data(as_text=True)
+        return {s for s in ("1234567890", "5555500000", "100%_SURE") if s in html.split('id="entries-title"')[1]}
+
+    assert serials("serial=4567") == {"1234567890"}
+    assert serials("serial=20261206") == {"1234567890", "5555500000"}
+    assert serials("client=BANK") == {"1234567890", "5555500000"}
+    assert serials("client=osaka") == {"5555500000"}
+    assert serials("serial=%25_") == {"100%_SURE"}  # LIKE's wildcards are taken literally
+    assert serials("serial=1%25S") == set()  # as a wildcard, 1%S would match it
+
+
+def test_sortable_columns(auditor, app):
+    record_many(app, [attempt(1, serial="S-B", processing_ms=50.0), attempt(2, serial="S-C", processing_ms=900.0),
+                      attempt(3, serial="S-A", processing_ms=10.0)])
+
+    def order(query: str) -> list[str]:
+        html = auditor.get("/audit/?lang=en&" + query).get_data(as_text=True).split('id="entries"')[1]
+        return sorted(("S-A", "S-B", "S-C"), key=html.index)
+
+    assert order("") == ["S-A", "S-C", "S-B"]  # newest first
+    assert order("sort=serial&dir=asc") == ["S-A", "S-B", "S-C"]
+    assert order("sort=ms") == ["S-C", "S-B", "S-A"]
+    html = auditor.get("/audit/?lang=en&sort=ms").get_data(as_text=True)
+    assert 'aria-sort="descending"><a href="/audit/?sort=ms&amp;dir=asc"' in html  # a second click reverses
+    assert auditor.get("/audit/?sort=password_hash").status_code == 400
+
+
+def test_the_console_has_its_own_frame(auditor):
+    html = auditor.get("/audit/?lang=en").get_data(as_text=True)
+    assert '<span class="brand-sub">Auditors\' console</span>' in html
+    assert 'class="site-nav"' not in html and "site-footer" not in html
+    assert 'class="brand" href="/audit/"' in html
