@@ -42,9 +42,12 @@ MAX_TEXT = 200  # longest string kept from an attempt: serials and issuers come 
 HASHED_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outcome", "error_code", "serial",
                  "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
                  "dpi_estimate", "quality", "processing_ms", "prev_hash")
+# Hashed when present (not null): entries written before the field existed keep their hashes.
+OPTIONAL_HASHED_FIELDS = ("regions",)
 EXPORT_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outcome", "error_code", "serial",
                  "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
-                 "dpi_estimate", "processing_ms", "quality", "prev_hash", "entry_hash")
+                 "dpi_estimate", "processing_ms", "quality", "regions", "prev_hash", "entry_hash")
+MAX_REGIONS = 64  # most region names one entry keeps
 _INT_FIELDS = {"seq", "width", "height"}
 _FLOAT_FIELDS = {"dpi_estimate", "processing_ms"}
 
@@ -68,6 +71,7 @@ class AttemptRecord:
     height: int | None = None
     dpi_estimate: float | None = None
     quality: dict[str, Any] = field(default_factory=dict)
+    regions: list[str] | None = None  # altered or unconfirmed bound regions: the issuer's field names, no text
     processing_ms: float = 0.0
     occurred_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -129,6 +133,7 @@ def _canonical_value(name: str, value: Any) -> Any:
 def canonical_bytes(values: Mapping[str, Any]) -> bytes:
     """The exact bytes an entry's hash covers: every field but the hash, as sorted compact JSON."""
     doc = {name: _canonical_value(name, values[name]) for name in HASHED_FIELDS}
+    doc.update({name: str(values[name]) for name in OPTIONAL_HASHED_FIELDS if values.get(name) is not None})
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
@@ -188,6 +193,10 @@ def _row_values(entry: AttemptRecord) -> dict[str, Any]:
         "quality": json.dumps(_plain_json(entry.quality or {}), sort_keys=True, separators=(",", ":"),
                               ensure_ascii=False),
         "processing_ms": _finite(entry.processing_ms) or 0.0,
+        # only where present: an entry without it is written (and hashed) as before the column existed
+        **({} if entry.regions is None else {"regions": json.dumps(
+            [_clean_text(name, 64) for name in entry.regions[:MAX_REGIONS]], separators=(",", ":"),
+            ensure_ascii=False)}),
     }
 
 
@@ -313,7 +322,7 @@ def _verify(conn: Connection, key: bytes, resume: Resume | None = None) -> Chain
     else:
         expected, prev, count, first = 1, GENESIS_HASH, 0, None
     start = expected
-    cols = [LogEntry.__table__.c[name] for name in (*HASHED_FIELDS, "entry_hash")]
+    cols = [LogEntry.__table__.c[name] for name in (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "entry_hash")]
     stmt = sa.select(*cols).order_by(LogEntry.seq)
     if resume is not None:
         stmt = stmt.where(LogEntry.seq >= start)
@@ -424,6 +433,13 @@ def export_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         out["quality"] = json.loads(row["quality"] or "{}")
     except ValueError:
         out["quality"] = row["quality"]
+    if row["regions"] is None:
+        del out["regions"]  # absent, as in the hash
+    else:
+        try:
+            out["regions"] = json.loads(row["regions"])
+        except ValueError:
+            pass
     return out
 
 
@@ -441,6 +457,7 @@ def iter_csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     for row in rows:
         doc = export_dict(row)
         doc["quality"] = json.dumps(doc["quality"], sort_keys=True, ensure_ascii=False)
+        doc["regions"] = " ".join(doc.get("regions") or ())
         writer.writerow([_csv_cell(doc[name]) for name in EXPORT_FIELDS])
         yield buf.getvalue()
         buf.seek(0)

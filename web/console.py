@@ -42,6 +42,7 @@ from web.chart import daily_chart
 from web.i18n import JST
 from web.models import ConsoleSession, LogEntry, User
 from web.problems import WebError
+from web.public import region_label
 from web.ratelimit import client_address, limiter
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -454,7 +455,9 @@ def entry(seq: int) -> str:
     if row is None:
         abort(404)
     doc = auditlog.export_dict(row)
+    regions = [(name, region_label(name)) for name in doc.get("regions") or ()]
     return render_template("audit/entry.html", row=row, doc=doc, quality=doc["quality"] or {}, newer=newer,
+                           regions=regions,
                            outcome_labels=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, banner=_chain_banner())
 
 

@@ -205,6 +205,8 @@ def _entry(result: Verification, data: bytes, client: str, error_code: str | Non
         entry.signature = kept.get("signature") or _signature_after(entry.error_code)
         entry.input_format = kept.get("format")
         entry.width, entry.height, entry.dpi_estimate = kept.get("width"), kept.get("height"), kept.get("dpi")
+        if context.get("regions"):  # a content refusal: which fields, never what they say
+            entry.regions = [str(region.get("name")) for region in context["regions"]]
     if entry.upload_sha256 is None and data:
         entry.upload_sha256 = hashlib.sha256(data).hexdigest()
     return entry

@@ -232,6 +232,15 @@ def test_entry_detail(auditor, app):
     assert missing.status_code == 404 and 'id="sign-out"' in missing.get_data(as_text=True)  # the console's bar
 
 
+def test_an_altered_entry_names_the_fields_that_differed(auditor, app):
+    record_many(app, [attempt(1, outcome="altered", error_code="altered", regions=["address", "resident0.birth"]),
+                      attempt(2)])
+    html = auditor.get("/audit/entries/1?lang=en").get_data(as_text=True)
+    listed = html.split('id="entry-regions"')[1].split("</dd>")[0]
+    assert "Fields that differed" in html and "address" in listed and "resident 1: date of birth" in listed
+    assert 'id="entry-regions"' not in auditor.get("/audit/entries/2").get_data(as_text=True)
+
+
 def test_a_page_the_account_may_not_see_keeps_the_consoles_bar(auditor):
     forbidden = auditor.get("/audit/keys")
     html = forbidden.get_data(as_text=True)

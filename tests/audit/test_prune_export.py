@@ -126,13 +126,17 @@ def test_export_can_be_rechecked_without_this_code(app):
     import hashlib
 
     record_many(app, [attempt(1, serial="住民-0001", quality={"b": 1.25, "a": [0.1, None]}),
-                      attempt(2, dpi_estimate=None, width=None), attempt(3, outcome="failed", error_code="x")])
+                      attempt(2, dpi_estimate=None, width=None), attempt(3, outcome="failed", error_code="x"),
+                      attempt(4, outcome="altered", error_code="altered", regions=["resident0.birth", "address"])])
     prev = "0" * 64
     for line in run_flask(app, "audit", "export", "--format", "jsonl").output.splitlines():
         doc = json.loads(line)
         fields = {k: v for k, v in doc.items() if k != "entry_hash"}
         fields["quality"] = json.dumps(doc["quality"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if "regions" in doc:  # only a content refusal's entry has them
+            fields["regions"] = json.dumps(doc["regions"], separators=(",", ":"), ensure_ascii=False)
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         assert doc["prev_hash"] == prev
         assert hashlib.sha256(b"certverify-log-v1\n" + canonical).hexdigest() == doc["entry_hash"]
         prev = doc["entry_hash"]
+    assert doc["regions"] == ["resident0.birth", "address"]

@@ -150,7 +150,8 @@ def test_password_change_and_deletion_end_copied_cookies(app):
 
 
 def test_migration_keeps_the_log_chain(tmp_path):
-    """0001 -> head on a log with entries: the new tables arrive, the chain verifies as before."""
+    """0001 -> head on a log with entries: the new tables and columns arrive, the chain verifies as before, and an
+    entry naming its regions joins it."""
     from web import auditlog, db
 
     app = make_app(f"sqlite:///{tmp_path / 'old.db'}", tmp_path)
@@ -159,13 +160,16 @@ def test_migration_keeps_the_log_chain(tmp_path):
     with db.get_engine(app).connect() as conn:
         before = conn.execute(sa.text("SELECT seq, entry_hash FROM log_entries ORDER BY seq")).all()
     db.upgrade(app)
-    assert db.current_revision(app) == "0002"
+    assert db.current_revision(app) == "0003"
     with app.app_context():
         status = auditlog.verify_chain(db.get_engine(app), auditlog._checkpoint_key(app))
     assert status.ok and status.entries == 5
     with db.get_engine(app).connect() as conn:
         assert conn.execute(sa.text("SELECT seq, entry_hash FROM log_entries ORDER BY seq")).all() == before
         assert conn.execute(sa.text("SELECT COUNT(*) FROM console_sessions")).scalar() == 0
+    record_many(app, [attempt(9, outcome="altered", regions=["address"])])
+    with app.app_context():
+        assert auditlog.verify_chain(db.get_engine(app), auditlog._checkpoint_key(app)).entries == 6
     db.get_engine(app).dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 
 import pytest
@@ -186,6 +187,8 @@ def test_a_back_rebuilt_for_an_altered_front_is_called_altered(app, client, samp
     entry = log_entries(app)[-1]
     assert (entry["outcome"], entry["error_code"], entry["serial"], entry["signature"]) == (
         "altered", "altered", SERIAL, "valid")
+    # the log names the fields, never their text
+    assert json.loads(entry["regions"]) == ["address", "resident0.name", "resident0.birth"]
 
 
 def test_the_result_says_whether_the_content_is_bound(client, sample):
