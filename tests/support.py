@@ -14,14 +14,16 @@ import pytest
 
 def fixed_key():
     """The tests' issuing key, the same in every run: a forgery's verdict can depend on where the block map puts
-    its changed blocks, and a test that checks how a verdict is shown must not change with a random key."""
+    its changed blocks, and a test that checks how a verdict is shown must not change with a random key. It names
+    the sample's issuer, as a site's ring does."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from verify import IssuingKey
 
     seed = bytes(range(100, 132))
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-    return IssuingKey("test-2026", bytes(range(32)), public, seed, "2026-01-01T00:00:00+00:00")
+    return IssuingKey("test-2026", bytes(range(32)), public, seed, "2026-01-01T00:00:00+00:00",
+                      issuers=(("990001", "見本市"),))  # the sample's issuer, named as its page prints it
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it through executable_path

@@ -11,16 +11,26 @@ from pathlib import Path
 import cv2
 
 from .errors import VerifyError
-from .issuing import issue
+from .issuing import SAMPLE_ISSUER, issue
 from .keys import KeyRing, init_ring
 from .model import Limits
 from .output import encode_image
 from .restore import restore
+from .sample import default_fields
 
 
 def _keys_init(args: argparse.Namespace) -> int:
     path = Path(args.dir) if args.dir else KeyRing.default_path()
-    ring, key = init_ring(path, args.key_id)
+    try:
+        issuers = {SAMPLE_ISSUER: default_fields().municipality}
+        if args.issuer:
+            issuers = dict(item.split("=", 1) for item in args.issuer if "=" in item)
+            if len(issuers) != len(args.issuer):
+                raise ValueError("give each --issuer as CODE=NAME")
+        ring, key = init_ring(path, args.key_id, issuers)
+    except ValueError as exc:
+        print(f"cannot create the key: {exc}", file=sys.stderr)
+        return 2
     if key is None:
         print(f"key ring {path} already holds {', '.join(ring.ids())}; nothing created")
     else:
@@ -109,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     k_init = keys.add_parser("init", help="create a development key ring if none exists")
     k_init.add_argument("--dir", help="key ring directory (default $CERTVERIFY_KEYS_DIR or keys/)")
     k_init.add_argument("--key-id", help="create this key id (also when the ring already has keys)")
+    k_init.add_argument("--issuer", action="append", metavar="CODE=NAME",
+                        help="an issuer the key signs for and its display name (repeatable; default: the sample's "
+                             f"{SAMPLE_ISSUER} and its municipality)")
     k_init.set_defaults(func=_keys_init)
     k_list = keys.add_parser("list", help="list key ids")
     k_list.add_argument("--dir")
@@ -118,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     iss.add_argument("--out", required=True, help="output directory")
     iss.add_argument("--front", help="front page image (default: a rendered sample 住民票の写し)")
     iss.add_argument("--serial", help="certificate serial (default: date and random digits)")
-    iss.add_argument("--issuer", default="990001", help="issuer code (default 990001, fictitious)")
+    iss.add_argument("--issuer", default=SAMPLE_ISSUER, help=f"issuer code (default {SAMPLE_ISSUER}, fictitious)")
     iss.add_argument("--key-id", help="issuing key id (default: the newest signing key)")
     iss.add_argument("--document-type", default="residence", help="residence or seal-registration")
     iss.add_argument("--issued-on", help="issue date YYYY-MM-DD (default today)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -84,7 +84,10 @@ def new_serial(issued_on: dt.date) -> str:
     return f"{issued_on:%Y%m%d}-{secrets.randbelow(10**10):010d}"
 
 
-def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = "990001",
+SAMPLE_ISSUER = "990001"  # the fictitious issuer code of the sample certificate
+
+
+def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = SAMPLE_ISSUER,
           key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
           regions: dict[str, tuple[int, int, int, int]] | None = None, texts: dict[str, str] | None = None,
           version: int = spec.FORMAT_VERSION, ground: bool = True) -> IssuedCertificate:
@@ -131,7 +134,7 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
                           issued_on=issued_on, version=version, content_digest=digest)
     code = sign_payload(payload, keyring)
     design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial))
-    facts = payload.facts()
+    facts = replace(payload.facts(), issuer_name=key.issuer_name(issuer))
     back = render_back(design, code, facts, strip=strip_modules)
     printed = front
     if ground:

@@ -54,11 +54,13 @@ class CertificateFacts:
     document_type: str
     issued_on: dt.date
     signature: str = "valid"
+    issuer_name: str | None = None  # the verifying site's name for the issuer code (its key ring), if it has one
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
             "issuer": self.issuer,
+            "issuer_name": self.issuer_name,
             "key_id": self.key_id,
             "serial": self.serial,
             "document_type": self.document_type,

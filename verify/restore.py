@@ -198,7 +198,8 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
     clock.lap("content")
     return Restoration(
         image=front,
-        certificate=payload.facts(),
+        certificate=dataclasses.replace(payload.facts(),
+                                        issuer_name=keyring.get(payload.key_id).issuer_name(payload.issuer)),
         quality=_quality(fit, grid, scan_dpi, coherence),
         page_index=page.page_index,
         timings_ms={k: round(v, 2) for k, v in clock.times.items()},

@@ -164,6 +164,7 @@ def result_view(result: service.Verification) -> dict[str, Any]:
         "image_width": width,
         "image_height": height,
         "facts": facts,
+        "issuer": f"{facts.issuer_name} ({facts.issuer})" if facts.issuer_name else facts.issuer,
         "document_type": DOCUMENT_TYPES.get(facts.document_type, facts.document_type),
         "issued_on": format_date(facts.issued_on, format="long"),
         "issued_on_wareki": wareki(facts.issued_on),

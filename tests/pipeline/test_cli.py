@@ -52,6 +52,7 @@ def test_restore_prints_the_facts_and_writes_the_front(issued, tmp_path):
     assert result["serial"] == "CLI-000001"
     assert result["issued_on"] == "2026-11-27"
     assert result["signature"] == "valid"
+    assert (result["issuer"], result["issuer_name"]) == ("990001", "見本市")  # a development ring names the sample's
     assert {"dpi", "coherence"} <= set(result["quality"])
     img = cv2.imread(str(restored))
     assert img.shape[:2] == (1856, 1312)
@@ -124,3 +125,14 @@ def test_an_upright_scan_reads_a_rotation_near_zero(issued):
     keys, out, _ = issued
     result = json.loads(run("restore", str(out / "back.png"), keys=keys).stdout)
     assert -180 < result["quality"]["rotation_deg"] <= 180 and abs(result["quality"]["rotation_deg"]) < 0.5
+
+
+def test_keys_init_names_the_issuers_a_key_signs_for(tmp_path):
+    keys = tmp_path / "keys"
+    done = run("keys", "init", "--issuer", "131016=東京都台東区", "--issuer", "131024=東京都墨田区", keys=keys)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(next(keys.glob("*.json")).read_text("utf-8"))
+    assert data["issuers"] == {"131016": "東京都台東区", "131024": "東京都墨田区"}
+    for bad in ("131016", "13-1016=台東区", "131016="):
+        refused = run("keys", "init", "--key-id", "other", "--issuer", bad, keys=tmp_path / "other")
+        assert refused.returncode == 2 and "cannot create the key" in refused.stderr and "Traceback" not in refused.stderr

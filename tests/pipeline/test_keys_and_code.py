@@ -49,6 +49,16 @@ def test_bad_key_files_are_a_configuration_error(tmp_path):
         KeyRing.load(tmp_path / "missing")
 
 
+def test_a_key_names_only_the_issuers_its_file_lists(tmp_path):
+    key = IssuingKey.generate("named", {"131016": "東京都台東区"})
+    (tmp_path / "named.json").write_text(json.dumps(key.to_json(), ensure_ascii=False), encoding="utf-8")
+    loaded = KeyRing.load(tmp_path).get("named")
+    assert loaded.issuer_name("131016") == "東京都台東区" and loaded.issuer_name("990001") is None
+    for issuers in ({"131016": ""}, {"lower": "x"}, {"131016": "x" * 65}, ["131016"], {"131016": "改行\n"}):
+        with pytest.raises(ValueError):
+            IssuingKey.from_json({**key.to_json(), "issuers": issuers})
+
+
 def test_mismatched_key_pair_is_refused():
     a, b = IssuingKey.generate("a"), IssuingKey.generate("b")
     data = a.to_json()

@@ -55,7 +55,7 @@ def check_result(page) -> None:
     size = front.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
     assert size[0] and size[1] > 1000 and size[2] > size[1]
     assert page.locator("#fact-serial").inner_text() == SERIAL
-    assert page.locator("#fact-issuer").inner_text() == ISSUER
+    assert page.locator("#fact-issuer").inner_text() == f"見本市 ({ISSUER})"
 
 
 def test_upload_sample_back_read_front_switch_language(page, live_server, sample):

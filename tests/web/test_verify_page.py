@@ -20,7 +20,7 @@ def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
     html = response.get_data(as_text=True)
     assert '<html lang="ja">' in html
     assert f'<dd id="fact-serial" class="mono nowrap">{SERIAL}</dd>' in html
-    assert f'<dd id="fact-issuer">{ISSUER}</dd>' in html
+    assert f'<dd id="fact-issuer">見本市 ({ISSUER})</dd>' in html  # the ring's name and the signed code
     assert "住民票の写し" in html and "2026" in html
     assert "カラーコピー" in html  # what a check does not prove
     match = re.search(r'<img id="restored-front" src="data:image/jpeg;base64,([^"]+)"', html)
