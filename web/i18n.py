@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
-from flask_babel import Babel
+from flask_babel import Babel, force_locale
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")  # the certificates' time zone (Japan keeps no daylight saving)
 COOKIE = "lang"
@@ -38,6 +40,23 @@ def select_locale() -> str:
 def current_lang() -> str:
     """'ja' or 'en' for this request (the language of pipeline and web error messages)."""
     return select_locale()
+
+
+@contextmanager
+def in_language(lang: str) -> Iterator[None]:
+    """Render within the block in ``lang``: the catalogue and the page's own idea of its language."""
+    saved = current_lang()
+    g.lang = lang
+    try:
+        with force_locale(lang):
+            yield
+    finally:
+        g.lang = saved
+
+
+def other_language() -> str:
+    """The language the switch offers."""
+    return next(lang for lang in current_app.config["LANGUAGES"] if lang != current_lang())
 
 
 def _remember_switch(response: Response) -> Response:

@@ -29,12 +29,13 @@ from flask import (
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 import verify
 from verify import spec
 from verify.errors import VerifyError
 from web import auditlog, service
-from web.i18n import JST, current_lang
+from web.i18n import JST, current_lang, in_language, other_language
 from web.problems import WEB_ERRORS, WebError, all_codes, message_for, public_context, status_for
 from web.ratelimit import client_address, ip_key, limiter, public_limit
 from web.security import RESERVED_QUERY_NAMES
@@ -149,18 +150,30 @@ def verify_post() -> Response:
                                  image_quality=int(current_app.config["RESULT_IMAGE_QUALITY"]))
     if result.error is not None:
         return error_response(result.error)
-    return make_response(render_template("result.html", **result_view(result)))
+    return make_response(render_template("result.html", **result_view(result), other_page=_in_other_language(result)))
 
 
-def result_view(result: service.Verification) -> dict[str, Any]:
-    """What the result template shows."""
+def _in_other_language(result: service.Verification) -> dict[str, str]:
+    """The result page's body and title in the language the switch offers, without the image (the page takes its
+    own): the switch then shows the same answer in that language without sending the scan again, which the site
+    cannot do otherwise (it keeps nothing of a scan)."""
+    lang = other_language()
+    with in_language(lang):
+        html = render_template("result.html", **result_view(result, image=False), other_page=None)
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    body = html.split("<body>", 1)[1].rsplit("</body>", 1)[0]
+    return {"lang": lang, "title": Markup(title[1]).unescape() if title else "", "body": Markup(body)}
+
+
+def result_view(result: service.Verification, image: bool = True) -> dict[str, Any]:
+    """What the result template shows (``image``: with the restored front embedded)."""
     r = result.restoration
     facts = r.certificate
     height, width = r.image.shape[:2]
     return {
         "request_id": result.request_id,
         "checked_at": dt.datetime.now(JST).strftime("%Y-%m-%d %H:%M JST"),
-        "image_url": _data_url(result.image, result.image_media_type),
+        "image_url": _data_url(result.image, result.image_media_type) if image else "",
         "image_width": width,
         "image_height": height,
         "facts": facts,

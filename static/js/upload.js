@@ -105,6 +105,47 @@
     document.dispatchEvent(new CustomEvent("certverify:answer"));
   }
 
+  // The language switch on a result page shows the same answer in the other language, which the page carries
+  // (#other-language): the scan is not sent again. The browser is told the choice for the pages that follow.
+  function carryTicks(from, to) {
+    var ticks = from.querySelectorAll("#checklist input[type=checkbox]");
+    var fresh = to.querySelectorAll("#checklist input[type=checkbox]");
+    for (var i = 0; i < ticks.length && i < fresh.length; i++) { fresh[i].checked = ticks[i].checked; }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".lang-switch a");
+    if (!link) { return; }
+    var lang = link.getAttribute("hreflang");
+    var other = document.getElementById("other-language");
+    var body = document.body.inOtherLanguage; // this answer's page in the other language, once shown
+    if (!body && other && other.dataset.lang === lang) {
+      body = document.createElement("body");
+      body.appendChild(other.content.cloneNode(true));
+      body.dataset.title = other.dataset.title;
+      body.dataset.lang = lang;
+      var shownImage = document.getElementById("restored-front");
+      var hole = body.querySelector("#restored-front");
+      if (shownImage && hole) { hole.src = shownImage.src; }
+    }
+    if (!body || body.dataset.lang !== lang) { return; }
+    event.preventDefault();
+    document.body.dataset.title = document.title;
+    document.body.dataset.lang = document.documentElement.lang;
+    body.inOtherLanguage = document.body;
+    carryTicks(document.body, body);
+    var x = window.scrollX, y = window.scrollY;
+    document.documentElement.lang = lang;
+    document.title = body.dataset.title;
+    document.body.replaceWith(body);
+    window.scrollTo(x, y);
+    keep(entry());
+    document.dispatchEvent(new CustomEvent("certverify:answer"));
+    var back = body.querySelector(".lang-switch a");
+    if (back) { back.focus({ preventScroll: true }); }
+    if (window.fetch) { fetch(link.href, { credentials: "same-origin" }); } // remember the choice
+  });
+
   document.addEventListener("change", function (event) {
     if (event.target && event.target.id === "scan") { showChosen(event.target); }
   });

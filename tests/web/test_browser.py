@@ -83,9 +83,10 @@ def test_upload_sample_back_read_front_switch_language(page, live_server, sample
     page.keyboard.press("0")
     assert page.locator("#restored-front").bounding_box()["width"] == fitted
 
-    page.click("#switch-en")
-    page.wait_for_url("**/?lang=en")
+    page.click("#switch-en")  # the same answer in English
     assert page.locator("html").get_attribute("lang") == "en"
+    assert "Certificate of residence" in page.locator("#fact-document-type").inner_text()
+    page.goto(live_server.url + "/?lang=en")
     page.screenshot(path=str(SHOTS / "upload-en.png"), full_page=True)
     choose_and_send(page, sample.files / "back.jpg")
     check_result(page)
@@ -301,3 +302,33 @@ def test_on_a_slow_link_the_verdict_and_facts_show_before_the_image(page, live_s
     assert tick.is_checked() and tick.evaluate("box => box === document.activeElement")
     page.locator(".viewer-bar button[data-zoom='1']").click()  # the viewer works on the completed page
     assert page.locator(".front-frame.zoomed").count() == 1
+
+
+def test_the_language_switch_keeps_the_result(page, live_server, sample):
+    """The switch on a result page shows the same answer in the other language, ticks and all, without sending
+    the scan again (the site keeps nothing of it, so it used to show the empty form), and back again."""
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(live_server.url + "/?lang=ja")
+    choose_and_send(page, sample.files / "back.png")
+    check_result(page)
+    assert page.locator("html").get_attribute("lang") == "ja" and len(posts) == 1
+    page.locator("#checklist input[type=checkbox]").first.check()
+    page.click("#switch-en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#result-title").inner_text() == "The back checks out: now compare the paper front with it"
+    check_result(page)
+    assert page.locator("#checklist input[type=checkbox]").first.is_checked()
+    assert page.title().startswith("Verified")
+    page.locator(".viewer-bar button[data-zoom='1']").click()  # the viewer works in the new language
+    assert page.locator(".front-frame.zoomed").count() == 1
+    page.click("#switch-ja")
+    assert page.locator("html").get_attribute("lang") == "ja" and "裏面" in page.locator("#result-title").inner_text()
+    check_result(page)
+    assert len(posts) == 1  # nothing sent again
+    page.goto(live_server.url + "/")  # the choice is remembered for the pages that follow
+    assert page.locator("html").get_attribute("lang") == "ja"
+    page.locator("#switch-en").click()
+    page.wait_for_url("**/?lang=en")
+    page.goto(live_server.url + "/")
+    assert page.locator("html").get_attribute("lang") == "en"
