@@ -2,14 +2,17 @@
 x 900) and phone (390 x 844), in Japanese and English, from a running site (``make run``, which issues
 instance/sample/back.png under the development key in keys/):
 
-    .venv/bin/python docs/screenshots/take.py [--url http://127.0.0.1:8000]
+    .venv/bin/python docs/screenshots/take.py [--url http://127.0.0.1:8000] [--console-user NAME]
 
-writes <page>-<lang>-<desktop|phone>.png (the first screen) beside this script.
+writes <page>-<lang>-<desktop|phone>.png (the first screen) beside this script. With ``--console-user`` (an account
+made with `flask --app app users create`, its password in $CONSOLE_PASSWORD) it also writes the console's log page
+and an entry, desktop, both languages: console-<page>-<lang>.png (the first screen; the whole entry).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +28,7 @@ SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--console-user", help="a console account; its password in $CONSOLE_PASSWORD")
     args = parser.parse_args()
 
     import verify
@@ -52,9 +56,30 @@ def main() -> None:
                         page.screenshot(path=str(path))
                         print(path.relative_to(ROOT))
                     page.close()
+            if args.console_user:
+                _console(browser, args.url, args.console_user, os.environ.get("CONSOLE_PASSWORD", ""))
     finally:
         front.unlink(missing_ok=True)
         forged.unlink(missing_ok=True)
+
+
+def _console(browser, url: str, user: str, password: str) -> None:
+    """The console's log page (overview, flags, chart, entries) and its newest entry, in both languages."""
+    width, height = SIZES["desktop"]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{url}/audit/sign-in")
+    page.fill("#name", user)
+    page.fill("#password", password)
+    page.click("#sign-in")
+    page.wait_for_selector("#overview")
+    for lang in ("ja", "en"):
+        page.goto(f"{url}/audit/?lang={lang}")
+        page.screenshot(path=str(OUT / f"console-log-{lang}.png"))
+        page.locator("#entries tbody tr a").first.click()
+        page.wait_for_selector("#entry-facts")
+        page.screenshot(path=str(OUT / f"console-entry-{lang}.png"), full_page=True)
+        print(f"docs/screenshots/console-log-{lang}.png, console-entry-{lang}.png")
+    page.close()
 
 
 def _send(page, url: str, upload: Path, ready: str) -> None:
