@@ -1,22 +1,81 @@
-"""``python -m verify``: manage the key ring, issue certificates, restore scans."""
+"""``python -m verify`` (or ``certverify``): manage the key ring, issue certificates, restore scans.
+
+Exit codes, one per family of outcome, so that a script can branch without reading the JSON:
+
+  0  verified (restore), or done (keys, issue)
+  1  an unexpected failure (a bug: please report it with the traceback)
+  2  the command line is wrong (usage)
+  3  input: the file cannot be read or is no acceptable scan (empty, unsupported, corrupt, too large, an
+     unreadable date or regions file)
+  4  locating: no back found on the page (markers, dot track, resolution)
+  5  code or signature: the code or data strip unreadable, an unknown key, a bad signature
+  6  altered or mismatch: the scrambled image does not belong to the code, or the front was altered
+  7  scan again: this scan cannot support a verdict (folded, faded, a 1-bit scan); not an accusation
+  8  configuration: no key ring, an invalid key file, a key that cannot sign
+
+The JSON's ``error.code`` says which member of a family it was.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import enum
 import json
 import sys
 from pathlib import Path
 
 import cv2
 
-from .errors import VerifyError
+from .errors import (
+    Altered,
+    CodeError,
+    ConfigurationError,
+    ContentUnconfirmed,
+    ContentUnverifiable,
+    InputError,
+    LocateError,
+    ScanUnrestorable,
+    ScrambleMismatch,
+    VerifyError,
+)
 from .issuing import SAMPLE_ISSUER, issue
 from .keys import KeyRing, init_ring
 from .model import Limits
 from .output import encode_image
 from .restore import restore
 from .sample import default_fields
+
+
+class Exit(enum.IntEnum):
+    """The CLI's exit codes (the module's docstring says what each means)."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    INPUT = 3
+    LOCATE = 4
+    CODE = 5
+    REFUSED = 6
+    RESCAN = 7
+    CONFIGURATION = 8
+
+
+# error family -> exit code; every concrete error class belongs to exactly one (tests/pipeline/test_cli.py)
+FAMILIES: tuple[tuple[tuple[type[VerifyError], ...], Exit], ...] = (
+    ((InputError,), Exit.INPUT),
+    ((LocateError,), Exit.LOCATE),
+    ((CodeError,), Exit.CODE),
+    ((ScrambleMismatch, Altered), Exit.REFUSED),
+    ((ScanUnrestorable, ContentUnverifiable, ContentUnconfirmed), Exit.RESCAN),
+    ((ConfigurationError,), Exit.CONFIGURATION),
+)
+
+
+def exit_code(error: type[VerifyError] | VerifyError) -> Exit:
+    """The exit code of an error's family; ``INTERNAL`` for an error in none (which a test forbids)."""
+    cls = error if isinstance(error, type) else type(error)
+    return next((code for classes, code in FAMILIES if issubclass(cls, classes)), Exit.INTERNAL)
 
 
 def _keys_init(args: argparse.Namespace) -> int:
@@ -30,12 +89,12 @@ def _keys_init(args: argparse.Namespace) -> int:
         ring, key = init_ring(path, args.key_id, issuers)
     except ValueError as exc:
         print(f"cannot create the key: {exc}", file=sys.stderr)
-        return 2
+        return Exit.INPUT
     if key is None:
         print(f"key ring {path} already holds {', '.join(ring.ids())}; nothing created")
     else:
         print(f"created key {key.key_id} in {path} (owner-only permissions)")
-    return 0
+    return Exit.OK
 
 
 def _keys_list(args: argparse.Namespace) -> int:
@@ -44,7 +103,7 @@ def _keys_list(args: argparse.Namespace) -> int:
         key = ring.get(key_id)
         role = "sign+verify" if key.signing_key else "verify"
         print(f"{key_id}\t{role}\t{key.created}")
-    return 0
+    return Exit.OK
 
 
 def _issue(args: argparse.Namespace) -> int:
@@ -54,27 +113,31 @@ def _issue(args: argparse.Namespace) -> int:
         bgr = cv2.imread(args.front, cv2.IMREAD_COLOR)
         if bgr is None:
             print(f"cannot read front image {args.front}", file=sys.stderr)
-            return 2
+            return Exit.INPUT
         front = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    issued_on = dt.date.fromisoformat(args.issued_on) if args.issued_on else None
+    try:
+        issued_on = dt.date.fromisoformat(args.issued_on) if args.issued_on else None
+    except ValueError:
+        print(f"cannot read the issue date {args.issued_on!r}: give it as YYYY-MM-DD", file=sys.stderr)
+        return Exit.INPUT
     regions, texts = None, None
     if args.regions:
         try:
             regions, texts = _read_regions(Path(args.regions))
         except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             print(f"cannot read regions {args.regions}: {exc}", file=sys.stderr)
-            return 2
+            return Exit.INPUT
     try:
         cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
                      document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts,
                      ground=not args.no_ground)
     except ValueError as exc:
         print(f"cannot issue: {exc}", file=sys.stderr)
-        return 2
+        return Exit.INPUT
     paths = cert.save(args.out)
     print(json.dumps({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}},
                      ensure_ascii=False, indent=2))
-    return 0
+    return Exit.OK
 
 
 def _read_regions(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
@@ -100,19 +163,20 @@ def _restore(args: argparse.Namespace) -> int:
         result = restore(data, KeyRing.load(args.keys or None), Limits())
     except VerifyError as exc:
         print(json.dumps({"ok": False, "error": exc.to_dict(args.lang)}, ensure_ascii=False))
-        return 1
+        return exit_code(exc)
     except OSError as exc:
         print(json.dumps({"ok": False, "error": {"code": "io_error", "message": str(exc)}}, ensure_ascii=False))
-        return 2
+        return Exit.INPUT
     out = Path(args.out) if args.out else Path(args.scan).with_name(Path(args.scan).stem + ".restored.png")
     out.write_bytes(encode_image(result.image, out.suffix.lstrip(".").lower().replace("jpg", "jpeg") or "png"))
     print(json.dumps({"ok": True, **result.certificate.to_dict(), "quality": result.quality,
                       "content": result.content, "restored": str(out)}, ensure_ascii=False))
-    return 0
+    return Exit.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m verify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     keys = sub.add_parser("keys", help="manage the key ring").add_subparsers(dest="keys_command", required=True)
@@ -159,4 +223,4 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except VerifyError as exc:
         print(json.dumps({"ok": False, "error": exc.to_dict(getattr(args, "lang", "en"))}, ensure_ascii=False))
-        return 1
+        return exit_code(exc)

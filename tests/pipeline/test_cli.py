@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
+
+from verify import errors
+from verify.cli import FAMILIES, Exit, exit_code
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +67,7 @@ def test_restore_failure_is_json_and_nonzero(issued, tmp_path):
     bogus = tmp_path / "scan.png"
     bogus.write_text("not an image")
     done = run("restore", str(bogus), "--lang", "ja", keys=keys)
-    assert done.returncode != 0
+    assert done.returncode == Exit.INPUT
     result = json.loads(done.stdout)
     assert result["ok"] is False
     assert result["error"]["code"] == "unsupported_format"
@@ -75,7 +79,7 @@ def test_restore_with_a_foreign_ring_says_unknown_key(issued, tmp_path):
     other = tmp_path / "other-keys"
     run("keys", "init", "--key-id", "other-2026", keys=other)
     done = run("restore", str(out / "back.png"), keys=other)
-    assert done.returncode == 1
+    assert done.returncode == Exit.CODE
     assert json.loads(done.stdout)["error"]["code"] == "unknown_key"
 
 
@@ -94,11 +98,11 @@ def test_an_issuer_names_the_regions_its_signature_binds(issued, tmp_path):
     regions.write_text('{"name": [1, 2]}')
     bad = run("issue", "--out", str(tmp_path / "bad"), "--front", str(out / "front.png"), "--regions", str(regions),
               keys=keys)
-    assert bad.returncode == 2 and "regions" in bad.stderr
+    assert bad.returncode == Exit.INPUT and "regions" in bad.stderr
     regions.write_text(json.dumps({"name": {"box": [418, 720, 1094, 799], "text": "a\u0007bell"}}))
     bad = run("issue", "--out", str(tmp_path / "bad"), "--front", str(out / "front.png"), "--regions", str(regions),
               keys=keys)
-    assert bad.returncode == 2 and "control" in bad.stderr
+    assert bad.returncode == Exit.INPUT and "control" in bad.stderr
 
 
 def test_an_altered_back_prints_one_json_line_naming_the_fields(issued, tmp_path):
@@ -112,7 +116,7 @@ def test_an_altered_back_prints_one_json_line_naming_the_fields(issued, tmp_path
     forged = tmp_path / "forged.png"
     forged.write_bytes(encode_image(exact_forgery(cert, ring), "png"))
     done = run("restore", str(forged), keys=keys)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == Exit.REFUSED, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and not done.stderr
     error = json.loads(lines[0])["error"]
@@ -135,4 +139,49 @@ def test_keys_init_names_the_issuers_a_key_signs_for(tmp_path):
     assert data["issuers"] == {"131016": "東京都台東区", "131024": "東京都墨田区"}
     for bad in ("131016", "13-1016=台東区", "131016="):
         refused = run("keys", "init", "--key-id", "other", "--issuer", bad, keys=tmp_path / "other")
-        assert refused.returncode == 2 and "cannot create the key" in refused.stderr and "Traceback" not in refused.stderr
+        assert refused.returncode == Exit.INPUT and "cannot create the key" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_every_error_belongs_to_one_exit_family():
+    """A new error class must be given its family: otherwise a script would read it as a crash (1)."""
+    for cls in errors.all_error_classes():
+        families = [code for classes, code in FAMILIES if issubclass(cls, classes)]
+        assert len(families) == 1, f"{cls.code} is in {families}"
+    # an accusation and a request to scan again never share an exit code (a script must not read one as the other)
+    assert exit_code(errors.Altered) == exit_code(errors.ScrambleMismatch) == Exit.REFUSED
+    for rescan in (errors.ScanUnrestorable, errors.ContentUnverifiable, errors.ContentUnconfirmed):
+        assert exit_code(rescan) == Exit.RESCAN
+
+
+def test_exit_codes_of_each_family_from_the_command_line(issued, tmp_path):
+    keys, out, _ = issued
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((3508, 2480), 250, np.uint8))
+    one_bit = tmp_path / "fax.png"  # strokes drop out of 1-bit scans: the content cannot be compared
+    back = cv2.imread(str(out / "back.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(one_bit), np.where(back > 128, 255, 0).astype(np.uint8))
+    cases = [
+        (("restore", str(tmp_path / "missing.png")), keys, Exit.INPUT, "io_error"),
+        (("restore", str(blank)), keys, Exit.LOCATE, "markers_not_found"),
+        (("restore", str(one_bit)), keys, Exit.RESCAN, "content_unverifiable"),
+        (("restore", str(out / "back.png")), tmp_path / "no-ring", Exit.CONFIGURATION, "configuration"),
+    ]
+    for args, ring, expected, code in cases:
+        done = run(*args, keys=ring)
+        assert done.returncode == expected, (args, done.stdout, done.stderr)
+        assert json.loads(done.stdout)["error"]["code"] == code and "Traceback" not in done.stderr
+    bad_date = run("issue", "--out", str(tmp_path / "x"), "--issued-on", "2026-13-40", keys=keys)
+    assert bad_date.returncode == Exit.INPUT and "YYYY-MM-DD" in bad_date.stderr and "Traceback" not in bad_date.stderr
+    assert run("restore", keys=keys).returncode == Exit.USAGE
+
+
+def test_the_installed_command_is_the_cli(tmp_path):
+    """``pip install`` puts a ``certverify`` command beside the interpreter, with the same exit codes."""
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="console_scripts") if e.name == "certverify"]
+    assert entry.value == "verify.cli:main"
+    command = Path(sys.executable).with_name("certverify")
+    done = subprocess.run([str(command), "restore", str(tmp_path / "missing.png")], capture_output=True, text=True,
+                          env=dict(os.environ, CERTVERIFY_KEYS_DIR=str(tmp_path)), timeout=120)
+    assert done.returncode == Exit.INPUT and json.loads(done.stdout)["error"]["code"] == "io_error"
