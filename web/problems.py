@@ -104,11 +104,17 @@ class WebError(Exception):
         return self.kind.message_en if lang == "en" else self.kind.message_ja
 
 
+PIPELINE_CODES = frozenset(cls.code for cls in all_error_classes())
+
+
 def status_for(code: str) -> int:
-    """The HTTP status of any error code, pipeline or web; unknown codes are 422."""
+    """The HTTP status of an error code, pipeline or web. A code neither table knows is a programming error
+    (``KeyError``), not a status to guess: every error the site can raise is declared in one of them."""
     if code in WEB_ERRORS:
         return WEB_ERRORS[code].status
-    return PIPELINE_STATUS.get(code, DEFAULT_PIPELINE_STATUS)
+    if code in PIPELINE_CODES:
+        return PIPELINE_STATUS.get(code, DEFAULT_PIPELINE_STATUS)
+    raise KeyError(f"unknown error code {code!r}")
 
 
 def message_for(code: str, lang: str) -> str | None:

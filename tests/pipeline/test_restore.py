@@ -46,9 +46,18 @@ def test_any_quarter_turn(cert, keyring, case):
     assert fidelity(result.image, cert.document) >= 0.97
 
 
-def test_restored_aspect_is_the_fronts(cert, keyring):
-    h, w = cert.front.shape[:2]
-    assert abs(spec.FRONT_W / spec.FRONT_H - w / h) < 0.001
+def test_restored_aspect_is_the_fronts(keyring):
+    """A front that is not A4 (a square here) is carried whole, padded with white: the restored front shows it at
+    its own aspect, not stretched to the grid."""
+    square = np.full((1200, 1200, 3), 255, np.uint8)
+    cv2.rectangle(square, (0, 0), (1199, 1199), (0, 0, 0), 24)
+    cv2.putText(square, "SQUARE", (250, 640), cv2.FONT_HERSHEY_SIMPLEX, 5, (0, 0, 0), 20)
+    cert = issue(keyring, front=square, serial="ASPECT-0001", issued_on=dt.date(2026, 12, 5))
+    result = restore(png(cert.back), keyring)
+    assert result.image.shape == (spec.FRONT_H, spec.FRONT_W, 3)
+    ys, xs = np.nonzero(cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY) < 128)
+    width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert width == pytest.approx(spec.FRONT_W, abs=4) and height / width == pytest.approx(1.0, abs=0.01)
 
 
 def test_pdf_back_on_the_second_page(cert, keyring):

@@ -232,16 +232,20 @@ def test_crop_removes_a_third_of_the_page(page: np.ndarray) -> None:
         assert outside.sum() == 2  # one side of the page is beyond the frame
 
 
-def test_too_low_dpi_and_foreign_pictures() -> None:
-    d = OUT_OF_ENVELOPE["too_low_dpi"]
-    assert isinstance(d, Degradation) and d.dpi == 90
+def test_out_of_envelope_cases_are_what_they_say(page: np.ndarray) -> None:
+    """The too-low-dpi scan maps the page at 90 dpi; the foreign pictures repeat by seed, differ between seeds and
+    look like what they are named (a busy photo, a page of text)."""
+    low = OUT_OF_ENVELOPE["too_low_dpi"]
+    corners = page_corners(page.shape, low)
+    assert np.linalg.norm(corners[1] - corners[0]) == pytest.approx(210 / 25.4 * 90, abs=2)
+    scan = simulate(page, low)
+    assert scan.shape[1] < 210 / 25.4 * 90 + 0.5 * 90
     scene = OUT_OF_ENVELOPE["random_scene"]
-    assert callable(scene)
-    img = scene(1)
-    assert img.dtype == np.uint8 and img.ndim == 3 and min(img.shape[:2]) >= 2000
-    assert img.std() > 20
+    first = scene(1)
+    assert np.array_equal(first, scene(1)) and not np.array_equal(first, scene(2))
+    assert first.dtype == np.uint8 and first.ndim == 3 and min(first.shape[:2]) >= 2000 and first.std() > 20
     text = text_page(2, shape=(877, 620))
-    assert (text < 128).mean() > 0.01
+    assert 0.01 < (text < 128).mean() < 0.5 and not np.array_equal(text, text_page(3, shape=(877, 620)))
 
 
 def test_print_stage_effects(page: np.ndarray) -> None:

@@ -220,10 +220,12 @@ def test_status_map():
     expected = {"empty_upload": 400, "unsupported_format": 415, "too_large": 413, "too_many_pixels": 413,
                 "too_many_pages": 413, "corrupt_file": 422, "resolution_too_low": 422, "markers_not_found": 422,
                 "grid_not_found": 422, "code_unreadable": 422, "unsupported_version": 422, "unknown_key": 422,
-                "bad_signature": 422, "scramble_mismatch": 422, "altered": 422, "some_future_code": 422,
+                "bad_signature": 422, "scramble_mismatch": 422, "altered": 422,
                 "unauthorized": 401, "rate_limited": 429, "csrf_failed": 400, "not_found": 404,
                 "method_not_allowed": 405, "request_too_large": 413, "internal": 500, "overloaded": 503}
     assert {code: status_for(code) for code in expected} == expected
+    with pytest.raises(KeyError):  # an undeclared code is a programming error, not a guessed status
+        status_for("some_future_code")
 
 
 def test_unrecorded_attempt_is_not_answered_with_a_result(client, api_key, sample, monkeypatch, spec):
@@ -322,6 +324,7 @@ def test_an_altered_back_gets_its_regions_and_no_pixels(client, api_key, sample,
     assert all(len(r["box"]) == 4 for r in body["context"]["regions"])
     assert "tamper_map" not in body["context"] and "restored_image" not in body
     assert body["context"]["serial"] == SERIAL
+    check_schema(spec, "Problem", body)  # the published shape, regions included
 
 
 def test_the_answer_says_whether_the_content_is_bound(client, api_key, sample, spec):
@@ -331,10 +334,11 @@ def test_the_answer_says_whether_the_content_is_bound(client, api_key, sample, s
     assert bound["content"]["darker"] <= 1.3 and bound["content"]["lighter"] <= 1.6
     assert ("resident0.birth", "昭和55年4月1日") in [(f["name"], f["text"]) for f in bound["content"]["signed_text"]]
     assert len(bound["content"]["signed_text"]) == 8
+    check_schema(spec, "Verification", bound)  # content.signed_text with its boxes, as documented
     old = client.post("/api/v1/verifications?image=none", data=sample.v1_png, headers=headers).json
     assert old["outcome"] == "verified" and old["content"] == {"bound": False}
     assert old["certificate"]["format_version"] == 1
-
+    check_schema(spec, "Verification", old)
 
 
 def test_a_stamped_back_is_verified_naming_the_fields_the_stamp_covers(client, api_key, sample, spec):

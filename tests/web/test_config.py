@@ -8,14 +8,25 @@ from flask import Flask
 from web import config
 
 
-def test_every_setting_has_a_description_and_a_variable():
-    names = [row.name for row in config.SETTINGS]
-    assert len(names) == len(set(names))
+def test_every_setting_reaches_the_app_with_its_default(monkeypatch, tmp_path):
+    """The table is the one source: each row, with no environment, lands in app.config as its default (the four
+    that a deployment derives are named), and no two rows share a variable."""
     for row in config.SETTINGS:
-        assert row.description and row.variable
-    assert config.TABLE["SECRET_KEY"].variable == "SECRET_KEY"
-    assert config.TABLE["RATELIMIT_STORAGE_URI"].variable == "RATELIMIT_STORAGE_URI"
-    assert config.TABLE["KEYS_DIR"].variable == "CERTVERIFY_KEYS_DIR"
+        monkeypatch.delenv(row.variable, raising=False)
+    monkeypatch.setenv("CERTVERIFY_ENV", "development")
+    app = Flask(__name__, instance_path=str(tmp_path))
+    config.load(app)
+    derived = {"ENV", "SECRET_KEY", "SESSION_COOKIE_SECURE", "RATELIMIT_STORAGE_URI"}
+    for row in config.SETTINGS:
+        assert row.description, row.name
+        if row.name not in derived:
+            assert app.config[row.name] == row.default, row.name
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # development serves plain http
+    assert app.config["RATELIMIT_STORAGE_URI"] == f"sqlite:///{tmp_path / 'ratelimits.db'}"  # shared by workers
+    variables = [row.variable for row in config.SETTINGS]
+    assert len(variables) == len(set(variables))
+    assert config.TABLE["SECRET_KEY"].variable == "SECRET_KEY" and config.TABLE["KEYS_DIR"].variable == (
+        "CERTVERIFY_KEYS_DIR")
 
 
 def test_markdown_table_lists_every_setting():

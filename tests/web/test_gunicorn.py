@@ -90,11 +90,19 @@ def test_oversized_request_is_refused_before_its_body_is_read(live_server):
     assert b'"request_too_large"' in answer
 
 
-def test_no_server_errors_and_a_valid_log(live_server):
+def test_no_server_errors_and_a_valid_log(live_server, sample):
+    """Whatever ran before (alone: a verification, a hostile upload and a stray address of its own), the server's
+    log shows no fault and the verification log's chain holds, with this test's attempts in it."""
+    status, _, verified = live_server.json(API + "?image=none", data=sample.back_png, headers=auth(live_server))
+    refused, _, _ = live_server.request(API, data=b"\x89PNG\r\n\x1a\n", headers=auth(live_server))
+    missing, _, _ = live_server.request("/no-such-page")
+    assert (status, refused, missing) == (200, 422, 404)
     log = live_server.log.read_text()
     assert '" 500 ' not in log and "Traceback" not in log, log[-3000:]
-    verified = live_server.flask("audit", "verify")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f'"POST {API}' in log and '"GET /no-such-page' in log  # the access log is the one read here
+    checked = live_server.flask("audit", "verify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert verified["request_id"] in live_server.flask("audit", "export", "--format", "csv").stdout
 
 
 def test_overload_is_shed_with_503_and_retry_after(live_server, sample):
