@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .model import MIN_DPI
+
 
 class VerifyError(Exception):
     """Base of every certverify error; subclasses set ``code`` and the two messages."""
@@ -119,8 +121,9 @@ class LocateError(VerifyError):
 
 class ResolutionTooLow(LocateError):
     code = "resolution_too_low"
-    message_en = "The scan resolution is too low. Scan the back at 300 dpi (at least 150 dpi) and send it again."
-    message_ja = "解像度が低すぎます。裏面を 300 dpi(最低 150 dpi)でスキャンし直してください。"
+    message_en = (f"The scan resolution is too low: the back cannot be read below {MIN_DPI} dpi. Scan it at 300 dpi "
+                  "and send it again.")
+    message_ja = f"解像度が低すぎます。{MIN_DPI} dpi 未満では裏面を読み取れません。300 dpi でスキャンし直してください。"
 
 
 class MarkersNotFound(LocateError):

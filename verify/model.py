@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+MIN_DPI = 120  # below this the block grid cannot be resolved: the back is refused (``ResolutionTooLow``)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -16,7 +18,7 @@ class Limits:
     max_bytes: int = 40 * 1024 * 1024
     max_pixels: int = 60_000_000  # an A4 page at 600 dpi is 34.8 MP
     max_pages: int = 10
-    min_dpi: float = 120.0  # below this the block grid cannot be resolved
+    min_dpi: float = MIN_DPI
     pdf_render_dpi: int = 300
 
 

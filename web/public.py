@@ -34,6 +34,7 @@ from markupsafe import Markup
 import verify
 from verify import spec
 from verify.errors import VerifyError
+from verify.model import MIN_DPI
 from web import auditlog, service
 from web.i18n import JST, current_lang, in_language, other_language
 from web.problems import WEB_ERRORS, WebError, all_codes, message_for, public_context, status_for
@@ -311,7 +312,7 @@ def _tamper_map_url(tamper_map: np.ndarray | None) -> str | None:
 
 @bp.get("/scanner")
 def scanner() -> str:
-    return render_template("scanner.html")
+    return render_template("scanner.html", min_dpi=MIN_DPI)
 
 
 @bp.get("/privacy")

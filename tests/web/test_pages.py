@@ -145,3 +145,13 @@ def test_healthz(client):
 def test_healthz_fails_without_a_key_ring(app_factory, tmp_path):
     client = app_factory(KEYS_DIR=str(tmp_path / "missing")).test_client()
     assert client.get("/healthz").status_code == 503
+
+
+def test_the_resolution_the_site_refuses_is_the_one_it_states(client):
+    """The refusal, its message and the scanner advice name the same least resolution, in both languages."""
+    from verify import Limits, errors
+
+    least = f"{Limits().min_dpi:.0f} dpi"
+    for lang in ("en", "ja"):
+        assert least in errors.ResolutionTooLow().message(lang)
+        assert least in client.get(f"/scanner?lang={lang}").get_data(as_text=True)
