@@ -360,3 +360,25 @@ def test_a_stamped_back_is_verified_naming_the_fields_the_stamp_covers(client, a
     assert all(u["reason"] == "marked" for u in body["content"]["unchecked"])
     assert body["content"]["checked"] + len(body["content"]["unchecked"]) == body["content"]["regions"]
     assert verify.content.ACCUSE > body["content"]["darker"]
+
+
+def test_the_log_takes_every_admitted_attempt_and_no_refusal_at_the_door(app_factory, sample):
+    """The rule docs/auditlog.md states: an attempt from an admitted client is logged whatever its outcome (here an
+    empty body, and a form with no scan field); a request refused before it is admitted (no key, over the rate
+    limit, too large to read, a form without its CSRF token) is not, so nobody without a key or over the limit can
+    grow the log."""
+    app = app_factory(RATELIMIT_API="3 per minute", MAX_REQUEST_BYTES=100_000)
+    client = app.test_client()
+    key = create_key(app.test_cli_runner(), "bank-a")
+    admitted = [client.post(URL, data=b"", headers=auth(key)),
+                client.post(URL, **multipart({"other": (b"x", "x.png")}), headers=auth(key))]
+    assert [r.json["code"] for r in admitted] == ["empty_upload", "empty_upload"]
+    answers = [
+        client.post(URL, data=b"\x89PNG", headers={"Authorization": "Bearer not-a-key"}),
+        client.post(URL, data=sample.back_jpeg, headers=auth(key)),
+        client.post(URL, data=b"", headers=auth(key)),  # the third of the minute: admitted, logged
+        client.post(URL, data=b"", headers=auth(key)),
+        client.post("/verify", **multipart({"scan": (b"\x89PNG", "back.png")})),
+    ]
+    assert [r.status_code for r in answers] == [401, 413, 400, 429, 400]
+    assert [e["error_code"] for e in log_entries(app)] == ["empty_upload"] * 3
