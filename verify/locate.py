@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -33,6 +34,13 @@ MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well 
 OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
 JUMP_OVER_NOISE = 6  # a crease's jump is this many times the jitter of the track's dots, at least (1-bit scans
 # measure dots coarsely)
+SLIP_NEIGHBOURS = 3  # dots either side of a dot whose move along the track says which dot it found
+MIN_PANEL = 4  # dots between creases from which a track's run is a panel of a folded sheet
+MAX_JUMP = 24.0  # units a panel may lie from the one beside it along a track: a 2 mm shift (19), and the turn
+# that goes with it (4 units at the sides)
+SLIP_AGREE = 24.0  # units the two tracks either side of a panel may differ along their length: each panel turns
+# against the one before it (up to 0.3 degrees, 8 units across the area), and the paper lifts beside a crease
+MAX_READINGS = 16  # readings of a folded sheet's track tried at most
 CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump apart before it counts as a crease
 # Bounds on the marker search, which no hostile picture can stretch: ArUco's thorough pass takes seconds on some
 # fine repetitive patterns even on images of a few hundred pixels, so pictures that cannot be a scan of the back are
@@ -491,6 +499,64 @@ class GridFit:
         m[:, :, 2] += origin
         return m.astype(np.float32)
 
+    def slipped_readings(self) -> list[GridFit]:
+        """The readings of a folded sheet's dot track where a panel may have slipped a dot; none for a track that
+        shows no such panel.
+
+        The dots repeat every PITCH units along each side, so a window that looks for a dot finds the one nearest
+        its prediction: where a fold moved a panel along the track by half a pitch or more (2 mm is 19 units, and
+        panels add up), the panel's dots are found one place off. A panel is rigid, so all its dots moved alike
+        (``_unslipped`` has put back single dots found off their panel's move). A panel at either end of a track
+        meets the track across it at the corner, where that track's move across itself (which a slip cannot
+        change) is this one's move along itself: the panel is read to agree. A panel between creases (at least
+        MIN_PANEL dots) has no such anchor: its move is read every way that keeps it within MAX_JUMP units of an
+        end panel beside it, or else of the one before it (their medians, clear of the paper's lift beside the
+        crease), and the tracks either side of it within SLIP_AGREE of each other (at most MAX_READINGS readings, the longest panels first). The blocks'
+        fit tells the readings apart (``restore``); a reading says where the cells are and nothing about what they
+        hold, so a back rebuilt from other cells fits no better under any."""
+        residuals = {side: r.copy() for side, r in self.residuals.items()}
+        choices: list[list[tuple[tuple[str, int, int, np.ndarray], ...]]] = []
+        anchored = False
+        for pair, ends in ((("left", "right"), ("top", "bottom")), (("top", "bottom"), ("left", "right"))):
+            step = _pitch_step(self.homography, pair[0])
+            along = {side: residuals[side] @ step / float(step @ step) for side in (*pair, *ends)}  # in pitches
+            cuts = np.union1d(*(self.creases.get(side, np.zeros(0, int)) for side in pair)) + 1
+            if not len(cuts):
+                continue
+            panels = [(a, b) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(along[pair[0]])], strict=True)
+                      if b - a >= MIN_PANEL]
+            if len(panels) < 2:
+                continue
+            for i, side in enumerate(pair):  # the end panels, to the corners
+                for (a, b), end in ((panels[0], ends[0]), (panels[-1], ends[1])):
+                    k = round(float(along[end][-i] - np.median(along[side][a:b])))
+                    if k:
+                        residuals[side][a:b] += k * step
+                        along[side][a:b] += k
+                        anchored = True
+            for j, (a, b) in enumerate(panels[1:-1], 1):  # the panels between, from an end panel beside them
+                near = panels[j + 1] if j + 1 == len(panels) - 1 and j > 1 else panels[j - 1]
+                ways = [way for way in itertools.product((-1, 0, 1), repeat=2)
+                        if all(abs(np.median(along[side][a:b]) + k - np.median(along[side][slice(*near)]))
+                               * spec.PITCH <= MAX_JUMP for side, k in zip(pair, way, strict=True))
+                        and abs(along[pair[0]][a:b].mean() + way[0] - along[pair[1]][a:b].mean() - way[1])
+                        * spec.PITCH <= SLIP_AGREE]
+                if ways and ways != [(0, 0)]:
+                    choices.append([tuple((side, a, b, k * step) for side, k in zip(pair, way, strict=True))
+                                    for way in ways])
+        if not choices:
+            return [dataclasses.replace(self, residuals=residuals)] if anchored else []
+        choices.sort(key=lambda ways: ways[0][0][1] - ways[0][0][2])  # the longest panels first
+        readings: list[GridFit] = []
+        for combination in itertools.product(*choices):
+            if len(readings) == MAX_READINGS:
+                break
+            moved = {side: r.copy() for side, r in residuals.items()}
+            for side, a, b, move in itertools.chain.from_iterable(combination):
+                moved[side][a:b] += move
+            readings.append(dataclasses.replace(self, residuals=moved))
+        return readings
+
     @property
     def interpolation(self) -> int:
         """Cubic when upsampling a low-resolution scan; at 300 dpi and above bilinear is as good and cheaper."""
@@ -676,13 +742,13 @@ def _fit_track(design: np.ndarray, hits: np.ndarray, span: dict[str, tuple[int, 
     residuals, creases = {}, {}
     tol, step = max(0.6, 1.5 * ppu), CREASE_STEP * ppu
     for side, (a, b) in span.items():
-        res = hits[a:b, :2] - project(h, design[a:b])
+        res = _unslipped(hits[a:b, :2] - project(h, design[a:b]), ok_all[a:b], _pitch_step(h, side))
         residuals[side], creases[side] = _clean_track(res, ok_all[a:b], tol, step)
     for side, opposite in OPPOSITE.items():
         # a crease crosses the sheet and so both opposite sides; jumps on one side only are dots measured on a mark
         if len(creases[side]) and not len(creases[opposite]):
             a, b = span[side]
-            res = hits[a:b, :2] - project(h, design[a:b])
+            res = _unslipped(hits[a:b, :2] - project(h, design[a:b]), ok_all[a:b], _pitch_step(h, side))
             ok = ok_all[a:b] & (np.linalg.norm(res - np.nanmedian(res, axis=0), axis=1) < 2 * tol)
             if ok.mean() < MIN_DOT_FRACTION:
                 if strict:
@@ -691,6 +757,26 @@ def _fit_track(design: np.ndarray, hits: np.ndarray, span: dict[str, tuple[int, 
             residuals[side], _ = _clean_track(res, ok, tol, step)
             creases[side] = np.zeros(0, int)
     return h, residuals, creases
+
+
+def _pitch_step(h: np.ndarray, side: str) -> np.ndarray:
+    """Scan pixels from one dot of ``side``'s track to the next, at the middle of the scrambled area."""
+    centre = np.array([[spec.GRID_X + spec.GRID_W / 2, spec.GRID_Y + spec.GRID_H / 2]])
+    along = np.array([[0.0, spec.PITCH]]) if side in ("left", "right") else np.array([[spec.PITCH, 0.0]])
+    return (project(h, centre + along) - project(h, centre))[0]
+
+
+def _unslipped(res: np.ndarray, ok: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """A track's residuals with every dot found one or more places off along the track put back in its place.
+    Where a fold moved part of the sheet along a track by about half a pitch, the window that looks for each dot
+    finds its own or its neighbour, dot by dot; the dots about it say which (the pitch nearest their mean move,
+    taken round the pitch, over SLIP_NEIGHBOURS either side)."""
+    along = res @ step / float(step @ step)  # in pitches
+    turns = np.where(ok, np.exp(2j * np.pi * np.where(ok, along, 0.0)), 0)
+    window = np.ones(2 * SLIP_NEIGHBOURS + 1)
+    mean = np.angle(np.convolve(turns, window, mode="same")) / (2 * np.pi)
+    whole = np.where(ok, np.round(along - mean), 0.0)
+    return res - whole[:, None] * step
 
 
 _SIGMAS = np.linspace(0.05, 6.0, 240)

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from verify import spec
-from verify.locate import GridFit, _dot_centroids, _edge_blur, _fit_markers, project, sample_blocks
+from verify.locate import (
+    GridFit,
+    _dot_centroids,
+    _edge_blur,
+    _fit_markers,
+    _pitch_step,
+    _unslipped,
+    project,
+    sample_blocks,
+)
 from verify.scramble import BlockMap, descramble, place_blocks, scramble
 
 
@@ -137,6 +146,63 @@ def test_a_constant_residual_moves_every_point_by_it():
     assert grid.needs_correction
     moved = grid.scan_points(xs, ys) - grid.scan_points(xs, ys, correct=False)
     assert np.abs(moved - [2.0, -1.5]).max() < 1e-9
+
+
+# --- a folded sheet's track, slipped a dot ------------------------------------------------------------------------
+
+
+def along_track(grid: GridFit, side: str) -> np.ndarray:
+    """Each dot's residual along its own track, in units."""
+    step = _pitch_step(grid.homography, side)
+    return grid.residuals[side] @ step / float(step @ step) * spec.PITCH
+
+
+def test_single_dots_found_a_place_off_are_put_back():
+    grid = grid_with((3.0, 0.0))
+    step = _pitch_step(grid.homography, "left")
+    res = grid.residuals["left"].copy()
+    res[[10, 12, 30]] += step  # their windows found the next dot
+    res[31] -= step
+    assert np.abs(_unslipped(res, np.ones(len(res), bool), step) - grid.residuals["left"]).max() < 1e-9
+
+
+def folded_grid(moves: dict[str, tuple[float, float, float]]) -> GridFit:
+    """A grid whose side tracks show a sheet folded in three (creases after dots 19 and 38 of the left and right
+    tracks): per side, the three panels' moves along the track (units), as the dots were found."""
+    grid = grid_with((0.0, 0.0))
+    for side, panel_moves in moves.items():
+        step = _pitch_step(grid.homography, side)
+        for (a, b), move in zip([(0, 20), (20, 39), (39, spec.ROWS + 1)], panel_moves, strict=True):
+            grid.residuals[side][a:b] += move / spec.PITCH * step
+    grid.creases = {"left": np.array([19, 38]), "right": np.array([19, 38]), "top": np.zeros(0, int),
+                    "bottom": np.zeros(0, int)}
+    return grid
+
+
+def test_a_flat_track_and_a_panel_that_moved_little_have_one_reading():
+    assert grid_with((0.5, -0.3)).slipped_readings() == []
+    assert folded_grid({"left": (0, 9, 0), "right": (0, 11, 0)}).slipped_readings() == []
+
+
+def test_a_middle_panel_moved_half_a_pitch_is_read_both_ways():
+    """A 2 mm fold moved the middle panel 17 units down the left side and, turned a little, 20 down the right:
+    the right track found each of its dots one place off, at -16. Among the readings is the panel as it lay."""
+    readings = folded_grid({"left": (0, 17, 0), "right": (0, -16, 0)}).slipped_readings()
+    assert 2 <= len(readings) <= 16
+    middle = [(along_track(r, "left")[25], along_track(r, "right")[25]) for r in readings]
+    assert any(abs(left - 17) < 1e-6 and abs(right - 20) < 1e-6 for left, right in middle)
+    assert all(abs(left - right) <= 24 + 1e-6 for left, right in middle)
+
+
+def test_an_end_panel_is_read_to_agree_with_the_track_across_it():
+    """The top panel's left dots were found a place off (-9 for +27): the top track, whose move across itself a
+    slip cannot change, says where the corner is."""
+    grid = folded_grid({"left": (-9, 0, 0), "right": (25, 0, 0)})
+    down = _pitch_step(grid.homography, "left") / spec.PITCH
+    grid.residuals["top"] += 26 * down  # the top track moved 26 units down the sheet
+    readings = grid.slipped_readings()
+    assert readings and all(abs(along_track(r, "left")[5] - 27) < 1e-6 for r in readings)
+    assert all(abs(along_track(r, "right")[5] - 25) < 1e-6 for r in readings)
 
 
 # --- the block sampler ---------------------------------------------------------------------------------------------
