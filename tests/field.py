@@ -342,6 +342,24 @@ def toner_streaks(page: np.ndarray, rng: np.random.Generator, *, bands: int = 4,
 PAPERS = {"grey": (222, 222, 222), "cream": (250, 240, 212), "blue": (222, 232, 246), "green": (226, 244, 226)}
 
 
+def inks_swapped(page: np.ndarray, rng: np.random.Generator, *, share: float = 0.5) -> np.ndarray:
+    """Inks swapped for pale ones, stroke by stroke, as a printer that mixes colours badly or Augraphy's
+    InkColorSwap prints them: ``share`` of the scrambled area's strokes (its connected pieces of ink) print in a
+    pale colour of their own, the rest as they were."""
+    x0, y0, x1, y1 = area_box()
+    area = page[y0:y1, x0:x1]
+    ink = (cv2.cvtColor(area, cv2.COLOR_RGB2GRAY) < 160).astype(np.uint8)
+    count, labels = cv2.connectedComponents(ink, connectivity=8)
+    swapped = rng.random(count) < share
+    swapped[0] = False  # the paper
+    palette = np.zeros((count, 3), np.float32)
+    palette[swapped] = rng.uniform(150, 235, (int(swapped.sum()), 3))
+    out = page.copy()
+    pale = swapped[labels]
+    out[y0:y1, x0:x1][pale] = np.maximum(area[pale], palette[labels[pale]]).astype(np.uint8)
+    return out
+
+
 def tinted_paper(page: np.ndarray, rng: np.random.Generator, *, paper: str = "grey") -> np.ndarray:
     """Printed on grey or tinted paper: the paper's colour multiplies everything (inks are transparent)."""
     return _multiply(page, np.ones(page.shape[:2], np.float32), PAPERS[paper])
@@ -446,6 +464,7 @@ CONDITIONS: dict[str, tuple] = {
     "highlighter-grey": (highlighter, {"colour": "grey"}, {}),
     "staple": (staple, {}, {}),
     "punch": (punch_holes, {}, {}),
+    "inks-swapped": (inks_swapped, {}, {}),
 }
 
 

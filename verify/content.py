@@ -68,6 +68,11 @@ MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the s
 MATCHING = 0.7
 SPOT_LEVEL = 0.5
 BLACK_REACH = 3  # blocks either side of a block among which the darkest ink is the scan's black there
+FADED_FROM = 2  # signed levels from which a cell's ink can be said to have faded
+FADED_INK = 0.5  # of its signed ink, under which a cell's ink has faded
+FADED_CELLS = 0.2  # share of faded inked cells from which the scan did not carry the print's ink (every class of
+# verify.simulate and tests/field.py at most 0.095, red ink half faded; forged backs 0.014; Augraphy's inks swapped
+# for pale ones 0.54 to 0.74, tests/field.py's inks-swapped 0.2 to 0.55)
 UNEVEN_BLACK = 60  # levels of spread in that black from which a scan's light is too uneven to accuse (40 to 48
 # measured on flat scans of the sample; 63 to 87 under a glare that veils 45 % at its brightest)
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
@@ -273,21 +278,8 @@ def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndar
     compare: every cell within the softening's reach of such a block is left out of the ink gain and of the
     comparison, and counted per region. Cells near ``creased`` blocks alone are compared all the same, and left out
     only in a region where one of them differs by more than MATCHING of either threshold."""
-    reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
-    h, w = front_gray.shape
-    measured, skipped = [], []
-    masks = {reason: blocks for reason, blocks in (left_out or {}).items() if blocks.any()}
-    for r in fp.regions:
-        box = r.box(fp.cell)
-        x0, y0 = max(0, box[0] - reach), max(0, box[1] - reach)
-        x1, y1 = min(w, box[2] + reach), min(h, box[3] + reach)
-        soft = _soft(front_gray[y0:y1, x0:x1], fp.cell)  # the page's own edge is reflected, as for the whole
-        measured.append(_cell_levels(soft, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), fp.cell))
-        skipped.append({reason: _cells_near(mask, box, fp.cell, reach) for reason, mask in masks.items()})
-    kept = [~np.logical_or.reduce([*s.values(), np.zeros(m.shape, bool)]) for s, m in zip(skipped, measured,
-                                                                                          strict=True)]
-    gain = _ink_gain(np.concatenate([m[k] for m, k in zip(measured, kept, strict=True)]),
-                     np.concatenate([r.levels[k] for r, k in zip(fp.regions, kept, strict=True)]).astype(np.float32))
+    measured, skipped, kept = _measure(fp, front_gray, left_out)
+    gain = _ink_gain(*_kept_cells(fp, measured, kept))
     checks = []
     for r, m, k, s in zip(fp.regions, measured, kept, skipped, strict=True):
         diff = m / gain - r.levels
@@ -301,6 +293,43 @@ def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndar
                                   round(max(0.0, float(-diff.min(initial=0.0))), 2), int(k.size),
                                   int(k.size - k.sum()), reasons[0] if reasons else ""))
     return checks
+
+
+def _measure(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndarray] | None
+             ) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]], list[np.ndarray]]:
+    """Per region of ``fp``: its cells' levels on the restored front, the cells near each reason's blocks of
+    ``left_out`` (``compare``), and the cells near none of them."""
+    reach = int(np.ceil(4 * SIGMA_PER_CELL * fp.cell))
+    h, w = front_gray.shape
+    measured, skipped = [], []
+    masks = {reason: blocks for reason, blocks in (left_out or {}).items() if blocks.any()}
+    for r in fp.regions:
+        box = r.box(fp.cell)
+        x0, y0 = max(0, box[0] - reach), max(0, box[1] - reach)
+        x1, y1 = min(w, box[2] + reach), min(h, box[3] + reach)
+        soft = _soft(front_gray[y0:y1, x0:x1], fp.cell)  # the page's own edge is reflected, as for the whole
+        measured.append(_cell_levels(soft, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), fp.cell))
+        skipped.append({reason: _cells_near(mask, box, fp.cell, reach) for reason, mask in masks.items()})
+    kept = [~np.logical_or.reduce([*s.values(), np.zeros(m.shape, bool)]) for s, m in zip(skipped, measured,
+                                                                                          strict=True)]
+    return measured, skipped, kept
+
+
+def _kept_cells(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The measured and the signed levels of every region's kept cells, as two flat arrays."""
+    return (np.concatenate([m[k] for m, k in zip(measured, kept, strict=True)]),
+            np.concatenate([r.levels[k] for r, k in zip(fp.regions, kept, strict=True)]).astype(np.float32))
+
+
+def faded_share(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndarray] | None = None) -> float:
+    """The share of the bound regions' inked cells (signed FADED_FROM levels or more, under no mark or crease) that
+    the restored front shows with less than FADED_INK of their signed ink: where the scan did not carry the
+    issuer's ink (toner run out in places, inks printed pale or in another colour), one ink gain cannot bring the
+    rest to its signed level, and the strokes printed as signed come out darker than signed."""
+    measured, _, kept = _measure(fp, front_gray, left_out)
+    ink, signed = _kept_cells(fp, measured, kept)
+    inked = signed >= FADED_FROM
+    return float(np.mean(ink[inked] < FADED_INK * signed[inked])) if inked.any() else 0.0
 
 
 def _cells_near(blocks: np.ndarray, box: tuple[int, int, int, int], cell: int, reach: int) -> np.ndarray:

@@ -252,8 +252,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
     (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
-    tones (``content.tones_lost``: red ink thresholded to black) or under light that lifts black in places
-    (``black_spread`` from UNEVEN_BLACK: glare): each names the regions, with a coarse tamper map
+    tones (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places
+    (``black_spread`` from UNEVEN_BLACK: glare) or where much of the print's ink did not reach the scan
+    (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale): each names the regions, with a coarse tamper map
     of the front (RGB) and never the front itself. On spotted paper (the darkest cell of the blank paper beside the
     scrambled area, ``paper_level`` at the fingerprint's cell size, at SPOT_LEVEL or more, and no region darker
     than ACCUSE by more than it; asked only when a region would be refused) those regions are not checked, reason
@@ -263,11 +264,13 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
-        # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, glare, specks all
-        # over the paper (each asked only while no earlier one holds)
+        # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, glare, faded ink,
+        # specks all over the paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
         doubts["uneven_light"] = not any(doubts.values()) and black_spread() >= content.UNEVEN_BLACK
+        doubts["faded"] = not any(doubts.values()) and (content.faded_share(fingerprint, luma, left_out)
+                                                        >= content.FADED_CELLS)
         level = 0.0 if any(doubts.values()) else paper_level(fingerprint.cell)
         if level >= content.SPOT_LEVEL and max(c.darker for c in flagged) < content.ACCUSE + level:
             checks = [dataclasses.replace(c, spotted=True) if c.refused else c for c in checks]

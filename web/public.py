@@ -68,6 +68,9 @@ DOUBTS = {"folded": _l("The sheet did not lie flat: the dotted frame shows a fol
           "tones_lost": _l("The scan lost the print's grey tones (a black-and-white or text mode). Scan in colour."),
           "uneven_light": _l("Light fell unevenly on the sheet: glare or a reflection lifts black ink to grey in "
                              "places. Scan it under the closed lid, or photograph it again without glare."),
+          "faded": _l("Much of the print's ink came out far paler than the issuer printed it (toner running out, or "
+                      "inks printed pale or in another colour), so the fields cannot be compared. Scan it again in "
+                      "colour; if the answer stays the same, compare the paper with the signed text."),
           "spotted": _l("The blank paper beside the scrambled image carries dark specks, and specks inside it can "
                         "darken a field. Scan it again; if the paper itself is dirty, compare it with the signed text.")}
 

@@ -90,6 +90,21 @@ def _toner(gray: np.ndarray, ink: float) -> np.ndarray:
     return (255 - np.clip((255 - gray.astype(np.float32)) * ink, 0, 255)).astype(np.uint8)
 
 
+def test_faded_share_counts_the_inked_cells_that_lost_most_of_their_ink(cert):
+    """Toner a tenth weaker all over, or a changed field, leaves nearly every inked cell with most of its ink (a
+    fifth weaker takes it from the faintest, at 0.16); every other block printed at a tenth of its ink takes most
+    of it from half the cells."""
+    gray = cv2.cvtColor(fit_front(cert.document), cv2.COLOR_RGB2GRAY)
+    assert content.faded_share(cert.fingerprint, gray) < 0.02
+    assert content.faded_share(cert.fingerprint, _toner(gray, 0.9)) < 0.05
+    altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
+    assert content.faded_share(cert.fingerprint, cv2.cvtColor(fit_front(altered), cv2.COLOR_RGB2GRAY)) < 0.05
+    b = spec.BLOCK
+    checkered = (np.indices((spec.FRONT_H, spec.FRONT_W)) // b).sum(0) % 2 == 1
+    half = np.where(checkered, _toner(gray, 0.1), gray)  # every other block printed at a tenth of its ink
+    assert content.faded_share(cert.fingerprint, half) > content.FADED_CELLS
+
+
 @pytest.mark.parametrize("ink", [0.8, 1.25])
 def test_a_print_fainter_or_heavier_all_over_is_no_alteration_but_a_changed_field_still_is(cert, ink):
     gray = cv2.cvtColor(fit_front(cert.document), cv2.COLOR_RGB2GRAY)

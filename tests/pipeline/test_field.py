@@ -230,6 +230,19 @@ def test_a_scan_thresholded_to_black_and_white_is_not_accused(cert, keyring, thr
     assert caught.value.context["tones_lost"] is True and caught.value.context["regions"]
 
 
+@pytest.mark.parametrize("seed", [0, 5])
+def test_inks_swapped_for_pale_ones_ask_for_a_rescan_and_say_why(cert, keyring, seed):
+    """Half the strokes printed in pale inks (Augraphy's InkColorSwap made one such page `altered` on every field;
+    this condition made 4 of 6 backs `altered`): one ink gain cannot fit pale and black strokes, and those printed
+    as signed come out darker than signed. Where the pale strokes also lift the darkest ink in places the answer
+    says so (`uneven_light`); elsewhere, that much of the ink did not reach the scan (`faded`)."""
+    with pytest.raises(errors.VerifyError) as caught:
+        restore(field.apply("inks-swapped", cert.back, np.random.default_rng(seed)), keyring)
+    assert caught.value.code == "content_unconfirmed"
+    assert {"faded", "uneven_light"} & {k for k, v in caught.value.context.items() if v is True}
+    assert "scan" in caught.value.message("en").lower()
+
+
 def test_glare_that_darkens_fields_asks_for_a_rescan_and_says_why(cert, keyring):
     """A pool of light veiling a photographed sheet lifts black to grey where it falls, so the fields whose blocks lay
     outside it come out darker than the page's one ink gain expects (this case reads 1.7 levels darker: it was

@@ -256,6 +256,9 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
     glare = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], uneven_light=True)
     assert doubts(glare, "en")[0].startswith("Light fell unevenly on the sheet")
     assert "照り返し" in doubts(glare, "ja")[0]
+    faded = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], faded=True)
+    assert doubts(faded, "en")[0].startswith("Much of the print's ink came out far paler")
+    assert "トナー切れ" in doubts(faded, "ja")[0]
     assert doubts(ContentUnconfirmed("darker", regions=[]), "en") == []
 
 
