@@ -46,6 +46,7 @@ CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump ap
 # fine repetitive patterns even on images of a few hundred pixels, so pictures that cannot be a scan of the back are
 # screened out before it runs, and the search of one upload stops when its time budget is spent.
 SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
+GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's modules: under a module (5)
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
@@ -368,36 +369,48 @@ def rectify(gray: np.ndarray, h: np.ndarray, box: tuple[float, float, float, flo
 
 
 def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
-    """The bytes of the QR code in its box, and whether they were read only once the symbol was repaired (cut near
-    the paper, or its finder patterns redrawn): ``CodeUnreadable`` when no certverify code can be decoded there.
-    Error correction can decode a repaired symbol to wrong bytes, so a signature that fails on them says nothing
-    against the paper."""
+    """The bytes of the QR code in its box, and whether they were read only once the symbol was repaired
+    (``repaired_read``): ``CodeUnreadable`` when no certverify code can be decoded there. Error correction can
+    decode a repaired symbol to wrong bytes, so a signature that fails on them says nothing against the paper."""
     scale = fit.px_per_unit
-    softened = []
+    regions = []
     for ppu in (1.0, 1.6):  # 5 and 8 pixels a module
         if ppu > 1.0 and scale < 1.2:
             break
         region = rectify(gray, fit.homography, spec.QR_BOX, ppu)
-        softened.append(cv2.GaussianBlur(region, (0, 0), 0.8))
-        for img in (region, softened[-1]):
+        regions.append(region)
+        for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
             if (data := _decode_qr(img)) is not None:
                 return data, False
-    # modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one): a QR reader's
-    # own threshold takes them for paper, and a pale finder pattern hides the whole symbol. Cut near the paper;
-    # then, with the three finder patterns redrawn where a symbol of each size centred in the box has them.
-    soft = softened[0]  # at 5 pixels a module
+    if (data := repaired_read(regions[0])) is not None:
+        return data, True
+    raise CodeUnreadable("no certverify QR code could be decoded in its box")
+
+
+def repaired_read(region: np.ndarray) -> bytes | None:
+    """The bytes of the certverify QR code in ``region`` (its box at 1 pixel a unit, 5 a module) read only once the
+    symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
+    paper's texture showing through the modules); modules printed pale, grey beside black (toner running low, an
+    ink swapped for a lighter one), which a QR reader's own threshold takes for paper, and a pale finder pattern
+    hides the whole symbol: cut near the paper; then, with the three finder patterns redrawn where a symbol of
+    each size centred in the box has them."""
+    for side in GAP_CLOSE:
+        opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
+        if any((data := _decode_qr(img)) is not None for img in (opened, cv2.GaussianBlur(opened, (0, 0), 0.8))):
+            return data
+    soft = cv2.GaussianBlur(region, (0, 0), 0.8)
     ink, paper = np.percentile(soft, (5, 95))
     cuts = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8) for share in PALE_CUTS]
     for img in cuts:
         if (data := _decode_qr(img)) is not None:
-            return data, True
+            return data
     dark = np.argwhere(soft < (ink + paper) / 2)
     across = (dark.max(axis=0) - dark.min(axis=0) + 1).max() / spec.QR_MODULE if len(dark) else 0
     for modules in sorted(range(21, 58, 4), key=lambda n: abs(n - across)):  # versions 1 to 10: all that fit
         for img in (soft, *cuts):
             if (data := _decode_qr(_finders_redrawn(img, modules, ink, paper))) is not None:
-                return data, True
-    raise CodeUnreadable("no certverify QR code could be decoded in its box")
+                return data
+    return None
 
 
 def _finders_redrawn(img: np.ndarray, modules: int, ink: float, paper: float) -> np.ndarray:

@@ -4,12 +4,15 @@ many); and the conditions do what they claim."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from tests import field
 from verify import errors, restore
+from verify.locate import _decode_qr, repaired_read
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
 
@@ -317,6 +320,18 @@ def test_a_code_whose_finder_patterns_print_pale_is_read(cert, keyring, ink):
     the code reads (both were `code_unreadable`)."""
     result = restore(field.finish(_pale_finders(cert.back, ink), np.random.default_rng(1)), keyring)
     assert result.certificate.serial == cert.facts.serial
+
+
+def test_a_code_with_light_gaps_through_its_modules_is_read_once_repaired():
+    """tests/data/augraphy-code-gaps.png: the QR box of a genuine back printed and scanned by Augraphy 8.2.6 (its
+    print phase: light dashes through the modules over a textured paper), rectified at 1 pixel a unit as
+    ``read_code`` sees it. No QR reader puts the symbol together (the page was `code_unreadable`); with light gaps
+    narrower than a module filled it reads, and the reading counts as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-gaps.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
 
 
 def test_a_code_read_only_once_repaired_does_not_accuse_when_its_signature_fails(cert, keyring):
