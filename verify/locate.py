@@ -524,9 +524,10 @@ class GridFit:
         change) is this one's move along itself: the panel is read to agree. A panel between creases (at least
         MIN_PANEL dots) has no such anchor: its move is read every way that keeps it within MAX_JUMP units of an
         end panel beside it, or else of the one before it (their medians, clear of the paper's lift beside the
-        crease), and the tracks either side of it within SLIP_AGREE of each other (at most MAX_READINGS readings, the longest panels first). The blocks'
-        fit tells the readings apart (``restore``); a reading says where the cells are and nothing about what they
-        hold, so a back rebuilt from other cells fits no better under any."""
+        crease), and the tracks either side of it within SLIP_AGREE of each other (at most MAX_READINGS readings,
+        the longest panels first). The blocks' fit tells the readings and the track as measured apart
+        (``restore``); a reading says where the cells are and nothing about what they hold, so a back rebuilt
+        from other cells fits no better under any."""
         residuals = {side: r.copy() for side, r in self.residuals.items()}
         choices: list[list[tuple[tuple[str, int, int, np.ndarray], ...]]] = []
         anchored = False

@@ -159,13 +159,16 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
             clock.lap("refine")
             fingerprint = _read_fingerprint(gray, grid, payload, secret) if payload.version >= 2 else None
             clock.lap("content")
-            grid, coherence = _best_reading(source, attempt, grid, block_map)
             luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, attempt, grid, block_map)
+            coherence = seam_coherence(luma)
+            if (better := _better_reading(source, attempt, grid, block_map, coherence)) is not None:
+                grid, coherence = better
+                luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, attempt, grid,
+                                                      block_map)
             clock.lap("warp")
             jumps = _creases(grid, bilevel)
             folded = any(len(k) for k in jumps.values())
             creased = marks.creases(jumps)
-            coherence = seam_coherence(luma) if coherence is None else coherence
             if coherence > MAX_COHERENCE:
                 # blocks that do not fit are evidence against the paper only where the sheet lay flat and they fit
                 # no better than blocks put at random: a fold, or a print or scan degraded enough, does the rest
@@ -216,18 +219,15 @@ def _fits(fit: PageFit) -> Iterator[PageFit]:
     yield from fit.alternatives()
 
 
-def _best_reading(gray: np.ndarray, fit: PageFit, grid: GridFit, block_map: BlockMap
-                  ) -> tuple[GridFit, float | None]:
-    """Of ``grid`` and the readings of its dot track that a fold made ambiguous (``GridFit.slipped_readings``; none
-    on most scans), the one whose blocks fit their neighbours best, with its seam coherence; ``grid`` itself and
-    None (not yet measured) when the track is not ambiguous."""
+def _better_reading(gray: np.ndarray, fit: PageFit, grid: GridFit, block_map: BlockMap, coherence: float
+                    ) -> tuple[GridFit, float] | None:
+    """Of the readings of ``grid``'s dot track that a fold made ambiguous (``GridFit.slipped_readings``; none on
+    most scans), the one whose blocks fit their neighbours best, with its seam coherence, if it fits better than
+    ``grid`` as measured (``coherence``); else None."""
     readings = grid.slipped_readings()
-    if not readings:
-        return grid, None
-    readings.insert(0, grid)  # as measured: a corner's dots can be off too
     scored = [(seam_coherence(resample_front(gray, None, fit, g, block_map)[0]), i) for i, g in enumerate(readings)]
-    coherence, best = min(scored)
-    return readings[best], coherence
+    best, i = min(scored, default=(coherence, -1))
+    return (readings[i], best) if best < coherence else None
 
 
 def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, secret: bytes) -> content.Fingerprint:
