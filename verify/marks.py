@@ -43,12 +43,14 @@ MAX_SKEW_CELLS = 8  # rows a crease may fall across the sheet's width (a fold 12
 def front_masks(left_out: dict[str, np.ndarray], block_map: BlockMap) -> dict[str, np.ndarray]:
     """Per reason (``marked``, ``creased``), the printed cells left out (bool per printed position) as a (ROWS,
     COLS) mask of the restored front's blocks."""
-    out = {}
-    for reason, printed in left_out.items():
-        front = np.zeros(spec.ROWS * spec.COLS, bool)
-        front[block_map.perm[printed]] = True
-        out[reason] = front.reshape(spec.ROWS, spec.COLS)
-    return out
+    return {reason: front_mask(printed, block_map) for reason, printed in left_out.items()}
+
+
+def front_mask(printed: np.ndarray, block_map: BlockMap) -> np.ndarray:
+    """The printed cells ``printed`` (bool per printed position) as a (ROWS, COLS) mask of the front's blocks."""
+    front = np.zeros(spec.ROWS * spec.COLS, bool)
+    front[block_map.perm[printed]] = True
+    return front.reshape(spec.ROWS, spec.COLS)
 
 
 _DEVIATION = (np.arange(256) - 128) ** 2

@@ -7,6 +7,10 @@ import numpy as np
 
 from . import spec
 
+TEXTURE_SPREAD = 3.0  # paper below its median by this many times its spread below it (median - 25th percentile)
+MIN_PAPER = 160  # and no darker than this: the palest printed ink (a faded red) stays ink
+MIN_SEAM_STD = 12.0  # levels of spread along a block's edge from which it has structure (at full size)
+COARSE = 8  # reduction at which seams are measured again before an accusation: a block is 4 pixels across
 COMPARE_WIDTH = 656  # common size for SSIM: half the restored width, ~80 dpi over the A4 width
 
 
@@ -42,23 +46,38 @@ def fidelity(restored: np.ndarray, truth: np.ndarray, width: int = COMPARE_WIDTH
     return ssim(a, b)
 
 
-def seam_coherence(front_gray: np.ndarray, min_std: float = 12.0) -> float:
+def seam_coherence(front_gray: np.ndarray, excluded: np.ndarray | None = None, scale: int = 1) -> float:
     """How well the restored blocks fit their neighbours: the mean step across block seams divided by the mean step
     between the same block edges and the edges of unrelated blocks. About 0.5 when restored with the right block
     map (up to 0.8 for 1-bit scans), 1.0 when the blocks were put in the wrong places. Only block edges with
-    structure on the near side count, so blank paper does not dilute it and the two means share one sample."""
-    b = spec.BLOCK
+    structure on the near side count, so blank paper does not dilute it and the two means share one sample.
+
+    The paper's own texture (a grained or mottled sheet, grime) is structure the scramble cut at every seam: it is
+    flattened first, every level above TEXTURE_SPREAD times the paper's spread below its median (and above
+    MIN_PAPER) taken as paper. Seams beside a block of ``excluded`` ((ROWS, COLS), blocks under a mark: a stamp's
+    or a watermark's fragments end at the block's edge wherever they land) do not count. With ``scale`` (COARSE)
+    the front is first reduced that many times: strokes a print moved by a few pixels, which break every seam at
+    full size, meet again, and blocks put in the wrong places still do not."""
+    sample = front_gray[::7, ::7]
+    median, low = np.percentile(sample, (50, 25))
+    flat = np.minimum(front_gray, np.uint8(max(median - TEXTURE_SPREAD * (median - low), MIN_PAPER)))
+    if scale > 1:
+        flat = cv2.resize(flat, (flat.shape[1] // scale, flat.shape[0] // scale), interpolation=cv2.INTER_AREA)
+    b, min_std = spec.BLOCK // scale, MIN_SEAM_STD / scale ** 0.5
+    left_out = np.zeros((spec.ROWS, spec.COLS), bool) if excluded is None else excluded
     seam = other = 0.0
-    for img in (front_gray, front_gray.T):
+    for img, skip in ((flat, left_out), (flat.T, left_out.T)):
         last = np.arange(b - 1, img.shape[1] - 1, b)
         rows = img.shape[0] // b
 
         def segments(cols: np.ndarray, img: np.ndarray = img, rows: int = rows) -> np.ndarray:
-            return cols.reshape(rows, b, -1).transpose(0, 2, 1).reshape(-1, b)  # one row per 32-pixel edge
+            return cols.reshape(rows, b, -1).transpose(0, 2, 1).reshape(-1, b)  # one row per block edge
 
         left, right = (segments(img[:, c].astype(np.float32)) for c in (last, last + 1))
-        structured = left.std(1) > min_std
-        unrelated = np.roll(right, len(right) // 2 + 7, axis=0)  # another block row and column
-        seam += float(np.abs(left - right)[structured].sum())
-        other += float(np.abs(left - unrelated)[structured].sum())
+        shift = len(right) // 2 + 7
+        unrelated = np.roll(right, shift, axis=0)  # another block row and column
+        beside = (skip[:, :-1] | skip[:, 1:]).ravel()
+        counted = (left.std(1) > min_std) & ~beside & ~np.roll(beside, shift)
+        seam += float(np.abs(left - right)[counted].sum())
+        other += float(np.abs(left - unrelated)[counted].sum())
     return (seam + 1.0) / (other + 1.0)

@@ -47,14 +47,16 @@ from .locate import (
     search_budget_spent,
 )
 from .model import DecodedPage, Limits, Restoration
-from .quality import seam_coherence
+from .quality import COARSE, seam_coherence
 from .scramble import place_blocks
 
 WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi;
 # a 16 or 20 MP phone photo keeps its full resolution)
 UNIFORM_LIGHT_LEVELS = 10  # paper white varying less than this across the page gets one tone curve
 MAX_COHERENCE = 0.88  # above this the blocks fit their neighbours too poorly to restore the front
-SPLICED = 0.95  # and above this no better than blocks put at random (0.97 to 1.04 measured): the wrong block map
+SPLICED = 0.95  # and above this, also with the front reduced COARSE times, no better than blocks put at random (0.97
+# to 1.04 measured at full size, 0.98 reduced): the wrong block map. A print whose strokes moved a few pixels
+# (Augraphy's InkShifter) reaches 0.92 to 0.97 at full size, 0.6 reduced
 # The restored front's paper is brought to white: levels within the scan's own spread of blank paper (noise, grain,
 # the faint unevenness that differs block by block) become white. Paper white is taken at the top of that spread
 # (the brightest pixel within a cell), typical paper lies about two standard deviations below it and spreads about
@@ -160,8 +162,9 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
             fingerprint = _read_fingerprint(gray, grid, payload, secret) if payload.version >= 2 else None
             clock.lap("content")
             luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, attempt, grid, block_map)
-            coherence = seam_coherence(luma)
-            if (better := _better_reading(source, attempt, grid, block_map, coherence)) is not None:
+            excluded = marks.front_mask(marked, block_map)
+            coherence = seam_coherence(luma, excluded)
+            if (better := _better_reading(source, attempt, grid, block_map, coherence, excluded)) is not None:
                 grid, coherence = better
                 luma, colour, marked = resample_front(source, img if img.ndim == 3 else None, attempt, grid,
                                                       block_map)
@@ -171,9 +174,11 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
             creased = marks.creases(jumps)
             if coherence > MAX_COHERENCE:
                 # blocks that do not fit are evidence against the paper only where the sheet lay flat and they fit
-                # no better than blocks put at random: a fold, or a print or scan degraded enough, does the rest
-                spotted = not folded and coherence > SPLICED and _paper_level(gray, grid) >= content.SPOT_LEVEL
-                error = ScrambleMismatch if coherence > SPLICED and not (folded or spotted) else ScanUnrestorable
+                # no better than blocks put at random, at full size and reduced: a fold, a print that moved its
+                # strokes a few pixels, or a print or scan degraded enough does the rest
+                at_random = coherence > SPLICED and seam_coherence(luma, excluded, COARSE) > SPLICED
+                spotted = not folded and at_random and _paper_level(gray, grid) >= content.SPOT_LEVEL
+                error = ScrambleMismatch if at_random and not (folded or spotted) else ScanUnrestorable
                 doubts = {"folded": folded, "spotted": spotted}
                 raise error(f"the blocks do not fit together (coherence {coherence:.2f})", serial=payload.serial,
                             coherence=round(coherence, 2), **{k: True for k, v in doubts.items() if v})
@@ -219,13 +224,14 @@ def _fits(fit: PageFit) -> Iterator[PageFit]:
     yield from fit.alternatives()
 
 
-def _better_reading(gray: np.ndarray, fit: PageFit, grid: GridFit, block_map: BlockMap, coherence: float
-                    ) -> tuple[GridFit, float] | None:
+def _better_reading(gray: np.ndarray, fit: PageFit, grid: GridFit, block_map: BlockMap, coherence: float,
+                    excluded: np.ndarray) -> tuple[GridFit, float] | None:
     """Of the readings of ``grid``'s dot track that a fold made ambiguous (``GridFit.slipped_readings``; none on
     most scans), the one whose blocks fit their neighbours best, with its seam coherence, if it fits better than
-    ``grid`` as measured (``coherence``); else None."""
+    ``grid`` as measured (``coherence``, the seams beside the front's blocks ``excluded`` not counted); else None."""
     readings = grid.slipped_readings()
-    scored = [(seam_coherence(resample_front(gray, None, fit, g, block_map)[0]), i) for i, g in enumerate(readings)]
+    scored = [(seam_coherence(resample_front(gray, None, fit, g, block_map)[0], excluded), i)
+              for i, g in enumerate(readings)]
     best, i = min(scored, default=(coherence, -1))
     return (readings[i], best) if best < coherence else None
 

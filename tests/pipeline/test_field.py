@@ -13,6 +13,7 @@ import pytest
 from tests import field
 from verify import errors, restore
 from verify.locate import _decode_qr, repaired_read
+from verify.restore import MAX_COHERENCE, SPLICED
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
 
@@ -332,6 +333,31 @@ def test_a_code_with_light_gaps_through_its_modules_is_read_once_repaired():
     assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
     data = repaired_read(region)
     assert data is not None and data[:2] == b"CV"
+
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def test_a_back_printed_on_grained_paper_restores_with_room_to_spare(cert, keyring):
+    """tests/data/augraphy-grained-paper.jpg: the tests' certificate printed by Augraphy 8.2.6's ink and paper phases
+    (Letterpress and PaperFactory: an embossed grain over the whole sheet, a fifth of the paper's levels), scanned
+    as an office does (bench/field.py's finish) and saved at 150 dpi. The grain is structure that every seam cuts:
+    taken for ink, it put the blocks' fit at 0.87 against the limit of 0.88 (at 300 dpi over it: the page was
+    `scan_unrestorable`). Flattened as paper, it is well inside."""
+    result = restore((DATA / "augraphy-grained-paper.jpg").read_bytes(), keyring)
+    assert result.certificate.serial == cert.facts.serial
+    assert result.quality["coherence"] < 0.75 * MAX_COHERENCE
+
+
+def test_a_print_whose_strokes_moved_is_never_taken_for_the_wrong_blocks(keyring):
+    """tests/data/augraphy-ink-shifted.jpg: the tests' certificate printed by Augraphy 8.2.6 with InkShifter (every
+    stroke moved a few pixels along a smooth field) and a blue WaterMark, scanned as an office does and saved at 225
+    dpi. Each block brings its own shift to the restored front, so no seam meets at full size (0.97, as blocks put
+    at random): only reduced, where the strokes meet again, does the front show blocks in their right places, and
+    the answer asks for a better print instead of calling the back another's."""
+    with pytest.raises(errors.ScanUnrestorable) as caught:
+        restore((DATA / "augraphy-ink-shifted.jpg").read_bytes(), keyring)
+    assert caught.value.context["coherence"] > SPLICED
 
 
 def test_a_code_read_only_once_repaired_does_not_accuse_when_its_signature_fails(cert, keyring):
