@@ -54,6 +54,7 @@ INK_CONTRAST = 80  # levels under the paper from which a pixel is printed ink, f
 BLANK_INK = 0.0005  # share of printed pixels under which a picture holds nothing printed
 MIN_SHEET = 0.4  # share of the picture that paper takes at least, for it to be called a blank page (a flatbed
 # scan: all of it; a sheet photographed on a table: about half)
+MARKER_GAP = 0.6  # of a marker's module: the widest light gap through a mark filled when the marks are not found
 MARKER_READ_PX = 8  # window pixels a module when a missing marker is read where the found ones put it
 MARKER_READ_REACH = 10  # modules each way from that place the read searches
 MARKER_READ_CONTRAST = 40  # grey levels between its dark and light modules, at least
@@ -195,19 +196,15 @@ def locate_markers(gray: np.ndarray) -> PageFit:
     are read where those say they lie (``_read_missing``)."""
     best: dict[str, np.ndarray] = {}
     best_small, best_factor = gray, 1
-    for long_side in DETECT_LONG_SIDES:
-        small, factor = _reduce(gray, long_side)
-        for quick in (True, False):
-            _check_search_budget(len(best))
-            found = _detect(small, factor, quick)
-            fit = _fit_markers(found)
-            if fit is not None:
-                fit.preview, fit.preview_factor = small, factor
-                return fit
-            if len(found) > len(best):
-                best, best_small, best_factor = found, small, factor
-        if long_side * 1.3 >= max(gray.shape):
-            break
+    for small, factor, quick, gaps in _marker_passes(gray):
+        _check_search_budget(len(best))
+        found = _detect(_gaps_filled(small) if gaps else small, factor, quick)
+        fit = _fit_markers(found)
+        if fit is not None:
+            fit.preview, fit.preview_factor = small, factor
+            return fit
+        if len(found) > len(best):
+            best, best_small, best_factor = found, small, factor
     if best:
         fit = _fit_markers(_read_missing(gray, best))
         if fit is not None:
@@ -217,6 +214,27 @@ def locate_markers(gray: np.ndarray) -> PageFit:
         raise _unlike_a_back(best_small)
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
+
+
+def _marker_passes(gray: np.ndarray) -> Iterator[tuple[np.ndarray, int, bool, bool]]:
+    """The searches for the markers, cheapest first: (reduced scan, reduction, quick, with light gaps filled). The
+    quick then the thorough detector at each size of DETECT_LONG_SIDES the scan reaches; only once those fail, the
+    quick one again on the smallest size with the light gaps through the marks filled (``_gaps_filled``)."""
+    for long_side in DETECT_LONG_SIDES:
+        small, factor = _reduce(gray, long_side)
+        yield small, factor, True, False
+        yield small, factor, False, False
+        if long_side * 1.3 >= max(gray.shape):
+            break
+    yield *_reduce(gray, DETECT_LONG_SIDES[0]), True, True
+
+
+def _gaps_filled(small: np.ndarray) -> np.ndarray:
+    """The reduced scan with light gaps narrower than MARKER_GAP of a marker's module filled, as if the sheet filled
+    the picture: a kiosk's low-ink banding draws pale lines through the marks, which break their outlines."""
+    module = spec.MARKER_SIZE / spec.MARKER_MODULES * max(small.shape) / spec.PAGE_H
+    side = max(2, round(MARKER_GAP * module))
+    return cv2.morphologyEx(small, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
 
 
 def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
