@@ -74,7 +74,10 @@ FADED_CELLS = 0.2  # share of faded inked cells from which the scan did not carr
 # verify.simulate and tests/field.py at most 0.095, red ink half faded; forged backs 0.014; Augraphy's inks swapped
 # for pale ones 0.54 to 0.74, tests/field.py's inks-swapped 0.2 to 0.55)
 UNEVEN_BLACK = 60  # levels of spread in that black from which a scan's light is too uneven to accuse (40 to 48
-# measured on flat scans of the sample; 63 to 87 under a glare that veils 45 % at its brightest)
+# measured on flat scans of the sample; 50 to 89 under a glare that veils 40 % at its brightest)
+UNEVEN_DOTS = 20  # levels of spread in the dots' darkness (10th to 90th percentile) from which, too: the dots are
+# printed alike all round the area (at most 8 levels apart on flat scans and photographs of every class of
+# verify.simulate and tests/field.py, 13 on its textured paper; 15 to 54 under that glare; 77 in toner streaks)
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
 SEAL_LABEL = b"certverify/v3/strip\x00"  # v3: associated data of the strip's encryption

@@ -469,6 +469,7 @@ class GridFit:
     ink: float  # median dot darkness (0-255 gray level)
     paper: float  # median paper level around the dots
     blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
+    ink_spread: float = 0.0  # how far apart the dots' darkness lies (10th to 90th percentile, gray levels)
     creases: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per side, k where dots k, k + 1
     # jump apart: a fold crosses the track there
 
@@ -718,8 +719,9 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
     page_all, scan_all = design[ok_all], hits[ok_all, :2]
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
     ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
+    low, high = np.percentile(hits[ok_all, 2], [10, 90])
     blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
-    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, creases)
+    return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, float(high - low), creases)
 
 
 DOT_REACH = 30  # units across its track a dot is looked for again by its shape, when the track is broken

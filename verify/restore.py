@@ -200,7 +200,8 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
     if fingerprint is not None:
         bound = check_content(fingerprint, luma, front, payload, left_out, folded=folded,
                               paper_level=functools.partial(_paper_level, gray, grid),
-                              black_spread=functools.partial(content.black_spread, luma, block_map.perm, covered))
+                              black_spread=functools.partial(content.black_spread, luma, block_map.perm, covered),
+                              dot_spread=grid.ink_spread)
     if covered.any():
         bound["marks"] = marks.boxes(left_out)
     front = marks.shade(front, covered)
@@ -253,13 +254,13 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
                   left_out: dict[str, np.ndarray] | None = None, folded: bool = False,
                   paper_level: Callable[[int], float] = lambda cell: 0.0,
-                  black_spread: Callable[[], float] = lambda: 0.0) -> dict[str, Any]:
+                  black_spread: Callable[[], float] = lambda: 0.0, dot_spread: float = 0.0) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
     (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
     (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
     tones (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places
-    (``black_spread`` from UNEVEN_BLACK: glare) or where much of the print's ink did not reach the scan
+    (glare: the dots' darkness spread over ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where much of the print's ink did not reach the scan
     (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale): each names the regions, with a coarse tamper map
     of the front (RGB) and never the front itself. On spotted paper (the darkest cell of the blank paper beside the
     scrambled area, ``paper_level`` at the fingerprint's cell size, at SPOT_LEVEL or more, and no region darker
@@ -274,7 +275,8 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         # specks all over the paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
-        doubts["uneven_light"] = not any(doubts.values()) and black_spread() >= content.UNEVEN_BLACK
+        doubts["uneven_light"] = not any(doubts.values()) and (dot_spread >= content.UNEVEN_DOTS
+                                                               or black_spread() >= content.UNEVEN_BLACK)
         doubts["faded"] = not any(doubts.values()) and (content.faded_share(fingerprint, luma, left_out)
                                                         >= content.FADED_CELLS)
         level = 0.0 if any(doubts.values()) else paper_level(fingerprint.cell)
