@@ -52,21 +52,30 @@ def seam_coherence(front_gray: np.ndarray, excluded: np.ndarray | None = None, s
     map (up to 0.8 for 1-bit scans), 1.0 when the blocks were put in the wrong places. Only block edges with
     structure on the near side count, so blank paper does not dilute it and the two means share one sample.
 
-    The paper's own texture (a grained or mottled sheet, grime) is structure the scramble cut at every seam: it is
-    flattened first, every level above TEXTURE_SPREAD times the paper's spread below its median (and above
-    MIN_PAPER) taken as paper. Seams beside a block of ``excluded`` ((ROWS, COLS), blocks under a mark: a stamp's
-    or a watermark's fragments end at the block's edge wherever they land) do not count. With ``scale`` (COARSE)
-    the front is first reduced that many times: strokes a print moved by a few pixels, which break every seam at
-    full size, meet again, and blocks put in the wrong places still do not."""
+    The paper's own texture (a grained or mottled sheet, grime) is structure the scramble cut at every seam, and
+    can hide how well the ink fits: the fit is also measured with the texture flattened (every level above
+    TEXTURE_SPREAD times the paper's spread below its median, and above MIN_PAPER, taken as paper), and the better
+    of the two counts. Blocks in the wrong places fit no better either way; a photograph's shading, which fits
+    across every seam, counts in the first. Seams beside a block of ``excluded`` ((ROWS, COLS), blocks under a
+    mark: a stamp's or a watermark's fragments end at the block's edge wherever they land) do not count. With
+    ``scale`` (COARSE) the front is first reduced that many times: strokes a print moved by a few pixels, which
+    break every seam at full size, meet again, and blocks put in the wrong places still do not."""
     sample = front_gray[::7, ::7]
     median, low = np.percentile(sample, (50, 25))
     flat = np.minimum(front_gray, np.uint8(max(median - TEXTURE_SPREAD * (median - low), MIN_PAPER)))
-    if scale > 1:
-        flat = cv2.resize(flat, (flat.shape[1] // scale, flat.shape[0] // scale), interpolation=cv2.INTER_AREA)
-    b, min_std = spec.BLOCK // scale, MIN_SEAM_STD / scale ** 0.5
     left_out = np.zeros((spec.ROWS, spec.COLS), bool) if excluded is None else excluded
+    fits = []
+    for img in (front_gray, flat):
+        if scale > 1:
+            img = cv2.resize(img, (img.shape[1] // scale, img.shape[0] // scale), interpolation=cv2.INTER_AREA)
+        fits.append(_seam_ratio(img, left_out, spec.BLOCK // scale, MIN_SEAM_STD / scale ** 0.5))
+    return min(fits)
+
+
+def _seam_ratio(front: np.ndarray, left_out: np.ndarray, b: int, min_std: float) -> float:
+    """``seam_coherence`` of ``front`` (blocks ``b`` pixels across) as it stands."""
     seam = other = 0.0
-    for img, skip in ((flat, left_out), (flat.T, left_out.T)):
+    for img, skip in ((front, left_out), (front.T, left_out.T)):
         last = np.arange(b - 1, img.shape[1] - 1, b)
         rows = img.shape[0] // b
 

@@ -414,10 +414,11 @@ def test_corner_marks_crossed_by_low_ink_lines_are_found(cert, keyring):
 
 def test_a_print_whose_strokes_moved_is_never_taken_for_the_wrong_blocks(keyring):
     """tests/data/augraphy-ink-shifted.jpg: the tests' certificate printed by Augraphy 8.2.6 with InkShifter (every
-    stroke moved a few pixels along a smooth field) and a blue WaterMark, scanned as an office does and saved at 225
-    dpi. Each block brings its own shift to the restored front, so no seam meets at full size (0.97, as blocks put
-    at random): only reduced, where the strokes meet again, does the front show blocks in their right places, and
-    the answer asks for a better print instead of calling the back another's."""
+    stroke moved a few pixels along a smooth field) and a blue WaterMark, scanned as an office does (300 dpi, saved
+    at JPEG quality 70). Each block brings its own shift to the restored front, so no seam meets at full size (0.96,
+    as blocks put at random, with or without the paper's grain): only reduced, where the strokes meet again, does
+    the front show blocks in their right places, and the answer asks for a better print instead of calling the back
+    another's."""
     with pytest.raises(errors.ScanUnrestorable) as caught:
         restore((DATA / "augraphy-ink-shifted.jpg").read_bytes(), keyring)
     assert caught.value.context["coherence"] > SPLICED
