@@ -21,7 +21,7 @@ today's pipeline does not have).
 For Augraphy's pages it names the augmentations that ran on each page not verified. ``--keep DIR`` writes the run's
 key ring to DIR/keys and every scan that was not verified to DIR/CLASS-CASE-CODE.jpg (with Augraphy's page before
 the scan beside it, .page.png), so that ``python -m verify restore --keys DIR/keys DIR/augraphy-3-altered.jpg``
-replays a case.
+replays a case. Without it, accused scans and the key ring are still kept, in a new directory the run names.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _world(seed: int) -> None:
     front = render_sample_front(default_fields(serial=serial, issued_on=day))
     cert = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
                  serial=serial, issued_on=day)
-    WORLD.update(ring=ring, cert=cert, seed=seed, keep=None)
+    WORLD.update(ring=ring, cert=cert, seed=seed, keep=None, keep_all=False)
 
 
 # --- Augraphy in its own virtual environment -----------------------------------------------------------------------
@@ -188,7 +188,7 @@ def _case(args):
                                                                                              "not_checked")}
         row["stages"] = dict(result.timings_ms)
     row["ms"] = (time.perf_counter() - t) * 1000
-    if WORLD["keep"] and row["code"] != "verified":
+    if row["code"] in ACCUSING or (WORLD["keep_all"] and row["code"] != "verified"):
         (WORLD["keep"] / f"{name}-{i}-{row['code']}.jpg").write_bytes(data)
         if augraphy_page is not None:  # and Augraphy's page before the office scan
             shutil.copy(augraphy_page, WORLD["keep"] / f"{name}-{i}-{row['code']}.page.png")
@@ -236,10 +236,11 @@ def main() -> None:
     cv2.setNumThreads(1)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
     _world(seed)
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        WORLD["ring"].save(args.keep / "keys", WORLD["ring"].default_signing_key())
-        WORLD["keep"] = args.keep
+    # an accused genuine back is the finding that matters most: its scan and the run's key ring are always kept
+    keep = args.keep or Path(tempfile.mkdtemp(prefix="field-accused-"))
+    keep.mkdir(parents=True, exist_ok=True)
+    WORLD["ring"].save(keep / "keys", WORLD["ring"].default_signing_key())
+    WORLD.update(keep=keep, keep_all=args.keep is not None)
     print(f"seed {seed}; a genuine format v3 back under a new random key; {args.cases} cases per class; thresholds: "
           f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels\n")
     with tempfile.TemporaryDirectory(prefix="field-") as tmp:
@@ -297,6 +298,11 @@ def main() -> None:
     _augmentations_report([r for r in rows if r["augmentations"] is not None])
     print(f"\nall classes: {totals['verified']}/{totals['cases']} verified, {totals['rescan']} asked to rescan, "
           f"{totals['accused']} accused; {wall:.0f} s for the verifications on {args.jobs} jobs")
+    if totals["accused"] or args.keep:
+        print(f"kept in {keep}: the key ring (keys/) and the scans named CLASS-CASE-CODE.jpg; replay one with "
+              f"python -m verify restore --keys {keep / 'keys'} SCAN")
+    else:
+        shutil.rmtree(keep)
 
 
 if __name__ == "__main__":
