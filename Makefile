@@ -24,7 +24,9 @@ run: install
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
 
-test: install
+# The lint checks first (seconds), then the suite: CI (.ci/run) runs only `make test`, so this is where ruff and mypy
+# run there too, and a lint or type error fails fast instead of after the long suite.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Refresh the catalogues after changing UI strings: extract, merge into translations/*/messages.po, compile.
@@ -33,8 +35,10 @@ messages: $(BIN)/python
 	$(BIN)/pybabel update --width 120 -i translations/messages.pot -d translations
 	$(BIN)/pybabel compile --statistics -d translations
 
+# Style and imports (ruff), then the static types of verify/ and web/ (mypy; its settings are in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/speed.py

@@ -140,10 +140,11 @@ def _issue(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
-def _read_regions(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+def _read_regions(path: Path) -> tuple[dict[str, tuple[int, int, int, int]], dict[str, str]]:
     """The regions file: each name maps to its box [x0, y0, x1, y1], or to {"box": [...], "text": "..."} to carry
     the field's text too."""
-    regions, texts = {}, {}
+    regions: dict[str, tuple[int, int, int, int]] = {}
+    texts: dict[str, str] = {}
     for name, value in json.loads(path.read_text(encoding="utf-8")).items():
         if isinstance(value, dict):
             if not isinstance(value.get("text", ""), str):
@@ -151,9 +152,10 @@ def _read_regions(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str
             if value.get("text"):
                 texts[str(name)] = value["text"]
             value = value["box"]
-        regions[str(name)] = tuple(int(v) for v in value)
-        if len(regions[str(name)]) != 4:
+        box = tuple(int(v) for v in value)
+        if len(box) != 4:
             raise ValueError("each region is [x0, y0, x1, y1] or {\"box\": [x0, y0, x1, y1], \"text\": \"...\"}")
+        regions[str(name)] = box
     return regions, texts
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import lzma
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,7 +157,11 @@ class Fingerprint:
 
 def seal(packed: bytes, version: int, key: bytes | None) -> bytes:
     """The strip's payload: from version 3 on the serialized fingerprint encrypted under the strip key."""
-    return ChaCha20Poly1305(key).encrypt(SEAL_NONCE, packed, SEAL_LABEL) if version >= 3 else packed
+    if version < 3:
+        return packed
+    if key is None:  # the TypeError ChaCha20Poly1305(None) would raise, with a clearer message
+        raise TypeError("a version 3 seal needs the strip key")
+    return ChaCha20Poly1305(key).encrypt(SEAL_NONCE, packed, SEAL_LABEL)
 
 
 def unseal(payload: bytes, version: int, key: bytes | None) -> Fingerprint:
@@ -166,6 +171,8 @@ def unseal(payload: bytes, version: int, key: bytes | None) -> Fingerprint:
     key id is not the one the back was made with, so neither the strip nor the blocks can be read. ``ValueError``
     when the payload opens but is malformed (an issuing fault)."""
     if version >= 3:
+        if key is None:  # the TypeError ChaCha20Poly1305(None) would raise, with a clearer message
+            raise TypeError("a version 3 payload needs the strip key")
         try:
             payload = ChaCha20Poly1305(key).decrypt(SEAL_NONCE, payload, SEAL_LABEL)
         except InvalidTag as exc:
@@ -225,7 +232,7 @@ def _cell_levels(soft: np.ndarray, box: tuple[int, int, int, int], cell: int) ->
     return (WHITE - means) / STEP
 
 
-def _snap(box: tuple[int, int, int, int], cell: int) -> tuple[int, int, int, int]:
+def _snap(box: tuple[float, float, float, float], cell: int) -> tuple[int, int, int, int]:
     """The box grown to whole cells and clipped to the front."""
     x0, y0, x1, y1 = box
     x0, y0 = max(0, int(x0) // cell), max(0, int(y0) // cell)
@@ -239,7 +246,7 @@ def whole_page() -> dict[str, tuple[int, int, int, int]]:
     return {f"band{i + 1}": (0, i * band, spec.FRONT_W, (i + 1) * band) for i in range(4)}
 
 
-def fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]], cell: int,
+def fingerprint(front_gray: np.ndarray, regions: Mapping[str, tuple[float, float, float, float]], cell: int,
                 texts: dict[str, str] | None = None) -> Fingerprint:
     """The fingerprint of ``regions`` (boxes in restored-front pixels) of a front at the restored size, with the
     text of those named in ``texts`` (format v3)."""
@@ -255,8 +262,8 @@ def fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, 
     return Fingerprint(cell, tuple(out))
 
 
-def fitting_fingerprint(front_gray: np.ndarray, regions: dict[str, tuple[int, int, int, int]], capacity: int, *,
-                        texts: dict[str, str] | None = None, version: int = 2, key: bytes | None = None
+def fitting_fingerprint(front_gray: np.ndarray, regions: Mapping[str, tuple[float, float, float, float]],
+                        capacity: int, *, texts: dict[str, str] | None = None, version: int = 2, key: bytes | None = None
                         ) -> tuple[Fingerprint, bytes]:
     """The finest fingerprint of ``regions`` whose strip payload (sealed with ``key`` from version 3 on) fits
     ``capacity`` bytes."""

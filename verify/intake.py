@@ -486,6 +486,7 @@ def _decode_raster(fmt: str, data: bytes, header: _Header, max_pixels: int | Non
         factor = next((f for f in (2, 4, 8) if -(-header.width // f) * -(-header.height // f) <= max_pixels), 8)
         flags = _REDUCED[factor][kind == "gray"]
         scale = 1 / factor
+    image: np.ndarray | None
     if fmt == "png" and (header.depth > 8 or kind in ("alpha", "alpha_gray")):
         # OpenCV would decode these at 16 bits and with alpha: 8 bytes a pixel, then several full copies on the
         # way to 8-bit BGR. Pillow reads 16-bit colour as 8-bit and the rest is converted a strip at a time.
@@ -712,6 +713,7 @@ def _iter_pdf(data: bytes, limits: Limits, max_pixels: int | None) -> Iterator[D
             page = _finish_page(child.take(index, pixels=own_pixels, jpeg=own_jpeg), limits, cap, what)
             if page is None:  # the page's JPEG was not one OpenCV could read: let PDFium draw it
                 page = _finish_page(child.take(index, pixels=False, jpeg=False), limits, cap, what)
+            assert page is not None  # a page PDFium rendered is never None
             page.page_index = index
             yield page
 
@@ -859,7 +861,8 @@ def _check_page_images(page: pdfium.PdfPage, limits: Limits) -> None:
         if number >= _PDF_MAX_OBJECTS_CHECKED:
             break
         if isinstance(obj, pdfium.PdfImage):
-            _check_pixels(*obj.get_px_size(), limits.max_pixels, "an image inside the PDF")
+            size: tuple[int, int] = obj.get_px_size()  # (width, height); named so the checker sees two arguments
+            _check_pixels(*size, limits.max_pixels, "an image inside the PDF")
 
 
 def _full_page_image(page: pdfium.PdfPage) -> pdfium.PdfImage | None:
@@ -915,7 +918,8 @@ def _image_pixels(image: pdfium.PdfImage) -> np.ndarray | None:
 def _render_page(page: pdfium.PdfPage, width: int, height: int) -> np.ndarray:
     """Render a page (its /Rotate applied) into a white BGR array of exactly ``width`` x ``height``."""
     out = np.empty((height, width, 3), np.uint8)
-    buffer = (ctypes.c_ubyte * out.size).from_buffer(out)
+    # ignore: an ndarray is a writable buffer; numpy's stubs declare its __buffer__ only from Python 3.12 on
+    buffer = (ctypes.c_ubyte * out.size).from_buffer(out)  # type: ignore[arg-type]
     bitmap = pdfium.PdfBitmap.new_native(width, height, pdfium_c.FPDFBitmap_BGR, buffer=buffer)
     try:
         bitmap.fill_rect((255, 255, 255, 255), 0, 0, width, height)
@@ -944,6 +948,7 @@ def _finish_page(plan: _PdfPlan, limits: Limits, cap: int, what: str) -> Decoded
         except CorruptFile:
             return None
     else:
+        assert plan.pixels is not None  # a plan is rendered, a JPEG or the page's own pixels
         image, scale = _downscale(plan.pixels, cap)
     if plan.rotation:
         image = cv2.rotate(image, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,

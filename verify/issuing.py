@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def fit_front(front: np.ndarray) -> np.ndarray:
 
 
 def regions_on_grid(front_shape: tuple[int, ...], regions: dict[str, tuple[int, int, int, int]]
-                    ) -> dict[str, tuple[int, int, int, int]]:
+                    ) -> dict[str, tuple[float, float, float, float]]:
     """Boxes given in the front's own pixels, carried to restored-front pixels as ``fit_front`` places it."""
     scale, x, y, _, _ = _placement(front_shape)
     return {name: (x + x0 * scale, y + y0 * scale, x + x1 * scale, y + y1 * scale)
@@ -124,7 +125,8 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     fitted = fit_front(front)
     fp, strip_modules, digest = None, None, b""
     if version >= 2:
-        boxes = regions_on_grid(front.shape, regions) if regions else content.whole_page()
+        boxes: Mapping[str, tuple[float, float, float, float]] = (
+            regions_on_grid(front.shape, regions) if regions else content.whole_page())
         _check_texts(texts or {}, boxes)
         skey = strip_key(key.scramble_secret, issuer, serial, issued_on) if version >= 3 else None
         fp, data = content.fitting_fingerprint(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), boxes, strip.CAPACITY,
@@ -144,7 +146,7 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     return IssuedCertificate(front=printed, document=front, back=back, facts=facts, code=code, fingerprint=fp)
 
 
-def _check_texts(texts: dict[str, str], regions: dict[str, tuple[float, float, float, float]]) -> None:
+def _check_texts(texts: dict[str, str], regions: Mapping[str, tuple[float, float, float, float]]) -> None:
     """ValueError unless every text belongs to a named region and can be carried."""
     for name, text in texts.items():
         if name not in regions:

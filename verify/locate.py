@@ -179,8 +179,8 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
     size_px = local_scale(h, (spec.PAGE_W / 2, spec.PAGE_H / 2)) * spec.MARKER_SIZE
     if np.sqrt(np.mean(err**2)) > 0.08 * size_px and len(found) == 4:
         # one marker may be a false detection: keep the three that agree best
-        fits = [_fit_markers({k: v for k, v in found.items() if k != drop}) for drop in found]
-        fits = [f for f in fits if f is not None]
+        tried = [_fit_markers({k: v for k, v in found.items() if k != drop}) for drop in found]
+        fits = [f for f in tried if f is not None]
         return min(fits, key=lambda f: f.marker_error_px) if fits else None
     page_quad = project(h, np.array(spec.Rect(0, 0, spec.PAGE_W, spec.PAGE_H).corners()))
     if np.sqrt(np.mean(err**2)) > 0.08 * size_px or not cv2.isContourConvex(page_quad.astype(np.float32)):
@@ -248,12 +248,13 @@ def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
     near = max(3, round(max(small.shape) * 0.015)) | 1  # 4 mm across an A4 page: the gaps between strokes
     sheet = cv2.morphologyEx((small >= paper - INK_CONTRAST // 2).view(np.uint8), cv2.MORPH_CLOSE,
                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (near, near))).view(bool)
-    ink = float(np.count_nonzero(sheet & (small < paper - INK_CONTRAST))) / max(1, np.count_nonzero(sheet))
+    ink = float(np.count_nonzero(sheet & (small < paper - INK_CONTRAST))) / max(1, int(np.count_nonzero(sheet)))
     if ink < BLANK_INK and sheet.mean() >= MIN_SHEET:
         return BlankPage(f"{ink:.3%} of the picture is darker than its paper: nothing is printed on it",
                          found=[], missing=sorted(spec.MARKER_IDS), reason="blank")
     found, _ = cv2.QRCodeDetector().detect(small)
-    if not found and not zxingcpp.read_barcodes(small, formats=zxingcpp.BarcodeFormat.QRCode):
+    # zxing-cpp accepts one BarcodeFormat as well as BarcodeFormats (its docstring says so; its stub does not)
+    if not found and not zxingcpp.read_barcodes(small, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
         return NotTheBack("no corner mark and no QR code anywhere in the picture", found=[],
                           missing=sorted(spec.MARKER_IDS), reason="no_back")
     return MarkersNotFound("found none of the 4 corner marks", found=[], missing=sorted(spec.MARKER_IDS))
@@ -418,7 +419,8 @@ def repaired_read(region: np.ndarray) -> bytes | None:
             return data
     soft = cv2.GaussianBlur(region, (0, 0), 0.8)
     ink, paper = np.percentile(soft, (5, 95))
-    cuts = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8) for share in PALE_CUTS]
+    cuts: list[np.ndarray] = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8)
+                              for share in PALE_CUTS]
     for img in cuts:
         if (data := _decode_qr(img)) is not None:
             return data
@@ -449,7 +451,9 @@ def _finders_redrawn(img: np.ndarray, modules: int, ink: float, paper: float) ->
 
 def _decode_qr(img: np.ndarray) -> bytes | None:
     """The bytes of a certverify QR code in ``img``, or None."""
-    for result in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False):
+    # zxing-cpp accepts one BarcodeFormat as well as BarcodeFormats (its docstring says so; its stub does not)
+    qr = zxingcpp.BarcodeFormat.QRCode
+    for result in zxingcpp.read_barcodes(img, formats=qr, try_rotate=False):  # type: ignore[arg-type]
         if result.valid and result.bytes[:2] == b"CV":
             return bytes(result.bytes)
     return None

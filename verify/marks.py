@@ -15,6 +15,7 @@ mark turns an accusation into "not checked", and the field's signed text (format
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import cv2
 import numpy as np
@@ -109,6 +110,7 @@ def _runs_across_cells(mark: np.ndarray, side: int) -> np.ndarray:
     if not seeds.size:
         return np.zeros(spec.ROWS * spec.COLS, bool)
     # the rest of the same mark: ink within a cell of it (a stamp's date, the next written word), in turn
+    members: np.ndarray  # label numbers: from np.flatnonzero, then from np.unique of cv2's labels
     members, kernel = seeds, np.ones((2 * side + 1, 2 * side + 1), np.uint8)
     for _ in range(MAX_GROWTH):
         near = cv2.dilate(np.isin(labels, members).astype(np.uint8), kernel)
@@ -186,7 +188,8 @@ def _joined_cells(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = img.shape[0] // b
         both = (left & right).reshape(rows, b, -1).sum(1)
         # a rule along the boundary darkens a long unbroken run of it; a note's loops cross it often, each thinly
-        ruled = cv2.erode(left.view(np.uint8), run) | cv2.erode(right.view(np.uint8), run)
+        # cast: cv2's stubs give an integer-or-float array, on which `|` is not defined; these are uint8
+        ruled = cast(np.ndarray, cv2.erode(left.view(np.uint8), run)) | cv2.erode(right.view(np.uint8), run)
         joins.append((both >= 1) & ~ruled.reshape(rows, b, -1).any(1))
     graph = np.zeros((2 * spec.ROWS - 1, 2 * spec.COLS - 1), np.uint8)
     graph[::2, 1::2] = joins[0]  # (ROWS, COLS - 1)

@@ -48,7 +48,8 @@ def draw_dots(canvas: np.ndarray, tracks: dict[str, list[tuple[float, float]]], 
     half = spec.DOT_SIZE / 2
     for centres in tracks.values():
         for cx, cy in centres:
-            fill_rect(canvas, *(spec.units_to_px(v, dpi) for v in (cx - half, cy - half, cx + half, cy + half)))
+            x0, y0, x1, y1 = (spec.units_to_px(v, dpi) for v in (cx - half, cy - half, cx + half, cy + half))
+            fill_rect(canvas, x0, y0, x1, y1)
 
 
 @functools.cache

@@ -8,7 +8,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -188,6 +188,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
         fit = attempt
         break
     else:
+        assert first is not None  # _fits yields at least one fit, and each that failed set it
         raise first
     luma = sharpen(luma, grid.blur_px / grid.px_per_unit)
     front = compose(cv2.LUT(luma, _to_white(paper_margin(gray, grid))), colour)
@@ -318,10 +319,12 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     affines = grid.block_affines(block_map)
     black, gain = paper_gain(fit, grid, affines)
     uniform = isinstance(gain, float)  # a flatbed scan: the gain goes into the tone curve, else after it per pixel
-    curve = gain if uniform else 1.0
+    # the casts: the checker does not narrow ``gain`` through ``uniform`` (a float when uniform, else an array)
+    curve = cast(float, gain) if uniform else 1.0
     luma = cv2.LUT(place_blocks(sample_blocks(gray, affines, grid.interpolation), block_map), _levels(black, curve))
     if not uniform:
-        full = cv2.resize(place_blocks(gain, block_map), luma.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
+        full = cv2.resize(place_blocks(cast(np.ndarray, gain), block_map), luma.shape[::-1],
+                          interpolation=cv2.INTER_NEAREST_EXACT)
         luma = cv2.multiply(luma, full, dtype=cv2.CV_8U)
     if colour is None:
         return luma, None, np.zeros(len(affines), bool)
@@ -331,7 +334,7 @@ def resample_front(gray: np.ndarray, colour: np.ndarray | None, fit: PageFit, gr
     balance = [(grid.paper - black) / max(level - black, 32.0) for level in paper_colour(colour, grid)]
     toned = cv2.LUT(samples, np.stack([_levels(black, curve * b) for b in balance], -1)[None])
     if not uniform:
-        toned = cv2.multiply(toned, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
+        toned = cv2.multiply(toned, cv2.merge([cast(np.ndarray, gain)] * 3), dtype=cv2.CV_8U)
     ycc = cv2.cvtColor(toned, cv2.COLOR_BGR2YCrCb)
     return luma, place_blocks(ycc, block_map), marks.coloured_marks(ycc, block_map)
 
@@ -403,6 +406,7 @@ def paper_gain(fit: PageFit, grid: GridFit, affines: np.ndarray) -> tuple[float,
     pixel within about one block, smoothed by a Gaussian of half a block (at half that image's size, where the
     smoothing costs a quarter: pyrDown's own smoothing of about one pixel counts towards it)."""
     small, factor = fit.preview, fit.preview_factor
+    assert small is not None  # locate_markers sets the preview of every fit it returns
     pitch = max(3, round(spec.PITCH * grid.px_per_unit / factor))
     brightest = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pitch | 1, pitch | 1)))
     white = cv2.GaussianBlur(cv2.pyrDown(brightest).astype(np.float32), (0, 0), math.sqrt(pitch**2 / 4 - 1) / 2)

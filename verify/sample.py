@@ -20,6 +20,7 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -362,6 +363,7 @@ def find_cjk_font(style: str = "mincho") -> pathlib.Path | None:
     if style not in _CJK_FILES:
         raise ValueError(f"unknown font style {style!r}; use 'mincho' or 'gothic'")
     override = os.environ.get(FONT_ENV, "").strip()
+    path: pathlib.Path | None
     if override:
         if override.lower() in ("none", "off", "latin", "0"):
             return None
@@ -534,6 +536,7 @@ class _Page:
         lines = text.split("\n") if text else [""]
         line_h = (y1 - y0) / len(lines)
         size_px = round(size_pt * self.dpi / 72)
+        fill: int | tuple[int, int, int]
         if key is not None:
             target = Image.new("L", (x1 - x0, y1 - y0), 0)
             draw, ox, oy, fill = ImageDraw.Draw(target), 0, 0, 255
@@ -747,7 +750,8 @@ def _seal(page: _Page, fields: SampleFields, center_mm: tuple[float, float], siz
     for col, row, _, _, text in cells:
         w, h = max(4, int(cell_w * 0.94)), max(4, int(cell_h * 0.94))
         font = page.fit(page.mincho, text, h, w * (1.0 if page.latin else 4.0), h)
-        bbox = font.getbbox(text, stroke_width=stroke)
+        # Pillow annotates float for fractional strokes; a whole-pixel stroke gives a whole-pixel box.
+        bbox = cast(tuple[int, int, int, int], font.getbbox(text, stroke_width=stroke))
         glyph = Image.new("L", (max(1, bbox[2] - bbox[0]), max(1, bbox[3] - bbox[1])), 0)
         ImageDraw.Draw(glyph).text((-bbox[0], -bbox[1]), text, fill=255, font=font, stroke_width=stroke,
                                    stroke_fill=255)
@@ -784,7 +788,8 @@ def _sample_mark_mask(dpi: int, face: str, word: str) -> Image.Image:
     size = round((26 if word.isascii() else 70) * dpi / 25.4)
     font = _font(face, size)
     stroke = max(2, round(dpi / 25.4))
-    bbox = font.getbbox(word, stroke_width=stroke)
+    # Pillow annotates float for fractional strokes; a whole-pixel stroke gives a whole-pixel box.
+    bbox = cast(tuple[int, int, int, int], font.getbbox(word, stroke_width=stroke))
     pad = stroke * 2
     mask = Image.new("L", (bbox[2] - bbox[0] + 2 * pad, bbox[3] - bbox[1] + 2 * pad), 0)
     ImageDraw.Draw(mask).text((pad - bbox[0], pad - bbox[1]), word, fill=34, font=font, stroke_width=stroke,

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -200,7 +202,7 @@ def _geometry(page_shape: tuple[int, ...], d: Degradation, seed: int, page_dpi: 
         feed_phase=feed_phase,
         barrel=float(d.barrel),
         frame=(int(fw), int(fh)),
-        window=tuple(int(v) for v in window),
+        window=(int(window[0]), int(window[1]), int(window[2]), int(window[3])),
     )
 
 
@@ -280,7 +282,8 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float)
     """Unit-variance smooth noise with features about `cell` pixels across, at `shape`."""
     h, w = shape
     small = rng.standard_normal((max(2, round(h / cell)) + 2, max(2, round(w / cell)) + 2)).astype(np.float32)
-    small = cv2.GaussianBlur(small, (0, 0), 0.8)
+    # typing.cast (`cast` is a local name below): cv2's stubs lose the dtype, and a float32 blur stays float32.
+    small = typing.cast(np.ndarray, cv2.GaussianBlur(small, (0, 0), 0.8))
     small /= max(float(small.std()), 1e-6)
     big = cv2.resize(
         small, (w + 2 * round(w / small.shape[1]), h + 2 * round(h / small.shape[0])), interpolation=cv2.INTER_CUBIC
@@ -344,7 +347,7 @@ def _coverage(tone: np.ndarray, spot: np.ndarray, width: np.float32) -> np.ndarr
     return np.clip(cov, 0.0, 1.0, out=cov)
 
 
-def _halftone_planes(planes: list[np.ndarray], r0: int, dpi: float, ink: np.ndarray) -> list[np.ndarray]:
+def _halftone_planes(planes: Sequence[np.ndarray], r0: int, dpi: float, ink: np.ndarray) -> list[np.ndarray]:
     """Reflectance planes (R, G, B; 0..1) of uint8 rows r0.. printed through CMYK screens, ink scaled by `ink`."""
     h, w = planes[0].shape
     brightest = cv2.max(cv2.max(planes[0], planes[1]), planes[2])
@@ -418,7 +421,7 @@ def _surround(alpha: np.ndarray, d: Degradation, seed: int) -> np.ndarray:
     if d.background == "table":
         colour = np.array([[70, 52, 38], [58, 58, 62], [34, 33, 35], [96, 78, 60]], np.float32)[rng.integers(4)]
         colour *= rng.uniform(0.8, 1.2)
-        streak = rng.standard_normal((max(2, hh // 4), max(2, hw // 48))).astype(np.float32)
+        streak: np.ndarray = rng.standard_normal((max(2, hh // 4), max(2, hw // 48))).astype(np.float32)
         streak = cv2.resize(cv2.GaussianBlur(streak, (0, 0), 0.7), (hw, hh), interpolation=cv2.INTER_CUBIC)
         if rng.random() < 0.5:  # grain runs across
             streak = cv2.resize(streak.T.copy(), (hw, hh), interpolation=cv2.INTER_LINEAR)
@@ -429,7 +432,7 @@ def _surround(alpha: np.ndarray, d: Degradation, seed: int) -> np.ndarray:
         qw, qh = max(2, hw // 4), max(2, hh // 4)
         shift = rng.uniform(0.004, 0.012, size=2) * (qw + qh) * rng.choice([-1, 1], size=2)
         cast = cv2.resize(a, (qw, qh), interpolation=cv2.INTER_AREA)
-        cast = cv2.warpAffine(cast, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (qw, qh))
+        cast = cv2.warpAffine(cast, np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32), (qw, qh))
         cast = cv2.GaussianBlur(cast, (0, 0), 0.006 * (qw + qh))
         shade *= 1 - 0.55 * cv2.resize(cast, (hw, hh), interpolation=cv2.INTER_LINEAR)
     else:
@@ -438,7 +441,7 @@ def _surround(alpha: np.ndarray, d: Degradation, seed: int) -> np.ndarray:
         # The sheet's edge throws a thin shadow on the lid on the side away from the lamp.
         step = rng.uniform(0.5, 1.5) * half_dpi / 150
         direction = rng.choice([-1.0, 1.0])
-        cast = cv2.warpAffine(a, np.float32([[1, 0, 0], [0, 1, direction * step]]), (hw, hh))
+        cast = cv2.warpAffine(a, np.array([[1, 0, 0], [0, 1, direction * step]], np.float32), (hw, hh))
         shade *= 1 - 0.45 * np.clip(cast - a, 0, 1)
     bg = np.clip(shade[..., None] * colour, 0, 255).astype(np.uint8)
     return cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -625,7 +628,7 @@ def _office(prefix: str, dpi: float, rotations: list[float], **kw: object) -> li
     blur = {150: 0.7, 200: 0.75, 300: 0.85, 600: 1.2}.get(int(dpi), 0.85)
     cases = []
     for i, rot in enumerate(rotations):
-        base = dict(
+        base: dict[str, Any] = dict(
             dpi=dpi,
             rotation_deg=rot,
             print_blur_px=0.6,
@@ -752,7 +755,7 @@ def random_scene(seed: int = 0) -> np.ndarray:
     img = np.empty((h, w, 3), np.float32)
     for ch in range(3):
         img[..., ch] = 110 + 45 * _smooth_noise(rng, (h, w), 600) + 20 * _smooth_noise(rng, (h, w), 60)
-    canvas = np.clip(img, 0, 255).astype(np.uint8)
+    canvas: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
     for _ in range(int(rng.integers(15, 40))):
         colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
         kind = rng.integers(3)

@@ -90,10 +90,10 @@ def marker_rects() -> dict[str, Rect]:
 
 def dot_centres() -> dict[str, list[tuple[float, float]]]:
     """Centres of the dot track, per side, in page units, ordered along the side (left to right, top to bottom)."""
-    top = [(GRID_X + k * PITCH, GRID_Y - DOT_OFFSET) for k in range(COLS + 1)]
-    bottom = [(GRID_X + k * PITCH, GRID_Y + GRID_H + DOT_OFFSET) for k in range(COLS + 1)]
-    left = [(GRID_X - DOT_OFFSET, GRID_Y + k * PITCH) for k in range(ROWS + 1)]
-    right = [(GRID_X + GRID_W + DOT_OFFSET, GRID_Y + k * PITCH) for k in range(ROWS + 1)]
+    top: list[tuple[float, float]] = [(GRID_X + k * PITCH, GRID_Y - DOT_OFFSET) for k in range(COLS + 1)]
+    bottom: list[tuple[float, float]] = [(GRID_X + k * PITCH, GRID_Y + GRID_H + DOT_OFFSET) for k in range(COLS + 1)]
+    left: list[tuple[float, float]] = [(GRID_X - DOT_OFFSET, GRID_Y + k * PITCH) for k in range(ROWS + 1)]
+    right: list[tuple[float, float]] = [(GRID_X + GRID_W + DOT_OFFSET, GRID_Y + k * PITCH) for k in range(ROWS + 1)]
     return {"top": top, "bottom": bottom, "left": left, "right": right}
 
 

@@ -91,6 +91,7 @@ def create_verification() -> Response:
 def verification_body(result: service.Verification) -> dict[str, Any]:
     """The 200 answer: outcome, certificate facts, quality figures, the upload's metadata and the front."""
     r = result.restoration
+    assert r is not None  # answered only for a result without an error, which verify_scan gives a restoration
     body: dict[str, Any] = {
         "outcome": result.outcome,
         "request_id": result.request_id,

@@ -21,13 +21,13 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError
 
 from web import db
@@ -111,6 +111,10 @@ def _fingerprint(key: bytes) -> str:
 
 # --- canonical form and hashes ---------------------------------------------------------------------------------
 
+# An entry or checkpoint by field name: a dict, or a database row read by column name (a RowMapping, whose keys
+# may also be columns, so the type checker does not take it for a Mapping[str, Any]).
+FieldValues: TypeAlias = Mapping[str, Any] | RowMapping
+
 
 def _format_time(value: dt.datetime) -> str:
     if value.tzinfo is None:
@@ -130,14 +134,14 @@ def _canonical_value(name: str, value: Any) -> Any:
     return str(value)
 
 
-def canonical_bytes(values: Mapping[str, Any]) -> bytes:
+def canonical_bytes(values: FieldValues) -> bytes:
     """The exact bytes an entry's hash covers: every field but the hash, as sorted compact JSON."""
     doc = {name: _canonical_value(name, values[name]) for name in HASHED_FIELDS}
     doc.update({name: str(values[name]) for name in OPTIONAL_HASHED_FIELDS if values.get(name) is not None})
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def entry_hash(values: Mapping[str, Any]) -> str:
+def entry_hash(values: FieldValues) -> str:
     return hashlib.sha256(HASH_DOMAIN + canonical_bytes(values)).hexdigest()
 
 
@@ -260,14 +264,14 @@ class ChainStatus:
     resume: Resume | None = field(default=None, repr=False)
 
 
-def _checkpoint_message(cp: Mapping[str, Any]) -> bytes:
+def _checkpoint_message(cp: FieldValues) -> bytes:
     doc = {"seq": int(cp["seq"]), "entry_hash": str(cp["entry_hash"]),
            "pruned_before": _format_time(cp["pruned_before"]), "pruned_count": int(cp["pruned_count"]),
            "created_at": _format_time(cp["created_at"])}
     return CHECKPOINT_DOMAIN + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def sign_checkpoint(key: bytes, cp: Mapping[str, Any]) -> str:
+def sign_checkpoint(key: bytes, cp: FieldValues) -> str:
     return hmac.new(key, _checkpoint_message(cp), hashlib.sha256).hexdigest()
 
 
@@ -318,6 +322,7 @@ def _verify(conn: Connection, key: bytes, resume: Resume | None = None) -> Chain
     if resume is not None:
         expected, prev, count, first = resume.next_seq, resume.prev_hash, resume.entries, resume.first_seq
     elif checkpoints:
+        assert cp_seq is not None  # the last checkpoint's, read above
         expected, prev, count, first = cp_seq + 1, checkpoints[-1]["entry_hash"], 0, None
     else:
         expected, prev, count, first = 1, GENESIS_HASH, 0, None
@@ -425,7 +430,7 @@ def prune(engine: Engine, key: bytes, before: dt.datetime) -> tuple[int, int | N
 # --- export ----------------------------------------------------------------------------------------------------
 
 
-def export_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+def export_dict(row: FieldValues) -> dict[str, Any]:
     """An entry as plain JSON values (time as ISO 8601 UTC, quality as an object)."""
     out = {name: row[name] for name in EXPORT_FIELDS}
     out["occurred_at"] = _format_time(row["occurred_at"])
@@ -450,7 +455,7 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def iter_csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def iter_csv(rows: Iterable[FieldValues]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(EXPORT_FIELDS)
@@ -466,12 +471,12 @@ def iter_csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def iter_jsonl(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def iter_jsonl(rows: Iterable[FieldValues]) -> Iterator[str]:
     for row in rows:
         yield json.dumps(export_dict(row), ensure_ascii=False) + "\n"
 
 
-def iter_export(fmt: str, rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def iter_export(fmt: str, rows: Iterable[FieldValues]) -> Iterator[str]:
     return iter_csv(rows) if fmt == "csv" else iter_jsonl(rows)
 
 
@@ -511,7 +516,8 @@ def verify_command() -> None:
 @click.option("--serial")
 @click.option("--client", help="API key name or ip:... hash.")
 @click.option("--channel", type=click.Choice(["web", "api"]))
-def export_command(fmt: str, since: str | None, until: str | None, **filters: str | None) -> None:
+def export_command(fmt: str, since: str | None, until: str | None, **filters: Any) -> None:
+    # ``filters``: the options above, each a str or None (Any: LogFilter's fields include a bool, ``partial``)
     flt = LogFilter(since=_parse_time(since), until=_parse_time(until, end=True), **filters)
     with db.get_engine().connect() as conn:
         for chunk in iter_export(fmt, iter_entries(conn, flt, newest_first=False)):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.orm import QueryableAttribute
 
 from web.models import LogEntry
 
@@ -41,7 +42,7 @@ def parse_when(value: str | None, end: bool = False, zone: dt.tzinfo = dt.UTC) -
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
-def _contains(column: sa.ColumnElement, text: str) -> sa.ColumnElement[bool]:
+def _contains(column: sa.ColumnElement[Any] | QueryableAttribute[Any], text: str) -> sa.ColumnElement[bool]:
     """``text`` anywhere in ``column``, ignoring case, its LIKE wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")
@@ -106,8 +107,8 @@ def page(conn: Connection, flt: LogFilter, number: int, size: int, sort: str = "
          descending: bool = True) -> tuple[list[RowMapping], int]:
     """One page of matching entries in the order of ``sort`` (newest first by default), and the number of matches."""
     total = conn.execute(sa.select(sa.func.count()).select_from(LogEntry).where(*flt.conditions())).scalar_one()
-    order = [SORTS[sort], LogEntry.seq] if sort != "seq" else [LogEntry.seq]
-    order = [c.desc().nulls_last() if descending else c.asc().nulls_first() for c in order]
+    columns = [SORTS[sort], LogEntry.seq] if sort != "seq" else [LogEntry.seq]
+    order = [c.desc().nulls_last() if descending else c.asc().nulls_first() for c in columns]
     rows = conn.execute(_select(flt).order_by(*order).offset((number - 1) * size).limit(size))
     return list(rows.mappings()), int(total)
 
@@ -181,7 +182,8 @@ SEVERITY = ("altered", "bad_signature", "unknown_key", "burst_serial", "burst_cl
 MAX_PER_KIND = 20
 
 
-def _grouped(conn: Connection, key: sa.ColumnElement, where: list, having: sa.ColumnElement[bool] | None = None,
+def _grouped(conn: Connection, key: sa.ColumnElement[Any] | QueryableAttribute[Any], where: list,
+             having: sa.ColumnElement[bool] | None = None,
              extra: sa.ColumnElement | None = None) -> list[tuple[Any, int, Any, Any, int]]:
     cols = [key, sa.func.count(), sa.func.min(LogEntry.occurred_at), sa.func.max(LogEntry.occurred_at)]
     cols.append(extra if extra is not None else sa.literal(0))
@@ -237,9 +239,11 @@ def find_flags(conn: Connection, since: dt.datetime, until: dt.datetime | None =
 
 def _bursts(conn: Connection, window: list, limits: Thresholds) -> list[Flag]:
     """Sliding-window bursts per client and per serial: ``burst_count`` attempts within ``burst_seconds``."""
-    rows = conn.execute(sa.select(LogEntry.occurred_at, LogEntry.client, LogEntry.serial, LogEntry.outcome)
-                        .where(*window).order_by(LogEntry.seq.desc()).limit(limits.scan_limit)).all()
-    rows.sort(key=lambda r: r[0])
+    # oldest first; a row read by position (``row[index]``) is any of its columns' types, hence Sequence[Any]
+    rows: Sequence[Sequence[Any]] = sorted(
+        conn.execute(sa.select(LogEntry.occurred_at, LogEntry.client, LogEntry.serial, LogEntry.outcome)
+                     .where(*window).order_by(LogEntry.seq.desc()).limit(limits.scan_limit)).all(),
+        key=lambda r: r[0])
     span = dt.timedelta(seconds=limits.burst_seconds)
     found: dict[tuple[str, str], Flag] = {}
     for kind, index in (("burst_client", 1), ("burst_serial", 2)):

@@ -36,6 +36,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as BaseResponse
 
 from web import apikeys, auditlog, auditquery, db, users
 from web.chart import daily_chart
@@ -76,7 +77,7 @@ def _utcnow() -> dt.datetime:
 
 
 @bp.before_request
-def require_sign_in() -> Response | None:
+def require_sign_in() -> BaseResponse | None:
     """Load the signed-in account from its server-side session, or send the browser to the sign-in page."""
     g.audit_user = None
     chosen = request.args.get("tz", "")
@@ -161,7 +162,7 @@ def sign_in() -> Any:
 
 
 @bp.route("/sign-out", methods=["POST"])
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     """End this sign-in on the server (a copy of the cookie no longer opens anything); with ``everywhere`` set,
     end every sign-in of the account."""
     if request.form.get("everywhere"):
@@ -185,7 +186,7 @@ def accounts() -> str:
 
 @bp.route("/users/<int:uid>/sign-out", methods=["POST"])
 @admin_required
-def sign_out_everywhere(uid: int) -> Response:
+def sign_out_everywhere(uid: int) -> BaseResponse:
     """An admin ends every sign-in of an account at once (a lost laptop, a departing auditor)."""
     dbs = db.get_session()
     user = dbs.get(User, uid)
@@ -217,8 +218,9 @@ def _parse_when(value: str, end: bool) -> dt.datetime | None:
         return None
 
 
-def current_filter() -> tuple[auditquery.LogFilter, dict[str, str], list[str]]:
+def current_filter() -> tuple[auditquery.LogFilter, dict[str, Any], list[str]]:
     """The request's filter, the raw values (for the form and links) and the fields that could not be read."""
+    # The raw values are strings; Any because links pass them to url_for as keywords (see _console_context).
     raw = {name: request.args.get(name, "").strip()[:200] for name in FILTER_FIELDS}
     bad = []
     since, until = _parse_when(raw["since"], end=False), _parse_when(raw["until"], end=True)
@@ -310,9 +312,10 @@ def _flags(flt: auditquery.LogFilter) -> tuple[list[dict[str, Any]], dt.datetime
     out = []
     for flag in found:
         headline, explanation = _flag_text(flag, limits.burst_seconds)
+        link: dict[str, Any] = {k: v for k, v in flag.filters.items() if v}  # Any: see _console_context
         out.append({"flag": flag, "headline": headline, "explanation": explanation,
                     "severity": "high" if flag.kind in ("altered", "bad_signature", "burst_serial") else "medium",
-                    "url": url_for("audit.index", **{k: v for k, v in flag.filters.items() if v})})
+                    "url": url_for("audit.index", **link)})
     return out, since, computed_at
 
 
@@ -332,7 +335,9 @@ def _chart(flt: auditquery.LogFilter) -> dict[str, Any]:
     start, end = _days(flt)
     window = auditquery.LogFilter(**{**flt.__dict__, "since": dt.datetime.combine(start, dt.time(), zone),
                                      "until": flt.until})
-    hours = int(zone.utcoffset(None).total_seconds() // 3600)
+    offset = zone.utcoffset(None)
+    assert offset is not None  # the console's zones (UTC, JST) have fixed offsets
+    hours = int(offset.total_seconds() // 3600)
     with db.get_engine().connect() as conn:
         counts = auditquery.daily_counts(conn, window, hours)
     labels = {k: str(v) for k, v in OUTCOME_LABELS.items()}
@@ -428,7 +433,8 @@ def index() -> Any:
                                          .where(LogEntry.error_code.is_not(None))).scalars()]
     pages = max(1, -(-total // size))
     flags, flag_since, flags_at = _flags(flt)
-    order = {} if sort == "seq" and descending else {"sort": sort, "dir": "desc" if descending else "asc"}
+    order: dict[str, Any] = ({} if sort == "seq" and descending
+                             else {"sort": sort, "dir": "desc" if descending else "asc"})
 
     def sort_url(column: str) -> str:
         """The listing sorted by ``column``: newest or highest first, the other way round on a second click."""
@@ -500,7 +506,7 @@ def keys() -> Any:
 
 @bp.route("/keys/<name>/revoke", methods=["POST"])
 @admin_required
-def revoke(name: str) -> Response:
+def revoke(name: str) -> BaseResponse:
     try:
         apikeys.revoke_key(db.get_session(), name)
     except apikeys.ApiKeyError:
@@ -522,7 +528,8 @@ def _console_context() -> dict[str, Any]:
     if request.blueprint != "audit":
         return {}
     chosen = g.get("audit_tz", "utc")
-    args = {k: v for k, v in request.args.items() if k != "tz" and k not in (request.view_args or {})}
+    # Any: url_for also takes a bool ``_external`` keyword, which a dict of str as such would be checked against
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "tz" and k not in (request.view_args or {})}
     return {"zone": ZONES[chosen].tzname(None), "zone_choice": chosen,
             "zone_url": lambda tz: url_for(request.endpoint or "audit.index", **(request.view_args or {}), **args,
                                            tz=tz)}

@@ -43,9 +43,12 @@ def _retry_after(exc: RateLimitExceeded) -> int:
     from web.ratelimit import limiter
 
     try:
-        return max(1, math.ceil(limiter.current_limit.reset_at - time.time()))
-    except Exception:  # storage unreachable or no current limit: the limit's whole window
-        return max(1, int(exc.limit.limit.get_expiry()))
+        current = limiter.current_limit
+        if current is not None:
+            return max(1, math.ceil(current.reset_at - time.time()))
+    except Exception:  # storage unreachable: the limit's whole window
+        pass
+    return max(1, int(exc.limit.limit.get_expiry()))  # no current limit either
 
 
 def init_app(app: Flask) -> None:

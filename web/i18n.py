@@ -61,7 +61,7 @@ def other_language() -> str:
 
 def _remember_switch(response: Response) -> Response:
     chosen = request.args.get("lang")
-    if chosen in current_app.config["LANGUAGES"] and request.cookies.get(COOKIE) != chosen:
+    if chosen is not None and chosen in current_app.config["LANGUAGES"] and request.cookies.get(COOKIE) != chosen:
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
     response.vary.add("Accept-Language")

@@ -30,6 +30,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 import verify
 from verify import spec
@@ -101,8 +102,9 @@ def switch_url(lang: str) -> str:
     if request.method != "GET" or request.endpoint is None or request.url_rule is None:
         return url_for("public.upload", lang=lang)
     view_args = request.view_args or {}
-    args = {k: v for k, v in request.args.items()
-            if k != "lang" and k not in view_args and k not in RESERVED_QUERY_NAMES}
+    # Any: url_for also takes a bool ``_external`` keyword, which a dict of str as such would be checked against
+    args: dict[str, Any] = {k: v for k, v in request.args.items()
+                            if k != "lang" and k not in view_args and k not in RESERVED_QUERY_NAMES}
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=lang)
 
 
@@ -138,7 +140,7 @@ def back_diagram() -> dict[str, Any]:
 
 
 @bp.get("/verify")
-def verify_get() -> Response:
+def verify_get() -> BaseResponse:
     return redirect(url_for("public.upload"))
 
 
@@ -172,12 +174,18 @@ def _in_other_language(result: service.Verification) -> dict[str, str]:
 def result_view(result: service.Verification, image: bool = True) -> dict[str, Any]:
     """What the result template shows (``image``: with the restored front embedded)."""
     r = result.restoration
+    assert r is not None  # shown only for a result without an error, which verify_scan gives a restoration
     facts = r.certificate
     height, width = r.image.shape[:2]
+    image_url = ""
+    if image:
+        if result.image is None or result.image_media_type is None:  # the TypeError base64 would raise on None
+            raise TypeError("no encoded front to embed: verify_scan was given no image format")
+        image_url = _data_url(result.image, result.image_media_type)
     return {
         "request_id": result.request_id,
         "checked_at": dt.datetime.now(JST).strftime("%Y-%m-%d %H:%M JST"),
-        "image_url": _data_url(result.image, result.image_media_type) if image else "",
+        "image_url": image_url,
         "image_width": width,
         "image_height": height,
         "facts": facts,

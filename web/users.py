@@ -22,6 +22,7 @@ import secrets
 import sys
 import unicodedata
 from dataclasses import dataclass
+from typing import Any, cast
 
 import click
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -158,7 +160,10 @@ def end_session(session: Session, token: str) -> None:
 
 def end_all_sessions(session: Session, user: User) -> int:
     """Sign ``user`` out everywhere; the number of sign-ins ended."""
-    ended = session.execute(sa.delete(ConsoleSession).where(ConsoleSession.user_id == user.id)).rowcount
+    # cast: a DELETE's result is a CursorResult (with a rowcount); Session.execute is typed as the base Result
+    result = cast(CursorResult[Any],
+                  session.execute(sa.delete(ConsoleSession).where(ConsoleSession.user_id == user.id)))
+    ended = result.rowcount
     session.commit()
     return ended or 0
 
@@ -207,11 +212,13 @@ def locked_until(session: Session, account: str, source: str, now: dt.datetime,
 
 def record_failure(session: Session, account: str, source: str, now: dt.datetime, policy: LockoutPolicy) -> None:
     """Count one failed sign-in of (account, source); a count older than the window starts again."""
-    table = SigninFailure.__table__
+    table = cast(sa.Table, SigninFailure.__table__)  # a mapped class's table, typed as any FromClause
     fresh = sa.case((table.c.last_at <= now - policy.window, 1), else_=table.c.failures + 1)
     for _attempt in range(3):
-        done = session.execute(sa.update(table).where(table.c.account == account, table.c.source == source)
-                               .values(failures=fresh, last_at=now)).rowcount
+        updated = cast(CursorResult[Any], session.execute(  # cast: as in end_all_sessions
+            sa.update(table).where(table.c.account == account, table.c.source == source)
+            .values(failures=fresh, last_at=now)))
+        done = updated.rowcount
         if done:
             break
         try:

@@ -180,6 +180,7 @@ class VerifyingWorker(ThreadWorker):
 
     def _complete(self, state: Reading) -> bool:
         """True when the request is whole (or must go on unread: oversized or malformed)."""
+        end: int | None  # where the header ends, then (chunked) where the body does, if it has yet
         if state.header_end < 0:
             end = state.buf.find(b"\r\n\r\n")
             if end < 0:
@@ -188,8 +189,7 @@ class VerifyingWorker(ThreadWorker):
             state.body_deadline = time.monotonic() + self.body_timeout
             head = bytes(state.buf[:end + 2])
             expect = _EXPECT.search(head)
-            if expect and not (_CONTENT_LENGTH.search(head) and int(_CONTENT_LENGTH.search(head).group(1))
-                                                               > self.max_body):
+            if expect and not ((declared := _CONTENT_LENGTH.search(head)) and int(declared.group(1)) > self.max_body):
                 # the client waits for this before sending its body; the header is taken out so that gunicorn
                 # does not answer it a second time
                 del state.buf[expect.start():expect.end()]
