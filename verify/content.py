@@ -23,6 +23,7 @@ In v3 that stream is encrypted (section 10): ChaCha20-Poly1305 under the certifi
 from __future__ import annotations
 
 import lzma
+import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -234,10 +235,9 @@ def _cell_levels(soft: np.ndarray, box: tuple[int, int, int, int], cell: int) ->
 
 def _snap(box: tuple[float, float, float, float], cell: int) -> tuple[int, int, int, int]:
     """The box grown to whole cells and clipped to the front."""
-    x0, y0, x1, y1 = box
-    x0, y0 = max(0, int(x0) // cell), max(0, int(y0) // cell)
-    x1, y1 = min(spec.FRONT_W // cell, -(-int(x1) // cell)), min(spec.FRONT_H // cell, -(-int(y1) // cell))
-    return x0 * cell, y0 * cell, x1 * cell, y1 * cell
+    c0, r0 = max(0, math.floor(box[0] / cell)), max(0, math.floor(box[1] / cell))
+    c1, r1 = min(spec.FRONT_W // cell, math.ceil(box[2] / cell)), min(spec.FRONT_H // cell, math.ceil(box[3] / cell))
+    return c0 * cell, r0 * cell, c1 * cell, r1 * cell
 
 
 def whole_page() -> dict[str, tuple[int, int, int, int]]:

@@ -277,3 +277,11 @@ def test_a_pen_stroke_is_followed_on_the_scan_from_the_cells_it_starts_in(cert):
     reached = marks.follow_strokes(page, grid, start)
     assert reached[20, 10:14].all()
     assert not reached[20, 15:].any() and not reached[:18].any() and not reached[23:].any()
+
+
+def test_a_region_with_a_fractional_edge_is_grown_to_whole_cells():
+    """A front that had to be scaled to the restored size gives region boxes in fractions of a pixel: the box is
+    grown outwards to whole cells, so a field's last strip of pixels is bound (96.5 with 8 px cells ends at 104)."""
+    gray = np.full((spec.FRONT_H, spec.FRONT_W), 255, np.uint8)
+    fp = content.fingerprint(gray, {"field": (7.5, 16.0, 96.5, 40.25)}, 8)
+    assert fp.regions[0].box(8) == (0, 16, 104, 48)
