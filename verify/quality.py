@@ -9,6 +9,7 @@ from . import spec
 
 TEXTURE_SPREAD = 3.0  # paper below its median by this many times its spread below it (median - 25th percentile)
 MIN_PAPER = 160  # and no darker than this: the palest printed ink (a faded red) stays ink
+MIN_TEXTURE = 3  # levels of that spread from which the paper is textured at all (1 on clean paper, 11 on grain)
 MIN_SEAM_STD = 12.0  # levels of spread along a block's edge from which it has structure (at full size)
 COARSE = 8  # reduction at which seams are measured again before an accusation: a block is 4 pixels across
 COMPARE_WIDTH = 656  # common size for SSIM: half the restored width, ~80 dpi over the A4 width
@@ -53,19 +54,21 @@ def seam_coherence(front_gray: np.ndarray, excluded: np.ndarray | None = None, s
     structure on the near side count, so blank paper does not dilute it and the two means share one sample.
 
     The paper's own texture (a grained or mottled sheet, grime) is structure the scramble cut at every seam, and
-    can hide how well the ink fits: the fit is also measured with the texture flattened (every level above
-    TEXTURE_SPREAD times the paper's spread below its median, and above MIN_PAPER, taken as paper), and the better
-    of the two counts. Blocks in the wrong places fit no better either way; a photograph's shading, which fits
+    can hide how well the ink fits: where the paper's spread below its median reaches MIN_TEXTURE, the fit is also
+    measured with the texture flattened (every level above TEXTURE_SPREAD times that spread below the median, and
+    above MIN_PAPER, taken as paper), and the better of the two counts. Blocks in the wrong places fit no better either way; a photograph's shading, which fits
     across every seam, counts in the first. Seams beside a block of ``excluded`` ((ROWS, COLS), blocks under a
     mark: a stamp's or a watermark's fragments end at the block's edge wherever they land) do not count. With
     ``scale`` (COARSE) the front is first reduced that many times: strokes a print moved by a few pixels, which
     break every seam at full size, meet again, and blocks put in the wrong places still do not."""
-    sample = front_gray[::7, ::7]
-    median, low = np.percentile(sample, (50, 25))
-    flat = np.minimum(front_gray, np.uint8(max(median - TEXTURE_SPREAD * (median - low), MIN_PAPER)))
+    counts = np.bincount(front_gray[::7, ::7].ravel(), minlength=256).cumsum()  # uint8: quantiles by counting
+    low, median = np.searchsorted(counts, (0.25 * counts[-1], 0.5 * counts[-1]))
+    images = [front_gray]
+    if median - low >= MIN_TEXTURE:  # paper grained enough for flattening to change the fit
+        images.append(np.minimum(front_gray, np.uint8(max(median - TEXTURE_SPREAD * (median - low), MIN_PAPER))))
     left_out = np.zeros((spec.ROWS, spec.COLS), bool) if excluded is None else excluded
     fits = []
-    for img in (front_gray, flat):
+    for img in images:
         if scale > 1:
             img = cv2.resize(img, (img.shape[1] // scale, img.shape[0] // scale), interpolation=cv2.INTER_AREA)
         fits.append(_seam_ratio(img, left_out, spec.BLOCK // scale, MIN_SEAM_STD / scale ** 0.5))
