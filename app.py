@@ -15,10 +15,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     config.load(app, test_config)
 
-    from web import handlers, i18n, security, service
+    from web import handlers, i18n, requestlog, security, service
     from web.ratelimit import limiter
 
     security.init_app(app)
+    requestlog.init_app(app)
     i18n.init_app(app)
     limiter.init_app(app)
     handlers.init_app(app)

@@ -34,11 +34,10 @@ limit_request_fields = 100
 # fight over it, and nothing here uses it.
 control_socket_disable = True
 loglevel = value("LOG_LEVEL")
-accesslog = "-"
+# Requests are logged by the app, one JSON line each on stdout (web/requestlog.py: request id, route, status,
+# outcome, stage times; never addresses, keys, images or certificate text): gunicorn's access log would repeat them.
+accesslog = None
 errorlog = "-"
-# Request ids instead of client addresses: the log of attempts keeps only keyed hashes of addresses. The path without
-# its query string: a query may carry what must never be logged (an API key pasted into the address).
-access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # The heartbeat file on a RAM disk where there is one (containers often have a slow or small /tmp).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 

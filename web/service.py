@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 import verify
 from verify.errors import ConfigurationError, VerifyError
@@ -153,6 +153,7 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
     """Verify one upload and log the attempt; ``image_format`` (png, jpeg, webp) also encodes the front."""
     st = state()
     result = Verification(request_id=request_id(), channel=channel)
+    g.verification, g.verification_client = result, client  # for the request's log line (web/requestlog.py)
     started = time.perf_counter()
     try:
         with st.admission.slot() as waited:

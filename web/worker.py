@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from web import requestlog
+
 ACCEPT_DEFERRAL_S = 0.03
 READ_SIZE = 65536
 MAX_HEADER_BYTES = 64 * 1024  # larger headers go on to gunicorn's parser, which refuses them
@@ -326,6 +328,8 @@ class VerifyingWorker(ThreadWorker):
             idle = now > state.idle_deadline and state not in self.waiting_budget  # paused by us: not idle
             if late_header or late_body or idle:
                 self._drop(state, self.timeout_answer)
+                # the app never saw it: its request log line is written here (no route or id was read)
+                requestlog.emit(status=408, code="request_timeout", stage="header" if late_header else "body")
 
     # --- the timeout of running requests ---------------------------------------------------------------------
 

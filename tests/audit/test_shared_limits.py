@@ -1,13 +1,14 @@
 """The embedded rate-limit storage (a SQLite file in the instance folder) counts each limit once for all
 gunicorn workers of the machine and keeps the counts across a restart; the sign-in lockout too (the database).
 
-Real gunicorn with 2 workers, the default RATELIMIT_STORAGE_URI, a SQLite log; the access log names the worker
+Real gunicorn with 2 workers, the default RATELIMIT_STORAGE_URI, a SQLite log; the request log names the worker
 of each request, so the test also proves that both workers took part.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import stat
 import subprocess
@@ -69,7 +70,7 @@ class Server:
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-                 "--access-logformat", "ACCESS pid=%(p)s %(s)s %(U)s", "app:create_app()"],
+                 "app:create_app()"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         wait_http(self.base + "/healthz", timeout=60, proc=self.process)
 
@@ -101,8 +102,9 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
         with ThreadPoolExecutor(12) as pool:
             for _burst in range(20):  # concurrent bursts until both workers have answered API calls
                 statuses += pool.map(lambda _: _post(server.base + API, b"not an image", headers), range(24))
-                pids = {line.split()[1] for line in log.read_text().splitlines()
-                        if line.startswith("ACCESS") and line.endswith(API)}
+                pids = {entry["pid"] for entry in map(json.loads, (line for line in log.read_text().splitlines()
+                                                                    if line.startswith("{")))
+                        if entry.get("route") == API}
                 if len(pids) == 2:
                     break
         assert len(pids) == 2, pids

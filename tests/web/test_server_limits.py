@@ -3,6 +3,8 @@ access log."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -62,6 +64,43 @@ def test_a_client_that_stops_sending_gets_408(server):
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
     assert b"application/problem+json" in answer and b'"code": "request_timeout"' in answer
+    time.sleep(0.5)
+    assert any(line.get("status") == 408 and line.get("code") == "request_timeout" for line in json_lines(server))
+
+
+def json_lines(server) -> list[dict]:
+    """The request log lines gunicorn's output holds (its own messages are not JSON)."""
+    lines = []
+    for text in server.log.read_text().splitlines():
+        if text.startswith("{"):
+            lines.append(json.loads(text))
+    return lines
+
+
+def test_every_request_is_one_json_line_with_its_outcome_and_nothing_personal(server, sample):
+    """Structured logs (web/requestlog.py): one JSON line on stdout per answered request, tied to the answer by its
+    request id: the route (never the query string), the status, the outcome and code of a verification, its stage
+    times and the client as the verification log names it; never the certificate's serial or text, nor the key."""
+    headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "image/jpeg"}
+    status, answer_headers, body = server.json("/api/v1/verifications?image=none", data=sample.back_jpeg,
+                                               headers=headers, method="POST")
+    assert status == 200 and body["outcome"] == "verified"
+    missing, missing_headers, _ = server.request("/no-such-page")
+    assert missing == 404
+    time.sleep(0.5)
+    lines = json_lines(server)
+    by_id = {line["request_id"]: line for line in lines if "request_id" in line}
+    verified = by_id[answer_headers["X-Request-ID"]]
+    assert verified["route"] == "/api/v1/verifications" and verified["method"] == "POST"
+    assert verified["status"] == 200 and verified["channel"] == "api" and verified["outcome"] == "verified"
+    assert verified["client"] == "live-bank" and "code" not in verified
+    assert {"queue", "decode", "locate", "warp"} <= set(verified["stages_ms"]) and verified["ms"] > 0
+    assert dt.datetime.fromisoformat(verified["time"]).tzinfo is not None
+    not_found = by_id[missing_headers["X-Request-ID"]]
+    assert not_found["status"] == 404 and "route" not in not_found and "outcome" not in not_found
+    text = server.log.read_text()
+    assert body["certificate"]["serial"] not in text and server.api_key not in text
+    assert "image=none" not in text  # the query string is never logged
 
 
 def test_api_key_in_the_query_is_refused_and_not_logged(server):
