@@ -381,7 +381,7 @@ def chain_status(max_age: float | None = None) -> ChainStatus:
     tail show at once and an edit of an older entry shows at the next full walk. ``full_at`` says when that was.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    max_age = app.config.get("AUDIT_VERIFY_CACHE_SECONDS", 30) if max_age is None else max_age
+    max_age = app.config["AUDIT_VERIFY_CACHE_SECONDS"] if max_age is None else max_age
     engine = db.get_engine()
     cache = app.extensions.setdefault("certverify_chain_cache", {})
     with _cache_lock:

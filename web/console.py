@@ -110,14 +110,14 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _signin_limit() -> str:
-    return current_app.config.get("RATELIMIT_SIGNIN", "10 per minute")
+    return current_app.config["RATELIMIT_SIGNIN"]
 
 
 def _lockout_policy() -> users.LockoutPolicy:
     cfg = current_app.config
-    return users.LockoutPolicy(per_source=int(cfg.get("SIGNIN_LOCKOUT_FAILURES", 5)),
-                               per_account=int(cfg.get("SIGNIN_ACCOUNT_FAILURES", 50)),
-                               window=dt.timedelta(seconds=int(cfg.get("SIGNIN_LOCKOUT_SECONDS", 900))))
+    return users.LockoutPolicy(per_source=int(cfg["SIGNIN_LOCKOUT_FAILURES"]),
+                               per_account=int(cfg["SIGNIN_ACCOUNT_FAILURES"]),
+                               window=dt.timedelta(seconds=int(cfg["SIGNIN_LOCKOUT_SECONDS"])))
 
 
 def _safe_next(target: str | None) -> str:
@@ -303,12 +303,12 @@ def _cached_flags(since: dt.datetime, until: dt.datetime | None, limits: auditqu
 
 def _flags(flt: auditquery.LogFilter) -> tuple[list[dict[str, Any]], dt.datetime, dt.datetime]:
     cfg = current_app.config
-    since = flt.since or dt.datetime.now(dt.UTC) - dt.timedelta(days=int(cfg.get("AUDIT_FLAG_WINDOW_DAYS", 7)))
-    limits = auditquery.Thresholds(client_failures=int(cfg.get("AUDIT_FLAG_CLIENT_FAILURES", 10)),
-                                   serial_clients=int(cfg.get("AUDIT_FLAG_SERIAL_CLIENTS", 3)),
-                                   burst_count=int(cfg.get("AUDIT_FLAG_BURST_COUNT", 20)),
-                                   burst_seconds=int(cfg.get("AUDIT_FLAG_BURST_SECONDS", 60)))
-    found, computed_at = _cached_flags(since, flt.until, limits, float(cfg.get("AUDIT_FLAG_CACHE_SECONDS", 60)))
+    since = flt.since or dt.datetime.now(dt.UTC) - dt.timedelta(days=int(cfg["AUDIT_FLAG_WINDOW_DAYS"]))
+    limits = auditquery.Thresholds(client_failures=int(cfg["AUDIT_FLAG_CLIENT_FAILURES"]),
+                                   serial_clients=int(cfg["AUDIT_FLAG_SERIAL_CLIENTS"]),
+                                   burst_count=int(cfg["AUDIT_FLAG_BURST_COUNT"]),
+                                   burst_seconds=int(cfg["AUDIT_FLAG_BURST_SECONDS"]))
+    found, computed_at = _cached_flags(since, flt.until, limits, float(cfg["AUDIT_FLAG_CACHE_SECONDS"]))
     out = []
     for flag in found:
         headline, explanation = _flag_text(flag, limits.burst_seconds)
@@ -419,7 +419,7 @@ def _chain_banner() -> dict[str, Any]:
 @bp.route("/")
 def index() -> Any:
     flt, raw, bad = current_filter()
-    size = max(1, int(current_app.config.get("AUDIT_PAGE_SIZE", 50)))
+    size = max(1, int(current_app.config["AUDIT_PAGE_SIZE"]))
     number = max(1, request.args.get("page", 1, type=int) or 1)
     if number > auditquery.MAX_PAGE:
         raise WebError("bad_request", parameter="page")
