@@ -205,18 +205,12 @@ def is_production(app: Flask) -> bool:
 
 def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     """Fill ``app.config``: table defaults, environment, then ``test_config``; check what production needs."""
+    # Any CERTVERIFY_<NAME> variable, parsed as JSON where it can be (Flask's own settings, for example); the
+    # table's rows are then set with their own parsing and defaults.
+    app.config.from_prefixed_env(PREFIX)
     for row in SETTINGS:
         app.config[row.name] = value(row.name)
     app.config.update(FIXED)
-    # Any other CERTVERIFY_<NAME> variable, parsed as JSON where it can be (Flask's own settings, for example).
-    known = {row.variable for row in SETTINGS}
-    for key in sorted(os.environ):
-        if key.startswith(PREFIX + "_") and key not in known:
-            raw = os.environ[key]
-            try:
-                app.config[key[len(PREFIX) + 1:]] = json.loads(raw)
-            except ValueError:
-                app.config[key[len(PREFIX) + 1:]] = raw
     if test_config:
         app.config.update(test_config)
 
