@@ -1,9 +1,10 @@
 """Verdicts on genuine certificates under field conditions: never accuse a genuine back.
 
-    python bench/field.py [--classes fold1 stamp-red ...] [--cases N] [--jobs N] [--seed N] [--keep DIR]
+    python bench/field.py [--classes fold1 stamp-red ...] [--cases N] [--jobs N] [--seed N] [--key-seed N]
+                          [--keep DIR]
 
 Every run issues a genuine format v3 back (the sample front, its personal fields and their text bound) under a new
-random key, puts it through each condition of ``tests/field.py`` (folds, receiving stamps, sticky notes, pens,
+random key (or, with ``--key-seed``, the same key every run), puts it through each condition of ``tests/field.py`` (folds, receiving stamps, sticky notes, pens,
 staples, faded toner, tinted paper, colour casts, greyscale scans) and through Augraphy's print and scan (a
 document-degradation model the project did not write, run in its own virtual environment, bench/.venv-augraphy,
 created on first use: its default pipeline whole, its print alone (ink and paper phases, without the post phase's
@@ -48,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests import field  # noqa: E402
+from tests.support import seeded_key  # noqa: E402
 from verify import IssuingKey, KeyRing, content, errors, issue, restore  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
 
@@ -63,8 +65,8 @@ AUGRAPHY_VERSION = "augraphy>=8.2,<9"
 WORLD: dict = {}
 
 
-def _world(seed: int) -> None:
-    ring = KeyRing([IssuingKey.generate("field")])  # a new random key every run
+def _world(seed: int, key_seed: int | None = None) -> None:
+    ring = KeyRing([IssuingKey.generate("field") if key_seed is None else seeded_key(key_seed)])
     day = dt.date(2026, 12, 5)
     serial = f"FIELD-{seed % 1000000:06d}"
     front = render_sample_front(default_fields(serial=serial, issued_on=day))
@@ -229,19 +231,22 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=8, help="genuine backs per class (default 8)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=None, help="conditions' seed (default: a new one each run)")
+    parser.add_argument("--key-seed", type=int, default=None, metavar="N",
+                        help="issue under a key made from N, the same every run (default: a new random key)")
     parser.add_argument("--verbose", action="store_true", help="list the fields not checked in every case")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="write the key ring and the scans that were not verified to DIR")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
-    _world(seed)
+    _world(seed, args.key_seed)
     # an accused genuine back is the finding that matters most: its scan and the run's key ring are always kept
     keep = args.keep or Path(tempfile.mkdtemp(prefix="field-accused-"))
     keep.mkdir(parents=True, exist_ok=True)
     WORLD["ring"].save(keep / "keys", WORLD["ring"].default_signing_key())
     WORLD.update(keep=keep, keep_all=args.keep is not None)
-    print(f"seed {seed}; a genuine format v3 back under a new random key; {args.cases} cases per class; thresholds: "
+    key = "a new random key" if args.key_seed is None else f"the key of --key-seed {args.key_seed}"
+    print(f"seed {seed}; a genuine format v3 back under {key}; {args.cases} cases per class; thresholds: "
           f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels\n")
     with tempfile.TemporaryDirectory(prefix="field-") as tmp:
         pages = augraphy_pages(args.classes, args.cases, args.jobs, seed, Path(tmp))

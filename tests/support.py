@@ -73,3 +73,19 @@ def accessibility_violations(page) -> list[str]:
 
     violations = Axe().run(page).response["violations"]
     return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}" for v in violations]
+
+
+def seeded_key(n: int):
+    """An issuing key made from ``n``, the same in every run, naming the sample's issuer: two versions of the code
+    compared on the same blocks (a verdict can depend on where the block map puts a field), or a case found under
+    it replayed. Test and bench material only."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from verify import IssuingKey
+
+    signing = hashlib.sha256(b"sign%d" % n).digest()
+    public = Ed25519PrivateKey.from_private_bytes(signing).public_key().public_bytes_raw()
+    return IssuingKey("field", hashlib.sha256(b"scr%d" % n).digest(), public, signing, "2026-01-01T00:00:00+00:00",
+                      issuers=(("990001", "見本市"),))

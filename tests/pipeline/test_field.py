@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests import field
+from tests.support import seeded_key
 from verify import errors, restore
 from verify.locate import _decode_qr, repaired_read
 from verify.restore import MAX_COHERENCE, SPLICED
@@ -281,20 +282,6 @@ def test_black_varies_across_the_area_under_glare_and_not_on_a_flat_scan(cert, k
     assert spread(field.glare(cert.back, np.random.default_rng(5)), "phone") >= content.UNEVEN_BLACK
 
 
-def _seeded_key(n: int):
-    """An issuing key made from ``n``, the same in every run (the field bench's keys are random)."""
-    import hashlib
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from verify import IssuingKey
-
-    seed = hashlib.sha256(b"sign%d" % n).digest()
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-    return IssuingKey("field", hashlib.sha256(b"scr%d" % n).digest(), public, seed, "2026-01-01T00:00:00+00:00",
-                      issuers=(("990001", "見本市"),))
-
-
 def test_glare_over_most_of_the_dots_is_never_an_accusation():
     """Under this key and this glare (found by bench/field.py, replayed here), the pool of light veils more than half
     of the dot track, so the median dot, taken as black, was lifted from 8 to 54 levels and the strokes outside
@@ -306,7 +293,7 @@ def test_glare_over_most_of_the_dots_is_never_an_accusation():
     from verify import KeyRing, issue
     from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front
 
-    ring = KeyRing([_seeded_key(5)])
+    ring = KeyRing([seeded_key(5)])
     day, serial = dt.date(2026, 12, 5), "FIELD-000005"
     front = render_sample_front(default_fields(serial=serial, issued_on=day))
     back = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
