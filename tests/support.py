@@ -14,16 +14,28 @@ import pytest
 
 def fixed_key():
     """The tests' issuing key, the same in every run: a forgery's verdict can depend on where the block map puts
-    its changed blocks, and a test that checks how a verdict is shown must not change with a random key. It names
-    the sample's issuer, as a site's ring does."""
+    its changed blocks, and a test that checks how a verdict is shown must not change with a random key."""
+    return _key("test-2026", bytes(range(32)), bytes(range(100, 132)))
+
+
+def seeded_key(n: int):
+    """An issuing key made from ``n``, the same in every run: two versions of the code compared on the same blocks
+    (a verdict can depend on where the block map puts a field), or a case found under it replayed. Test and bench
+    material only."""
+    import hashlib
+
+    return _key("field", hashlib.sha256(b"scr%d" % n).digest(), hashlib.sha256(b"sign%d" % n).digest())
+
+
+def _key(key_id: str, scramble_secret: bytes, signing: bytes):
+    """An issuing key from its secrets, naming the sample's issuer as its page prints it (as a site's ring does)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from verify import IssuingKey
 
-    seed = bytes(range(100, 132))
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-    return IssuingKey("test-2026", bytes(range(32)), public, seed, "2026-01-01T00:00:00+00:00",
-                      issuers=(("990001", "見本市"),))  # the sample's issuer, named as its page prints it
+    public = Ed25519PrivateKey.from_private_bytes(signing).public_key().public_bytes_raw()
+    return IssuingKey(key_id, scramble_secret, public, signing, "2026-01-01T00:00:00+00:00",
+                      issuers=(("990001", "見本市"),))
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it through executable_path
@@ -74,18 +86,3 @@ def accessibility_violations(page) -> list[str]:
     violations = Axe().run(page).response["violations"]
     return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}" for v in violations]
 
-
-def seeded_key(n: int):
-    """An issuing key made from ``n``, the same in every run, naming the sample's issuer: two versions of the code
-    compared on the same blocks (a verdict can depend on where the block map puts a field), or a case found under
-    it replayed. Test and bench material only."""
-    import hashlib
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from verify import IssuingKey
-
-    signing = hashlib.sha256(b"sign%d" % n).digest()
-    public = Ed25519PrivateKey.from_private_bytes(signing).public_key().public_bytes_raw()
-    return IssuingKey("field", hashlib.sha256(b"scr%d" % n).digest(), public, signing, "2026-01-01T00:00:00+00:00",
-                      issuers=(("990001", "見本市"),))
