@@ -263,8 +263,8 @@ def fingerprint(front_gray: np.ndarray, regions: Mapping[str, tuple[float, float
 
 
 def fitting_fingerprint(front_gray: np.ndarray, regions: Mapping[str, tuple[float, float, float, float]],
-                        capacity: int, *, texts: dict[str, str] | None = None, version: int = 2, key: bytes | None = None
-                        ) -> tuple[Fingerprint, bytes]:
+                        capacity: int, *, texts: dict[str, str] | None = None, version: int = 2,
+                        key: bytes | None = None) -> tuple[Fingerprint, bytes]:
     """The finest fingerprint of ``regions`` whose strip payload (sealed with ``key`` from version 3 on) fits
     ``capacity`` bytes."""
     for cell in CELL_SIZES:

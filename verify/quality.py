@@ -53,14 +53,14 @@ def seam_coherence(front_gray: np.ndarray, excluded: np.ndarray | None = None, s
     map (up to 0.8 for 1-bit scans), 1.0 when the blocks were put in the wrong places. Only block edges with
     structure on the near side count, so blank paper does not dilute it and the two means share one sample.
 
-    The paper's own texture (a grained or mottled sheet, grime) is structure the scramble cut at every seam, and
-    can hide how well the ink fits: where the paper's spread below its median reaches MIN_TEXTURE, the fit is also
-    measured with the texture flattened (every level above TEXTURE_SPREAD times that spread below the median, and
-    above MIN_PAPER, taken as paper), and the better of the two counts. Blocks in the wrong places fit no better either way; a photograph's shading, which fits
-    across every seam, counts in the first. Seams beside a block of ``excluded`` ((ROWS, COLS), blocks under a
-    mark: a stamp's or a watermark's fragments end at the block's edge wherever they land) do not count. With
-    ``scale`` (COARSE) the front is first reduced that many times: strokes a print moved by a few pixels, which
-    break every seam at full size, meet again, and blocks put in the wrong places still do not."""
+    The paper's own texture (a grained or mottled sheet, grime) is structure the scramble cut at every seam, and can
+    hide how well the ink fits: where the paper's spread below its median reaches MIN_TEXTURE, the fit is also measured
+    with the texture flattened (every level above TEXTURE_SPREAD times that spread below the median, and above
+    MIN_PAPER, taken as paper), and the better of the two counts. Blocks in the wrong places fit no better either way; a
+    photograph's shading, which fits across every seam, counts in the first. Seams beside a block of ``excluded``
+    ((ROWS, COLS), blocks under a mark: a stamp's or a watermark's fragments end at the block's edge wherever they land)
+    do not count. With ``scale`` (COARSE) the front is first reduced that many times: strokes a print moved by a few
+    pixels, which break every seam at full size, meet again, and blocks put in the wrong places still do not."""
     counts = np.bincount(front_gray[::7, ::7].ravel(), minlength=256).cumsum()  # uint8: quantiles by counting
     low, median = np.searchsorted(counts, (0.25 * counts[-1], 0.5 * counts[-1]))
     images = [front_gray]

@@ -256,18 +256,18 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
                   left_out: dict[str, np.ndarray] | None = None, folded: bool = False,
                   paper_level: Callable[[int], float] = lambda cell: 0.0,
                   black_spread: Callable[[], float] = lambda: 0.0, dot_spread: float = 0.0) -> dict[str, Any]:
-    """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out``
-    (by reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
-    when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet
-    (whose panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle
-    tones (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare:
-    the dots' darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where
-    much of the print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks
-    printed pale): each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. On spotted paper (the darkest cell of the blank paper beside the
-    scrambled area, ``paper_level`` at the fingerprint's cell size, at SPOT_LEVEL or more, and no region darker
-    than ACCUSE by more than it; asked only when a region would be refused) those regions are not checked, reason
-    ``spotted``. Otherwise what was checked, the fields not checked and why, and, from format v3 on, the text the
-    issuer signed for each field."""
+    """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out`` (by
+    reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
+    when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet (whose
+    panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
+    (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
+    darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where much of the
+    print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale):
+    each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. On spotted paper
+    (the darkest cell of the blank paper beside the scrambled area, ``paper_level`` at the fingerprint's cell size, at
+    SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused)
+    those regions are not checked, reason ``spotted``. Otherwise what was checked, the fields not checked and why, and,
+    from format v3 on, the text the issuer signed for each field."""
     checks = content.compare(fingerprint, luma, left_out)
     flagged = [c for c in checks if c.refused]
     if flagged:

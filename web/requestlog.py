@@ -1,11 +1,11 @@
 """Structured request logs: one JSON line per answered request on stdout, for any log shipper to take.
 
-A line holds the time (UTC), the worker's process id, the request id, the method, the route (the URL rule that matched, never the path's
-values or the query string, which may carry what must never be logged), the status and the milliseconds the app
-took; for a verification also its channel, outcome, error code, the pipeline's stage times and the client as the
-verification log names it (a keyed hash of the address, or the API key's name). Never keys, images, certificate
-text or addresses. It replaces gunicorn's access log (off in gunicorn.conf.py); the worker writes the same line for
-the requests it answers itself (``web/worker.py``: a request whose body never arrived).
+A line holds the time (UTC), the worker's process id, the request id, the method, the route (the URL rule that matched,
+never the path's values or the query string, which may carry what must never be logged), the status and the milliseconds
+the app took; for a verification also its channel, outcome, error code, the pipeline's stage times and the client as the
+verification log names it (a keyed hash of the address, or the API key's name). Never keys, images, certificate text or
+addresses. It replaces gunicorn's access log (off in gunicorn.conf.py); the worker writes the same line for the requests
+it answers itself (``web/worker.py``: a request whose body never arrived).
 """
 
 from __future__ import annotations
