@@ -329,7 +329,7 @@ class VerifyingWorker(ThreadWorker):
             if late_header or late_body or idle:
                 self._drop(state, self.timeout_answer)
                 # the app never saw it: its request log line is written here (no route or id was read)
-                requestlog.emit(status=408, code="request_timeout", stage="header" if late_header else "body")
+                requestlog.emit(status=408, code="request_timeout", waiting_for="header" if late_header else "body")
 
     # --- the timeout of running requests ---------------------------------------------------------------------
 

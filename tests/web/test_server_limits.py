@@ -1,5 +1,5 @@
 """The server under abuse, through a real gunicorn: slow clients, requests past the timeout, credentials in the
-access log."""
+request log."""
 
 from __future__ import annotations
 
