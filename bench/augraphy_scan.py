@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import cv2
+import matplotlib.font_manager  # noqa: F401  Augraphy's Scribbles reads it as an attribute of matplotlib
 import numpy as np
 from augraphy import AugmentationSequence, default_augraphy_pipeline
 from augraphy.augmentations import Folding, LowInkPeriodicLines, LowInkRandomLines

@@ -60,7 +60,7 @@ CLASSES = [*field.CONDITIONS, *AUGRAPHY]
 STAGES_TODAY = {"decode", "locate", "code", "refine", "content", "warp", "finish"}
 KNOWN_CONTENT = {"bound", "regions", "cell_px", "darker", "lighter", "signed_text", "checked", "marks"}
 VENV = ROOT / "bench" / ".venv-augraphy"
-AUGRAPHY_VERSION = "augraphy>=8.2,<9"
+REQUIREMENTS = ROOT / "bench" / "augraphy-requirements.txt"
 
 WORLD: dict = {}
 
@@ -84,27 +84,27 @@ def _works(python: Path) -> bool:
 
 
 def augraphy_python() -> Path:
-    """The Python of bench/.venv-augraphy with Augraphy importable, creating the environment on first use. Desktop
-    OpenCV (Augraphy's dependency) needs libGL; where it is missing, the headless build of the same OpenCV takes its
-    place."""
-    python = VENV / "bin" / "python"
-    if python.exists() and _works(python):
+    """The Python of bench/.venv-augraphy with Augraphy importable, created on first use and brought back in step
+    with bench/augraphy-requirements.txt whenever that file changes. Desktop OpenCV (Augraphy's dependency) needs
+    libGL; where it is missing, the headless build of the same OpenCV takes its place."""
+    python, stamp = VENV / "bin" / "python", VENV / "requirements.txt"
+    pins = REQUIREMENTS.read_text()
+    if python.exists() and stamp.exists() and stamp.read_text() == pins and _works(python):
         return python
     if not python.exists():
         print(f"creating {VENV.relative_to(ROOT)} for Augraphy (once) ...", flush=True)
         venv.create(VENV, with_pip=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, AUGRAPHY_VERSION], check=True)
-    if not _works(python):  # no libGL: swap desktop OpenCV for the headless build
-        version = subprocess.run([str(python), "-m", "pip", "show", "opencv-python"], capture_output=True,
-                                 text=True).stdout
-        pin = next((line.split()[1] for line in version.splitlines() if line.startswith("Version:")), "")
+    subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
+    if not _works(python):  # no libGL: swap desktop OpenCV for the headless build of the same version
+        pin = next(line.split("==")[1] for line in pins.splitlines() if line.startswith("opencv-python=="))
         subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "-y", "opencv-python"], check=True)
-        subprocess.run([*pip, f"opencv-python-headless=={pin}" if pin else "opencv-python-headless"], check=True)
+        subprocess.run([*pip, f"opencv-python-headless=={pin}"], check=True)
     if not _works(python):
         raise SystemExit(f"Augraphy does not import in {VENV}: "
                          + subprocess.run([str(python), "-c", "import cv2, augraphy"], capture_output=True,
                                           text=True).stderr.strip().splitlines()[-1])
+    stamp.write_text(pins)
     return python
 
 
