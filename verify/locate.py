@@ -73,6 +73,7 @@ class PageFit:
     preview: np.ndarray | None = None  # the reduced gray image the markers were found in
     preview_factor: int = 1  # scan pixels per preview pixel
     found: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # the markers' corners it was fitted to
+    mirrored: bool = False  # found in the picture turned over left to right (``locate_markers``)
 
     def alternatives(self) -> list[PageFit]:
         """Fits to three of the four markers, each leaving one out: a marker half covered (a staple, a thumb) can
@@ -193,7 +194,25 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
 def locate_markers(gray: np.ndarray) -> PageFit:
     """Find the corner markers at any rotation and scale: ``MarkersNotFound`` unless three or four agree, or when
     the search budget of ``search_budget`` is spent before they are found. When ArUco finds one or two, the others
-    are read where those say they lie (``_read_missing``)."""
+    are read where those say they lie (``_read_missing``).
+
+    A mirrored picture (a phone's front camera, a scanner set to mirror, an image flipped in an editor) shows no
+    marker, as a marker's mirror image is not one of the format's: when none is found, and the quick detector finds
+    one in the smallest picture turned over, the search runs again on the turned picture and the fit says
+    ``mirrored``: its homography is the turned picture's (``numpy.fliplr`` of the scan)."""
+    try:
+        return _located(gray)
+    except MarkersNotFound as exc:
+        small = _reduce(gray, DETECT_LONG_SIDES[0])[0]
+        if exc.context.get("found") or not _detect(np.fliplr(small), 1, True):
+            raise
+    fit = _located(np.ascontiguousarray(np.fliplr(gray)))
+    fit.mirrored = True
+    return fit
+
+
+def _located(gray: np.ndarray) -> PageFit:
+    """``locate_markers`` on the picture as it stands."""
     best: dict[str, np.ndarray] = {}
     best_small, best_factor = gray, 1
     for small, factor, quick, gaps in _marker_passes(gray):

@@ -126,6 +126,9 @@ def restore_page(page: DecodedPage, keyring: KeyRing, limits: Limits, clock: _Cl
     img = page.image
     gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     fit = locate_markers(gray)
+    if fit.mirrored:  # the rest reads the picture as the page lies, the right way round
+        img, gray = np.ascontiguousarray(np.fliplr(img)), np.ascontiguousarray(np.fliplr(gray))
+        page = dataclasses.replace(page, image=img)
     scan_dpi = fit.dpi / page.scale  # the page may have been decoded at reduced size
     if scan_dpi < limits.min_dpi:
         raise ResolutionTooLow(f"the back was scanned at about {scan_dpi:.0f} dpi", dpi=round(scan_dpi))

@@ -306,6 +306,22 @@ def test_one_covered_corner_mark_is_enough(cert, keyring):
     assert fidelity(result.image, cert.document) >= 0.97
 
 
+@pytest.mark.parametrize("case", CLASSES["clean"][:2], ids=lambda d: d.name)
+def test_a_mirrored_picture_restores_the_right_way_round(cert, keyring, case):
+    """A phone's front camera or a scanner set to mirror turns the picture over: no marker reads in it, as a mirrored
+    marker is not one of the format's, yet the back is all there."""
+    scan = cv2.imdecode(np.frombuffer(scan_bytes(cert.back, case)[0], np.uint8), cv2.IMREAD_COLOR)
+    result = restore(encode_image(cv2.cvtColor(scan[:, ::-1], cv2.COLOR_BGR2RGB), "png"), keyring)
+    assert result.certificate == cert.facts
+    assert result.content["bound"] and not result.content.get("unchecked")
+    assert fidelity(result.image, cert.document) >= 0.97
+
+
+def test_a_mirrored_front_is_still_not_the_back(cert, keyring):
+    with pytest.raises(errors.NotTheBack):
+        restore(png(np.ascontiguousarray(cert.document[:, ::-1])), keyring)
+
+
 def _block_means(rgb: np.ndarray) -> np.ndarray:
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return gray.reshape(spec.ROWS, spec.BLOCK, spec.COLS, spec.BLOCK).mean(axis=(1, 3))
