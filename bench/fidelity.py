@@ -2,9 +2,9 @@
 
     python bench/fidelity.py [--classes office300 phone ...] [--cases N] [--patterned]
 
-Every case of ``verify.simulate.CLASSES`` is printed on a back, scanned through the degradation model, encoded as
+Every case of ``tests.simulate.CLASSES`` is printed on a back, scanned through the degradation model, encoded as
 the scanner would send it and verified through ``verify.restore`` from the bytes. SSIM is computed on grayscale
-after resizing the restored and the true front to 656 px wide (``verify.quality.fidelity``). The true front is the
+after resizing the restored and the true front to 656 px wide (``tests.metrics.fidelity``). The true front is the
 certificate as issued, which the back carries; the kiosk prints it on a background security pattern (地紋) that
 belongs to the paper and is made not to survive copying, so the back leaves it out (``verify.issuing.issue``). The
 last column compares the restored front with that printed page, pattern and all. Two households
@@ -28,10 +28,10 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.metrics import fidelity  # noqa: E402
+from tests.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes  # noqa: E402
 from verify import IssuingKey, KeyRing, encode_image, errors, issue, restore  # noqa: E402
-from verify.quality import fidelity  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
-from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes  # noqa: E402
 
 BARS = {"clean": 0.97, "office300": 0.92, "dpi200": 0.88, "dpi600": 0.88, "phone": 0.75}
 

@@ -20,7 +20,7 @@ content check costs.
 (g) The exact forgery printed on speckled paper: what grime all over the sheet achieves.
 (h) The exact forgery folded in three (tests/field.py's fold, 1 and 2 mm): what a fold achieves, now that the
     cells beside a crease are compared too.
-For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
+For (a), per degradation class of ``tests.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
 largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
 margins on either side of the thresholds), and the time the content check adds (reading the data strip and
@@ -57,11 +57,11 @@ from tests.forgery import (  # noqa: E402
     with_changes,
     with_code,
 )
+from tests.simulate import CLASSES, scan_bytes  # noqa: E402
 from verify import IssuingKey, KeyRing, content, encode_image, errors, issue, restore, spec  # noqa: E402
 from verify.code import parse_code  # noqa: E402
 from verify.derive import BlockMap  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
-from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
 
 def outcome(data: bytes, ring: KeyRing) -> str:

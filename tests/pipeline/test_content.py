@@ -24,12 +24,12 @@ from tests.forgery import (
     with_area,
     with_code,
 )
+from tests.simulate import CLASSES, scan_bytes
 from verify import content, encode_image, errors, issue, restore, spec, strip
 from verify.derive import BlockMap
 from verify.issuing import fit_front
 from verify.render import draw_matrix, fill_rect
 from verify.sample import render_sample_front
-from verify.simulate import CLASSES, scan_bytes
 
 CHANGED = {"address", "resident0.birth", "resident0.name"}
 DAY = dt.date(2026, 11, 27)

@@ -11,15 +11,15 @@ import pytest
 
 from tests import field
 from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_changes, with_code
+from tests.metrics import fidelity
 from tests.pipeline import hostile
+from tests.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
 from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, spec
 from verify.code import CodePayload, parse_code, sign_payload
 from verify.issuing import fit_front
 from verify.locate import locate_markers, measure_dots, project
-from verify.quality import fidelity
 from verify.render import page_size_px
 from verify.sample import default_fields, render_sample_front
-from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
 
 
 def png(rgb: np.ndarray) -> bytes:
