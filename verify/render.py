@@ -15,7 +15,6 @@ from .code import DOCUMENT_TYPES, qr_matrix
 from .model import CertificateFacts
 
 INK = (0, 0, 0)
-PAPER = (255, 255, 255)
 
 
 def page_size_px(dpi: float = spec.PRINT_DPI) -> tuple[int, int]:
