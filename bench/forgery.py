@@ -102,10 +102,10 @@ def _world(patterned: bool = False) -> None:
     day = dt.date(2026, 11, 27)
     front = render_sample_front(default_fields(serial="FORGE-000001", issued_on=day), pattern=patterned)
     genuine = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
-                    serial="FORGE-000001", issued_on=day, ground=not patterned)  # its personal fields and text bound
+                    serial="FORGE-000001", issued_on=day)  # its personal fields and text bound
     altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=patterned)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
-    learnt = recover_block_map(genuine.document, scan)  # a forger who cleaned the pattern off the paper front
+    learnt = recover_block_map(genuine.front, scan)  # a forger who cleaned the pattern off the paper front
     truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
     WORLD.update(ring=ring, genuine=genuine, altered=altered, learnt=learnt, day=day, patterned=patterned,
                  truth=truth,
@@ -173,8 +173,7 @@ def main() -> None:
     print("\n(b) splicing")
     other_front = render_sample_front(default_fields(serial="FORGE-000002", issued_on=WORLD["day"], variant=2),
                                       pattern=args.patterned)
-    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image,
-                  ground=not args.patterned)
+    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image)
     print(f"  scrambled area under another's code and strip  {outcome(encode_image(with_area(other.back, genuine.back), 'png'), ring)}")
     print(f"  another's code over this back's strip          {outcome(encode_image(with_code(genuine.back, other.code), 'png'), ring)}")
 
@@ -204,7 +203,7 @@ def main() -> None:
 
     print("\n(f) the exact forgery with a stroke over the printed cell of every changed block: red stamp ink, or a grey "
           "felt-tip (the paper a fifth darker)")
-    blocks = changed_blocks(genuine.document, WORLD["altered"].image)
+    blocks = changed_blocks(genuine.front, WORLD["altered"].image)
     for ink_name, ink in (("red", STAMP_RED), ("grey", GREY_TINT)):
         marked = marked_over(WORLD["exact_back"], blocks, truth, ink=ink)
         for name in ("office300", "phone"):

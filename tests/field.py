@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tests.simulate import CLASSES, Degradation, scan_bytes
 from verify import spec
-from verify.sample import find_cjk_font
+from verify.fonts import find_cjk_font
 
 DPI = spec.PRINT_DPI
 PX_PER_MM = DPI / 25.4
