@@ -81,8 +81,8 @@ def files(tmp: Path, ring_dir: Path | None = None) -> dict[str, Path]:
     import img2pdf
 
     from tests.pipeline import hostile
+    from tests.simulate import CLASSES, scan_bytes
     from verify import KeyRing, issue
-    from verify.simulate import CLASSES, scan_bytes
 
     keys = ring() if ring_dir is None else KeyRing.load(ring_dir)
     cert = issue(keys, serial="TEST-000001", issued_on=dt.date(2026, 11, 27))

@@ -2,11 +2,11 @@
 
     python bench/fidelity.py [--classes office300 phone ...] [--cases N] [--patterned]
 
-Every case of ``verify.simulate.CLASSES`` is printed on a back, scanned through the degradation model, encoded as
+Every case of ``tests.simulate.CLASSES`` is printed on a back, scanned through the degradation model, encoded as
 the scanner would send it and verified through ``verify.restore`` from the bytes. SSIM is computed on grayscale
-after resizing the restored and the true front to 656 px wide (``verify.quality.fidelity``). The true front is the
+after resizing the restored and the true front to 656 px wide (``tests.metrics.fidelity``). The true front is the
 certificate as issued, which the back carries; the kiosk prints it on a background security pattern (地紋) that
-belongs to the paper and is made not to survive copying, so the back leaves it out (``verify.issuing.issue``). The
+belongs to the paper and is made not to survive copying, so the back leaves it out (``verify.paper``). The
 last column compares the restored front with that printed page, pattern and all. Two households
 alternate so the figures do not rest on one page; their backs are format v3, binding the personal fields, so
 every case also passes the content check (1-bit fax scans, which a v2 back refuses as content_unverifiable, are
@@ -28,10 +28,11 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.metrics import fidelity  # noqa: E402
+from tests.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes  # noqa: E402
 from verify import IssuingKey, KeyRing, encode_image, errors, issue, restore  # noqa: E402
-from verify.quality import fidelity  # noqa: E402
+from verify.paper import print_on_ground  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
-from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes  # noqa: E402
 
 BARS = {"clean": 0.97, "office300": 0.92, "dpi200": 0.88, "dpi600": 0.88, "phone": 0.75}
 
@@ -48,11 +49,13 @@ def main() -> None:
     fronts = [render_sample_front(default_fields(serial=f"BENCH-{v:06d}", variant=v), pattern=args.patterned)
               for v in (0, 2)]
     certs = [issue(ring, front=f.image, regions=protected_regions(f), texts=protected_texts(f),
-                   serial=f"BENCH-{v:06d}", issued_on=dt.date(2026, 11, 27), ground=not args.patterned)
+                   serial=f"BENCH-{v:06d}", issued_on=dt.date(2026, 11, 27))
              for f, v in zip(fronts, (0, 2), strict=True)]
     # A 1-bit scan of a content-bound back is refused (content_unverifiable): its fidelity is measured on v1 backs.
-    v1_certs = [issue(ring, front=f.image, serial=f"BENCH-1{v:05d}", issued_on=dt.date(2026, 11, 27), version=1,
-                      ground=not args.patterned) for f, v in zip(fronts, (0, 2), strict=True)]
+    v1_certs = [issue(ring, front=f.image, serial=f"BENCH-1{v:05d}", issued_on=dt.date(2026, 11, 27), version=1)
+                for f, v in zip(fronts, (0, 2), strict=True)]
+    # the page the kiosk prints: each front on its background pattern (already on it with --patterned)
+    papers = [f.image if args.patterned else print_on_ground(f.image) for f in fronts]
 
     print(f"{'class':<10} {'cases':>5} {'verified':>8} {'mean SSIM':>9} {'min SSIM':>8} {'bar':>5} "
           f"{'restore ms':>10} {'vs print':>8}  failures")
@@ -73,8 +76,8 @@ def main() -> None:
             if result.certificate.serial != cert.facts.serial:
                 failures.append(f"{case.name}: wrong serial")
                 continue
-            scores.append(fidelity(result.image, cert.document))
-            printed.append(fidelity(result.image, cert.front))
+            scores.append(fidelity(result.image, cert.front))
+            printed.append(fidelity(result.image, papers[i % len(papers)]))
         ok = len(scores)
         mean = statistics.fmean(scores) if scores else 0.0
         bar = BARS.get(name)

@@ -20,7 +20,7 @@ content check costs.
 (g) The exact forgery printed on speckled paper: what grime all over the sheet achieves.
 (h) The exact forgery folded in three (tests/field.py's fold, 1 and 2 mm): what a fold achieves, now that the
     cells beside a crease are compared too.
-For (a), per degradation class of ``verify.simulate.CLASSES``: how many genuine scans verify and how many are
+For (a), per degradation class of ``tests.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
 largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
 margins on either side of the thresholds), and the time the content check adds (reading the data strip and
@@ -57,11 +57,11 @@ from tests.forgery import (  # noqa: E402
     with_changes,
     with_code,
 )
+from tests.simulate import CLASSES, scan_bytes  # noqa: E402
 from verify import IssuingKey, KeyRing, content, encode_image, errors, issue, restore, spec  # noqa: E402
 from verify.code import parse_code  # noqa: E402
 from verify.derive import BlockMap  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
-from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
 
 def outcome(data: bytes, ring: KeyRing) -> str:
@@ -102,10 +102,10 @@ def _world(patterned: bool = False) -> None:
     day = dt.date(2026, 11, 27)
     front = render_sample_front(default_fields(serial="FORGE-000001", issued_on=day), pattern=patterned)
     genuine = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
-                    serial="FORGE-000001", issued_on=day, ground=not patterned)  # its personal fields and text bound
+                    serial="FORGE-000001", issued_on=day)  # its personal fields and text bound
     altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=patterned)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
-    learnt = recover_block_map(genuine.document, scan)  # a forger who cleaned the pattern off the paper front
+    learnt = recover_block_map(genuine.front, scan)  # a forger who cleaned the pattern off the paper front
     truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
     WORLD.update(ring=ring, genuine=genuine, altered=altered, learnt=learnt, day=day, patterned=patterned,
                  truth=truth,
@@ -173,8 +173,7 @@ def main() -> None:
     print("\n(b) splicing")
     other_front = render_sample_front(default_fields(serial="FORGE-000002", issued_on=WORLD["day"], variant=2),
                                       pattern=args.patterned)
-    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image,
-                  ground=not args.patterned)
+    other = issue(ring, serial="FORGE-000002", issued_on=WORLD["day"], front=other_front.image)
     print(f"  scrambled area under another's code and strip  {outcome(encode_image(with_area(other.back, genuine.back), 'png'), ring)}")
     print(f"  another's code over this back's strip          {outcome(encode_image(with_code(genuine.back, other.code), 'png'), ring)}")
 
@@ -204,7 +203,7 @@ def main() -> None:
 
     print("\n(f) the exact forgery with a stroke over the printed cell of every changed block: red stamp ink, or a grey "
           "felt-tip (the paper a fifth darker)")
-    blocks = changed_blocks(genuine.document, WORLD["altered"].image)
+    blocks = changed_blocks(genuine.front, WORLD["altered"].image)
     for ink_name, ink in (("red", STAMP_RED), ("grey", GREY_TINT)):
         marked = marked_over(WORLD["exact_back"], blocks, truth, ink=ink)
         for name in ("office300", "phone"):

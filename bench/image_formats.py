@@ -2,7 +2,7 @@
 
     python bench/image_formats.py [--repeat 7] [--crops DIR]
 
-A sample back, scanned as an office scanner at 300 dpi would (``verify.simulate``), is restored once; its front is
+A sample back, scanned as an office scanner at 300 dpi would (``tests.simulate``), is restored once; its front is
 then encoded as PNG (what the API sends by default), JPEG and WebP at several qualities. For each:
 
 - size of the file, and of the data: URL the result page embeds;
@@ -29,10 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.metrics import ssim, to_gray  # noqa: E402
+from tests.simulate import CLASSES, scan_bytes  # noqa: E402
 from verify import IssuingKey, KeyRing, encode_image, issue, restore  # noqa: E402
-from verify.quality import ssim, to_gray  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
-from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
 ENCODINGS = [("png", 0), ("jpeg", 90), ("jpeg", 80), ("jpeg", 70), ("webp", 90), ("webp", 80), ("webp", 70),
              ("webp", 60)]

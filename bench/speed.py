@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.simulate import CLASSES, scan_bytes  # noqa: E402
 from verify import IssuingKey, KeyRing, encode_image, issue, restore  # noqa: E402
 from verify.output import FORMATS  # noqa: E402
-from verify.simulate import CLASSES, scan_bytes  # noqa: E402
 
 CERTIFICATES = 4  # backs of different certificates, taken in turn: how evenly a page's paper white comes out, and
 # with it the cost of the tone step, depends on what is printed where

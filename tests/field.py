@@ -4,7 +4,7 @@ office.
 
 Each condition is a function ``(page, rng, **params) -> page`` on a 300 dpi RGB uint8 page (``cert.back`` of
 ``verify.issue``) that returns a new page; ``finish`` turns the page into the bytes a scanner or a phone sends. These
-conditions are written independently of ``verify/simulate.py`` (only the last scan stage of ``finish`` reuses it).
+conditions are written independently of ``tests/simulate.py`` (only the last scan stage of ``finish`` reuses it).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tests.simulate import CLASSES, Degradation, scan_bytes
 from verify import spec
-from verify.sample import find_cjk_font
-from verify.simulate import CLASSES, Degradation, scan_bytes
+from verify.fonts import find_cjk_font
 
 DPI = spec.PRINT_DPI
 PX_PER_MM = DPI / 25.4

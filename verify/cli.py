@@ -43,6 +43,7 @@ from .issuing import SAMPLE_ISSUER, issue
 from .keys import KeyRing, init_ring
 from .model import Limits
 from .output import encode_image
+from .paper import on_paper
 from .restore import restore
 from .sample import default_fields
 
@@ -129,12 +130,11 @@ def _issue(args: argparse.Namespace) -> int:
             return Exit.INPUT
     try:
         cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
-                     document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts,
-                     ground=not args.no_ground)
+                     document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts)
     except ValueError as exc:
         print(f"cannot issue: {exc}", file=sys.stderr)
         return Exit.INPUT
-    paths = cert.save(args.out)
+    paths = (cert if args.no_ground else on_paper(cert)).save(args.out)  # front.png and the PDF as a kiosk prints them
     print(json.dumps({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}},
                      ensure_ascii=False, indent=2))
     return Exit.OK

@@ -30,8 +30,7 @@ MAX_TEXT_BYTES = 1024  # of one bound field's text: a field, not a document (the
 class IssuedCertificate:
     """The two printed sides of one certificate and the facts its code carries."""
 
-    front: np.ndarray  # RGB, A4 at 300 dpi: the front page as printed, on the background security pattern
-    document: np.ndarray  # RGB: the front page as issued, without the pattern: what the back carries
+    front: np.ndarray  # RGB: the front page as issued (as given, or the sample): what the back carries
     back: np.ndarray  # RGB, A4 at 300 dpi
     facts: CertificateFacts
     code: bytes
@@ -91,7 +90,7 @@ SAMPLE_ISSUER = "990001"  # the fictitious issuer code of the sample certificate
 def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = SAMPLE_ISSUER,
           key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
           regions: dict[str, tuple[int, int, int, int]] | None = None, texts: dict[str, str] | None = None,
-          version: int = spec.FORMAT_VERSION, ground: bool = True) -> IssuedCertificate:
+          version: int = spec.FORMAT_VERSION) -> IssuedCertificate:
     """Make a certificate's printable back from its front (RGB); without ``front`` a sample 住民票の写し is drawn.
 
     ``regions`` names the boxes of the front (in its own pixels) whose content the signature binds, such as the
@@ -100,10 +99,10 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     it beside the restored front. The sample names its personal fields and their text. ``version=2`` makes a back
     that binds regions without text, ``version=1`` one that binds no content.
 
-    The front is printed on the background security pattern (地紋) a kiosk prints on every sheet, unless
-    ``ground=False``; the back carries the front as given, without it. The pattern belongs to the paper, not to the
-    certificate, and is made not to survive copying: the restored front shows the certificate's content, as the
-    checking site of the kiosk service does."""
+    The back carries the front as given. The background security pattern (地紋) a kiosk prints under the paper front
+    belongs to the paper, not to the certificate, and is made not to survive copying: it is not issued, and the
+    restored front shows the certificate's content, as the checking site of the kiosk service does. The paper copy
+    with the pattern is ``verify.paper.on_paper(cert)``."""
     if version not in spec.VERSIONS:
         raise ValueError(f"format version {version} is not one of {spec.VERSIONS}")
     issued_on = issued_on or dt.date.today()
@@ -138,12 +137,7 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial))
     facts = replace(payload.facts(), issuer_name=key.issuer_name(issuer))
     back = render_back(design, code, facts, strip=strip_modules)
-    printed = front
-    if ground:
-        from .sample import print_on_ground
-
-        printed = print_on_ground(front)
-    return IssuedCertificate(front=printed, document=front, back=back, facts=facts, code=code, fingerprint=fp)
+    return IssuedCertificate(front=front, back=back, facts=facts, code=code, fingerprint=fp)
 
 
 def _check_texts(texts: dict[str, str], regions: Mapping[str, tuple[float, float, float, float]]) -> None:

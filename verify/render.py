@@ -12,10 +12,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import spec
 from .code import DOCUMENT_TYPES, qr_matrix
+from .fonts import find_cjk_font
 from .model import CertificateFacts
 
 INK = (0, 0, 0)
-PAPER = (255, 255, 255)
 
 
 def page_size_px(dpi: float = spec.PRINT_DPI) -> tuple[int, int]:
@@ -63,8 +63,6 @@ def marker_matrix(marker_id: int) -> np.ndarray:
 @functools.cache
 def _font(size: int, cjk: bool) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
     """A font of ``size`` px and whether it has Japanese glyphs."""
-    from .sample import find_cjk_font
-
     path = find_cjk_font("gothic") if cjk else None
     if path is not None:
         return ImageFont.truetype(str(path), size), True

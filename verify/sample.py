@@ -1,5 +1,5 @@
-"""A realistic, fictitious 住民票の写し (certificate of residence) front page, for samples and tests, and the background
-security pattern (地紋) a kiosk prints it on.
+"""A realistic, fictitious 住民票の写し (certificate of residence) front page: the sample certificate that
+``python -m verify issue`` and ``verify.issue`` draw when given no front, and the tests' and benchmarks' document.
 
 Everything printed is fictitious (見本市, 架空町, ...) and every page carries a large 見本 (SAMPLE) mark. The output is
 deterministic: the same fields and dpi give a byte-identical image. ``SampleFront.regions`` names the pixel box of every
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
-import pathlib
 import re
 import unicodedata
 import zlib
@@ -23,32 +21,31 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
+
+from .fonts import Font, find_cjk_font, load_font
+from .paper import print_on_ground
 
 __all__ = [
-    "FONT_ENV",
     "MAX_RESIDENTS",
     "Resident",
     "SampleFields",
     "SampleFront",
     "default_fields",
-    "find_cjk_font",
-    "print_on_ground",
+    "protected_regions",
+    "protected_texts",
     "render_sample_front",
     "to_wareki",
 ]
 
-FONT_ENV = "CERTVERIFY_CJK_FONT"  # a font file path, or "none" to force the Latin fallback
 MAX_RESIDENTS = 4  # residents that fit on the one page
 A4_MM = (210.0, 297.0)
 
 _INK = (18, 18, 18)
 _RED = (206, 34, 42)
 _SAMPLE_RED = (226, 52, 52)
-_GROUND_TINT = (96, 140, 178)
 
 Box = tuple[int, int, int, int]
-FontT = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -316,96 +313,16 @@ def _latin(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Fonts
-
-_FONT_DIRS = (
-    "/usr/share/fonts",
-    "/usr/local/share/fonts",
-    "~/.local/share/fonts",
-    "~/.fonts",
-    "/Library/Fonts",
-    "/System/Library/Fonts",
-    "C:/Windows/Fonts",
-)
-_CJK_FILES = {
-    "mincho": (
-        "ipam.ttf", "ipaexm.ttf", "ipamp.ttf", "fonts-japanese-mincho.ttf", "NotoSerifCJK-Regular.ttc",
-        "NotoSerifCJKjp-Regular.otf", "NotoSerifJP-Regular.otf", "SourceHanSerif-Regular.ttc", "yumin.ttf",
-        "msmincho.ttc", "ヒラギノ明朝 ProN.ttc",
-    ),
-    "gothic": (
-        "ipag.ttf", "ipaexg.ttf", "ipagp.ttf", "fonts-japanese-gothic.ttf", "NotoSansCJK-Regular.ttc",
-        "NotoSansCJKjp-Regular.otf", "NotoSansJP-Regular.otf", "SourceHanSans-Regular.ttc", "YuGothR.ttc",
-        "msgothic.ttc", "ヒラギノ角ゴシック W3.ttc", "DroidSansFallbackFull.ttf",
-    ),
-}
-_LATIN_FILES = ("DejaVuSerif.ttf", "LiberationSerif-Regular.ttf", "DejaVuSans.ttf", "LiberationSans-Regular.ttf")
+# Page drawing
 
 
-@functools.lru_cache(maxsize=1)
-def _installed_fonts() -> dict[str, pathlib.Path]:
-    """Lower-cased file name -> first path found under the usual font directories (sorted walk)."""
-    found: dict[str, pathlib.Path] = {}
-    for root in _FONT_DIRS:
-        base = pathlib.Path(root).expanduser()
-        if not base.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            for name in sorted(filenames):
-                if name.lower().endswith((".ttf", ".ttc", ".otf")):
-                    found.setdefault(name.lower(), pathlib.Path(dirpath) / name)
-    return found
-
-
-def find_cjk_font(style: str = "mincho") -> pathlib.Path | None:
-    """A Japanese font file ("mincho" or "gothic", else the other style); env CERTVERIFY_CJK_FONT overrides ("none")."""
-    if style not in _CJK_FILES:
-        raise ValueError(f"unknown font style {style!r}; use 'mincho' or 'gothic'")
-    override = os.environ.get(FONT_ENV, "").strip()
-    path: pathlib.Path | None
-    if override:
-        if override.lower() in ("none", "off", "latin", "0"):
-            return None
-        path = pathlib.Path(override).expanduser()
-        return path if path.is_file() else None
-    other = "gothic" if style == "mincho" else "mincho"
-    installed = _installed_fonts()
-    for name in _CJK_FILES[style] + _CJK_FILES[other]:
-        path = installed.get(name.lower())
-        if path is not None and path.is_file():
-            return path
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def _latin_font_path() -> str:
-    installed = _installed_fonts()
-    for name in _LATIN_FILES:
-        path = installed.get(name.lower())
-        if path is not None:
-            return str(path)
-    return ""
-
-
-@functools.lru_cache(maxsize=512)
-def _font(path: str, size: int) -> FontT:
-    """A font by file path ("" = the Latin fallback face) and pixel size."""
-    if path:
-        return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
-    latin = _latin_font_path()
-    if latin:
-        return ImageFont.truetype(latin, size, layout_engine=ImageFont.Layout.BASIC)
-    return ImageFont.load_default(size)
-
-
-def _width(text: str, font: FontT, spacing: float) -> float:
+def _width(text: str, font: Font, spacing: float) -> float:
     if not spacing or len(text) < 2:
         return font.getlength(text)
     return sum(font.getlength(ch) for ch in text) + spacing * (len(text) - 1)
 
 
-def _draw_line(draw: ImageDraw.ImageDraw, x: float, cy: float, text: str, font: FontT, fill: int | tuple,
+def _draw_line(draw: ImageDraw.ImageDraw, x: float, cy: float, text: str, font: Font, fill: int | tuple,
                spacing: float) -> None:
     if not spacing:
         draw.text((x, cy), text, fill=fill, font=font, anchor="lm")
@@ -413,74 +330,6 @@ def _draw_line(draw: ImageDraw.ImageDraw, x: float, cy: float, text: str, font: 
     for ch in text:
         draw.text((x, cy), ch, fill=fill, font=font, anchor="lm")
         x += font.getlength(ch) + spacing
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Background security pattern (地紋)
-
-
-@functools.lru_cache(maxsize=2)
-def _ground(width: int, height: int, dpi: int, face: str, latent_word: str) -> np.ndarray:
-    """Pale guilloche mesh with a latent word (複写) in dots of the same tone that a photocopier brings out."""
-    pitch = max(3, round(0.85 * dpi / 25.4))
-    tile_w = pitch * max(4, round(6.0 * dpi / 25.4 / pitch))
-    tile_h = pitch * max(4, round(9.0 * dpi / 25.4 / pitch))
-    yy, xx = np.mgrid[0:tile_h, 0:tile_w].astype(np.float64)
-    half = max(0.8, 0.12 * dpi / 25.4) / 2
-    wave = 1.3 * pitch * np.sin(2 * np.pi * (xx / tile_w + yy / tile_h))
-    lines = np.zeros_like(xx)
-    for sign in (1.0, -1.0):
-        f = (yy + sign * wave) / pitch
-        dist = np.abs(f - np.round(f)) * pitch
-        lines = np.maximum(lines, np.clip(half + 0.5 - dist, 0, 1))
-    # dots of the same mean tone as the mesh, so the latent word hardly shows on the original
-    dist = np.hypot((xx % pitch) - (pitch - 1) / 2, (yy % pitch) - (pitch - 1) / 2)
-    lo, hi = 0.0, pitch / 2
-    for _ in range(30):
-        radius = (lo + hi) / 2
-        if np.clip(radius + 0.5 - dist, 0, 1).mean() < lines.mean():
-            lo = radius
-        else:
-            hi = radius
-    dots = np.clip(lo + 0.5 - dist, 0, 1)
-
-    def tint(level: np.ndarray) -> np.ndarray:
-        alpha = 0.27 * level[..., None]
-        rgb = 255.0 - alpha * (255.0 - np.array(_GROUND_TINT, dtype=np.float64))
-        return np.round(rgb).astype(np.uint8)
-
-    reps = (-(-height // tile_h), -(-width // tile_w), 1)
-    mesh = np.tile(tint(lines), reps)[:height, :width]
-    dotted = np.tile(tint(dots), reps)[:height, :width]
-
-    scale = 4
-    small = Image.new("L", (-(-width // scale), -(-height // scale)), 0)
-    draw = ImageDraw.Draw(small)
-    size = max(8, round(16 * dpi / 25.4 / scale))
-    font = _font(face, size)
-    step_x, step_y = round(60 * dpi / 25.4 / scale), round(42 * dpi / 25.4 / scale)
-    for row, y in enumerate(range(-step_y // 2, small.height + step_y, step_y)):
-        for x in range(-step_x + (row % 2) * step_x // 2, small.width + step_x, step_x):
-            draw.text((x, y), latent_word, fill=255, font=font, anchor="lm")
-    latent = np.asarray(small) > 127
-    latent = np.repeat(np.repeat(latent, scale, axis=0), scale, axis=1)[:height, :width]
-    out = np.where(latent[..., None], dotted, mesh)
-    out.flags.writeable = False
-    return out
-
-
-def print_on_ground(page: np.ndarray, latin: bool = False) -> np.ndarray:
-    """``page`` (RGB, A4 at any resolution) as a kiosk prints it: over the background security pattern, ink
-    multiplying the pattern's tint. The pattern is a property of the paper, as the kiosk prints it on every sheet,
-    not of the certificate: the back carries the page without it (see ``verify.issuing.issue``)."""
-    h, w = page.shape[:2]
-    face = "" if latin else str(find_cjk_font("gothic") or find_cjk_font("mincho") or "")
-    ground = _ground(w, h, max(72, round(w * 25.4 / A4_MM[0])), face, "複写" if face else "COPY")
-    return ((page.astype(np.uint16) * ground + 127) // 255).astype(np.uint8)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Page drawing
 
 
 class _Page:
@@ -511,20 +360,20 @@ class _Page:
             return ja
         return en if en is not None else _latin(ja)
 
-    def fit(self, face: str, text: str, size: int, max_w: float, max_h: float, spacing: float = 0.0) -> FontT:
+    def fit(self, face: str, text: str, size: int, max_w: float, max_h: float, spacing: float = 0.0) -> Font:
         """The face at ``size`` px, shrunk until ``text`` fits in max_w x max_h."""
         size = max(4, min(size, int(max_h)))
-        font = _font(face, size)
+        font = load_font(face, size)
         width = _width(text, font, spacing * size)
         if width <= max_w or not text:
             return font
         size = max(4, int(size * max_w / width))
         while size > 4:
-            font = _font(face, size)
+            font = load_font(face, size)
             if _width(text, font, spacing * size) <= max_w:
                 break
             size -= 1
-        return _font(face, size)
+        return load_font(face, size)
 
     def text(self, box: Box, text: str, size_pt: float, *, face: str | None = None, align: str = "left",
              key: str | None = None, color: tuple[int, int, int] = _INK, spacing: float = 0.0,
@@ -786,7 +635,7 @@ def _seal(page: _Page, fields: SampleFields, center_mm: tuple[float, float], siz
 def _sample_mark_mask(dpi: int, face: str, word: str) -> Image.Image:
     """Coverage of the diagonal mark: hollow letters (outline 110/255) over a faint fill (34/255), tilted 33 degrees."""
     size = round((26 if word.isascii() else 70) * dpi / 25.4)
-    font = _font(face, size)
+    font = load_font(face, size)
     stroke = max(2, round(dpi / 25.4))
     # Pillow annotates float for fractional strokes; a whole-pixel stroke gives a whole-pixel box.
     bbox = cast(tuple[int, int, int, int], font.getbbox(word, stroke_width=stroke))

@@ -33,11 +33,12 @@ def main() -> None:
 
     import verify
     from tests.forgery import exact_forgery
+    from verify.paper import print_on_ground
 
     ring = verify.KeyRing.load(ROOT / "keys")
     cert = verify.issue(ring)
     front = OUT / ".front.jpg"  # a wrong upload: the certificate's front
-    front.write_bytes(verify.encode_image(cert.front, fmt="jpeg", quality=90))
+    front.write_bytes(verify.encode_image(print_on_ground(cert.front), fmt="jpeg", quality=90))
     forged = OUT / ".forged.png"  # the back rebuilt for an altered front, every block in its exact place
     forged.write_bytes(verify.encode_image(exact_forgery(cert, ring), fmt="png"))
     try:

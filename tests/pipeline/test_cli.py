@@ -45,6 +45,23 @@ def test_issue_writes_front_back_and_pdf(issued):
     assert pdf.startswith(b"%PDF") and b"/Count 2" in pdf
 
 
+def test_issue_prints_the_paper_front_on_the_pattern_and_signs_the_front_without_it(issued, tmp_path):
+    """front.png is the issued front as a kiosk prints it, on the background pattern; ``--no-ground`` writes the
+    front as issued. The back, which carries what the issuer signs, is the same either way."""
+    from verify.paper import print_on_ground
+
+    keys, out, _ = issued
+    plain = tmp_path / "plain"
+    done = run("issue", "--out", str(plain), "--serial", "CLI-000001", "--issued-on", "2026-11-27", "--no-ground",
+               keys=keys)
+    assert done.returncode == 0, done.stderr
+    document = cv2.cvtColor(cv2.imread(str(plain / "front.png")), cv2.COLOR_BGR2RGB)
+    printed = cv2.cvtColor(cv2.imread(str(out / "front.png")), cv2.COLOR_BGR2RGB)
+    assert (document.min(axis=2) == 255).mean() > 0.8  # the document: blank paper between its text and rules
+    assert np.array_equal(printed, print_on_ground(document))
+    assert (plain / "back.png").read_bytes() == (out / "back.png").read_bytes()
+
+
 def test_restore_prints_the_facts_and_writes_the_front(issued, tmp_path):
     keys, out, _ = issued
     restored = tmp_path / "restored.png"

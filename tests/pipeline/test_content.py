@@ -24,12 +24,12 @@ from tests.forgery import (
     with_area,
     with_code,
 )
+from tests.simulate import CLASSES, scan_bytes
 from verify import content, encode_image, errors, issue, restore, spec, strip
 from verify.derive import BlockMap
 from verify.issuing import fit_front
 from verify.render import draw_matrix, fill_rect
 from verify.sample import render_sample_front
-from verify.simulate import CLASSES, scan_bytes
 
 CHANGED = {"address", "resident0.birth", "resident0.name"}
 DAY = dt.date(2026, 11, 27)
@@ -44,7 +44,7 @@ def learnt_forgery(cert):
     """(a) The forger scans the genuine back on an office flatbed, learns the block map by matching its blocks
     against the genuine front, and builds a back for the altered front under the genuine code and data strip."""
     scan, _ = scan_bytes(cert.back, CLASSES["office300"][0], seed=11)
-    learnt = recover_block_map(cert.document, scan)
+    learnt = recover_block_map(cert.front, scan)
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     return rebuilt_back(cert, altered, learnt)
 
@@ -94,7 +94,7 @@ def test_faded_share_counts_the_inked_cells_that_lost_most_of_their_ink(cert):
     """Toner a tenth weaker all over, or a changed field, leaves nearly every inked cell with most of its ink (a
     fifth weaker takes it from the faintest, at 0.16); every other block printed at a tenth of its ink takes most
     of it from half the cells."""
-    gray = cv2.cvtColor(fit_front(cert.document), cv2.COLOR_RGB2GRAY)
+    gray = cv2.cvtColor(fit_front(cert.front), cv2.COLOR_RGB2GRAY)
     assert content.faded_share(cert.fingerprint, gray) < 0.02
     assert content.faded_share(cert.fingerprint, _toner(gray, 0.9)) < 0.05
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
@@ -107,7 +107,7 @@ def test_faded_share_counts_the_inked_cells_that_lost_most_of_their_ink(cert):
 
 @pytest.mark.parametrize("ink", [0.8, 1.25])
 def test_a_print_fainter_or_heavier_all_over_is_no_alteration_but_a_changed_field_still_is(cert, ink):
-    gray = cv2.cvtColor(fit_front(cert.document), cv2.COLOR_RGB2GRAY)
+    gray = cv2.cvtColor(fit_front(cert.front), cv2.COLOR_RGB2GRAY)
     assert not [c.name for c in content.compare(cert.fingerprint, _toner(gray, ink)) if c.refused]
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     gray = cv2.cvtColor(fit_front(altered), cv2.COLOR_RGB2GRAY)
@@ -212,7 +212,7 @@ def test_marks_over_a_forged_fields_blocks_never_make_it_match(cert, keyring, in
 
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
     truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
-    marked = marked_over(exact_forgery(cert, keyring), changed_blocks(cert.document, altered), truth,
+    marked = marked_over(exact_forgery(cert, keyring), changed_blocks(cert.front, altered), truth,
                          ink=getattr(forgery, ink))
     scan, _ = scan_bytes(marked, CLASSES["office300"][1], seed=23)
     try:

@@ -11,15 +11,15 @@ import pytest
 
 from tests import field
 from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_changes, with_code
+from tests.metrics import fidelity
 from tests.pipeline import hostile
+from tests.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
 from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, spec
 from verify.code import CodePayload, parse_code, sign_payload
 from verify.issuing import fit_front
 from verify.locate import locate_markers, measure_dots, project
-from verify.quality import fidelity
 from verify.render import page_size_px
 from verify.sample import default_fields, render_sample_front
-from verify.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -33,7 +33,7 @@ def test_clean_render_restores_almost_exactly(cert, keyring):
     result = restore(png(cert.back), keyring)
     assert result.certificate == cert.facts
     assert result.image.shape == (spec.FRONT_H, spec.FRONT_W, 3)
-    assert fidelity(result.image, cert.document) >= 0.97
+    assert fidelity(result.image, cert.front) >= 0.97
     assert result.quality["dots_found"] == 1.0
     assert 295 <= result.quality["dpi"] <= 305
 
@@ -43,7 +43,7 @@ def test_any_quarter_turn(cert, keyring, case):
     data, _ = scan_bytes(cert.back, case)
     result = restore(data, keyring)
     assert result.certificate.serial == cert.facts.serial
-    assert fidelity(result.image, cert.document) >= 0.97
+    assert fidelity(result.image, cert.front) >= 0.97
 
 
 def test_restored_aspect_is_the_fronts(keyring):
@@ -63,13 +63,13 @@ def test_restored_aspect_is_the_fronts(keyring):
 def test_pdf_back_on_the_second_page(cert, keyring):
     result = restore(cert.pdf_bytes(), keyring)
     assert result.page_index == 1
-    assert fidelity(result.image, cert.document) >= 0.95
+    assert fidelity(result.image, cert.front) >= 0.95
 
 
 def test_grayscale_front_and_scan(keyring, cert):
     gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
     result = restore(encode_image(gray, "png"), keyring)
-    assert fidelity(result.image, cert.document) >= 0.95
+    assert fidelity(result.image, cert.front) >= 0.95
 
 
 # --- the robustness envelope (one case per class here; bench/fidelity.py runs them all) --------------------------
@@ -87,14 +87,14 @@ def test_degraded_scans_restore(cert, keyring, name):
     result = restore(data, keyring)
     assert result.certificate.serial == cert.facts.serial
     assert result.content["bound"] is True  # and no region called altered
-    assert fidelity(result.image, cert.document) >= FLOORS[name]
+    assert fidelity(result.image, cert.front) >= FLOORS[name]
 
 
 def test_fax_scans_of_a_v1_back_restore(cert_v1, keyring):
     data, _ = scan_bytes(cert_v1.back, CLASSES["fax"][1], seed=7)
     result = restore(data, keyring)
     assert result.content == {"bound": False}
-    assert fidelity(result.image, cert_v1.document) >= FLOORS["fax"]
+    assert fidelity(result.image, cert_v1.front) >= FLOORS["fax"]
 
 
 def test_fax_scans_of_a_content_bound_back_ask_for_a_grayscale_scan(cert, keyring):
@@ -146,18 +146,18 @@ def test_homography_recovers_a_known_warp(cert):
 
 
 def test_comparator_scores_wrong_fronts_low(cert, other_cert, keyring):
-    assert fidelity(cert.document, cert.document) > 0.999
-    assert fidelity(other_cert.document, cert.document) < 0.9  # same printed form, other household
+    assert fidelity(cert.front, cert.front) > 0.999
+    assert fidelity(other_cert.front, cert.front) < 0.9  # same printed form, other household
     from verify.derive import BlockMap
     from verify.issuing import fit_front
     from verify.scramble import descramble, scramble
 
     secret = keyring.get(cert.facts.key_id).scramble_secret
-    design = scramble(fit_front(cert.document), BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial))
+    design = scramble(fit_front(cert.front), BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial))
     wrong = descramble(design, BlockMap.derive(secret, cert.facts.issuer, "TEST-424242"))
-    assert fidelity(wrong, cert.document) < 0.5
-    shifted = np.roll(cert.document, 6, axis=1)
-    assert fidelity(shifted, cert.document) < 0.9
+    assert fidelity(wrong, cert.front) < 0.5
+    shifted = np.roll(cert.front, 6, axis=1)
+    assert fidelity(shifted, cert.front) < 0.9
 
 
 # --- refusals ------------------------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_a_v1_back_restores_marked_not_content_bound(cert_v1, keyring):
     result = restore(png(cert_v1.back), keyring)
     assert result.certificate.format_version == 1
     assert result.content == {"bound": False}
-    assert fidelity(result.image, cert_v1.document) >= 0.97
+    assert fidelity(result.image, cert_v1.front) >= 0.97
 
 
 def test_unsupported_version(cert, keyring):
@@ -303,7 +303,7 @@ def test_one_covered_corner_mark_is_enough(cert, keyring):
     covered = whiten(cert.back, (rect.x - 4, rect.y - 4, rect.x + rect.w + 4, rect.y + rect.h + 4))
     result = restore(png(covered), keyring)
     assert result.quality["markers_found"] == 3
-    assert fidelity(result.image, cert.document) >= 0.97
+    assert fidelity(result.image, cert.front) >= 0.97
 
 
 @pytest.mark.parametrize("case", CLASSES["clean"][:2], ids=lambda d: d.name)
@@ -331,7 +331,7 @@ def test_blank_paper_comes_out_white_without_tiling(cert, keyring):
     """Every blank block of the front comes from another place on the back: the scan's noise and grain must not
     tile the blank page with blocks of slightly different greys."""
     data, _ = scan_bytes(cert.back, CLASSES["office300"][0], seed=5)
-    blank = _block_means(fit_front(cert.document)) == 255
+    blank = _block_means(fit_front(cert.front)) == 255
     means = _block_means(restore(data, keyring).image)[blank]
     assert means.min() > 251 and means.std() < 0.8
 
@@ -340,8 +340,8 @@ def test_a_clean_scan_keeps_pale_detail(keyring):
     """Paper is brought to white only as far as the scan's own noise reaches: a front that carries a pale
     background pattern, scanned clean, keeps it."""
     page = render_sample_front(pattern=True).image
-    issued = issue(keyring, front=page, serial="TEST-000041", issued_on=dt.date(2026, 11, 27), ground=False)
-    assert fidelity(restore(png(issued.back), keyring).image, issued.document) >= 0.97
+    issued = issue(keyring, front=page, serial="TEST-000041", issued_on=dt.date(2026, 11, 27))
+    assert fidelity(restore(png(issued.back), keyring).image, issued.front) >= 0.97
 
 
 def test_dots_of_a_panel_moved_beyond_the_first_search_are_measured_where_they_are(cert):

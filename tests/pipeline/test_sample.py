@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import pathlib
 
 import numpy as np
 import pytest
 
+from verify.fonts import FONT_ENV, find_cjk_font
+from verify.paper import print_on_ground
 from verify.sample import (
-    FONT_ENV,
     MAX_RESIDENTS,
     SampleFields,
     SampleFront,
     default_fields,
-    find_cjk_font,
-    print_on_ground,
     render_sample_front,
     to_wareki,
 )
 
-IPA_FONTS = (
-    pathlib.Path("/usr/share/fonts/opentype/ipafont-mincho/ipam.ttf"),
-    pathlib.Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"),
-    pathlib.Path("/usr/share/fonts/truetype/fonts-japanese-mincho.ttf"),
-)
 MARGIN = 3  # pixels of slack around a region for anti-aliasing
 
 
@@ -176,21 +169,6 @@ def test_latin_fallback_by_parameter_with_unknown_text() -> None:
     out = render_sample_front(fields, dpi=150, latin=True)
     assert out.latin and out.image.shape == (1754, 1240, 3)
     assert not np.array_equal(out.image, render_sample_front(default_fields(variant=1), dpi=150, latin=True).image)
-
-
-def test_find_cjk_font_when_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
-    if any(p.is_file() for p in IPA_FONTS):
-        for style in ("mincho", "gothic"):
-            found = find_cjk_font(style)
-            assert found is not None and found.is_file()
-    custom = tmp_path / "custom.ttf"
-    custom.write_bytes(b"not really a font")
-    monkeypatch.setenv(FONT_ENV, str(custom))
-    assert find_cjk_font() == custom
-    monkeypatch.setenv(FONT_ENV, str(tmp_path / "missing.ttf"))
-    assert find_cjk_font() is None
-    with pytest.raises(ValueError):
-        find_cjk_font("brush")
 
 
 def test_wareki_dates() -> None:

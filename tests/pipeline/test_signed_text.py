@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from tests.forgery import exact_forgery, with_changes
+from tests.simulate import CLASSES, scan_bytes
 from verify import IssuingKey, KeyRing, content, encode_image, errors, issue, restore, spec, strip
 from verify.code import parse_code
 from verify.locate import locate_markers, measure_dots, read_strip
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front
-from verify.simulate import CLASSES, scan_bytes
 
 DAY = dt.date(2026, 11, 27)
 

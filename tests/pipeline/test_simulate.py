@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from verify.simulate import (
+from tests.simulate import (
     CLASSES,
     OUT_OF_ENVELOPE,
     Degradation,

@@ -9,6 +9,7 @@ import pytest
 
 from tests import field
 from verify import errors, restore, spec
+from verify.paper import print_on_ground
 
 
 def _photo() -> np.ndarray:
@@ -43,7 +44,7 @@ def test_a_blank_page_is_named_as_blank(keyring, kind):
 @pytest.mark.parametrize("kind", ["office", "phone"])
 def test_the_front_sent_by_mistake_is_named_as_not_the_back(cert, keyring, kind):
     with pytest.raises(errors.NotTheBack) as caught:
-        restore(field.finish(cert.front, np.random.default_rng(1), kind=kind), keyring)
+        restore(field.finish(print_on_ground(cert.front), np.random.default_rng(1), kind=kind), keyring)
     assert caught.value.code == "markers_not_found" and caught.value.context["reason"] == "no_back"
     assert "front of the certificate" in caught.value.message("en") and "表面" in caught.value.message("ja")
 

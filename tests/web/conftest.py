@@ -19,23 +19,25 @@ from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample, create_key, mak
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     import verify
+    from verify.paper import on_paper
 
     base = tmp_path_factory.mktemp("sample")
     keys_dir = base / "keys"
     ring = verify.KeyRing([fixed_key()])  # the exact forgery's verdict must not change from run to run
     ring.save(keys_dir, ring.get("test-2026"))
     cert = verify.issue(ring, serial=SERIAL, issuer=ISSUER)
+    paper = on_paper(cert)  # what `python -m verify issue` writes: the front and the PDF as a kiosk prints them
     forged = exact_forgery(cert, ring)
     v1 = verify.issue(ring, serial=SERIAL_V1, issuer=ISSUER, version=1)
     files = base / "files"
     files.mkdir()
     back_png = verify.encode_image(cert.back, fmt="png")
     back_jpeg = verify.encode_image(cert.back, fmt="jpeg", quality=92)
-    pdf = cert.pdf_bytes()
+    pdf = paper.pdf_bytes()
     (files / "back.png").write_bytes(back_png)
     (files / "back.jpg").write_bytes(back_jpeg)
     (files / "certificate.pdf").write_bytes(pdf)
-    return Sample(keys_dir, files, cert.facts, cert.front, back_png, back_jpeg, pdf,
+    return Sample(keys_dir, files, cert.facts, paper.front, back_png, back_jpeg, pdf,
                   verify.encode_image(forged, fmt="png"), verify.encode_image(v1.back, fmt="png"))
 
 
