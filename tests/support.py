@@ -1,10 +1,12 @@
-"""What every suite shares: the rule that real services skip only outside CI, free ports, headless Chromium, the
-tests' issuing key."""
+"""What every suite shares: the rule that real services skip only outside CI, free ports, plain HTTP requests,
+headless Chromium, the tests' issuing key."""
 
 from __future__ import annotations
 
 import os
 import socket
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +64,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def http_request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
+                 method: str | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of one request, an error status included (a failed connection raises)."""
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
 
 
 @contextmanager

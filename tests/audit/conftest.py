@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import sqlalchemy as sa
 
-from tests.audit.helpers import make_app, migrate, need
+from tests.audit.helpers import empty_postgres, make_app, migrate, need
 
 # --- databases -------------------------------------------------------------------------------------------------
 
@@ -52,15 +52,6 @@ def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     admin.dispose()
 
 
-def _empty_postgres(url: str) -> None:
-    """Back to a freshly migrated state: far faster than creating a database per test."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, console_sessions, signin_failures, users, api_keys RESTART IDENTITY")
-        conn.exec_driver_sql(f"UPDATE chain_head SET seq = 0, entry_hash = '{'0' * 64}'")
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for this test, on SQLite and on PostgreSQL."""
@@ -70,7 +61,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{path}"
         return
     url = request.getfixturevalue("postgres_database")
-    _empty_postgres(url)
+    empty_postgres(url)
     yield url
 
 

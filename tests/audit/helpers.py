@@ -1,8 +1,10 @@
-"""Helpers of the log and console suite: apps, entries, CLI calls, raw SQL, sign-in, live servers."""
+"""Helpers of the log and console suite: apps, entries, CLI calls, raw SQL, the chain's state, sign-in, live servers
+(werkzeug in a thread, or app instances under real gunicorn)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -11,6 +13,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +69,23 @@ def migrate(url: str, tmp_path: Path) -> None:
     db.get_engine(app).dispose()
 
 
+def empty_postgres(url: str) -> None:
+    """Back to a freshly migrated state: far faster than creating a database per test."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, console_sessions, signin_failures, users, api_keys RESTART IDENTITY")
+        conn.exec_driver_sql(f"UPDATE chain_head SET seq = 0, entry_hash = '{'0' * 64}'")
+    engine.dispose()
+
+
+def issued_scan(tmp_path: Path, serial: str) -> bytes:
+    """The back of a certificate issued under the ring of ``tmp_path``, as a scanner's JPEG."""
+    import verify
+
+    ring = verify.KeyRing.load(key_ring(tmp_path))
+    return verify.encode_image(verify.issue(ring, serial=serial).back, fmt="jpeg", quality=90)
+
+
 # --- helpers ---------------------------------------------------------------------------------------------------
 
 
@@ -88,6 +110,30 @@ def record_many(app, entries) -> list[int]:
 
 def run_flask(app, *args: str, input: str | None = None):
     return app.test_cli_runner().invoke(args=list(args), input=input)
+
+
+def create_api_key(app, name: str) -> str:
+    """A new API key of the app's log (the CLI prints it alone on its last line)."""
+    result = run_flask(app, "api-keys", "create", name)
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]
+
+
+def entry_count(app) -> tuple[int, int, int]:
+    """Entries, distinct sequence numbers and the last one: equal in a log with no gap and no duplicate."""
+    from web import db
+
+    with db.get_engine(app).connect() as conn:
+        return tuple(conn.execute(sa.text(
+            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM log_entries")).one())
+
+
+def assert_chain(app, n: int) -> None:
+    """The log holds ``n`` entries, numbered 1 to n, and `flask audit verify` finds the chain intact."""
+    assert entry_count(app) == (n, n, n)
+    result = run_flask(app, "audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert f"{n} entries verified" in result.output
 
 
 def raw_sql(app, statement: str, **params: Any) -> None:
@@ -195,3 +241,59 @@ def stop_servers(servers: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.communicate()
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a log that other lines share, the last one only once it is whole."""
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1] if line.startswith("{")]
+
+
+@dataclass
+class Instance:
+    """One app instance: a gunicorn master and its workers, in a process group of their own, on a loopback port."""
+
+    base: str
+    process: subprocess.Popen
+    log: Path  # stdout and stderr: gunicorn's own lines and the request log's JSON lines (web/requestlog.py)
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker at once, as a crash of the machine's instance would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log's lines so far, oldest first."""
+        return json_lines(self.log)
+
+
+@contextmanager
+def gunicorn_instances(env: dict[str, str], directory: Path, count: int) -> Iterator[list[Instance]]:
+    """``count`` app instances under real gunicorn (gunicorn.conf.py, configured by ``env``), each logging to
+    ``directory``/gunicorn-PORT.log; every process is gone when the block is left, whatever happened in it."""
+    instances: list[Instance] = []
+    try:
+        for port in (free_port() for _ in range(count)):
+            log = directory / f"gunicorn-{port}.log"
+            with log.open("ab") as out:
+                process = subprocess.Popen(
+                    [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                     "app:create_app()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+            instances.append(Instance(f"http://127.0.0.1:{port}", process, log))
+        for instance in instances:
+            wait_http(instance.base + "/healthz", timeout=60, proc=instance.process)
+        yield instances
+    finally:
+        for instance in instances:
+            if instance.process.poll() is None:
+                instance.process.send_signal(signal.SIGTERM)  # the master stops its workers
+        for instance in instances:
+            try:
+                instance.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                instance.kill()  # its master still runs, so the group is still theirs
+
+
+def server_logs(directory: Path) -> str:
+    """The tail of the gunicorn logs in ``directory``, for assertion messages."""
+    return "\n".join(p.read_text()[-3000:] for p in sorted(directory.glob("gunicorn-*.log")))

@@ -14,33 +14,20 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
-import sqlalchemy as sa
-
 from tests.audit.helpers import (
     PYTHON,
     ROOT,
+    assert_chain,
     attempt,
-    free_port,
+    create_api_key,
+    entry_count,
+    gunicorn_instances,
+    issued_scan,
     run_flask,
-    stop_servers,
+    server_logs,
     subprocess_env,
     wait_http,
 )
-
-
-def entry_count(app) -> tuple[int, int, int]:
-    from web import db
-
-    with db.get_engine(app).connect() as conn:
-        return tuple(conn.execute(sa.text(
-            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM log_entries")).one())
-
-
-def assert_chain(app, n: int) -> None:
-    assert entry_count(app) == (n, n, n)
-    result = run_flask(app, "audit", "verify")
-    assert result.exit_code == 0, result.output
-    assert f"{n} entries verified" in result.output
 
 
 def test_threads(app):
@@ -131,30 +118,13 @@ def gunicorn(database_url: str, tmp_path, count: int) -> Iterator[list[tuple[str
     """``count`` real gunicorn instances (one worker each) on one database; yields (base URL, master)."""
     env = subprocess_env(database_url, tmp_path, CERTVERIFY_RATELIMIT_ENABLED="false", CERTVERIFY_WORKERS="1",
                          CERTVERIFY_LOG_LEVEL="warning")
-    ports = [free_port() for _ in range(count)]
-    logs = [open(tmp_path / f"gunicorn-{port}.log", "w") for port in ports]  # closed below
-    servers = [subprocess.Popen([PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
-                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
-               for port, log in zip(ports, logs, strict=True)]
-    try:
-        for port, server in zip(ports, servers, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/healthz", proc=server, accept_error=True)
-        yield [(f"http://127.0.0.1:{port}", server) for port, server in zip(ports, servers, strict=True)]
-    finally:
-        stop_servers(servers)
-        for log in logs:
-            log.close()
-
-
-def server_logs(tmp_path) -> str:
-    """The tail of the gunicorn logs, for assertion messages."""
-    return "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("gunicorn-*.log")))
+    with gunicorn_instances(env, tmp_path, count) as instances:
+        yield [(instance.base, instance.process) for instance in instances]
 
 
 def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
     """Two real gunicorn instances on one database: one entry per API request, one chain."""
-    token = run_flask(app, "api-keys", "create", "load-bank").output.strip().splitlines()[-1]
+    token = create_api_key(app, "load-bank")
     with gunicorn(database_url, tmp_path, 2) as servers:
         urls = [f"{base}/api/v1/verifications?image=none" for base, _ in servers]
         with ThreadPoolExecutor(8) as pool:
@@ -166,13 +136,8 @@ def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
 def test_gunicorn_worker_killed_mid_request_leaves_a_valid_chain(app, database_url, tmp_path):
     """SIGKILL the worker while it verifies real scans: the chain stays valid, every answered request is
     logged, and the restarted worker goes on appending to the same chain."""
-    import verify
-    from tests.audit.helpers import key_ring
-    from verify.keys import KeyRing
-
-    ring = KeyRing.load(key_ring(tmp_path))
-    scan = verify.encode_image(verify.issue(ring, serial="KILL-0001").back, fmt="jpeg", quality=90)
-    token = run_flask(app, "api-keys", "create", "kill-bank").output.strip().splitlines()[-1]
+    scan = issued_scan(tmp_path, "KILL-0001")
+    token = create_api_key(app, "kill-bank")
     with gunicorn(database_url, tmp_path, 1) as [(base, master)]:
         url = f"{base}/api/v1/verifications?image=none"
         assert _post(url, token, scan) == 200, server_logs(tmp_path)

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import http.cookiejar
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
-from tests.audit.helpers import (
-    PYTHON,
-    ROOT,
-    create_user,
-    csrf_from,
-    free_port,
-    need,
-    stop_servers,
-    subprocess_env,
-    wait_http,
-)
+from tests.audit.helpers import create_user, csrf_from, gunicorn_instances, need, subprocess_env
 
 
 class Browser:
@@ -47,20 +36,11 @@ def test_sign_in_limit_is_shared_through_redis(app, database_url, tmp_path):
     env = subprocess_env(database_url, tmp_path, RATELIMIT_STORAGE_URI=redis_url,
                          CERTVERIFY_RATELIMIT_SIGNIN="6 per minute", CERTVERIFY_WORKERS="1",
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex)
-    ports = [free_port(), free_port()]
-    servers = [subprocess.Popen([PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
-                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for port in ports]
-    try:
-        for port, server in zip(ports, servers, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/audit/sign-in", proc=server)
-        a, b = (Browser(f"http://127.0.0.1:{port}") for port in ports)
+    with gunicorn_instances(env, tmp_path, 2) as instances:
+        a, b = (Browser(instance.base) for instance in instances)
         # Each name stays below its own lockout (kept in the database): only the per-address limit counts here.
         statuses = [a.sign_in(f"guess{i}", "wrong password!") for i in range(3)]
         statuses += [b.sign_in(f"guess{i}", "wrong password!") for i in range(3, 6)]
         assert statuses == [200] * 6  # six attempts in all: the limit is reached across both instances
         assert b.sign_in("alice", "wrong password!") == 429
         assert a.sign_in("alice", "wrong password!") == 429
-    finally:
-        stop_servers(servers)

@@ -8,7 +8,6 @@ of each request, so the test also proves that both workers took part.
 from __future__ import annotations
 
 import http.cookiejar
-import json
 import os
 import stat
 import subprocess
@@ -24,15 +23,13 @@ from tests.audit.helpers import (
     PASSWORD,
     PYTHON,
     ROOT,
+    create_api_key,
     create_user,
     csrf_from,
-    free_port,
+    gunicorn_instances,
     make_app,
     migrate,
-    run_flask,
-    stop_servers,
     subprocess_env,
-    wait_http,
 )
 
 API = "/api/v1/verifications"
@@ -62,27 +59,12 @@ def _sign_in(base: str, name: str, password: str) -> int:
         return exc.code
 
 
-class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-                 "app:create_app()"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        wait_http(self.base + "/healthz", timeout=60, proc=self.process)
-
-
 def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
     url = f"sqlite:///{tmp_path / 'log.db'}"
     migrate(url, tmp_path)
     app = make_app(url, tmp_path)
     create_user(app, "alice")
-    created = run_flask(app, "api-keys", "create", "bank-a")
-    assert created.exit_code == 0, created.output
-    key = created.output.strip().splitlines()[-1]
+    key = create_api_key(app, "bank-a")
     from web import db
 
     db.get_engine(app).dispose()
@@ -93,18 +75,14 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
                          # The default storage in this checkout's instance folder; a fresh prefix per run.
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex)
     env.pop("RATELIMIT_STORAGE_URI", None)
-    log = tmp_path / "gunicorn.log"
-    server = Server(env, log)
-    try:
+    with gunicorn_instances(env, tmp_path, 1) as [server]:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "image/png"}
         statuses: list[int] = []
         pids: set[str] = set()
         with ThreadPoolExecutor(12) as pool:
             for _burst in range(20):  # concurrent bursts until both workers have answered API calls
                 statuses += pool.map(lambda _: _post(server.base + API, b"not an image", headers), range(24))
-                pids = {entry["pid"] for entry in map(json.loads, (line for line in log.read_text().splitlines()
-                                                                    if line.startswith("{")))
-                        if entry.get("route") == API}
+                pids = {entry["pid"] for entry in server.requests() if entry.get("route") == API}
                 if len(pids) == 2:
                     break
         assert len(pids) == 2, pids
@@ -121,15 +99,10 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
         for side in (Path(f"{storage}-wal"), Path(f"{storage}-shm")):
             if side.exists():
                 assert stat.S_IMODE(os.stat(side).st_mode) == 0o600, side
-    finally:
-        stop_servers([server.process])
 
-    server = Server(env, log)  # a restart (or workers recycled) forgets nothing
-    try:
+    with gunicorn_instances(env, tmp_path, 1) as [server]:  # a restart (or workers recycled) forgets nothing
         assert _post(server.base + API, b"not an image", headers) == 429
         assert _sign_in(server.base, "alice", PASSWORD) == 429
-    finally:
-        stop_servers([server.process])
 
 
 # --- the storage on its own, through the `limits` strategies flask-limiter uses -------------------------------

@@ -9,13 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port
+from tests.support import free_port, http_request
 from tests.web.helpers import ROOT, SECRET
 
 BIN = Path(sys.executable).parent
@@ -38,13 +36,7 @@ class LiveServer:
 
     def request(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None,
                 method: str | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
-        req = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, dict(error.headers), error.read()
+        return http_request(self.url + path, data, headers, method, timeout)
 
     def json(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], dict]:
         status, headers, body = self.request(path, **kwargs)
