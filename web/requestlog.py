@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from web import metrics
 from web.security import request_id
 
 LOGGER_NAME = "certverify.requests"
@@ -53,8 +54,10 @@ def emit(**fields: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """The operator's two views of the traffic: a line per request here, and the counts at /metrics."""
     app.before_request(_start)
     app.after_request(_finish)
+    metrics.init_app(app)
 
 
 def _start() -> None:
