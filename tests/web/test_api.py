@@ -12,7 +12,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
-from tests.web.helpers import SERIAL, create_key, log_entries, multipart
+from tests.web.helpers import METRICS_TOKEN, SERIAL, create_key, log_entries, metric, metric_samples, multipart, upload
 from web.api import OPENAPI_PATH
 from web.problems import all_codes, status_for
 
@@ -32,6 +32,13 @@ def check_schema(spec: dict, name: str, instance: dict) -> None:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def scrape(client) -> dict:
+    """The app's /metrics, read as samples."""
+    response = client.get("/metrics", headers=auth(METRICS_TOKEN))
+    assert response.status_code == 200
+    return metric_samples(response.get_data(as_text=True))
 
 
 def test_openapi_document_is_valid_and_served(client, spec):
@@ -362,23 +369,53 @@ def test_a_stamped_back_is_verified_naming_the_fields_the_stamp_covers(client, a
     assert verify.content.ACCUSE > body["content"]["darker"]
 
 
-def test_the_log_takes_every_admitted_attempt_and_no_refusal_at_the_door(app_factory, sample):
+def test_the_log_takes_every_admitted_attempt_and_no_refusal_at_the_door(app_factory, sample, capsys):
     """The rule docs/auditlog.md states: an attempt from an admitted client is logged whatever its outcome (here an
     empty body, and a form with no scan field); a request refused before it is admitted (no key, over the rate
-    limit, too large to read, a form without its CSRF token) is not, so nobody without a key or over the limit can
-    grow the log."""
-    app = app_factory(RATELIMIT_API="3 per minute", MAX_REQUEST_BYTES=100_000)
+    limit, too large to read, a malformed request, a form without its CSRF token) is not, so nobody without a key or
+    over the limit can grow the log. Each refusal is still seen by the operator: a request log line with its status
+    and code, and a count in ``certverify_refusals_total`` by reason and channel."""
+    app = app_factory(RATELIMIT_API="4 per minute", RATELIMIT_PUBLIC="1 per minute", MAX_REQUEST_BYTES=100_000,
+                      METRICS_TOKEN=METRICS_TOKEN)
     client = app.test_client()
     key = create_key(app.test_cli_runner(), "bank-a")
+    before = scrape(client)
+    capsys.readouterr()
     admitted = [client.post(URL, data=b"", headers=auth(key)),
                 client.post(URL, **multipart({"other": (b"x", "x.png")}), headers=auth(key))]
     assert [r.json["code"] for r in admitted] == ["empty_upload", "empty_upload"]
     answers = [
         client.post(URL, data=b"\x89PNG", headers={"Authorization": "Bearer not-a-key"}),
         client.post(URL, data=sample.back_jpeg, headers=auth(key)),
-        client.post(URL, data=b"", headers=auth(key)),  # the third of the minute: admitted, logged
+        client.post(URL + "?image=gif", data=b"", headers=auth(key)),
+        client.post(URL, data=b"", headers=auth(key)),  # the fourth of the minute (the malformed one counts): logged
         client.post(URL, data=b"", headers=auth(key)),
         client.post("/verify", **multipart({"scan": (b"\x89PNG", "back.png")})),
+        upload(client, b""),  # the upload page's one of the minute: admitted, logged
+        upload(client, b""),
     ]
-    assert [r.status_code for r in answers] == [401, 413, 400, 429, 400]
-    assert [e["error_code"] for e in log_entries(app)] == ["empty_upload"] * 3
+    codes = [(r.status_code, r.json["code"] if r.is_json else None) for r in answers]
+    assert codes == [(401, "unauthorized"), (413, "request_too_large"), (400, "bad_request"), (400, "empty_upload"),
+                     (429, "rate_limited"), (400, None), (400, None), (429, None)]
+    assert [e["error_code"] for e in log_entries(app)] == ["empty_upload"] * 4
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    by_id = {line["request_id"]: line for line in lines}
+    logged = [(by_id[r.headers["X-Request-ID"]]["status"], by_id[r.headers["X-Request-ID"]]["code"])
+              for r in answers]
+    assert logged == [(401, "unauthorized"), (413, "request_too_large"), (400, "bad_request"), (400, "empty_upload"),
+                      (429, "rate_limited"), (400, "csrf_failed"), (400, "empty_upload"), (429, "rate_limited")]
+
+    after = scrape(client)
+    refusals = {(reason, channel): metric(after, "certverify_refusals_total", reason=reason, channel=channel)
+                - metric(before, "certverify_refusals_total", reason=reason, channel=channel)
+                for reason in ("unauthorized", "request_too_large", "bad_request", "rate_limited", "csrf_failed")
+                for channel in ("api", "web")}
+    assert {k: v for k, v in refusals.items() if v} == {
+        ("unauthorized", "api"): 1, ("request_too_large", "api"): 1, ("bad_request", "api"): 1,
+        ("rate_limited", "api"): 1, ("csrf_failed", "web"): 1, ("rate_limited", "web"): 1}
+    counted = {channel: metric(after, "certverify_verifications_total", channel=channel, outcome="failed",
+                               code="empty_upload")
+               - metric(before, "certverify_verifications_total", channel=channel, outcome="failed",
+                        code="empty_upload") for channel in ("api", "web")}
+    assert counted == {"api": 3, "web": 1}  # the admitted attempts: exactly the log's entries
