@@ -175,13 +175,21 @@ def test_request_larger_than_limit_is_413_problem(app_factory, sample, spec):
     assert response.json["code"] == "request_too_large"
 
 
+def overloads(client, reason: str) -> float:
+    """``certverify_overloaded_total`` of ``reason`` and the overloaded verifications, summed."""
+    samples = scrape(client)
+    return (metric(samples, "certverify_overloaded_total", reason=reason)
+            + metric(samples, "certverify_verifications_total", channel="api", outcome="failed", code="overloaded"))
+
+
 def test_overloaded_answers_503_with_retry_after(app_factory, sample, spec):
     from web import service
 
-    app = app_factory(VERIFY_QUEUE_MAX=0)
+    app = app_factory(VERIFY_QUEUE_MAX=0, METRICS_TOKEN=METRICS_TOKEN)
     key = create_key(app.test_cli_runner(), "bank-a")
     with app.app_context():
         admission = service.state().admission
+    before = overloads(app.test_client(), "queue_full")
     assert admission._free.acquire(blocking=False)  # a verification is running
     try:
         response = app.test_client().post(URL, data=sample.back_jpeg, headers=auth(key))
@@ -191,7 +199,8 @@ def test_overloaded_answers_503_with_retry_after(app_factory, sample, spec):
     check_schema(spec, "Problem", response.json)
     assert response.json["code"] == "overloaded"
     assert int(response.headers["Retry-After"]) >= 1
-    assert [e["error_code"] for e in log_entries(app)] == ["overloaded"]
+    assert [e["error_code"] for e in log_entries(app)] == ["overloaded"]  # admitted: an entry
+    assert overloads(app.test_client(), "queue_full") == before + 2  # by its reason, and as a verification
 
 
 def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
@@ -199,10 +208,11 @@ def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
 
     from web import service
 
-    app = app_factory(VERIFY_QUEUE_MAX=2, VERIFY_QUEUE_TIMEOUT=0.3)
+    app = app_factory(VERIFY_QUEUE_MAX=2, VERIFY_QUEUE_TIMEOUT=0.3, METRICS_TOKEN=METRICS_TOKEN)
     key = create_key(app.test_cli_runner(), "bank-a")
     with app.app_context():
         admission = service.state().admission
+    before = overloads(app.test_client(), "queue_timeout")
     assert admission._free.acquire(blocking=False)
     try:
         start = time.monotonic()
@@ -212,6 +222,8 @@ def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
         admission._free.release()
     assert response.status_code == 503 and response.json["code"] == "overloaded"
     assert 0.3 <= waited < 1.5
+    assert overloads(app.test_client(), "queue_timeout") == before + 2
+    assert metric(scrape(app.test_client()), "certverify_verifications_waiting") == 0
 
 
 def test_missing_key_ring_is_503_configuration(app_factory, tmp_path, spec):

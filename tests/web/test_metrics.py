@@ -1,6 +1,6 @@
 """/metrics in one process (the Flask development server's shape): hidden without the token, and what a
-verification, an overload and a log append add to it. gunicorn's workers summed: test_metrics_gunicorn.py; the
-refusals, beside the log's rule: test_api.py."""
+verification and a log append add to it. gunicorn's workers summed: test_metrics_gunicorn.py; the refusals (beside
+the log's rule) and the overload answers: test_api.py."""
 
 from __future__ import annotations
 
@@ -81,34 +81,6 @@ def test_verifications_are_counted_with_their_stages_queue_wait_and_log_append(m
     assert delta(before, after, "certverify_verification_seconds_sum") > 0
     assert delta(before, after, "certverify_log_append_seconds_count") == len(log_entries(metered)) == 3
     assert metric(after, "certverify_verifications_running") == metric(after, "certverify_verifications_waiting") == 0
-
-
-def test_overload_answers_are_counted_by_reason(app_factory, sample):
-    """A full queue and a wait past VERIFY_QUEUE_TIMEOUT: each a 503 overloaded, counted by its reason, and (being
-    admitted attempts) in the log and in the verification counts."""
-    from web import service
-
-    full = app_factory(METRICS_TOKEN=METRICS_TOKEN, VERIFY_QUEUE_MAX=0)
-    waiting = app_factory(METRICS_TOKEN=METRICS_TOKEN, VERIFY_QUEUE_MAX=1, VERIFY_QUEUE_TIMEOUT=0.2)
-    before = scrape(full.test_client())
-    for app in (full, waiting):
-        key = create_key(app.test_cli_runner(), "bank-a")
-        with app.app_context():
-            admission = service.state().admission
-        assert admission._free.acquire(blocking=False)  # a verification is running
-        try:
-            response = app.test_client().post(URL, data=sample.back_jpeg, headers=bearer(key))
-        finally:
-            admission._free.release()
-        assert response.status_code == 503 and response.json["code"] == "overloaded"
-        assert [e["error_code"] for e in log_entries(app)] == ["overloaded"]
-    after = scrape(full.test_client())
-    assert delta(before, after, "certverify_overloaded_total", reason="queue_full") == 1
-    assert delta(before, after, "certverify_overloaded_total", reason="queue_timeout") == 1
-    assert delta(before, after, "certverify_verifications_total", channel="api", outcome="failed",
-                 code="overloaded") == 2
-    assert delta(before, after, "certverify_queue_wait_seconds_count") == 0  # neither got a slot
-    assert metric(after, "certverify_verifications_waiting") == 0
 
 
 def test_a_log_that_cannot_take_the_entry_is_counted_as_an_append_failure(metered, sample):
