@@ -7,7 +7,11 @@ instead of piling up unseen in the kernel's queue. Run: ``gunicorn --config guni
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import shutil
+import tempfile
 
 from web.config import value
 
@@ -41,12 +45,49 @@ errorlog = "-"
 # The heartbeat file on a RAM disk where there is one (containers often have a slow or small /tmp).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
+# Metrics (web/metrics.py): every worker keeps its counts in files of one folder, which /metrics sums
+# (prometheus_client's multiprocess mode). The variable is set here, as the master reads this file and before it
+# imports the worker class (which imports prometheus_client, which decides its mode on import), so that every
+# process agrees; unset, each master gets a folder of its own on the RAM disk, removed when it exits. The folder is
+# emptied when the master starts (on_starting), and child_exit forgets the live gauges of a worker that ended. A
+# folder named like one a master made for itself (inherited by a re-executed master, USR2) is not taken over.
+METRICS_BASE = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+OWN_METRICS_DIR = os.path.join(METRICS_BASE, f"certverify-metrics-{os.getpid()}")
+metrics_dir = value("PROMETHEUS_MULTIPROC_DIR") or OWN_METRICS_DIR
+if re.fullmatch(re.escape(os.path.join(METRICS_BASE, "certverify-metrics-")) + r"\d+", metrics_dir):
+    metrics_dir = OWN_METRICS_DIR
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+os.makedirs(metrics_dir, mode=0o700, exist_ok=True)
+
+
+def on_starting(server) -> None:  # noqa: ANN001 (gunicorn's hook signature)
+    """Start the metrics from zero: counts left by an earlier run of this folder would be summed with the new ones."""
+    for path in glob.glob(os.path.join(metrics_dir, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001 (gunicorn's hook signature)
+    """A worker ended (replaced, killed or crashed): its counts stay in the sums, its live gauges leave them."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+
+def on_exit(server) -> None:  # noqa: ANN001 (gunicorn's hook signature)
+    """Remove the metrics folder this master made for itself (never one the operator named)."""
+    if metrics_dir == OWN_METRICS_DIR:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
 
 def post_fork(server, worker) -> None:  # noqa: ANN001 (gunicorn's hook signature)
-    """One OpenCV thread per worker: the workers already fill the cores, extra threads only contend."""
+    """One OpenCV thread per worker: the workers already fill the cores, extra threads only contend. The worker
+    counts itself in ``certverify_workers``."""
     import cv2
 
+    from web import metrics
+
     cv2.setNumThreads(1)
+    metrics.WORKERS.set(1)
 
 
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001 (gunicorn's hook signature)

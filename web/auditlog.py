@@ -30,7 +30,7 @@ from flask.cli import AppGroup
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError
 
-from web import db
+from web import db, metrics
 from web.auditquery import LogFilter, iter_entries, parse_when
 from web.models import ChainHead, Checkpoint, LogEntry
 
@@ -230,16 +230,27 @@ def append(engine: Engine, values: dict[str, Any]) -> int:
 
 
 def record(entry: AttemptRecord) -> int:
-    """Append ``entry`` to the log and return its sequence number; raises :class:`LogUnavailable` on failure."""
+    """Append ``entry`` to the log and return its sequence number; raises :class:`LogUnavailable` on failure.
+
+    The append's time (retries included), its retries and its failures are counted in the metrics."""
     values = _row_values(entry)
-    engine = db.get_engine()
-    for attempt in range(3):
-        try:
-            return append(engine, values)
-        except OperationalError as exc:  # a lock wait that outlived the busy timeout, or a dropped connection
-            if attempt == 2:
-                raise LogUnavailable(str(exc.orig)) from exc
-            time.sleep(0.05 * (attempt + 1))
+    started = time.perf_counter()
+    try:
+        engine = db.get_engine()
+        for attempt in range(3):
+            try:
+                seq = append(engine, values)
+            except OperationalError as exc:  # a lock wait that outlived the busy timeout, or a dropped connection
+                if attempt == 2:
+                    raise LogUnavailable(str(exc.orig)) from exc
+                metrics.LOG_APPEND_RETRIES.inc()
+                time.sleep(0.05 * (attempt + 1))
+            else:
+                metrics.LOG_APPEND_SECONDS.observe(time.perf_counter() - started)
+                return seq
+    except Exception:
+        metrics.LOG_APPEND_FAILURES.inc()
+        raise
     raise AssertionError("unreachable")
 
 

@@ -35,6 +35,7 @@ class Setting:
 
 
 MiB = 1024 * 1024
+MIN_METRICS_TOKEN = 32
 
 SETTINGS: tuple[Setting, ...] = (
     # --- deployment --------------------------------------------------------------------------------------------
@@ -117,6 +118,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_FLAG_CACHE_SECONDS", 60,
             "How long the console reuses the flags it found (finding them reads every entry of the window: "
             "about 1 s for 100,000 entries); the page says when they were computed."),
+    # --- metrics (web/metrics.py, docs/operations.md) ------------------------------------------------------------
+    Setting("METRICS_TOKEN", None,
+            "Bearer token a scraper sends to read /metrics (`Authorization: Bearer ...`), at least 32 characters; "
+            "empty turns /metrics off. Without it, or with another, /metrics answers 404."),
+    Setting("PROMETHEUS_MULTIPROC_DIR", None,
+            "Folder where gunicorn's workers keep the metrics that /metrics sums, emptied when the master starts; "
+            "one per gunicorn master. Empty: a folder of the master's own on /dev/shm (else the temporary folder), "
+            "removed when it exits. Unset outside gunicorn (one process serves its own).",
+            env="PROMETHEUS_MULTIPROC_DIR"),
     # --- languages ---------------------------------------------------------------------------------------------
     Setting("BABEL_DEFAULT_LOCALE", "ja", "Language when neither the switch nor Accept-Language chooses one."),
     # --- gunicorn (read by gunicorn.conf.py) -------------------------------------------------------------------
@@ -224,6 +234,13 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     if isinstance(secure, str):
         secure = is_production(app) if secure.strip().lower() in ("", "auto") else _parse(secure, False)
     app.config["SESSION_COOKIE_SECURE"] = bool(secure)
+
+    token = app.config.get("METRICS_TOKEN")
+    if token and len(str(token)) < MIN_METRICS_TOKEN:
+        raise ConfigurationError(
+            f"METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN} characters: a scraper's token must not be guessable "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one), or leave it empty to turn "
+            "/metrics off.")
 
     if not app.config.get("SECRET_KEY"):
         if is_production(app):

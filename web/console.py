@@ -38,7 +38,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
-from web import apikeys, auditlog, auditquery, db, users
+from web import apikeys, auditlog, auditquery, db, metrics, users
 from web.chart import daily_chart
 from web.i18n import JST
 from web.models import ConsoleSession, LogEntry, User
@@ -144,6 +144,7 @@ def sign_in() -> Any:
             error = _("Too many failed sign-ins to this account from your network. Try again in %(minutes)d "
                       "minute(s), or ask an admin to set a new password.", minutes=-(-wait // 60))
             status, headers = 429, {"Retry-After": str(wait)}
+            metrics.refused("signin_locked", request.path)
         else:
             user = users.authenticate(dbs, name, request.form.get("password", ""))
             if user is not None:

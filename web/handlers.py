@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from verify.errors import VerifyError
+from web import metrics
 from web.auditlog import LogUnavailable
 from web.problems import WebError
 
@@ -32,9 +33,14 @@ def wants_json() -> bool:
 
 
 def respond(error: VerifyError | WebError) -> Response:
+    """The answer to a failure raised while handling the request; a refusal before admission is also counted
+    (``certverify_refusals_total``) and every code is named in the request's log line."""
     from web.api import problem_response
     from web.public import error_response
 
+    g.error_code = error.code
+    if error.code in metrics.REFUSALS:
+        metrics.refused(error.code, request.path)
     return problem_response(error) if wants_json() else error_response(error)
 
 

@@ -1,11 +1,11 @@
 """Structured request logs: one JSON line per answered request on stdout, for any log shipper to take.
 
 A line holds the time (UTC), the worker's process id, the request id, the method, the route (the URL rule that matched,
-never the path's values or the query string, which may carry what must never be logged), the status and the milliseconds
-the app took; for a verification also its channel, outcome, error code, the pipeline's stage times and the client as the
-verification log names it (a keyed hash of the address, or the API key's name). Never keys, images, certificate text or
-addresses. It replaces gunicorn's access log (off in gunicorn.conf.py); the worker writes the same line for the requests
-it answers itself (``web/worker.py``: a request whose body never arrived).
+never the path's values or the query string, which may carry what must never be logged), the status, the error code of a
+refusal or failure and the milliseconds the app took; for a verification also its channel, outcome, the pipeline's stage
+times and the client as the verification log names it (a keyed hash of the address, or the API key's name). Never keys,
+images, certificate text or addresses. It replaces gunicorn's access log (off in gunicorn.conf.py); the worker writes
+the same line for the requests it answers itself (``web/worker.py``: a request whose body never arrived).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from web import metrics
 from web.security import request_id
 
 LOGGER_NAME = "certverify.requests"
@@ -29,7 +30,7 @@ class _Stdout(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is when a line is written (a test's capture, a redirected stream)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stdout)
+        self.stream = sys.stdout  # not setStream: it flushes the stream before, which may be closed by now
         super().emit(record)
 
 
@@ -53,8 +54,10 @@ def emit(**fields: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """The operator's two views of the traffic: a line per request here, and the counts at /metrics."""
     app.before_request(_start)
     app.after_request(_finish)
+    metrics.init_app(app)
 
 
 def _start() -> None:
@@ -68,11 +71,12 @@ def _finish(response: Response) -> Response:
         "route": request.url_rule.rule if request.url_rule is not None else None,
         "status": response.status_code,
         "ms": round((time.perf_counter() - started) * 1000, 1) if started is not None else None,
+        "code": g.get("error_code"),  # a refusal's or another failure's code (web/handlers.py)
     }
     verification = g.get("verification")
     if verification is not None:
         fields.update(channel=verification.channel, outcome=verification.outcome,
-                      code=verification.error.code if verification.error is not None else None,
+                      code=verification.error.code if verification.error is not None else fields["code"],
                       client=g.get("verification_client"),
                       stages_ms={k: round(v, 1) for k, v in verification.timings_ms.items()})
     emit(**fields)

@@ -22,7 +22,7 @@ from flask import Flask, current_app, g
 
 import verify
 from verify.errors import ConfigurationError, VerifyError
-from web import auditlog
+from web import auditlog, metrics
 from web.problems import WebError
 from web.security import request_id
 
@@ -86,24 +86,33 @@ class Admission:
         if not self._free.acquire(blocking=False):
             with self._lock:
                 if self.waiting >= self.queue_max:
+                    metrics.OVERLOADED.labels("queue_full").inc()
                     raise WebError("overloaded", retry_after=self.retry_after())
                 self.waiting += 1
+            metrics.WAITING.inc()
             try:
                 got = self._free.acquire(timeout=self.timeout)
             finally:
+                metrics.WAITING.dec()
                 with self._lock:
                     self.waiting -= 1
             if not got:
+                metrics.OVERLOADED.labels("queue_timeout").inc()
                 raise WebError("overloaded", retry_after=self.retry_after())
         began = time.monotonic()
+        metrics.QUEUE_WAIT_SECONDS.observe(began - start)
         with self._lock:
             self.running += 1
+        metrics.RUNNING.inc()
         try:
             yield began - start
         finally:
+            held = time.monotonic() - began
+            metrics.VERIFICATION_SECONDS.observe(held)
+            metrics.RUNNING.dec()
             with self._lock:
                 self.running -= 1
-                self.mean_s = 0.8 * self.mean_s + 0.2 * (time.monotonic() - began)
+                self.mean_s = 0.8 * self.mean_s + 0.2 * held
             self._free.release()
 
 
@@ -173,9 +182,13 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
         result.processing_ms = (time.perf_counter() - started) * 1000.0
     except Exception:
         result.processing_ms = (time.perf_counter() - started) * 1000.0
+        metrics.observe_stages(result)
         auditlog.record(_entry(result, data, client, error_code="internal"))
+        metrics.count_verification(result, code="internal")
         raise
+    metrics.observe_stages(result)
     auditlog.record(_entry(result, data, client))
+    metrics.count_verification(result)  # after the entry: the count and the log agree
     return result
 
 

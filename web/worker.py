@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from web import requestlog
+from web import metrics, requestlog
 
 ACCEPT_DEFERRAL_S = 0.03
 READ_SIZE = 65536
@@ -54,6 +54,13 @@ def _timeout_answer() -> bytes:
                        "code": error.code, "detail": error.message("en")}).encode()
     return (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
             b"Cache-Control: no-store\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def _request_path(buf: bytearray) -> str | None:
+    """The path of a request line that arrived whole (``POST /api/v1/verifications HTTP/1.1``), else None."""
+    line_end = buf.find(b"\r\n")
+    parts = bytes(buf[:line_end]).split(b" ") if line_end > 0 else []
+    return parts[1].decode("latin-1") if len(parts) == 3 else None
 
 
 @dataclass(eq=False)
@@ -328,8 +335,10 @@ class VerifyingWorker(ThreadWorker):
             idle = now > state.idle_deadline and state not in self.waiting_budget  # paused by us: not idle
             if late_header or late_body or idle:
                 self._drop(state, self.timeout_answer)
-                # the app never saw it: its request log line is written here (no route or id was read)
+                # the app never saw it: its request log line is written and its refusal counted here (no route or
+                # id was read)
                 requestlog.emit(status=408, code="request_timeout", waiting_for="header" if late_header else "body")
+                metrics.refused("request_timeout", _request_path(state.buf))
 
     # --- the timeout of running requests ---------------------------------------------------------------------
 

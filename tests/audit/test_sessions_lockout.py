@@ -223,12 +223,22 @@ def test_a_stranger_cannot_lock_the_owner_out(app):
     assert sign_in(owner, "alice", PASSWORD).status_code == 302
 
 
+def _lockouts() -> float:
+    """Locked sign-ins counted in this process's metrics (``certverify_refusals_total``)."""
+    from web import metrics
+
+    return metrics.REGISTRY.get_sample_value("certverify_refusals_total",
+                                             {"reason": "signin_locked", "channel": "console"}) or 0.0
+
+
 def test_the_owner_is_locked_only_on_the_source_that_failed(app):
     create_user(app)
     office = _browser(app, "198.51.100.7")
     for _ in range(5):
         assert sign_in(office, "alice", "wrong password!").status_code == 200
+    before = _lockouts()
     assert sign_in(office, "alice", PASSWORD).status_code == 429
+    assert _lockouts() == before + 1  # seen by the operator, never a log entry (not a verification)
     assert sign_in(_browser(app, "198.51.100.8"), "alice", PASSWORD).status_code == 302
     # An IPv6 network counts as one source: another address of the same /64 is locked too.
     v6 = _browser(app, "2001:db8:1:2::10")

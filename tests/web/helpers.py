@@ -87,3 +87,19 @@ def log_entries(app) -> list[dict[str, Any]]:
 
     with db.get_engine(app).connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.select(LogEntry.__table__).order_by(LogEntry.seq))]
+
+
+METRICS_TOKEN = "metrics-token-for-the-site-suite-only-0123456789"
+
+
+def metric_samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """The samples of a /metrics answer by (name, labels), read with prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    """One sample's value; 0 when the series has not appeared yet (a counter never incremented)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

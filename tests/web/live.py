@@ -3,9 +3,11 @@ production (SECRET_KEY set, CERTVERIFY_ENV unset), on a temporary key ring and S
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -37,6 +39,12 @@ class LiveServer:
     def request(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None,
                 method: str | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
         return http_request(self.url + path, data, headers, method, timeout)
+
+    def log_size(self) -> int:
+        """Entries in the server's verification log (its SQLite file), read without starting a `flask` command."""
+        path = self.env["DATABASE_URL"].removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM log_entries").fetchone()[0]
 
     def json(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], dict]:
         status, headers, body = self.request(path, **kwargs)

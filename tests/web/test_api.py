@@ -12,7 +12,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
-from tests.web.helpers import SERIAL, create_key, log_entries, multipart
+from tests.web.helpers import METRICS_TOKEN, SERIAL, create_key, log_entries, metric, metric_samples, multipart, upload
 from web.api import OPENAPI_PATH
 from web.problems import all_codes, status_for
 
@@ -32,6 +32,13 @@ def check_schema(spec: dict, name: str, instance: dict) -> None:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def scrape(client) -> dict:
+    """The app's /metrics, read as samples."""
+    response = client.get("/metrics", headers=auth(METRICS_TOKEN))
+    assert response.status_code == 200
+    return metric_samples(response.get_data(as_text=True))
 
 
 def test_openapi_document_is_valid_and_served(client, spec):
@@ -168,13 +175,21 @@ def test_request_larger_than_limit_is_413_problem(app_factory, sample, spec):
     assert response.json["code"] == "request_too_large"
 
 
+def overloads(client, reason: str) -> float:
+    """``certverify_overloaded_total`` of ``reason`` and the overloaded verifications, summed."""
+    samples = scrape(client)
+    return (metric(samples, "certverify_overloaded_total", reason=reason)
+            + metric(samples, "certverify_verifications_total", channel="api", outcome="failed", code="overloaded"))
+
+
 def test_overloaded_answers_503_with_retry_after(app_factory, sample, spec):
     from web import service
 
-    app = app_factory(VERIFY_QUEUE_MAX=0)
+    app = app_factory(VERIFY_QUEUE_MAX=0, METRICS_TOKEN=METRICS_TOKEN)
     key = create_key(app.test_cli_runner(), "bank-a")
     with app.app_context():
         admission = service.state().admission
+    before = overloads(app.test_client(), "queue_full")
     assert admission._free.acquire(blocking=False)  # a verification is running
     try:
         response = app.test_client().post(URL, data=sample.back_jpeg, headers=auth(key))
@@ -184,7 +199,8 @@ def test_overloaded_answers_503_with_retry_after(app_factory, sample, spec):
     check_schema(spec, "Problem", response.json)
     assert response.json["code"] == "overloaded"
     assert int(response.headers["Retry-After"]) >= 1
-    assert [e["error_code"] for e in log_entries(app)] == ["overloaded"]
+    assert [e["error_code"] for e in log_entries(app)] == ["overloaded"]  # admitted: an entry
+    assert overloads(app.test_client(), "queue_full") == before + 2  # by its reason, and as a verification
 
 
 def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
@@ -192,10 +208,11 @@ def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
 
     from web import service
 
-    app = app_factory(VERIFY_QUEUE_MAX=2, VERIFY_QUEUE_TIMEOUT=0.3)
+    app = app_factory(VERIFY_QUEUE_MAX=2, VERIFY_QUEUE_TIMEOUT=0.3, METRICS_TOKEN=METRICS_TOKEN)
     key = create_key(app.test_cli_runner(), "bank-a")
     with app.app_context():
         admission = service.state().admission
+    before = overloads(app.test_client(), "queue_timeout")
     assert admission._free.acquire(blocking=False)
     try:
         start = time.monotonic()
@@ -205,6 +222,8 @@ def test_waiting_is_bounded_by_the_queue_timeout(app_factory, sample):
         admission._free.release()
     assert response.status_code == 503 and response.json["code"] == "overloaded"
     assert 0.3 <= waited < 1.5
+    assert overloads(app.test_client(), "queue_timeout") == before + 2
+    assert metric(scrape(app.test_client()), "certverify_verifications_waiting") == 0
 
 
 def test_missing_key_ring_is_503_configuration(app_factory, tmp_path, spec):
@@ -362,23 +381,53 @@ def test_a_stamped_back_is_verified_naming_the_fields_the_stamp_covers(client, a
     assert verify.content.ACCUSE > body["content"]["darker"]
 
 
-def test_the_log_takes_every_admitted_attempt_and_no_refusal_at_the_door(app_factory, sample):
+def test_the_log_takes_every_admitted_attempt_and_no_refusal_at_the_door(app_factory, sample, capsys):
     """The rule docs/auditlog.md states: an attempt from an admitted client is logged whatever its outcome (here an
     empty body, and a form with no scan field); a request refused before it is admitted (no key, over the rate
-    limit, too large to read, a form without its CSRF token) is not, so nobody without a key or over the limit can
-    grow the log."""
-    app = app_factory(RATELIMIT_API="3 per minute", MAX_REQUEST_BYTES=100_000)
+    limit, too large to read, a malformed request, a form without its CSRF token) is not, so nobody without a key or
+    over the limit can grow the log. Each refusal is still seen by the operator: a request log line with its status
+    and code, and a count in ``certverify_refusals_total`` by reason and channel."""
+    app = app_factory(RATELIMIT_API="4 per minute", RATELIMIT_PUBLIC="1 per minute", MAX_REQUEST_BYTES=100_000,
+                      METRICS_TOKEN=METRICS_TOKEN)
     client = app.test_client()
     key = create_key(app.test_cli_runner(), "bank-a")
+    before = scrape(client)
+    capsys.readouterr()
     admitted = [client.post(URL, data=b"", headers=auth(key)),
                 client.post(URL, **multipart({"other": (b"x", "x.png")}), headers=auth(key))]
     assert [r.json["code"] for r in admitted] == ["empty_upload", "empty_upload"]
     answers = [
         client.post(URL, data=b"\x89PNG", headers={"Authorization": "Bearer not-a-key"}),
         client.post(URL, data=sample.back_jpeg, headers=auth(key)),
-        client.post(URL, data=b"", headers=auth(key)),  # the third of the minute: admitted, logged
+        client.post(URL + "?image=gif", data=b"", headers=auth(key)),
+        client.post(URL, data=b"", headers=auth(key)),  # the fourth of the minute (the malformed one counts): logged
         client.post(URL, data=b"", headers=auth(key)),
         client.post("/verify", **multipart({"scan": (b"\x89PNG", "back.png")})),
+        upload(client, b""),  # the upload page's one of the minute: admitted, logged
+        upload(client, b""),
     ]
-    assert [r.status_code for r in answers] == [401, 413, 400, 429, 400]
-    assert [e["error_code"] for e in log_entries(app)] == ["empty_upload"] * 3
+    codes = [(r.status_code, r.json["code"] if r.is_json else None) for r in answers]
+    assert codes == [(401, "unauthorized"), (413, "request_too_large"), (400, "bad_request"), (400, "empty_upload"),
+                     (429, "rate_limited"), (400, None), (400, None), (429, None)]
+    assert [e["error_code"] for e in log_entries(app)] == ["empty_upload"] * 4
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    by_id = {line["request_id"]: line for line in lines}
+    logged = [(by_id[r.headers["X-Request-ID"]]["status"], by_id[r.headers["X-Request-ID"]]["code"])
+              for r in answers]
+    assert logged == [(401, "unauthorized"), (413, "request_too_large"), (400, "bad_request"), (400, "empty_upload"),
+                      (429, "rate_limited"), (400, "csrf_failed"), (400, "empty_upload"), (429, "rate_limited")]
+
+    after = scrape(client)
+    refusals = {(reason, channel): metric(after, "certverify_refusals_total", reason=reason, channel=channel)
+                - metric(before, "certverify_refusals_total", reason=reason, channel=channel)
+                for reason in ("unauthorized", "request_too_large", "bad_request", "rate_limited", "csrf_failed")
+                for channel in ("api", "web")}
+    assert {k: v for k, v in refusals.items() if v} == {
+        ("unauthorized", "api"): 1, ("request_too_large", "api"): 1, ("bad_request", "api"): 1,
+        ("rate_limited", "api"): 1, ("csrf_failed", "web"): 1, ("rate_limited", "web"): 1}
+    counted = {channel: metric(after, "certverify_verifications_total", channel=channel, outcome="failed",
+                               code="empty_upload")
+               - metric(before, "certverify_verifications_total", channel=channel, outcome="failed",
+                        code="empty_upload") for channel in ("api", "web")}
+    assert counted == {"api": 3, "web": 1}  # the admitted attempts: exactly the log's entries

@@ -16,14 +16,15 @@ import pytest
 
 from tests.support import free_port
 from tests.web import live
-from tests.web.helpers import ROOT
+from tests.web.helpers import METRICS_TOKEN, ROOT, metric, metric_samples
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, sample):
     """The site on gunicorn with 2 workers and short request deadlines."""
     srv = live.start(tmp_path_factory.mktemp("server-limits"), sample.keys_dir,
-                     CERTVERIFY_REQUEST_HEADER_TIMEOUT="4", CERTVERIFY_REQUEST_IDLE_TIMEOUT="4")
+                     CERTVERIFY_REQUEST_HEADER_TIMEOUT="4", CERTVERIFY_REQUEST_IDLE_TIMEOUT="4",
+                     CERTVERIFY_METRICS_TOKEN=METRICS_TOKEN)
     yield srv
     live.stop(srv)
 
@@ -58,6 +59,15 @@ def test_slow_clients_do_not_stall_the_site(server):
 
 
 def test_a_client_that_stops_sending_gets_408(server):
+    """Refused before the app saw it: a request log line and a count in the metrics, no entry in the verification
+    log (docs/auditlog.md)."""
+    def timeouts() -> float:
+        status, _, body = server.request("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert status == 200
+        return metric(metric_samples(body.decode()), "certverify_refusals_total", reason="request_timeout",
+                      channel="api")
+
+    before, entries = timeouts(), server.log_size()
     sock = open_slow(server.port, b"POST /api/v1/verifications HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
     sock.settimeout(40)
     with sock:
@@ -66,6 +76,8 @@ def test_a_client_that_stops_sending_gets_408(server):
     assert b"application/problem+json" in answer and b'"code": "request_timeout"' in answer
     time.sleep(0.5)
     assert any(line.get("status") == 408 and line.get("code") == "request_timeout" for line in json_lines(server))
+    assert timeouts() == before + 1
+    assert server.log_size() == entries
 
 
 def json_lines(server) -> list[dict]:
