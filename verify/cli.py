@@ -11,7 +11,7 @@ Exit codes, one per family of outcome, so that a script can branch without readi
   5  code or signature: the code or data strip unreadable, an unknown key, a bad signature
   6  altered or mismatch: the scrambled image does not belong to the code, or the front was altered
   7  scan again: this scan cannot support a verdict (folded, faded, a 1-bit scan); not an accusation
-  8  configuration: no key ring, an invalid key file, a key that cannot sign
+  8  configuration: no key ring, an invalid key file, a key that cannot sign, issuing without the `issue` extra
 
 The JSON's ``error.code`` says which member of a family it was.
 """

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import segno
 
 from . import spec
 from .errors import BadSignature, CodeUnreadable, UnsupportedVersion
@@ -120,5 +119,7 @@ def check_code(data: bytes, keyring: KeyRing) -> CodePayload:
 
 def qr_matrix(data: bytes) -> np.ndarray:
     """The QR symbol for ``data`` as a boolean module matrix (True = dark), without quiet zone."""
+    import segno  # issuing only (the `issue` extra): verifying reads codes with zxing-cpp
+
     qr = segno.make(data, mode="byte", error="m", boost_error=True, micro=False)
     return np.array([[bool(v) for v in row] for row in qr.matrix], dtype=bool)

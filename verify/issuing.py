@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import secrets
 import unicodedata
 from collections.abc import Mapping
@@ -10,19 +11,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
-import img2pdf
 import numpy as np
 
 from . import content, spec, strip
 from .code import CodePayload, sign_payload
 from .derive import BlockMap, strip_key
+from .errors import ConfigurationError
 from .keys import KeyRing
 from .model import CertificateFacts
 from .output import encode_image
 from .render import render_back
 from .scramble import scramble
 
-A4_POINTS = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
+# QR generation and the PDF: the `issue` extra, imported where they are used, so that verifying needs neither.
+ISSUING_MODULES = ("segno", "img2pdf")
 MAX_TEXT_BYTES = 1024  # of one bound field's text: a field, not a document (the strip holds 666 bytes in all)
 
 
@@ -38,8 +40,11 @@ class IssuedCertificate:
 
     def pdf_bytes(self) -> bytes:
         """An A4 PDF: the front, then the back, embedded losslessly."""
+        import img2pdf
+
+        a4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
         pages = [encode_image(self.front, "png"), encode_image(self.back, "png")]
-        return img2pdf.convert(pages, layout_fun=img2pdf.get_layout_fun(A4_POINTS))
+        return img2pdf.convert(pages, layout_fun=img2pdf.get_layout_fun(a4))
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write front.png, back.png and certificate.pdf into ``out_dir``."""
@@ -87,6 +92,14 @@ def new_serial(issued_on: dt.date) -> str:
 SAMPLE_ISSUER = "990001"  # the fictitious issuer code of the sample certificate
 
 
+def _check_issuing_modules() -> None:
+    """``ConfigurationError`` naming the extra when an installation for verifying only is asked to issue."""
+    missing = [name for name in ISSUING_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(f"issuing needs {' and '.join(missing)}, which this installation lacks: "
+                                 "pip install 'certverify[issue]'")
+
+
 def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = SAMPLE_ISSUER,
           key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
           regions: dict[str, tuple[int, int, int, int]] | None = None, texts: dict[str, str] | None = None,
@@ -103,6 +116,7 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     belongs to the paper, not to the certificate, and is made not to survive copying: it is not issued, and the
     restored front shows the certificate's content, as the checking site of the kiosk service does. The paper copy
     with the pattern is ``verify.paper.on_paper(cert)``."""
+    _check_issuing_modules()
     if version not in spec.VERSIONS:
         raise ValueError(f"format version {version} is not one of {spec.VERSIONS}")
     issued_on = issued_on or dt.date.today()

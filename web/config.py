@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import Flask
 
+from web import site_folder
+
 PREFIX = "CERTVERIFY"
 
 
@@ -165,7 +167,7 @@ TABLE: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # Names that are also fixed Flask / extension settings, not meant to be changed by deployment.
 FIXED: dict[str, Any] = {
     "LANGUAGES": ("ja", "en"),
-    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+    "BABEL_TRANSLATION_DIRECTORIES": str(site_folder("translations")),
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_STRATEGY": "moving-window",
     "WTF_CSRF_TIME_LIMIT": 3600,

@@ -20,7 +20,9 @@ from flask.cli import AppGroup
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+from web import site_folder
+
+MIGRATIONS_DIR = site_folder("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 _EXTENSION = "certverify_db"

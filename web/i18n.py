@@ -14,10 +14,12 @@ from pathlib import Path
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, force_locale
 
+from web import site_folder
+
 JST = dt.timezone(dt.timedelta(hours=9), "JST")  # the certificates' time zone (Japan keeps no daylight saving)
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+TRANSLATIONS = site_folder("translations")
 
 babel = Babel()
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ import verify
 from verify import spec
 from verify.errors import VerifyError
 from verify.model import MIN_DPI
-from web import auditlog, service
+from web import auditlog, service, site_folder
 from web.i18n import JST, current_lang, in_language, other_language
 from web.problems import WEB_ERRORS, WebError, all_codes, message_for, public_context, status_for
 from web.ratelimit import client_address, ip_key, limiter, public_limit
@@ -44,7 +44,7 @@ from web.security import RESERVED_QUERY_NAMES
 
 bp = Blueprint("public", __name__)
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = site_folder("static")
 
 # The document types a code carries, as a reader names them: the codes are ``verify.code.DOCUMENT_TYPES``'s.
 DOCUMENT_TYPES = {

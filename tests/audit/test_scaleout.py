@@ -190,7 +190,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_database: str)
 def test_compose_runs_the_same_proxy_and_instances():
     """compose.yaml mounts deploy/nginx.conf as the image's template and fills in exactly its names, with the app
     services; its instances are configured with the settings the instances here get."""
-    import yaml  # PyYAML, which the OpenAPI validator of the test extras brings
+    import yaml  # PyYAML, of the test extras
 
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     proxy = services["proxy"]
