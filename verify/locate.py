@@ -48,6 +48,7 @@ CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump ap
 SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
 GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's modules: under a module (5)
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
+GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
 INK_CONTRAST = 80  # levels under the paper from which a pixel is printed ink, for telling a blank page
@@ -430,12 +431,16 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
     paper's texture showing through the modules); modules printed pale, grey beside black (toner running low, an
     ink swapped for a lighter one), which a QR reader's own threshold takes for paper, and a pale finder pattern
-    hides the whole symbol: cut near the paper; then, with the three finder patterns redrawn where a symbol of
-    each size centred in the box has them."""
+    hides the whole symbol: cut near the paper; modules smeared into their neighbours by a doubled print or a
+    scanner's colour fringes (Augraphy's ColorShift), which an unsharp mask separates again; then, with the three
+    finder patterns redrawn where a symbol of each size centred in the box has them."""
     for side in GAP_CLOSE:
         opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
         if any((data := _decode_qr(img)) is not None for img in (opened, cv2.GaussianBlur(opened, (0, 0), 0.8))):
             return data
+    unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), GHOST_SIGMA * spec.QR_MODULE), -2.0, 0)
+    if (data := _decode_qr(unsharp)) is not None:
+        return data
     soft = cv2.GaussianBlur(region, (0, 0), 0.8)
     ink, paper = np.percentile(soft, (5, 95))
     cuts: list[np.ndarray] = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8)

@@ -375,6 +375,19 @@ def test_a_code_with_light_gaps_through_its_modules_is_read_once_repaired():
     assert data is not None and data[:2] == b"CV"
 
 
+def test_a_code_smeared_by_colour_fringes_is_read_once_repaired():
+    """tests/data/augraphy-code-ghosted.png: the QR box of a genuine back from Augraphy 8.2.6's default pipeline
+    (ColorShift: each colour plane blended with copies of itself moved 3 to 5 pixels, then blurred, as a doubled
+    print or a sheet feeder's colour fringes leave it; and VoronoiTessellation's paper), rectified at 1 pixel a unit
+    as ``read_code`` sees it. Every module bleeds into its neighbours and no QR reader finds the symbol (the page,
+    clean to the eye, was `code_unreadable`); an unsharp mask separates them and the code reads, as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-ghosted.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
+
+
 DATA = Path(__file__).parents[1] / "data"
 
 
