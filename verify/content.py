@@ -60,7 +60,7 @@ MID_TONES = (60, 200)  # levels of a middle grey on the restored front
 FLAT = 6.0  # levels per pixel below which the front is flat there (Sobel magnitude / 8)
 MIN_MID_TONES = 0.045  # share of the ink in flat middle greys below which the scan lost the print's tones
 # The blank paper beside the scrambled area, processed as the front is, must read as blank paper: no cell of a
-# genuine scan of a clean print reads there as ink (every class of verify.simulate and of tests/field.py). A
+# genuine scan of a clean print reads there as ink (every class of tests/simulate.py and of tests/field.py). A
 # textured or speckled print (Augraphy's paper and ink models), toner spots or grime do, and what specks the margin
 # specks the scrambled area too, where it makes fields read darker: an accusation needs a field darker than ACCUSE
 # by more than the darkest cell of that paper, and from SPOT_LEVEL there the paper counts as spotted: a field that
@@ -73,13 +73,13 @@ BLACK_REACH = 3  # blocks either side of a block among which the darkest ink is 
 FADED_FROM = 2  # signed levels from which a cell's ink can be said to have faded
 FADED_INK = 0.5  # of its signed ink, under which a cell's ink has faded
 FADED_CELLS = 0.2  # share of faded inked cells from which the scan did not carry the print's ink (every class of
-# verify.simulate and tests/field.py at most 0.095, red ink half faded; forged backs 0.014; Augraphy's inks swapped
+# tests/simulate.py and tests/field.py at most 0.095, red ink half faded; forged backs 0.014; Augraphy's inks swapped
 # for pale ones 0.54 to 0.74, tests/field.py's inks-swapped 0.2 to 0.55)
 UNEVEN_BLACK = 60  # levels of spread in that black from which a scan's light is too uneven to accuse (40 to 48
 # measured on flat scans of the sample; 50 to 89 under a glare that veils 40 % at its brightest)
 UNEVEN_DOTS = 20  # levels of spread in the dots' darkness (10th to 90th percentile) from which, too: the dots are
 # printed alike all round the area (at most 8 levels apart on flat scans and photographs of every class of
-# verify.simulate and tests/field.py, 13 on its textured paper; 15 to 54 under that glare; 77 in toner streaks)
+# tests/simulate.py and tests/field.py, 13 on its textured paper; 15 to 54 under that glare; 77 in toner streaks)
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 16}]
 MAX_RAW = spec.FRONT_W * spec.FRONT_H // 16 + 65_536  # a bound on a serialized fingerprint, for decompression
 SEAL_LABEL = b"certverify/v3/strip\x00"  # v3: associated data of the strip's encryption
