@@ -22,6 +22,9 @@ class VerifyError(Exception):
         super().__init__(detail or self.message_en)
         self.detail = detail
         self.context = context
+        # milliseconds per pipeline stage passed before the refusal, and ``refused``: from the last of them to the
+        # refusal (set by ``verify.restore``; never part of the answer)
+        self.timings_ms: dict[str, float] = {}
 
     def message(self, lang: str = "ja") -> str:
         """The user-facing sentence (what went wrong and what to do) in ``lang`` ('ja' or 'en')."""

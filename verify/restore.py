@@ -83,6 +83,16 @@ def restore(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Rest
     the front. Raises a ``VerifyError`` that says what to do when it cannot."""
     limits = limits or Limits()
     clock = _Clock()
+    try:
+        return _restore(data, keyring, limits, clock)
+    except VerifyError as exc:
+        clock.lap("refused")
+        exc.timings_ms = {k: round(v, 2) for k, v in clock.times.items()}
+        raise
+
+
+def _restore(data: bytes, keyring: KeyRing, limits: Limits, clock: _Clock) -> Restoration:
+    """``restore``, timed by ``clock``."""
     upload = open_upload(data, limits)
     with _noted(format=upload.format, width=upload.width, height=upload.height):  # never personal
         first_error: VerifyError | None = None

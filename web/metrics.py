@@ -33,7 +33,7 @@ REGISTRY = CollectorRegistry()
 CHANNELS = ("web", "api")
 OUTCOMES = ("verified", "altered", "failed")
 # The pipeline's stages (verify/restore.py) and the web layer's encoding of the restored front.
-STAGES = ("decode", "locate", "code", "refine", "content", "warp", "finish", "encode")
+STAGES = ("decode", "locate", "code", "refine", "content", "warp", "finish", "encode", "refused")
 # Requests answered before they became a verification attempt: none of them is a log entry (docs/auditlog.md).
 REFUSALS = ("unauthorized", "rate_limited", "request_too_large", "csrf_failed", "bad_request", "request_timeout",
             "signin_locked")
@@ -103,9 +103,8 @@ def refused(reason: str, path: str | None) -> None:
 
 
 def observe_stages(result: Verification) -> None:
-    """The time of each stage of a verification that restored the front (a refusal carries no stage times)."""
-    if result.restoration is None:
-        return
+    """The time of each stage a verification passed, and for a refused scan ``refused``: from the last stage it
+    passed to the refusal."""
     for stage, ms in result.timings_ms.items():
         if stage != "queue":  # waiting is not a stage: certverify_queue_wait_seconds
             STAGE_SECONDS.labels(_bounded(stage, STAGES)).observe(ms / 1000.0)

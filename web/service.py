@@ -179,6 +179,7 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
             result.processing_ms = (time.perf_counter() - began) * 1000.0
     except (VerifyError, WebError) as error:
         result.error = error
+        result.timings_ms.update(getattr(error, "timings_ms", {}))  # the stages a refused scan passed
         result.processing_ms = (time.perf_counter() - started) * 1000.0
     except Exception:
         result.processing_ms = (time.perf_counter() - started) * 1000.0

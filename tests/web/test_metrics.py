@@ -72,9 +72,10 @@ def test_verifications_are_counted_with_their_stages_queue_wait_and_log_append(m
     assert delta(before, after, "certverify_verifications_total", channel="api", outcome="altered",
                  code="altered") == 1
     assert delta(before, after, "certverify_verifications_total", channel="web", outcome="verified", code="none") == 1
-    for stage in PIPELINE_STAGES:  # the altered back was refused: no stage times
-        assert delta(before, after, "certverify_stage_seconds_count", stage=stage) == 2, stage
+    for stage in PIPELINE_STAGES:  # the altered back passed every stage before its content check refused it
+        assert delta(before, after, "certverify_stage_seconds_count", stage=stage) == 3, stage
         assert delta(before, after, "certverify_stage_seconds_sum", stage=stage) > 0, stage
+    assert delta(before, after, "certverify_stage_seconds_count", stage="refused") == 1  # its content check
     assert delta(before, after, "certverify_stage_seconds_count", stage="encode") == 1  # the page's front
     assert delta(before, after, "certverify_queue_wait_seconds_count") == 3
     assert delta(before, after, "certverify_verification_seconds_count") == 3

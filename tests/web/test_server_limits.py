@@ -12,6 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.support import free_port
@@ -99,9 +101,15 @@ def test_every_request_is_one_json_line_with_its_outcome_and_nothing_personal(se
     assert status == 200 and body["outcome"] == "verified"
     missing, missing_headers, _ = server.request("/no-such-page")
     assert missing == 404
+    blank = cv2.imencode(".png", np.full((1169, 827), 250, np.uint8))[1].tobytes()  # A4 at 100 dpi, nothing on it
+    status, blank_headers, refused = server.json("/api/v1/verifications", data=blank,
+                                                 headers={**headers, "Content-Type": "image/png"}, method="POST")
+    assert status == 422 and refused["code"] == "markers_not_found"
     time.sleep(0.5)
     lines = json_lines(server)
     by_id = {line["request_id"]: line for line in lines if "request_id" in line}
+    blank_line = by_id[blank_headers["X-Request-ID"]]  # a refusal's stages: those it passed, then the refusal
+    assert blank_line["code"] == "markers_not_found" and {"queue", "decode", "refused"} <= set(blank_line["stages_ms"])
     verified = by_id[answer_headers["X-Request-ID"]]
     assert verified["route"] == "/api/v1/verifications" and verified["method"] == "POST"
     assert verified["status"] == 200 and verified["channel"] == "api" and verified["outcome"] == "verified"
