@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Flask
 
+from verify.errors import ConfigurationError  # the site refuses to start: the operator's settings are wrong
 from web import site_folder
 
 PREFIX = "CERTVERIFY"
@@ -204,10 +205,6 @@ def value(name: str, environ: dict[str, str] | None = None) -> Any:
     row = TABLE[name]
     raw = env.get(row.variable)
     return row.default if raw in (None, "") else _parse(raw, row.default)
-
-
-class ConfigurationError(RuntimeError):
-    """The app refuses to start with this configuration."""
 
 
 def is_production(app: Flask) -> bool:
