@@ -49,6 +49,7 @@ bp = Blueprint("public", __name__)
 
 STATIC = site_folder("static")
 
+
 @bp.app_context_processor
 def page_context() -> dict[str, Any]:
     lang = current_lang()
