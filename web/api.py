@@ -14,18 +14,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, request, url_for
+from flask import Blueprint, Response, g, request
 
-from verify.errors import VerifyError
 from web import apikeys, service
-from web.i18n import current_lang
-from web.problems import WebError, problem, status_for
+from web.handlers import problem_response
+from web.problems import WebError
 from web.ratelimit import api_key, api_limit, limiter
-from web.security import request_id
 
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 IMAGE_CHOICES = ("png", "jpeg", "webp", "none")
-PROBLEM_JSON = "application/problem+json"
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -43,21 +40,8 @@ def authenticate() -> None:
     g.api_key_name = apikeys.authenticate(token) if token else None
 
 
-def _json(body: dict[str, Any], status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=mimetype)
-
-
-def problem_response(error: VerifyError | WebError) -> Response:
-    """The problem document of ``error`` with the status, and the headers its code calls for."""
-    body = problem(error, lang=current_lang(), request_id=request_id(),
-                   type_url=url_for("public.error_page", code=error.code, _external=True))
-    response = _json(body, status_for(error.code), PROBLEM_JSON)
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after:
-        response.headers["Retry-After"] = str(int(retry_after))
-    if error.code == "unauthorized":
-        response.headers["WWW-Authenticate"] = 'Bearer realm="certverify"'
-    return response
+def _json(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
 
 
 def _upload_bytes() -> bytes:

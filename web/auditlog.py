@@ -19,7 +19,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -78,6 +78,10 @@ class AttemptRecord:
 
 class LogUnavailable(RuntimeError):
     """The entry could not be appended (the database is down or stayed locked): the attempt must not pass."""
+
+
+class ChainBroken(RuntimeError):
+    """The chain does not verify, so an operation that would rewrite its start (pruning) is refused."""
 
 
 # --- secrets ---------------------------------------------------------------------------------------------------
@@ -309,76 +313,126 @@ def verify_chain(engine: Engine, checkpoint_key: bytes, resume: Resume | None = 
             return _verify(conn, checkpoint_key, resume)
 
 
+@dataclass(frozen=True)
+class _Fault:
+    """Where and how the chain breaks (``ChainStatus.broken_seq``, ``problem``, ``message``)."""
+
+    seq: int | None
+    problem: str
+    message: str
+
+
+@dataclass
+class _Walk:
+    """The walk's position: the sequence number and previous hash the next entry must carry, and what was seen."""
+
+    expected: int
+    prev: str
+    count: int
+    first: int | None
+    start: int
+    resumed: bool
+
+    @property
+    def last(self) -> int:
+        return self.expected - 1
+
+
 def _verify(conn: Connection, key: bytes, resume: Resume | None = None) -> ChainStatus:
+    """Check the checkpoints' signatures, then every entry from the start (or from ``resume``), then the head."""
     head = conn.execute(sa.select(ChainHead.seq, ChainHead.entry_hash).where(ChainHead.id == 1)).one_or_none()
     checkpoints = conn.execute(sa.select(Checkpoint.__table__).order_by(Checkpoint.seq)).mappings().all()
     cp_seq = checkpoints[-1]["seq"] if checkpoints else None
-
-    def broken(seq: int | None, problem: str, message: str, entries: int = 0, first: int | None = None,
-               last: int = 0) -> ChainStatus:
-        return ChainStatus(False, entries, first, last, cp_seq, seq, problem, message)
-
     if head is None:
-        return broken(None, "head", "the chain head row is missing")
-    if resume is None or resume.checkpoint_seq != cp_seq:
-        resume = None
-        fingerprint = _fingerprint(key)
-        for cp in checkpoints:
-            if cp["key_fingerprint"] != fingerprint:
-                return broken(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} was signed with "
-                              "another key (AUDIT_CHECKPOINT_KEY or SECRET_KEY changed?)")
-            if not hmac.compare_digest(cp["signature"], sign_checkpoint(key, cp)):
-                return broken(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} has an invalid "
-                              "signature: it was forged or edited")
+        return ChainStatus(False, 0, None, 0, cp_seq, None, "head", "the chain head row is missing")
+    if resume is not None and resume.checkpoint_seq != cp_seq:
+        resume = None  # pruned since: the earlier walk's position is gone, walk from the new checkpoint
+    fault = _checkpoint_fault(checkpoints, key) if resume is None else None
+    if fault is not None:
+        return ChainStatus(False, 0, None, 0, cp_seq, fault.seq, fault.problem, fault.message)
+    walk = _walk_start(resume, checkpoints)
+    fault = _entries_fault(conn, walk) or _head_fault(head.seq, head.entry_hash, walk)
+    if fault is not None:
+        return ChainStatus(False, walk.count, walk.first, walk.last, cp_seq, fault.seq, fault.problem, fault.message)
+    status = ChainStatus(True, walk.count, walk.first, walk.last, cp_seq, message=f"{walk.count} entries verified" + (
+        f" after the checkpoint at entry {cp_seq}" if checkpoints else ""))
+    status.resume = Resume(walk.expected, walk.prev, walk.count, walk.first, cp_seq)
+    return status
+
+
+def _checkpoint_fault(checkpoints: Sequence[FieldValues], key: bytes) -> _Fault | None:
+    """The first prune checkpoint signed with another key or whose signature does not match its fields."""
+    fingerprint = _fingerprint(key)
+    for cp in checkpoints:
+        if cp["key_fingerprint"] != fingerprint:
+            return _Fault(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} was signed with another "
+                          "key (AUDIT_CHECKPOINT_KEY or SECRET_KEY changed?)")
+        if not hmac.compare_digest(cp["signature"], sign_checkpoint(key, cp)):
+            return _Fault(cp["seq"], "checkpoint", f"the checkpoint after entry {cp['seq']} has an invalid signature: "
+                          "it was forged or edited")
+    return None
+
+
+def _walk_start(resume: Resume | None, checkpoints: Sequence[FieldValues]) -> _Walk:
+    """Where the walk begins: after an earlier valid walk, after the last prune checkpoint, or at the genesis."""
     if resume is not None:
-        expected, prev, count, first = resume.next_seq, resume.prev_hash, resume.entries, resume.first_seq
-    elif checkpoints:
-        assert cp_seq is not None  # the last checkpoint's, read above
-        expected, prev, count, first = cp_seq + 1, checkpoints[-1]["entry_hash"], 0, None
-    else:
-        expected, prev, count, first = 1, GENESIS_HASH, 0, None
-    start = expected
+        return _Walk(resume.next_seq, resume.prev_hash, resume.entries, resume.first_seq, resume.next_seq, True)
+    if checkpoints:
+        seq = checkpoints[-1]["seq"] + 1
+        return _Walk(seq, checkpoints[-1]["entry_hash"], 0, None, seq, False)
+    return _Walk(1, GENESIS_HASH, 0, None, 1, False)
+
+
+def _entries_fault(conn: Connection, walk: _Walk) -> _Fault | None:
+    """Read the entries in order from the walk's start, advancing ``walk``; the first one out of place."""
     cols = [LogEntry.__table__.c[name] for name in (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "entry_hash")]
     stmt = sa.select(*cols).order_by(LogEntry.seq)
-    if resume is not None:
-        stmt = stmt.where(LogEntry.seq >= start)
+    if walk.resumed:
+        stmt = stmt.where(LogEntry.seq >= walk.start)
     rows = conn.execute(stmt, execution_options={"stream_results": True, "yield_per": 2000})
     try:
         for row in rows.mappings():
-            seq = row["seq"]
-            if first is None:
-                first = seq
-            if entry_hash(row) != row["entry_hash"]:
-                return broken(seq, "edited", f"entry {seq} was edited or moved: its contents no longer match its hash",
-                              count, first, expected - 1)
-            if seq < expected:
-                return broken(seq, "misplaced", f"entry {seq} should not be here: it lies before the prune checkpoint "
-                              f"or repeats a sequence number", count, first, expected - 1)
-            if seq > expected:
-                span = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
-                return broken(expected, "removed", f"{span} removed: the chain jumps to entry {seq}", count, first,
-                              expected - 1)
-            if row["prev_hash"] != prev:
-                if resume is None and seq == start:
-                    return broken(seq, "relinked", f"entry {seq} does not follow the start of the chain or the "
-                                  "prune checkpoint: earlier entries were removed or replaced", count, first, seq - 1)
-                return broken(seq - 1, "relinked", f"entry {seq - 1} was rewritten or entries were reordered: entry "
-                              f"{seq} does not follow it", count, first, seq - 1)
-            count += 1
-            expected, prev = seq + 1, row["entry_hash"]
+            if walk.first is None:
+                walk.first = row["seq"]
+            fault = _entry_fault(row, walk)
+            if fault is not None:
+                return fault
+            walk.count += 1
+            walk.expected, walk.prev = row["seq"] + 1, row["entry_hash"]
     finally:
         rows.close()  # a server-side cursor on PostgreSQL: close it even when the walk stops early
-    last = expected - 1
-    if head.seq > last:
-        span = f"entry {head.seq}" if head.seq == last + 1 else f"entries {last + 1} to {head.seq}"
-        return broken(last + 1, "tail_removed", f"{span} removed from the end of the log", count, first, last)
-    if head.seq != last or head.entry_hash != prev:
-        return broken(last, "head", f"the chain head does not match entry {last}: the newest entries were "
-                      "rewritten", count, first, last)
-    status = ChainStatus(True, count, first, last, cp_seq, message=f"{count} entries verified" + (
-        f" after the checkpoint at entry {cp_seq}" if checkpoints else ""))
-    status.resume = Resume(expected, prev, count, first, cp_seq)
-    return status
+    return None
+
+
+def _entry_fault(row: FieldValues, walk: _Walk) -> _Fault | None:
+    """What is wrong with ``row`` as the walk's next entry: edited, misplaced, a gap before it, or relinked."""
+    seq, expected = row["seq"], walk.expected
+    if entry_hash(row) != row["entry_hash"]:
+        return _Fault(seq, "edited", f"entry {seq} was edited or moved: its contents no longer match its hash")
+    if seq < expected:
+        return _Fault(seq, "misplaced", f"entry {seq} should not be here: it lies before the prune checkpoint or "
+                      "repeats a sequence number")
+    if seq > expected:
+        span = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
+        return _Fault(expected, "removed", f"{span} removed: the chain jumps to entry {seq}")
+    if row["prev_hash"] != walk.prev:
+        if not walk.resumed and seq == walk.start:
+            return _Fault(seq, "relinked", f"entry {seq} does not follow the start of the chain or the prune "
+                          "checkpoint: earlier entries were removed or replaced")
+        return _Fault(seq - 1, "relinked", f"entry {seq - 1} was rewritten or entries were reordered: entry {seq} "
+                      "does not follow it")
+    return None
+
+
+def _head_fault(head_seq: int, head_hash: str, walk: _Walk) -> _Fault | None:
+    """The head row against the walk's end: entries cut off the end, or the newest ones rewritten."""
+    last = walk.last
+    if head_seq > last:
+        span = f"entry {head_seq}" if head_seq == last + 1 else f"entries {last + 1} to {head_seq}"
+        return _Fault(last + 1, "tail_removed", f"{span} removed from the end of the log")
+    if head_seq != last or head_hash != walk.prev:
+        return _Fault(last, "head", f"the chain head does not match entry {last}: the newest entries were rewritten")
+    return None
 
 
 _cache_lock = threading.Lock()
@@ -416,14 +470,14 @@ def chain_status(max_age: float | None = None) -> ChainStatus:
 def prune(engine: Engine, key: bytes, before: dt.datetime) -> tuple[int, int | None]:
     """Remove the oldest entries up to the first one at or after ``before``, leaving a signed checkpoint.
 
-    Returns (entries removed, checkpoint sequence number). Refuses when the chain is already broken.
+    Returns (entries removed, checkpoint sequence number). Refuses (``ChainBroken``) when the chain is already broken.
     """
     before = before if before.tzinfo else before.replace(tzinfo=dt.UTC)
     with db.write_connection(engine) as conn:
         head_seq, _ = _lock_head(conn)
         status = _verify(conn, key)
         if not status.ok:
-            raise click.ClickException(f"the chain is broken ({status.message}); nothing was pruned")
+            raise ChainBroken(f"the chain is broken ({status.message}); nothing was pruned")
         first_kept = conn.execute(sa.select(sa.func.min(LogEntry.seq)).where(LogEntry.occurred_at >= before)).scalar()
         last = head_seq if first_kept is None else first_kept - 1
         if status.first_seq is None or last < status.first_seq:
@@ -541,7 +595,10 @@ def prune_command(before: str) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cutoff = _parse_time(before)
     assert cutoff is not None
-    removed, seq = prune(db.get_engine(app), _checkpoint_key(app), cutoff)
+    try:
+        removed, seq = prune(db.get_engine(app), _checkpoint_key(app), cutoff)
+    except ChainBroken as exc:
+        raise click.ClickException(str(exc)) from exc
     if removed:
         click.echo(f"removed {removed} entries up to entry {seq}; signed checkpoint written")
     else:

@@ -17,7 +17,9 @@ from typing import Any
 
 from flask import Flask
 
+from verify.errors import ConfigurationError  # the site refuses to start: the operator's settings are wrong
 from web import site_folder
+from web.ratelimit import default_storage_uri
 
 PREFIX = "CERTVERIFY"
 
@@ -206,10 +208,6 @@ def value(name: str, environ: dict[str, str] | None = None) -> Any:
     return row.default if raw in (None, "") else _parse(raw, row.default)
 
 
-class ConfigurationError(RuntimeError):
-    """The app refuses to start with this configuration."""
-
-
 def is_production(app: Flask) -> bool:
     """True unless the app is in debug or testing mode or ENV says development."""
     return not (app.debug or app.testing or app.config.get("ENV") == "development")
@@ -227,8 +225,6 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         app.config.update(test_config)
 
     if str(app.config.get("RATELIMIT_STORAGE_URI") or "sqlite://").rstrip("/") in ("sqlite:", ""):
-        from web.ratelimit import default_storage_uri
-
         app.config["RATELIMIT_STORAGE_URI"] = default_storage_uri(app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["MAX_FORM_MEMORY_SIZE"] = int(app.config["MAX_REQUEST_BYTES"])

@@ -43,8 +43,8 @@ from web.chart import daily_chart
 from web.i18n import JST
 from web.models import ConsoleSession, LogEntry, User
 from web.problems import WebError
-from web.public import region_label
 from web.ratelimit import client_address, limiter
+from web.wording import region_label
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -18,7 +18,15 @@ import os
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, current_app, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 from web.problems import WebError, all_codes
 
@@ -125,8 +133,6 @@ def multiprocess_mode() -> bool:
 def exposition() -> bytes:
     """Every metric in the text format: summed over the workers' files, or this process's own."""
     if multiprocess_mode():
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)

@@ -117,14 +117,19 @@ def status_for(code: str) -> int:
     raise KeyError(f"unknown error code {code!r}")
 
 
-def message_for(code: str, lang: str) -> str | None:
-    """The user sentence of a known code (for the error pages), from its one source."""
+def error_for(code: str) -> VerifyError | WebError:
+    """An error of ``code`` without context (for the pages that explain a code); ``KeyError`` for an unknown code."""
     if code in WEB_ERRORS:
-        return WebError(code).message(lang)
+        return WebError(code)
     for cls in all_error_classes():
         if cls.code == code:
-            return cls().message(lang)
-    return None
+            return cls()
+    raise KeyError(f"unknown error code {code!r}")
+
+
+def message_for(code: str, lang: str) -> str:
+    """The user sentence of a known code (for the error pages), from its one source."""
+    return error_for(code).message(lang)
 
 
 def all_codes() -> list[str]:

@@ -21,19 +21,23 @@ busy verifying defers its accept a little, so an idle worker, woken at the same 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import selectors
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from web import metrics, requestlog
+from web import metrics, requestlog, service
+from web.config import value
+from web.problems import WebError, problem
 
 ACCEPT_DEFERRAL_S = 0.03
 READ_SIZE = 65536
@@ -43,17 +47,14 @@ _EXPECT = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.I | re.M
 _CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.I | re.M)
 
 
-def _timeout_answer() -> bytes:
-    """408 ``request_timeout`` as a problem document, like every other answer of the site."""
-    import json
-
-    from web.problems import WebError
-
-    error = WebError("request_timeout")
-    body = json.dumps({"type": "/errors/request_timeout", "title": "Request Timeout", "status": 408,
-                       "code": error.code, "detail": error.message("en")}).encode()
+def _timeout_answer(request_id: str) -> bytes:
+    """408 ``request_timeout`` as the problem document every other failure of the site gets (``web.problems``),
+    written by the worker itself: the app never saw the request."""
+    body = json.dumps(problem(WebError("request_timeout"), lang="en", request_id=request_id,
+                              type_url="/errors/request_timeout"), ensure_ascii=False).encode()
     return (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
-            b"Cache-Control: no-store\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            b"Cache-Control: no-store\r\nX-Request-ID: " + request_id.encode() + b"\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
 def _request_path(buf: bytearray) -> str | None:
@@ -106,15 +107,12 @@ def _chunked_end(buf: bytearray, pos: int) -> tuple[int | None, int]:
 class VerifyingWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 (gunicorn's signature)
         super().__init__(*args, **kwargs)
-        from web.config import value
-
         self.header_timeout = float(value("REQUEST_HEADER_TIMEOUT"))
         self.body_timeout = float(value("REQUEST_BODY_TIMEOUT"))
         self.idle_timeout = float(value("REQUEST_IDLE_TIMEOUT"))
         self.max_body = int(value("MAX_REQUEST_BYTES"))
         self.buffer_budget = max(int(value("REQUEST_BUFFER_BYTES")), self.max_body + MAX_HEADER_BYTES)
         self.buffered = 0
-        self.timeout_answer = _timeout_answer()
         self.reading: set[Reading] = set()
         self.waiting_budget: deque[Reading] = deque()
         self.ready: deque[TConn] = deque()  # complete requests waiting for a free thread
@@ -134,8 +132,6 @@ class VerifyingWorker(ThreadWorker):
         self._max_connections = value
 
     def accept(self, listener) -> None:  # noqa: ANN001
-        from web import service
-
         if service.busy():
             time.sleep(ACCEPT_DEFERRAL_S)
         if self.cfg.is_ssl:  # TLS ends in front of the site; gunicorn's own TLS keeps its plain reading
@@ -334,10 +330,12 @@ class VerifyingWorker(ThreadWorker):
             late_body = state.header_end >= 0 and now > state.body_deadline
             idle = now > state.idle_deadline and state not in self.waiting_budget  # paused by us: not idle
             if late_header or late_body or idle:
-                self._drop(state, self.timeout_answer)
-                # the app never saw it: its request log line is written and its refusal counted here (no route or
-                # id was read)
-                requestlog.emit(status=408, code="request_timeout", waiting_for="header" if late_header else "body")
+                rid = str(uuid.uuid4())
+                self._drop(state, _timeout_answer(rid))
+                # the app never saw it: its request log line is written and its refusal counted here (no route was
+                # read)
+                requestlog.emit(request_id=rid, status=408, code="request_timeout",
+                                waiting_for="header" if late_header else "body")
                 metrics.refused("request_timeout", _request_path(state.buf))
 
     # --- the timeout of running requests ---------------------------------------------------------------------

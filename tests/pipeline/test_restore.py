@@ -107,6 +107,23 @@ def test_fax_scans_of_a_content_bound_back_ask_for_a_grayscale_scan(cert, keyrin
     assert "grayscale" in info.value.message("en")
 
 
+def test_the_least_resolution_is_where_the_refusal_starts(cert, keyring):
+    """Limits.min_dpi is the true figure: a clean back a little above it verifies, one a little below is refused
+    with resolution_too_low, whose message names that figure (the site's pages say it too: tests/web/test_pages.py)."""
+    least = Limits().min_dpi
+    height, width = cert.back.shape[:2]
+
+    def at(dpi: float) -> bytes:
+        f = dpi / 300  # the issued back is drawn at 300 dpi
+        return png(cv2.resize(cert.back, (round(width * f), round(height * f)), interpolation=cv2.INTER_AREA))
+
+    assert restore(at(least * 1.02), keyring).certificate.serial == cert.facts.serial
+    with pytest.raises(errors.ResolutionTooLow) as refused:
+        restore(at(least * 0.98), keyring)
+    assert refused.value.context["dpi"] < least
+    assert f"below {least:.0f} dpi" in refused.value.message("en") and f"{least:.0f} dpi 未満" in refused.value.message("ja")
+
+
 @pytest.mark.parametrize(("name", "codes"), [
     ("third_cut_off", {"markers_not_found", "grid_not_found"}),
     ("too_low_dpi", {"resolution_too_low", "markers_not_found"}),

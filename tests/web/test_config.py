@@ -63,8 +63,9 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("CERTVERIFY_ENV", raising=False)
     app = Flask(__name__, instance_path=str(tmp_path))
-    with pytest.raises(config.ConfigurationError, match="SECRET_KEY"):
+    with pytest.raises(config.ConfigurationError, match="SECRET_KEY") as refused:
         config.load(app)
+    assert refused.value.code == "configuration"  # the one hierarchy's error (verify/errors.py), as the CLI maps it
     monkeypatch.setenv("CERTVERIFY_ENV", "production")
     with pytest.raises(config.ConfigurationError):
         config.load(Flask(__name__, instance_path=str(tmp_path)), {"TESTING": False})

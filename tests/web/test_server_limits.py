@@ -75,9 +75,15 @@ def test_a_client_that_stops_sending_gets_408(server):
     with sock:
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
-    assert b"application/problem+json" in answer and b'"code": "request_timeout"' in answer
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"application/problem+json" in head
+    problem = json.loads(body)  # the same problem document as every other failure, with its own request id
+    assert problem["code"] == "request_timeout" and problem["status"] == 408
+    assert problem["instance"] == f"urn:uuid:{problem['request_id']}"
+    assert f"X-Request-ID: {problem['request_id']}".encode() in head
     time.sleep(0.5)
-    assert any(line.get("status") == 408 and line.get("code") == "request_timeout" for line in json_lines(server))
+    assert any(line.get("status") == 408 and line.get("code") == "request_timeout"
+               and line.get("request_id") == problem["request_id"] for line in json_lines(server))
     assert timeouts() == before + 1
     assert server.log_size() == entries
 

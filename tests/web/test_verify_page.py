@@ -238,11 +238,11 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
     """``scan_unrestorable`` on speckled paper and ``content_unconfirmed`` on a folded sheet: the page says what the
     scan showed and what to do, in the page's language; an answer without such a flag says nothing of the kind."""
     from verify.errors import ContentUnconfirmed, ScanUnrestorable
-    from web.public import error_response
+    from web.handlers import page_response
 
     def doubts(error, lang):
         with app.test_request_context(f"/?lang={lang}"):
-            html = error_response(error).get_data(as_text=True)
+            html = page_response(error).get_data(as_text=True)
         block = html.split('id="error-doubts"')[1].split("</ul>")[0] if 'id="error-doubts"' in html else ""
         return re.findall(r"<li>([^<]+)</li>", block)
 
@@ -267,7 +267,7 @@ def test_every_document_type_a_code_carries_is_named_on_the_result_page(client, 
     seal-registration certificate showed its raw code)."""
     import verify
     from verify.code import DOCUMENT_TYPES
-    from web.public import DOCUMENT_TYPES as NAMES
+    from web.wording import DOCUMENT_TYPES as NAMES
 
     assert NAMES.keys() == DOCUMENT_TYPES.keys()
     ring = verify.KeyRing.load(sample.keys_dir)
@@ -300,7 +300,7 @@ def test_dates_are_shown_as_the_paper_prints_them():
     """``wareki``: the era a certificate prints its dates in, with year 1 as 元年, on the eras' first days."""
     import datetime as dt
 
-    from web.public import wareki
+    from web.wording import wareki
 
     assert wareki(dt.date(2026, 12, 5)) == "令和8年12月5日"
     assert wareki(dt.date(2019, 5, 1)) == "令和元年5月1日"
@@ -311,7 +311,7 @@ def test_dates_are_shown_as_the_paper_prints_them():
 
 def test_the_result_uses_the_papers_labels_and_dates(client, sample):
     """発行番号 as the paper labels the serial, and the issue date in the paper's era with the Gregorian beside it."""
-    from web.public import wareki
+    from web.wording import wareki
 
     html = upload(client, sample.back_png, filename="back.png").get_data(as_text=True)
     assert "<dt>発行番号</dt>" in html
