@@ -15,7 +15,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -60,6 +60,10 @@ MARKER_READ_PX = 8  # window pixels a module when a missing marker is read where
 MARKER_READ_REACH = 10  # modules each way from that place the read searches
 MARKER_READ_CONTRAST = 40  # grey levels between its dark and light modules, at least
 MARKER_READ_WRONG = 2  # of its 49 modules that may read otherwise than printed, at most
+MARKER_OUTLINES = 12  # squares ArUco outlined but could not read, the largest, read again as markers when it read none
+MARKER_OUTLINE_WRONG = 4  # of their modules that may read otherwise than printed: a hollowed print turns a few dark
+# modules light; the 24 of the border are dark on any such square, and 4 of the 25 inside match a random pattern
+# once in 2,000 (per marker and turn), and a false one still has to agree with two others and carry the code
 SEARCH_SECONDS = 8.0  # marker search (every page of one upload together); no further detector pass starts after it
 _SEARCH_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("marker_search_deadline", default=None)
 
@@ -150,20 +154,61 @@ def _reduce(gray: np.ndarray, long_side: int) -> tuple[np.ndarray, int]:
 
 
 def _detect(small: np.ndarray, factor: int, quick: bool) -> dict[str, np.ndarray]:
-    """Corners (4 x 2, scan pixels) of the expected markers found in the reduced scan ``small``, by corner name."""
-    corners, ids, _ = _detector(quick).detectMarkers(small)
+    """Corners (4 x 2, scan pixels) of the expected markers found in the reduced scan ``small``, by corner name.
+    Squares ArUco outlined but whose modules it could not read are read again as the format's markers
+    (``_read_outlined``) when it read none."""
+    corners, ids, rejected = _detector(quick).detectMarkers(small)
     by_id = {v: k for k, v in spec.MARKER_IDS.items()}
     found: dict[str, np.ndarray] = {}
-    if ids is None:
-        return found
-    for quad, marker_id in zip(corners, ids.ravel(), strict=True):
-        name = by_id.get(int(marker_id))
+    named = [] if ids is None else [(quad, by_id.get(int(i))) for quad, i in zip(corners, ids.ravel(), strict=True)]
+    if not named:
+        named = _read_outlined(small, rejected)
+    for quad, name in named:
         if name is None:
             continue
         pts = quad.reshape(4, 2).astype(np.float64) * factor  # pyrDown keeps pixel centre 2i over pixel i
         if name not in found or cv2.contourArea(pts.astype(np.float32)) > cv2.contourArea(found[name].astype(np.float32)):
             found[name] = pts
     return found
+
+
+def _read_outlined(small: np.ndarray, outlines: Sequence[np.ndarray]) -> list[tuple[np.ndarray, str | None]]:
+    """The format's markers among squares ArUco outlined and rejected (at most MARKER_OUTLINES, the largest), with
+    their corners in ArUco's order: a print that hollows large dark areas (Augraphy's Hollow: the inside of the
+    marks' dark modules grey, their edges dark) leaves modules ArUco's own threshold reads wrong, and no marker at
+    all is found. Each outline is resampled upright at MARKER_READ_PX a module in each of its four turns, and kept as
+    the marker whose pattern it shows best when its modules read as in ``_read_missing`` (dark and light at least
+    MARKER_READ_CONTRAST apart) with no more than MARKER_OUTLINE_WRONG of 49 otherwise than printed."""
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, spec.MARKER_DICT))
+    s, n = MARKER_READ_PX, spec.MARKER_MODULES
+    side = n * s
+    square = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32)
+    patterns = {name: cv2.aruco.generateImageMarker(dictionary, marker_id, side)[s // 2::s, s // 2::s] < 128
+                for name, marker_id in spec.MARKER_IDS.items()}
+    largest = sorted(outlines, key=lambda q: -cv2.contourArea(q.reshape(4, 2).astype(np.float32)))[:MARKER_OUTLINES]
+    out: list[tuple[np.ndarray, str | None]] = []
+    for outline in largest:
+        quad = outline.reshape(4, 2).astype(np.float32)
+        for quarter in range(4):
+            corners = np.roll(quad, -quarter, axis=0)
+            window = cv2.warpPerspective(small, cv2.getPerspectiveTransform(corners, square), (side, side),
+                                         flags=cv2.INTER_LINEAR)
+            means = window.reshape(n, s, n, s)[:, s // 4:-s // 4, :, s // 4:-s // 4].mean(axis=(1, 3))
+            wrong, name = min((_misread(means, dark), k) for k, dark in patterns.items())
+            if wrong <= MARKER_OUTLINE_WRONG:
+                out.append((corners.reshape(1, 4, 2), name))
+                break
+    return out
+
+
+def _misread(means: np.ndarray, printed_dark: np.ndarray) -> int:
+    """How many modules of mean levels ``means`` (7 x 7) read otherwise than a marker printed dark at
+    ``printed_dark``, against the midpoint of the two medians; all 49 when dark and light lie less than
+    MARKER_READ_CONTRAST apart."""
+    dark, light = np.median(means[printed_dark]), np.median(means[~printed_dark])
+    if light - dark < MARKER_READ_CONTRAST:
+        return printed_dark.size
+    return int(np.count_nonzero((means < (dark + light) / 2) != printed_dark))
 
 
 def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
@@ -198,14 +243,14 @@ def locate_markers(gray: np.ndarray) -> PageFit:
     are read where those say they lie (``_read_missing``).
 
     A mirrored picture (a phone's front camera, a scanner set to mirror, an image flipped in an editor) shows no
-    marker, as a marker's mirror image is not one of the format's: when none is found, and the quick detector finds
-    one in the smallest picture turned over, the search runs again on the turned picture and the fit says
-    ``mirrored``: its homography is the turned picture's (``numpy.fliplr`` of the scan)."""
+    marker, as a marker's mirror image is not one of the format's: when fewer than three are found, and the quick
+    detector finds more in the smallest picture turned over than the search found, the search runs again on the turned picture and
+    the fit says ``mirrored``: its homography is the turned picture's (``numpy.fliplr`` of the scan)."""
     try:
         return _located(gray)
     except MarkersNotFound as exc:
         small = _reduce(gray, DETECT_LONG_SIDES[0])[0]
-        if exc.context.get("found") or not _detect(np.fliplr(small), 1, True):
+        if len(_detect(np.fliplr(small), 1, True)) <= len(exc.context.get("found") or ()):
             raise
     fit = _located(np.ascontiguousarray(np.fliplr(gray)))
     fit.mirrored = True
@@ -336,11 +381,7 @@ def _read_missing(gray: np.ndarray, found: dict[str, np.ndarray]) -> dict[str, n
         score = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
         _, _, _, (du, dv) = cv2.minMaxLoc(score)
         cells = window[dv:dv + n * s, du:du + n * s].reshape(n, s, n, s)[:, s // 4:-s // 4, :, s // 4:-s // 4]
-        means = cells.mean(axis=(1, 3))
-        printed_dark = template[s // 2::s, s // 2::s] < 128
-        dark, light = np.median(means[printed_dark]), np.median(means[~printed_dark])
-        wrong = int(np.count_nonzero((means < (dark + light) / 2) != printed_dark))
-        if light - dark < MARKER_READ_CONTRAST or wrong > MARKER_READ_WRONG:
+        if _misread(cells.mean(axis=(1, 3)), template[s // 2::s, s // 2::s] < 128) > MARKER_READ_WRONG:
             continue
         edges = np.array([[du, dv], [du + n * s, dv], [du + n * s, dv + n * s], [du, dv + n * s]]) - 0.5  # pixel edges
         found[name] = (window_to_scan @ np.column_stack([edges, np.ones(4)]).T).T

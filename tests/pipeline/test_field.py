@@ -13,7 +13,7 @@ import pytest
 from tests import field
 from tests.support import seeded_key
 from verify import errors, restore
-from verify.locate import _decode_qr, repaired_read
+from verify.locate import _decode_qr, locate_markers, repaired_read
 from verify.restore import MAX_COHERENCE, SPLICED
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -410,6 +410,18 @@ def test_corner_marks_crossed_by_low_ink_lines_are_found(cert, keyring):
     found and the back verifies."""
     result = restore((DATA / "augraphy-banded.jpg").read_bytes(), keyring)
     assert result.certificate.serial == cert.facts.serial
+
+
+def test_corner_marks_a_print_hollowed_are_read_from_their_outlines(keyring):
+    """tests/data/augraphy-hollowed-marks.jpg: a genuine back printed by Augraphy 8.2.6's ink and paper phases with
+    Hollow (the inside of large dark areas turned grey: the marks' dark modules, the code's), over BleedThrough and
+    a textured paper, scanned and saved at 150 dpi. ArUco outlines the four marks but reads their modules wrong and
+    names none (`markers_not_found`, "no corner mark and no QR code"); read again from their outlines, three are the
+    format's and place the page, and the answer names what is really lost: the code, hollowed as well."""
+    gray = cv2.imread(str(DATA / "augraphy-hollowed-marks.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert len(locate_markers(gray).found) >= 3
+    with pytest.raises(errors.CodeUnreadable):
+        restore((DATA / "augraphy-hollowed-marks.jpg").read_bytes(), keyring)
 
 
 def test_a_print_whose_strokes_moved_is_never_taken_for_the_wrong_blocks(keyring):
