@@ -157,6 +157,17 @@ class NotTheBack(MarkersNotFound):
                   "用紙を裏返し、スクランブル画像・コード・四隅のマークがある裏面をスキャンしてください。")
 
 
+class SheetNotFlat(MarkersNotFound):
+    """Three or four corner marks found, but not where the corners of a flat sheet lie: a sheet bent or curled."""
+
+    message_en = ("The corner marks of the back were found, but not where the corners of a flat sheet lie: the sheet "
+                  "is bent or curled. Lay it flat on the scanner glass under the closed lid (or on a table, "
+                  "photographed from straight above), then scan it again.")
+    message_ja = ("裏面の四隅のマークは見つかりましたが、平らな用紙の四隅の位置にありません(用紙が曲がっているか、"
+                  "反っています)。用紙をスキャナーのガラス面に平らに置いてふたを閉じるか、机の上に平らに置いて真上から"
+                  "撮影し、もう一度スキャンしてください。")
+
+
 class GridNotFound(LocateError):
     code = "grid_not_found"
     message_en = ("The dotted frame around the scrambled image could not be measured. The back may be folded, "

@@ -24,7 +24,15 @@ import zxingcpp
 
 from . import spec
 from .derive import BlockMap
-from .errors import BlankPage, CodeUnreadable, GridNotFound, MarkersNotFound, NotTheBack, ResolutionTooLow
+from .errors import (
+    BlankPage,
+    CodeUnreadable,
+    GridNotFound,
+    MarkersNotFound,
+    NotTheBack,
+    ResolutionTooLow,
+    SheetNotFlat,
+)
 from .scramble import turn
 
 DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
@@ -278,6 +286,9 @@ def _located(gray: np.ndarray) -> PageFit:
     if not best:
         raise _unlike_a_back(best_small)
     missing = sorted(set(spec.MARKER_IDS) - set(best))
+    if len(best) >= 3:  # enough, but not where the corners of a flat sheet lie (a sheet bent as a book's page)
+        raise SheetNotFlat(f"found {len(best)} of the 4 corner marks, not where the corners of a flat sheet lie",
+                           found=sorted(best), missing=missing, reason="not_flat")
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
 
 
