@@ -157,6 +157,8 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
             clock = _Clock()
             page = next(pages, None)
             if page is None:
+                if upload.page_count < 1:
+                    raise MarkersNotFound("the upload has no page")
                 return
             clock.lap("decode")
             started = time.monotonic()

@@ -24,7 +24,7 @@ import numpy as np
 from flask import Flask, current_app, g
 
 import verify
-from verify.errors import ConfigurationError, VerifyError
+from verify.errors import ConfigurationError, MarkersNotFound, VerifyError
 from web import auditlog, metrics
 from web.problems import WebError
 from web.security import request_id
@@ -259,6 +259,8 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
                 result.processing_ms, page_began = (now - page_began) * 1000.0, now
                 stack.pages.append(result)
                 _record(result, data, client)
+            if not stack.pages:  # nothing to answer page by page
+                raise MarkersNotFound("the upload has no page")
             stack.processing_ms = (time.perf_counter() - began) * 1000.0
     except (VerifyError, WebError) as error:  # the upload as a whole (or the slot) refused
         whole = Verification(request_id=stack.request_id, channel=channel, error=error,

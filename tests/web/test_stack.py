@@ -149,3 +149,17 @@ def test_metrics_count_each_page(app_factory, sample, blank_png):
     post(client, key, stack_pdf(sample.back_png, blank_png, sample.v1_png))
     after = counts()
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)  # as many as the log's entries
+
+
+def test_pages_left_unchecked_are_listed(app, client, api_key, sample, spec, monkeypatch):
+    """Once the pages without a back have spent the stack's search time, the answer lists the pages not checked
+    (here the time is cut to nothing, so the first page's search runs out at once)."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("verify.restore"), "STACK_SEARCH_SECONDS", 1e-6)
+    body = post(client, api_key, stack_pdf(sample.back_png, sample.v1_png, sample.back_png)).get_json()
+    check_schema(spec, "Stack", body)
+    assert [(r["page"], r["code"], r["context"]["reason"]) for r in body["results"]] == [
+        (1, "markers_not_found", "search_budget")]
+    assert body["unchecked_pages"] == [2, 3] and body["page_count"] == 3
+    assert [e["page"] for e in log_entries(app)] == [1]
