@@ -76,7 +76,8 @@ def library_rate(pool: cf.ProcessPoolExecutor, data: bytes, n: int, processes: i
 
 
 class Site:
-    def __init__(self, tmp: Path, keys: Path, workers: int, queue_timeout: float, root: Path = ROOT) -> None:
+    def __init__(self, tmp: Path, keys: Path, workers: int, queue_timeout: float, root: Path = ROOT,
+                 settings: dict[str, str] | None = None) -> None:
         import socket
 
         with socket.socket() as s:
@@ -89,6 +90,7 @@ class Site:
             "CERTVERIFY_WORKERS": str(workers), "CERTVERIFY_VERIFY_QUEUE_TIMEOUT": str(queue_timeout),
             "CERTVERIFY_LOG_LEVEL": "warning",
         })
+        self.env.update(settings or {})
         self.queue_timeout = queue_timeout
         self.root = root
         self.flask("db", "upgrade")

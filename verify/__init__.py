@@ -10,7 +10,7 @@ from .issuing import IssuedCertificate, issue
 from .keys import IssuingKey, KeyRing
 from .model import CertificateFacts, Limits, Restoration, Upload
 from .output import encode_image
-from .restore import restore
+from .restore import PageResult, restore, restore_pages
 
 __all__ = [
     "CertificateFacts",
@@ -18,10 +18,12 @@ __all__ = [
     "IssuingKey",
     "KeyRing",
     "Limits",
+    "PageResult",
     "Restoration",
     "Upload",
     "VerifyError",
     "encode_image",
     "issue",
     "restore",
+    "restore_pages",
 ]

@@ -708,10 +708,19 @@ def _iter_pdf(data: bytes, limits: Limits, max_pixels: int | None) -> Iterator[D
         if count > limits.max_pages:
             raise TooManyPages(f"the PDF has {count} pages, the limit is {limits.max_pages}",
                                pages=count, max_pages=limits.max_pages)
+        ahead: _PdfPlan | None = None  # the next page's plan, when taken already
+        if count:
+            child.ask(0, pixels=own_pixels, jpeg=own_jpeg)
         for index in range(count):
             what = f"page {index + 1} of the PDF"
-            page = _finish_page(child.take(index, pixels=own_pixels, jpeg=own_jpeg), limits, cap, what)
+            plan = ahead or child.answer(what)
+            ahead = None
+            if index + 1 < count:  # the child reads the next page while this one is verified
+                child.ask(index + 1, pixels=own_pixels, jpeg=own_jpeg)
+            page = _finish_page(plan, limits, cap, what)
             if page is None:  # the page's JPEG was not one OpenCV could read: let PDFium draw it
+                if index + 1 < count:
+                    ahead = child.answer(f"page {index + 2} of the PDF")
                 page = _finish_page(child.take(index, pixels=False, jpeg=False), limits, cap, what)
             assert page is not None  # a page PDFium rendered is never None
             page.page_index = index
@@ -724,7 +733,11 @@ def _iter_pdf(data: bytes, limits: Limits, max_pixels: int | None) -> Iterator[D
 # memory), with an address-space limit and a deadline that the parent enforces by killing it.
 PDF_CHILD_MEMORY = 1536 << 20  # bytes of address space a child may add to what it starts with
 PDF_PAGE_SECONDS = 5.0  # to read or draw one page (a 300 dpi A4 page of ordinary vector content takes < 0.5 s)
-PDF_DOCUMENT_SECONDS = 15.0  # for all the pages of one upload
+PDF_DOCUMENT_SECONDS = 15.0  # for all the pages of one upload, counting the waits for the child only (opening the
+# document, then each page's wait), not the verification of the pages in between, so a stack is not cut short by
+# the work done on its backs. The child reads one page ahead while the parent verifies the one before: a page's
+# deadline then starts when the parent waits for it, and its work is bounded by that deadline plus one page's
+# verification
 _PDF_CONTEXT: multiprocessing.context.ForkServerContext | None = None
 _PDF_CONTEXT_LOCK = threading.Lock()
 
@@ -751,7 +764,7 @@ class _PdfChild:
         self._process = context.Process(target=_pdf_child_main, args=(child_conn, data, limits, cap), daemon=True)
         self._process.start()
         child_conn.close()
-        self._document_deadline = time.monotonic() + PDF_DOCUMENT_SECONDS
+        self._document_left = PDF_DOCUMENT_SECONDS
         self.count = self._answer("the PDF")
 
     def __enter__(self) -> _PdfChild:
@@ -774,16 +787,27 @@ class _PdfChild:
             self.close()
 
     def take(self, index: int, *, pixels: bool, jpeg: bool) -> _PdfPlan:
+        self.ask(index, pixels=pixels, jpeg=jpeg)
+        return self.answer(f"page {index + 1} of the PDF")
+
+    def ask(self, index: int, *, pixels: bool, jpeg: bool) -> None:
+        """Ask for one page's plan without waiting (``answer`` takes it): the child works meanwhile."""
         try:
             self._conn.send((index, pixels, jpeg))
         except OSError as exc:
             raise self._too_complex(f"page {index + 1} of the PDF", "the renderer stopped") from exc
-        return self._answer(f"page {index + 1} of the PDF")
+
+    def answer(self, what: str) -> _PdfPlan:
+        """The plan of the page asked for first among those not yet answered."""
+        plan: _PdfPlan = self._answer(what)
+        return plan
 
     def _answer(self, what: str) -> Any:
-        timeout = min(PDF_PAGE_SECONDS, self._document_deadline - time.monotonic())
+        timeout = min(PDF_PAGE_SECONDS, self._document_left)
+        started = time.monotonic()
         try:
             ready = timeout > 0 and self._conn.poll(timeout)
+            self._document_left -= time.monotonic() - started
             if not ready:
                 raise self._too_complex(what, f"it was not drawn within {PDF_PAGE_SECONDS:g} s")
             kind, *payload = self._conn.recv()

@@ -35,6 +35,7 @@ from .errors import (
 from .intake import iter_pages, open_upload
 from .keys import KeyRing
 from .locate import (
+    SEARCH_SECONDS,
     GridFit,
     PageFit,
     locate_markers,
@@ -46,7 +47,7 @@ from .locate import (
     search_budget,
     search_budget_spent,
 )
-from .model import DecodedPage, Limits, Restoration
+from .model import DecodedPage, Limits, Restoration, Upload
 from .quality import COARSE, seam_coherence
 from .scramble import place_blocks
 
@@ -63,6 +64,12 @@ SPLICED = 0.95  # and above this, also with the front reduced COARSE times, no b
 # two more: NOISE_WIDTH standard deviations in all, at most PAPER_MARGIN levels. A clean scan keeps every level.
 NOISE_WIDTH = 4.0
 PAPER_MARGIN = 12
+# A stack's pages without a back may spend this long in the marker search together (each page at most
+# SEARCH_SECONDS); past it the remaining pages are left unchecked. A back found is not counted: 20 backs take far
+# less, and a stack of hostile pages is bounded at three pages' searches.
+STACK_SEARCH_SECONDS = 3 * SEARCH_SECONDS
+SKIPPED_REASONS = ("blank", "no_back", "not_paper")  # a page that is no back: empty, the front or another
+# document, a photograph of something else (``MarkersNotFound.context["reason"]``)
 
 
 class _Clock:
@@ -110,6 +117,66 @@ def _restore(data: bytes, keyring: KeyRing, limits: Limits, clock: _Clock) -> Re
                 result.upload = upload
                 return result
         raise first_error or MarkersNotFound("the upload has no page")
+
+
+@dataclasses.dataclass
+class PageResult:
+    """One page of an upload: its number as the upload counts them (from 1) and its restoration or its error."""
+
+    page: int
+    upload: Upload
+    restoration: Restoration | None = None
+    error: VerifyError | None = None
+
+    @property
+    def skipped(self) -> str | None:
+        """Why the page carries no back (one of ``SKIPPED_REASONS``: ``blank``, ``no_back`` for the front or
+        another document, ``not_paper``), or None for a back (verified or refused) or a page that could not be
+        read as one."""
+        if isinstance(self.error, MarkersNotFound) and self.error.context.get("reason") in SKIPPED_REASONS:
+            return str(self.error.context["reason"])
+        return None
+
+
+def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Iterator[PageResult]:
+    """Verify every page of an upload (a stack scanned to one PDF or TIFF), yielding one ``PageResult`` per page in
+    order, each page as ``restore`` verifies one: a back's restoration or refusal, or the page named as no back
+    (``PageResult.skipped``). Pages are decoded and restored one at a time, so a caller that keeps only what it
+    needs of each holds one page in memory.
+
+    Each page gets its own marker search budget (``SEARCH_SECONDS``), so a page's verdict never depends on the pages
+    before it; pages without a back may spend ``STACK_SEARCH_SECONDS`` together, after which the iteration ends
+    before the upload's last page (the caller compares with ``upload.page_count``). An upload that cannot be read
+    at all, or has more than ``limits.max_pages`` pages, raises its ``VerifyError`` as ``restore`` does."""
+    limits = limits or Limits()
+    upload = open_upload(data, limits)
+    with _noted(format=upload.format, width=upload.width, height=upload.height):  # an upload-wide refusal
+        pages = iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS)
+        spent = 0.0  # seconds pages without a back spent
+        while spent < STACK_SEARCH_SECONDS:
+            clock = _Clock()
+            page = next(pages, None)
+            if page is None:
+                if upload.page_count < 1:
+                    raise MarkersNotFound("the upload has no page")
+                return
+            clock.lap("decode")
+            started = time.monotonic()
+            result = PageResult(page=page.page_index + 1, upload=upload)
+            try:
+                with _noted(format=upload.format, width=upload.width, height=upload.height), \
+                        search_budget(min(SEARCH_SECONDS, STACK_SEARCH_SECONDS - spent)):
+                    screen(page, limits)
+                    result.restoration = restore_page(page, keyring, limits, clock)
+                result.restoration.upload = upload
+            except VerifyError as exc:
+                if isinstance(exc, LocateError):
+                    spent += time.monotonic() - started
+                clock.lap("refused")
+                exc.timings_ms = {k: round(v, 2) for k, v in clock.times.items()}
+                result.error = exc
+            del page
+            yield result
 
 
 @contextlib.contextmanager

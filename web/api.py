@@ -3,6 +3,10 @@
 The scan comes as the multipart field ``scan`` or as the raw request body (its type is checked by content, not by
 the declared content type). Authentication is ``Authorization: Bearer <api key>``; rate limits count per key.
 Failures are RFC 9457 problem documents with a stable ``code``. CSRF does not apply: no cookie authenticates here.
+
+``?pages=all`` asks for every page of the upload (a scanned stack): one result per page under ``results``, each a
+verified answer or a page's problem, with its page number. Without it the answer is the first back found, as it
+always was (a PDF of a certificate's front and back is one answer), so clients written for it keep working.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, request, url_for
 
 from web import apikeys, service
 from web.handlers import problem_response
-from web.problems import WebError
+from web.i18n import current_lang
+from web.problems import WebError, problem
 from web.ratelimit import api_key, api_limit, limiter
 
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 IMAGE_CHOICES = ("png", "jpeg", "webp", "none")
+PAGES_CHOICES = ("first", "all")
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -60,12 +66,18 @@ def create_verification() -> Response:
     image = request.args.get("image", "png").lower()
     if image not in IMAGE_CHOICES:
         raise WebError("bad_request", parameter="image", allowed=list(IMAGE_CHOICES))
+    pages = request.args.get("pages", "first").lower()
+    if pages not in PAGES_CHOICES:
+        raise WebError("bad_request", parameter="pages", allowed=list(PAGES_CHOICES))
     started = time.perf_counter()
     data = _upload_bytes()
     read_ms = (time.perf_counter() - started) * 1000.0
-    result = service.verify_scan(data, channel="api", client=g.api_key_name,
-                                 image_format=None if image == "none" else image)
-    response = problem_response(result.error) if result.error is not None else _json(verification_body(result))
+    verify = service.verify_pages if pages == "all" else service.verify_scan
+    result = verify(data, channel="api", client=g.api_key_name, image_format=None if image == "none" else image)
+    if isinstance(result, service.Stack):
+        response = _json(stack_body(result))
+    else:
+        response = problem_response(result.error) if result.error is not None else _json(verification_body(result))
     # How long reading the upload, waiting for a verification slot and the work took (for clients' monitoring).
     response.headers["Server-Timing"] = (f"read;dur={read_ms:.1f}, queue;dur={result.timings_ms.get('queue', 0.0):.1f}, "
                                          f"verify;dur={result.processing_ms:.1f}")
@@ -86,14 +98,42 @@ def verification_body(result: service.Verification) -> dict[str, Any]:
         "processing_ms": round(result.processing_ms, 1),
     }
     if r.upload is not None:
-        u = r.upload
-        body["upload"] = {"format": u.format, "media_type": u.media_type, "sha256": u.sha256,
-                          "byte_size": u.byte_size, "width": u.width, "height": u.height,
-                          "page_count": u.page_count}
+        body["upload"] = _upload_dict(r.upload)
     if result.image is not None:
         body["restored_image"] = {"media_type": result.image_media_type,
                                   "data": base64.b64encode(result.image).decode("ascii")}
     return body
+
+
+def stack_body(stack: service.Stack) -> dict[str, Any]:
+    """The 200 answer of ``?pages=all``: the upload, then one result per page in order (a verified page as the
+    single answer, a refused or skipped page as its problem document), and the pages left unchecked."""
+    lang = current_lang()
+    results = []
+    for page in stack.pages:
+        number = page.page or 1
+        if page.error is None:
+            body = verification_body(page)
+            del body["request_id"], body["upload"]  # the stack's own
+        else:
+            body = problem(page.error, lang=lang, request_id=stack.request_id,
+                           type_url=url_for("public.error_page", code=page.error.code, _external=True))
+            del body["request_id"], body["instance"]
+            body["outcome"] = "skipped" if page.skipped else page.outcome
+            if page.skipped:
+                body["skipped"] = page.skipped
+            body["processing_ms"] = round(page.processing_ms, 1)
+        results.append({"page": number, **body})
+    out: dict[str, Any] = {"request_id": stack.request_id, "page_count": stack.upload.page_count,
+                           "results": results, "unchecked_pages": stack.unchecked_pages,
+                           "processing_ms": round(stack.processing_ms, 1)}
+    out["upload"] = _upload_dict(stack.upload)
+    return out
+
+
+def _upload_dict(u: Any) -> dict[str, Any]:
+    return {"format": u.format, "media_type": u.media_type, "sha256": u.sha256, "byte_size": u.byte_size,
+            "width": u.width, "height": u.height, "page_count": u.page_count}
 
 
 @cache

@@ -43,10 +43,10 @@ HASHED_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outco
                  "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
                  "dpi_estimate", "quality", "processing_ms", "prev_hash")
 # Hashed when present (not null): entries written before the field existed keep their hashes.
-OPTIONAL_HASHED_FIELDS = ("regions",)
+OPTIONAL_HASHED_FIELDS = ("regions", "page")
 EXPORT_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outcome", "error_code", "serial",
                  "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
-                 "dpi_estimate", "processing_ms", "quality", "regions", "prev_hash", "entry_hash")
+                 "dpi_estimate", "processing_ms", "quality", "regions", "page", "prev_hash", "entry_hash")
 MAX_REGIONS = 64  # most region names one entry keeps
 _INT_FIELDS = {"seq", "width", "height"}
 _FLOAT_FIELDS = {"dpi_estimate", "processing_ms"}
@@ -72,6 +72,7 @@ class AttemptRecord:
     dpi_estimate: float | None = None
     quality: dict[str, Any] = field(default_factory=dict)
     regions: list[str] | None = None  # altered or unconfirmed bound regions: the issuer's field names, no text
+    page: int | None = None  # the page of a multi-page upload (from 1), its entries sharing the request id
     processing_ms: float = 0.0
     occurred_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -205,6 +206,7 @@ def _row_values(entry: AttemptRecord) -> dict[str, Any]:
         **({} if entry.regions is None else {"regions": json.dumps(
             [_clean_text(name, 64) for name in entry.regions[:MAX_REGIONS]], separators=(",", ":"),
             ensure_ascii=False)}),
+        **({} if entry.page is None else {"page": int(entry.page)}),
     }
 
 
@@ -503,6 +505,8 @@ def export_dict(row: FieldValues) -> dict[str, Any]:
         out["quality"] = json.loads(row["quality"] or "{}")
     except ValueError:
         out["quality"] = row["quality"]
+    if row["page"] is None:
+        del out["page"]  # absent, as in the hash
     if row["regions"] is None:
         del out["regions"]  # absent, as in the hash
     else:
@@ -528,6 +532,7 @@ def iter_csv(rows: Iterable[FieldValues]) -> Iterator[str]:
         doc = export_dict(row)
         doc["quality"] = json.dumps(doc["quality"], sort_keys=True, ensure_ascii=False)
         doc["regions"] = " ".join(doc.get("regions") or ())
+        doc.setdefault("page", None)
         writer.writerow([_csv_cell(doc[name]) for name in EXPORT_FIELDS])
         yield buf.getvalue()
         buf.seek(0)

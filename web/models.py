@@ -116,6 +116,8 @@ class LogEntry(Base):
     quality: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, hashed exactly as stored
     # the bound regions a content refusal names (JSON list of field names); hashed only when present
     regions: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # the page of a multi-page upload (from 1); hashed only when present
+    page: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     processing_ms: Mapped[float] = mapped_column(sa.Float)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     entry_hash: Mapped[str] = mapped_column(sa.String(64))

@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -89,12 +90,45 @@ def verify_post() -> Response:
     upload = request.files.get("scan")
     data = upload.read() if upload is not None else b""
     client = auditlog.client_for_ip(client_address())
-    result = service.verify_scan(data, channel="web", client=client,
-                                 image_format=current_app.config["RESULT_IMAGE_FORMAT"],
-                                 image_quality=int(current_app.config["RESULT_IMAGE_QUALITY"]))
-    if result.error is not None:
-        return page_response(result.error)
-    return make_response(render_template("result.html", **result_view(result), other_page=_in_other_language(result)))
+    answer = service.verify_pages(data, channel="web", client=client,
+                                  image_format=current_app.config["RESULT_IMAGE_FORMAT"],
+                                  image_quality=int(current_app.config["RESULT_IMAGE_QUALITY"]))
+    if isinstance(answer, service.Stack):
+        backs = answer.backs
+        if len(backs) > 1 or answer.unchecked_pages:
+            return make_response(render_template("stack.html", **stack_view(answer)))
+        answer = backs[0] if backs else answer.pages[0]  # one back (the front and back of one sheet), or none
+    if answer.error is not None:
+        return page_response(answer.error)
+    return make_response(render_template("result.html", **result_view(answer), other_page=_in_other_language(answer)))
+
+
+SKIPPED = {"blank": _l("blank"), "no_back": _l("the front or another document"),
+           "not_paper": _l("a photograph, not a sheet of paper")}
+
+
+def stack_view(stack: service.Stack) -> dict[str, Any]:
+    """What the stack template shows: one row per back (its result inside), the pages without one named."""
+    lang = current_lang()
+    rows = []
+    for page in stack.backs:
+        row: dict[str, Any] = {"page": page.page, "outcome": page.outcome, "view": None, "serial": None}
+        if page.restoration is not None:
+            row["view"] = result_view(page)
+            row["serial"] = page.restoration.certificate.serial
+        elif page.error is not None:
+            row.update(code=page.error.code, message=page.error.message(lang),
+                       serial=(getattr(page.error, "context", None) or {}).get("serial"))
+        rows.append(row)
+    return {
+        "rows": rows,
+        "verified": sum(row["outcome"] == "verified" for row in rows),
+        "refused": any(row["outcome"] != "verified" for row in rows) or bool(stack.unchecked_pages),
+        "skipped": [(page.page, SKIPPED.get(page.skipped or "", page.skipped)) for page in stack.pages if page.skipped],
+        "unchecked_pages": stack.unchecked_pages,
+        "page_count": stack.upload.page_count,
+        "request_id": stack.request_id,
+    }
 
 
 def _in_other_language(result: service.Verification) -> dict[str, str]:

@@ -3,11 +3,13 @@
 ``verify_scan(data, channel=..., client=...)`` takes the uploaded bytes, waits for a verification slot (the
 overload guard), runs the pipeline with the configured limits, encodes the restored front in memory if asked,
 appends exactly one entry to the verification log and returns a ``Verification`` holding the result or the error.
-Uploads and restored images never leave memory.
+``verify_pages`` does the same for every page of an upload (a scanned stack): one entry per page, all under the
+request's id. Uploads and restored images never leave memory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import threading
@@ -18,10 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from flask import Flask, current_app, g
 
 import verify
-from verify.errors import ConfigurationError, VerifyError
+from verify.errors import ConfigurationError, MarkersNotFound, VerifyError
 from web import auditlog, metrics
 from web.problems import WebError
 from web.security import request_id
@@ -45,12 +48,46 @@ class Verification:
     image_media_type: str | None = None
     processing_ms: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    page: int | None = None  # the page of a multi-page upload (from 1); None for a single picture
+    skipped: str | None = None  # why the page carries no back (verify.PageResult.skipped)
 
     @property
     def outcome(self) -> str:
         if self.restoration is not None:
             return "verified"
         return "altered" if self.error is not None and self.error.code == "altered" else "failed"
+
+
+@dataclass
+class Stack:
+    """Every page of one upload, each a ``Verification`` of its own (and a log entry of its own)."""
+
+    request_id: str
+    channel: str
+    upload: Any = None  # verify.Upload
+    pages: list[Verification] = field(default_factory=list)
+    processing_ms: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)  # the wait for the slot
+    error: None = None  # a stack answered is not a refusal (for the request's log line)
+
+    @property
+    def backs(self) -> list[Verification]:
+        """The pages that carry a back (verified or refused), in order."""
+        return [p for p in self.pages if p.skipped is None]
+
+    @property
+    def unchecked_pages(self) -> list[int]:
+        """Pages of the upload left unchecked once the pages without a back spent the stack's search time."""
+        count = self.upload.page_count if self.upload is not None else 0
+        return list(range(len(self.pages) + 1, count + 1))
+
+    @property
+    def outcome(self) -> str:
+        """``altered`` if a back is, ``verified`` if every back is (and there is one), else ``failed``."""
+        outcomes = {p.outcome for p in self.backs}
+        if "altered" in outcomes:
+            return "altered"
+        return "verified" if outcomes == {"verified"} and not self.unchecked_pages else "failed"
 
 
 _ADMISSIONS: weakref.WeakSet[Admission] = weakref.WeakSet()
@@ -193,6 +230,71 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
     return result
 
 
+def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | None = None,
+                 image_quality: int = 90) -> Verification | Stack:
+    """Verify every page of an upload (``verify.restore_pages``) in one verification slot, logging each page as it
+    is done: a ``Stack``, or a ``Verification`` with the error of an upload refused as a whole (too large,
+    unreadable, too many pages), logged once as ``verify_scan`` logs it. Each verified page's front is encoded
+    (``image_format``) and its pixels dropped at once, so the pages' fronts are never all in memory together."""
+    st = state()
+    stack = Stack(request_id=request_id(), channel=channel)
+    g.verification, g.verification_client = stack, client
+    started = time.perf_counter()
+    try:
+        with st.admission.slot() as waited:
+            stack.timings_ms["queue"] = waited * 1000.0
+            began = page_began = time.perf_counter()
+            for page in verify.restore_pages(data, st.keyring, limits=st.limits):
+                stack.upload = page.upload
+                result = Verification(request_id=stack.request_id, channel=channel, restoration=page.restoration,
+                                      error=page.error, skipped=page.skipped,
+                                      page=page.page if page.upload.page_count > 1 else None)
+                if page.restoration is not None:
+                    result.timings_ms.update(page.restoration.timings_ms or {})
+                    if image_format:
+                        _encode_front(result, image_format, image_quality)
+                elif page.error is not None:
+                    result.timings_ms.update(getattr(page.error, "timings_ms", {}))
+                now = time.perf_counter()
+                result.processing_ms, page_began = (now - page_began) * 1000.0, now
+                stack.pages.append(result)
+                _record(result, data, client)
+            if not stack.pages:  # nothing to answer page by page
+                raise MarkersNotFound("the upload has no page")
+            stack.processing_ms = (time.perf_counter() - began) * 1000.0
+    except (VerifyError, WebError) as error:  # the upload as a whole (or the slot) refused
+        whole = Verification(request_id=stack.request_id, channel=channel, error=error,
+                             processing_ms=(time.perf_counter() - started) * 1000.0)
+        whole.timings_ms.update(getattr(error, "timings_ms", {}))
+        g.verification = whole
+        _record(whole, data, client)
+        return whole
+    except Exception:
+        failed = Verification(request_id=stack.request_id, channel=channel,
+                              processing_ms=(time.perf_counter() - started) * 1000.0)
+        _record(failed, data, client, error_code="internal")
+        raise
+    return stack
+
+
+def _encode_front(result: Verification, image_format: str, image_quality: int) -> None:
+    """Encode the verified page's front, then drop its pixels (keeping their shape, which the page shows)."""
+    restoration = result.restoration
+    assert restoration is not None
+    t = time.perf_counter()
+    result.image = verify.encode_image(restoration.image, fmt=image_format, quality=image_quality)
+    result.image_media_type = MEDIA_TYPES[image_format]
+    result.timings_ms["encode"] = (time.perf_counter() - t) * 1000.0
+    result.restoration = dataclasses.replace(restoration, image=np.broadcast_to(np.uint8(0), restoration.image.shape))
+
+
+def _record(result: Verification, data: bytes, client: str, error_code: str | None = None) -> None:
+    """Observe the stages, append the log entry, then count the attempt (the count and the log agree)."""
+    metrics.observe_stages(result)
+    auditlog.record(_entry(result, data, client, error_code=error_code))
+    metrics.count_verification(result, code=error_code)
+
+
 def _entry(result: Verification, data: bytes, client: str, error_code: str | None = None) -> auditlog.AttemptRecord:
     """The log's view of an attempt: metadata only."""
     entry = auditlog.AttemptRecord(
@@ -202,6 +304,7 @@ def _entry(result: Verification, data: bytes, client: str, error_code: str | Non
         outcome=result.outcome,
         error_code=error_code or (result.error.code if result.error is not None else None),
         processing_ms=round(result.processing_ms, 3),
+        page=result.page,
     )
     r = result.restoration
     if r is not None:

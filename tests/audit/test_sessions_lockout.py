@@ -160,7 +160,7 @@ def test_migration_keeps_the_log_chain(tmp_path):
     with db.get_engine(app).connect() as conn:
         before = conn.execute(sa.text("SELECT seq, entry_hash FROM log_entries ORDER BY seq")).all()
     db.upgrade(app)
-    assert db.current_revision(app) == "0003"
+    assert db.current_revision(app) == "0004"
     with app.app_context():
         status = auditlog.verify_chain(db.get_engine(app), auditlog._checkpoint_key(app))
     assert status.ok and status.entries == 5

@@ -667,13 +667,14 @@ def test_pdf_pages_are_lazy_and_in_order(monkeypatch: pytest.MonkeyPatch) -> Non
     sources = [page_bgr(120, 80), page_gray(120, 80), page_bgr(80, 120)]
     pdf = pdf_bytes([{"jpeg": jpeg(s), "size": (pt(s.shape[1]), pt(s.shape[0]))} for s in sources])
     taken = []
-    real = intake._PdfChild.take  # what the parent asks of the child that reads the document
-    monkeypatch.setattr(intake._PdfChild, "take", lambda child, i, **k: taken.append(i) or real(child, i, **k))
+    real = intake._PdfChild.ask  # what the parent asks of the child that reads the document
+    monkeypatch.setattr(intake._PdfChild, "ask", lambda child, i, **k: taken.append(i) or real(child, i, **k))
     upload = open_upload(pdf, LIMITS)
     assert upload.page_count == 3
     pages = iter_pages(pdf, upload, LIMITS)
     first = next(pages)
-    assert taken == [0] and first.page_index == 0 and first.image.shape == (120, 80, 3)
+    # the child reads one page ahead while the caller works on the first, no more
+    assert taken == [0, 1] and first.page_index == 0 and first.image.shape == (120, 80, 3)
     rest = list(pages)
     assert taken == [0, 1, 2] and [p.page_index for p in rest] == [1, 2]
     assert rest[0].grayscale and rest[1].image.shape == (80, 120, 3)
