@@ -1,17 +1,26 @@
-"""What every suite shares: the rule that real services skip only outside CI, free ports, plain HTTP requests,
-headless Chromium, the tests' issuing key."""
+"""What every suite shares: the rule that real services skip only outside CI, apps on a temporary log, CSRF tokens,
+free ports, plain HTTP requests, headless Chromium, the tests' issuing key. The fixtures built on these are in
+tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots, for a person to look at
+SECRET = "test-secret-key-for-the-test-suite-only"
+GUNICORN = Path(sys.executable).parent / "gunicorn"  # this environment's
 
 
 def fixed_key():
@@ -50,13 +59,85 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
+def skip_or_fail(reason: str, hint: str = "") -> None:
+    """Skip a test whose service or program is missing, except in CI, where that fails it: CI cannot pass by
+    skipping."""
+    if in_ci():
+        pytest.fail(f"{reason}: CI must run these tests, not skip them")
+    pytest.skip(f"{reason}{hint}")
+
+
 def need_tool(path: str | None, what: str) -> str:
-    """``path`` of a required program; skip without it locally, fail without it in CI (CI must run these)."""
+    """``path`` of a required program; skip without it locally, fail without it in CI."""
     if path and Path(path).exists():
         return path
-    if in_ci():
-        pytest.fail(f"{what} is missing: CI must run these tests, not skip them")
-    pytest.skip(f"{what} is missing")
+    skip_or_fail(f"{what} is missing")
+    raise AssertionError("unreachable")
+
+
+def need_env(variable: str, what: str) -> str:
+    """The service URL in ``variable``; skip without it locally, fail without it in CI."""
+    value = os.environ.get(variable)
+    if not value:
+        skip_or_fail(f"{variable} is not set ({what})", "; `source .ci/services.sh` provides it")
+    return str(value)
+
+
+def key_ring(directory: Path) -> Path:
+    """A development key ring in ``directory``/keys (made once)."""
+    from verify.keys import init_ring
+
+    keys = directory / "keys"
+    if not keys.is_dir():
+        init_ring(keys, "test")
+    return keys
+
+
+def make_app(database_url: str, keys_dir: Path, **overrides: Any):
+    """The site for the test client: TESTING, the key ring in ``keys_dir``, the log at ``database_url``, rate
+    limits in memory, no caching of the console's chain state or flags; ``overrides`` on top."""
+    from app import create_app
+
+    config = {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": database_url, "KEYS_DIR": str(keys_dir),
+              "RATELIMIT_STORAGE_URI": "memory://", "SESSION_COOKIE_SECURE": False,
+              "AUDIT_VERIFY_CACHE_SECONDS": 0, "AUDIT_FLAG_CACHE_SECONDS": 0}
+    config.update(overrides)
+    return create_app(config)
+
+
+def migrate(database_url: str, keys_dir: Path) -> None:
+    """The log's schema at ``database_url``, as `flask db upgrade` makes it."""
+    from web import db
+
+    app = make_app(database_url, keys_dir)
+    db.upgrade(app)
+    db.get_engine(app).dispose()
+
+
+def empty_postgres(url: str) -> None:
+    """Back to a freshly migrated state: far faster than creating a database per test."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, console_sessions, signin_failures, users, api_keys RESTART IDENTITY")
+        conn.exec_driver_sql(f"UPDATE chain_head SET seq = 0, entry_hash = '{'0' * 64}'")
+    engine.dispose()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the form in ``html``."""
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """The CSRF token of the form at ``path``, fetched with the test ``client`` (whose session it belongs to)."""
+    return csrf_from(client.get(path).get_data(as_text=True))
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from tests.audit.helpers import create_user, csrf_from, gunicorn_instances, need, subprocess_env
+from tests.audit.helpers import create_user, csrf_from, gunicorn_instances, subprocess_env
 
 
 class Browser:
@@ -30,13 +30,12 @@ class Browser:
             return exc.code
 
 
-def test_sign_in_limit_is_shared_through_redis(app, database_url, tmp_path):
-    redis_url = need("TEST_REDIS_URL", "Redis")
+def test_sign_in_limit_is_shared_through_redis(app, database_url, tmp_path, gunicorn, redis_url):
     create_user(app, "alice")
     env = subprocess_env(database_url, tmp_path, RATELIMIT_STORAGE_URI=redis_url,
                          CERTVERIFY_RATELIMIT_SIGNIN="6 per minute", CERTVERIFY_WORKERS="1",
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex)
-    with gunicorn_instances(env, tmp_path, 2) as instances:
+    with gunicorn_instances(gunicorn, env, tmp_path, 2) as instances:
         a, b = (Browser(instance.base) for instance in instances)
         # Each name stays below its own lockout (kept in the database): only the per-address limit counts here.
         statuses = [a.sign_in(f"guess{i}", "wrong password!") for i in range(3)]

@@ -36,16 +36,13 @@ from tests.audit.helpers import (
     Instance,
     assert_chain,
     create_api_key,
-    empty_postgres,
     gunicorn_instances,
     issued_scan,
     json_lines,
-    make_app,
-    need,
     subprocess_env,
     wait_http,
 )
-from tests.support import free_port, http_request, need_tool
+from tests.support import empty_postgres, free_port, http_request, key_ring, make_app, need_tool
 
 NGINX = "/usr/sbin/nginx"
 TEMPLATE = ROOT / "deploy" / "nginx.conf"
@@ -167,18 +164,18 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_database: str) -> Iterator[Deployment]:
-    redis_url = need("TEST_REDIS_URL", "Redis")
+def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_database: str, redis_url: str,
+               gunicorn: str) -> Iterator[Deployment]:
     need_tool(NGINX, "nginx")
     empty_postgres(postgres_database)
     tmp = tmp_path_factory.mktemp("scaleout")
-    app = make_app(postgres_database, tmp)
+    app = make_app(postgres_database, key_ring(tmp))
     env = subprocess_env(postgres_database, tmp, **instance_settings(postgres_database, redis_url),
                          CERTVERIFY_ENV="production", CERTVERIFY_RATELIMIT_API=f"{API_LIMIT} per minute",
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="scale" + uuid.uuid4().hex)
     scan = issued_scan(tmp, SERIAL)
     try:
-        with gunicorn_instances(env, tmp, 2) as instances, \
+        with gunicorn_instances(gunicorn, env, tmp, 2) as instances, \
                 nginx(tmp / "nginx", [urlsplit(i.base).netloc for i in instances]) as (url, log):
             yield Deployment(url, instances, log, app, scan)
     finally:

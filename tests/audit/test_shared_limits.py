@@ -27,10 +27,9 @@ from tests.audit.helpers import (
     create_user,
     csrf_from,
     gunicorn_instances,
-    make_app,
-    migrate,
     subprocess_env,
 )
+from tests.support import key_ring, make_app, migrate
 
 API = "/api/v1/verifications"
 API_LIMIT = 8
@@ -59,10 +58,10 @@ def _sign_in(base: str, name: str, password: str) -> int:
         return exc.code
 
 
-def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
+def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gunicorn):
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    migrate(url, tmp_path)
-    app = make_app(url, tmp_path)
+    migrate(url, key_ring(tmp_path))
+    app = make_app(url, key_ring(tmp_path))
     create_user(app, "alice")
     key = create_api_key(app, "bank-a")
     from web import db
@@ -75,7 +74,7 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
                          # The default storage in this checkout's instance folder; a fresh prefix per run.
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex)
     env.pop("RATELIMIT_STORAGE_URI", None)
-    with gunicorn_instances(env, tmp_path, 1) as [server]:
+    with gunicorn_instances(gunicorn, env, tmp_path, 1) as [server]:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "image/png"}
         statuses: list[int] = []
         pids: set[str] = set()
@@ -100,7 +99,7 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
             if side.exists():
                 assert stat.S_IMODE(os.stat(side).st_mode) == 0o600, side
 
-    with gunicorn_instances(env, tmp_path, 1) as [server]:  # a restart (or workers recycled) forgets nothing
+    with gunicorn_instances(gunicorn, env, tmp_path, 1) as [server]:  # a restart (or workers recycled) forgets nothing
         assert _post(server.base + API, b"not an image", headers) == 429
         assert _sign_in(server.base, "alice", PASSWORD) == 429
 

@@ -9,20 +9,16 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port, http_request
-from tests.web.helpers import ROOT, SECRET
-
-BIN = Path(sys.executable).parent
+from tests.support import GUNICORN, ROOT, SECRET, free_port, http_request
 
 
 @dataclass
-class LiveServer:
+class GunicornSite:
     url: str
     port: int
     env: dict[str, str]
@@ -33,7 +29,7 @@ class LiveServer:
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         """Run a `flask` command against the server's configuration."""
-        return subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
+        return subprocess.run([str(GUNICORN.parent / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=120)
 
     def request(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None,
@@ -51,8 +47,9 @@ class LiveServer:
         return status, headers, json.loads(body)
 
 
-def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
-    """Migrate a log, create an API key and start gunicorn (2 workers); returns when /healthz answers."""
+def start(gunicorn: str, tmp: Path, keys_dir: Path, **settings: str) -> GunicornSite:
+    """Migrate a log, create an API key and start the ``gunicorn`` executable (2 workers); returns when /healthz
+    answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTVERIFY_", "FLASK_"))}
     env.update({
@@ -69,7 +66,7 @@ def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
         "PYTHONUNBUFFERED": "1",
     })
     env.update(settings)
-    server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, env=env, log=tmp / "gunicorn.log", api_key="")
+    server = GunicornSite(url=f"http://127.0.0.1:{port}", port=port, env=env, log=tmp / "gunicorn.log", api_key="")
     upgraded = server.flask("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     created = server.flask("api-keys", "create", "live-bank")
@@ -77,7 +74,7 @@ def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
     server.api_key = created.stdout.strip().splitlines()[-1]
     with server.log.open("wb") as log:
         server.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
+            [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -93,7 +90,7 @@ def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
     raise RuntimeError(f"gunicorn did not answer: {server.log.read_text()[-3000:]}")
 
 
-def stop(server: LiveServer) -> None:
+def stop(server: GunicornSite) -> None:
     if server.process is None or server.process.poll() is not None:
         return
     os.killpg(server.process.pid, signal.SIGTERM)

@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from tests.audit.helpers import create_user, sign_in
-from tests.web.helpers import csrf_token, multipart
+from tests.support import csrf_token
+from tests.web.helpers import multipart
 
 FORM = "application/x-www-form-urlencoded"
 
