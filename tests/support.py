@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -157,6 +159,55 @@ def http_request(url: str, data: bytes | None = None, headers: dict[str, str] | 
     except urllib.error.HTTPError as error:
         with error:
             return error.code, dict(error.headers), error.read()
+
+
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None, accept_error: bool = False,
+              log: Path | None = None) -> None:
+    """Wait until ``url`` answers (a 2xx or 3xx, or any status with ``accept_error``); raise if the server ``proc``
+    exits or ``timeout`` passes, with the tail of its ``log``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if accept_error:
+                return
+            time.sleep(0.1)
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer: {_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+
+
+class HttpSession:
+    """A cookie-keeping HTTP client of one server, signing in to the console as a browser does."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def sign_in(self, name: str, password: str) -> int:
+        """The status of a sign-in with the form's CSRF token."""
+        import urllib.parse
+
+        with self.opener.open(self.base + "/audit/sign-in", timeout=10) as page:
+            token = csrf_from(page.read().decode())
+        data = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": token}).encode()
+        try:
+            with self.opener.open(self.base + "/audit/sign-in", data=data, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            exc.close()  # its body is an open response: unclosed, it warns later
+            return exc.code
 
 
 @contextmanager

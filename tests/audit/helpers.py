@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.support import ROOT, SECRET, csrf_from, free_port, key_ring
+from tests.support import ROOT, SECRET, csrf_from, free_port, key_ring, wait_http
 
 PASSWORD = "correct horse battery staple"
 
@@ -140,28 +139,6 @@ class ThreadedServer:
         self.thread.join(5)
 
 
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None,
-              accept_error: bool = False) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if accept_error:
-                return
-            time.sleep(0.1)
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
 def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
 
@@ -219,7 +196,7 @@ def gunicorn_instances(gunicorn: str, env: dict[str, str], directory: Path, coun
                     start_new_session=True)
             instances.append(Instance(f"http://127.0.0.1:{port}", process, log))
         for instance in instances:
-            wait_http(instance.base + "/healthz", timeout=60, proc=instance.process)
+            wait_http(instance.base + "/healthz", timeout=60, proc=instance.process, log=instance.log)
         yield instances
     finally:
         for instance in instances:

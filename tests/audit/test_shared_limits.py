@@ -7,14 +7,10 @@ of each request, so the test also proves that both workers took part.
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
 import stat
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,37 +21,13 @@ from tests.audit.helpers import (
     ROOT,
     create_api_key,
     create_user,
-    csrf_from,
     gunicorn_instances,
     subprocess_env,
 )
-from tests.support import key_ring, make_app, migrate
+from tests.support import HttpSession, http_request, key_ring, make_app, migrate
 
 API = "/api/v1/verifications"
 API_LIMIT = 8
-
-
-def _post(url: str, data: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
-
-
-def _sign_in(base: str, name: str, password: str) -> int:
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    with opener.open(base + "/audit/sign-in", timeout=10) as page:
-        token = csrf_from(page.read().decode())
-    data = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": token}).encode()
-    try:
-        with opener.open(base + "/audit/sign-in", data=data, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
 
 
 def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gunicorn):
@@ -80,7 +52,7 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gun
         pids: set[str] = set()
         with ThreadPoolExecutor(12) as pool:
             for _burst in range(20):  # concurrent bursts until both workers have answered API calls
-                statuses += pool.map(lambda _: _post(server.base + API, b"not an image", headers), range(24))
+                statuses += pool.map(lambda _: http_request(server.base + API, b"not an image", headers, "POST", 30)[0], range(24))
                 pids = {entry["pid"] for entry in server.requests() if entry.get("route") == API}
                 if len(pids) == 2:
                     break
@@ -90,8 +62,8 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gun
         assert set(passed) == {415}  # the calls that passed reached the view (not an image)
 
         for _ in range(5):  # five failures from this address lock alice here
-            assert _sign_in(server.base, "alice", "wrong password!") == 200
-        assert _sign_in(server.base, "alice", PASSWORD) == 429
+            assert HttpSession(server.base).sign_in("alice", "wrong password!") == 200
+        assert HttpSession(server.base).sign_in("alice", PASSWORD) == 429
 
         storage = ROOT / "instance" / "ratelimits.db"
         assert stat.S_IMODE(os.stat(storage).st_mode) == 0o600
@@ -100,8 +72,8 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gun
                 assert stat.S_IMODE(os.stat(side).st_mode) == 0o600, side
 
     with gunicorn_instances(gunicorn, env, tmp_path, 1) as [server]:  # a restart (or workers recycled) forgets nothing
-        assert _post(server.base + API, b"not an image", headers) == 429
-        assert _sign_in(server.base, "alice", PASSWORD) == 429
+        assert http_request(server.base + API, b"not an image", headers, "POST", 30)[0] == 429
+        assert HttpSession(server.base).sign_in("alice", PASSWORD) == 429
 
 
 # --- the storage on its own, through the `limits` strategies flask-limiter uses -------------------------------

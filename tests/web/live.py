@@ -9,12 +9,11 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import GUNICORN, ROOT, SECRET, free_port, http_request
+from tests.support import GUNICORN, ROOT, SECRET, free_port, http_request, wait_http
 
 
 @dataclass
@@ -76,18 +75,12 @@ def start(gunicorn: str, tmp: Path, keys_dir: Path, **settings: str) -> Gunicorn
         server.process = subprocess.Popen(
             [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.log.read_text()[-3000:]}")
-        try:
-            if server.request("/healthz", timeout=2)[0] == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(server)
-    raise RuntimeError(f"gunicorn did not answer: {server.log.read_text()[-3000:]}")
+    try:
+        wait_http(server.url + "/healthz", timeout=60, proc=server.process, log=server.log)
+    except BaseException:
+        stop(server)
+        raise
+    return server
 
 
 def stop(server: GunicornSite) -> None:
