@@ -127,6 +127,13 @@ def empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+def create_key(runner, name: str) -> str:
+    """Create an API key with the CLI (a Flask test ``runner``); it prints the key alone on its last line."""
+    result = runner.invoke(args=["api-keys", "create", name])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.support import ROOT, SECRET, csrf_from, free_port, key_ring, wait_http
+from tests.support import ROOT, SECRET, create_key, csrf_from, free_port, key_ring, wait_http
 
 PASSWORD = "correct horse battery staple"
 
@@ -59,10 +59,8 @@ def run_flask(app, *args: str, input: str | None = None):
 
 
 def create_api_key(app, name: str) -> str:
-    """A new API key of the app's log (the CLI prints it alone on its last line)."""
-    result = run_flask(app, "api-keys", "create", name)
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[-1]
+    """A new API key of the app's log."""
+    return create_key(app.test_cli_runner(), name)
 
 
 def entry_count(app) -> tuple[int, int, int]:

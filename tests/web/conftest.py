@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.forgery import exact_forgery
-from tests.support import fixed_key, make_app
-from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample, create_key
+from tests.support import create_key, fixed_key, make_app
+from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample
 
 
 @pytest.fixture(scope="session")

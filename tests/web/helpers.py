@@ -1,4 +1,4 @@
-"""Helpers of the site's suite: the sample certificate, API keys, uploading like a browser, reading the log and the
+"""Helpers of the site's suite: the sample certificate, uploading like a browser, reading the log and the
 metrics."""
 
 from __future__ import annotations
@@ -31,13 +31,6 @@ class Sample:
     pdf: bytes
     forged_png: bytes  # the back rebuilt for an altered front (address, birth date, name), exact block map
     v1_png: bytes  # a format v1 back of the same ring: restores, binds no content
-
-
-def create_key(runner, name: str) -> str:
-    """Create an API key with the CLI; it prints the key alone on its last line."""
-    result = runner.invoke(args=["api-keys", "create", name])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip().splitlines()[-1]
 
 
 def multipart(fields: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import create_key
 from tests.web import hostile
-from tests.web.helpers import create_key, log_entries, multipart, upload
+from tests.web.helpers import log_entries, multipart, upload
 from web.problems import status_for
 
 CASES = hostile.cases()

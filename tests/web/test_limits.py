@@ -97,7 +97,7 @@ def test_ordinary_query_is_kept_by_the_language_switch(client):
 
 
 def test_retry_after_only_on_429_and_503(app_factory, sample):
-    from tests.web.helpers import create_key
+    from tests.support import create_key
 
     limit = len(sample.back_jpeg) + 65536
     app = app_factory(MAX_REQUEST_BYTES=limit)
