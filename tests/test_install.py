@@ -35,6 +35,7 @@ from tests.support import fixed_key, free_port, http_request, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-key-for-the-install-test-only"
+pytestmark = pytest.mark.slow  # every test here needs the wheel built (about half a minute)
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +210,7 @@ def installed_site(wheel: Path, tmp_path: Path) -> Iterator[tuple[str, Path, dic
             server.wait(timeout=10)
 
 
+@pytest.mark.gunicorn  # the wheel's own gunicorn, in a fresh environment
 def test_the_installed_site_serves_its_pages_and_its_api(installed_site: tuple[str, Path, dict[str, str]],
                                                           tmp_path: Path) -> None:
     url, python, env = installed_site

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from tests.audit.helpers import PASSWORD, ThreadedServer, attempt, create_user, record_many
 from tests.support import ARTIFACTS, accessibility_violations
 
@@ -36,6 +38,7 @@ def plant(app) -> None:
     record_many(app, sorted(normal + burst, key=lambda e: e.occurred_at))
 
 
+@pytest.mark.slow
 def test_console_in_chromium(app, page, request):
     param = request.node.callspec.params["database_url"]
     create_user(app, "alice", "auditor")

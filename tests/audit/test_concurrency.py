@@ -137,6 +137,7 @@ def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path, g
     assert_chain(app, 80)
 
 
+@pytest.mark.slow
 def test_gunicorn_worker_killed_mid_request_leaves_a_valid_chain(app, database_url, tmp_path, gunicorn):
     """SIGKILL the worker while it verifies real scans: the chain stays valid, every answered request is
     logged, and the restarted worker goes on appending to the same chain."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.audit.helpers import create_user, gunicorn_instances, subprocess_env
 from tests.support import HttpSession
 
 
+@pytest.mark.slow
 def test_sign_in_limit_is_shared_through_redis(app, database_url, tmp_path, gunicorn, redis_url):
     create_user(app, "alice")
     env = subprocess_env(database_url, tmp_path, RATELIMIT_STORAGE_URI=redis_url,

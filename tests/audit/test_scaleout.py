@@ -208,6 +208,7 @@ def test_compose_runs_the_same_proxy_and_instances():
     assert app_env["RATELIMIT_STORAGE_URI"].startswith("redis://")
 
 
+@pytest.mark.slow
 def test_an_api_limit_counts_once_for_both_instances(deployment):
     """API_LIMIT + 10 requests of one key at once, spread over both instances by nginx: exactly API_LIMIT pass, as
     on a single instance (per-process counters would have let all of them through)."""
@@ -221,6 +222,7 @@ def test_an_api_limit_counts_once_for_both_instances(deployment):
     assert {by[a.request_id] for a in answers if a.status == 415} == {0, 1}, "one instance took every request"
 
 
+@pytest.mark.slow
 def test_an_instance_killed_under_load_the_other_answers(deployment):
     """CLIENTS clients verify a genuine back through nginx; once both instances have answered, one is SIGKILLed
     (master and workers) with requests in its hands. nginx passes those, and the next ones, to the other: every
@@ -261,6 +263,7 @@ def test_an_instance_killed_under_load_the_other_answers(deployment):
           f"{len(after)} answered by it afterwards")
 
 
+@pytest.mark.slow
 def test_with_no_instance_left_nginx_answers_and_the_log_holds(deployment):
     """With no instance left nginx answers itself, as the apps do when they cannot take a check: 503 `unavailable`,
     the same problem document, Retry-After. The log then holds exactly one entry per request an instance answered

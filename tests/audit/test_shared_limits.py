@@ -15,6 +15,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.audit.helpers import (
     PASSWORD,
     PYTHON,
@@ -30,6 +32,7 @@ API = "/api/v1/verifications"
 API_LIMIT = 8
 
 
+@pytest.mark.slow
 def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gunicorn):
     url = f"sqlite:///{tmp_path / 'log.db'}"
     migrate(url, key_ring(tmp_path))

@@ -165,6 +165,7 @@ def test_the_front_viewer_zooms_pans_and_shows_a_field(page, live_server, sample
     page.screenshot(path=str(SHOTS / "viewer-field.png"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["ja", "en"])
 @pytest.mark.parametrize(("width", "height"), [(1366, 900), (390, 844)])
 def test_every_public_page_state_passes_axe(page, live_server, sample, tmp_path, lang, width, height):

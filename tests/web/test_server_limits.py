@@ -192,6 +192,7 @@ def test_a_worker_grown_past_its_memory_limit_is_replaced(gunicorn, tmp_path):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(gunicorn, tmp_path):
     """A request that runs past TIMEOUT: its connection ends soon after the timeout (not after the request's
     minutes), the worker is replaced, and the server answers again."""
@@ -214,6 +215,7 @@ def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(gunicorn, t
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_bodies_being_received_share_a_memory_budget(gunicorn, tmp_path):
     """With room for one body, a second upload waits unread until the first is complete, then both are served."""
     body = 200 * 1024
