@@ -15,14 +15,15 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots, for a person to look at
 SECRET = "test-secret-key-for-the-test-suite-only"
-GUNICORN = Path(sys.executable).parent / "gunicorn"  # this environment's
+BIN = Path(sys.executable).parent  # this environment's programs: gunicorn, flask
+GUNICORN = BIN / "gunicorn"
 
 
 def fixed_key():
@@ -61,7 +62,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
-def skip_or_fail(reason: str, hint: str = "") -> None:
+def skip_or_fail(reason: str, hint: str = "") -> NoReturn:
     """Skip a test whose service or program is missing, except in CI, where that fails it: CI cannot pass by
     skipping."""
     if in_ci():
@@ -74,7 +75,6 @@ def need_tool(path: str | None, what: str) -> str:
     if path and Path(path).exists():
         return path
     skip_or_fail(f"{what} is missing")
-    raise AssertionError("unreachable")
 
 
 def need_env(variable: str, what: str) -> str:
@@ -219,7 +219,7 @@ class HttpSession:
 
 @contextmanager
 def chromium() -> Iterator:
-    """Headless Chromium for a test module; skipped without it only outside CI."""
+    """Headless Chromium; skipped without it only outside CI."""
     need_tool(CHROMIUM, "chromium")
     from playwright.sync_api import sync_playwright
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import GUNICORN, ROOT, SECRET, free_port, http_request, wait_http
+from tests.support import BIN, ROOT, SECRET, free_port, http_request, wait_http
 
 
 @dataclass
@@ -28,7 +28,7 @@ class GunicornSite:
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         """Run a `flask` command against the server's configuration."""
-        return subprocess.run([str(GUNICORN.parent / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
+        return subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=120)
 
     def request(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None,
