@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -32,10 +31,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import verify
-from tests.support import fixed_key, free_port
+from tests.support import fixed_key, free_port, http_request, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-key-for-the-install-test-only"
+pytestmark = pytest.mark.slow  # every test here needs the wheel built (about half a minute)
 
 
 @pytest.fixture(scope="module")
@@ -175,16 +175,6 @@ def test_the_library_alone_verifies_and_leaves_issuing_and_the_site_out(wheel: P
 # --- the site -------------------------------------------------------------------------------------------------
 
 
-def _get(url: str, timeout: float = 30, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, dict(error.headers), error.read()
-
-
 @pytest.fixture
 def installed_site(wheel: Path, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """The wheel with [web] alone, migrated and served by gunicorn from a folder outside the checkout, with the
@@ -209,15 +199,7 @@ def installed_site(wheel: Path, tmp_path: Path) -> Iterator[tuple[str, Path, dic
                                   cwd=site, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, f"gunicorn exited: {log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"gunicorn did not answer: {log.read_text()[-3000:]}"
-            try:
-                if _get(url + "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_http(url + "/healthz", timeout=60, proc=server, log=log)
         yield url, python, env
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -228,20 +210,21 @@ def installed_site(wheel: Path, tmp_path: Path) -> Iterator[tuple[str, Path, dic
             server.wait(timeout=10)
 
 
+@pytest.mark.gunicorn  # the wheel's own gunicorn, in a fresh environment
 def test_the_installed_site_serves_its_pages_and_its_api(installed_site: tuple[str, Path, dict[str, str]],
                                                           tmp_path: Path) -> None:
     url, python, env = installed_site
-    status, headers, body = _get(url + "/")
+    status, headers, body = http_request(url + "/")
     page = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert 'id="upload-form"' in page and 'enctype="multipart/form-data"' in page and 'name="scan"' in page
     assert "この画像で確認する" in page, "the Japanese catalogue is missing from the wheel"
-    assert "Check this scan" in _get(url + "/?lang=en")[2].decode()
+    assert "Check this scan" in http_request(url + "/?lang=en")[2].decode()
     assert "/static/css/site.css" in page
-    status, headers, body = _get(url + "/static/css/site.css")
+    status, headers, body = http_request(url + "/static/css/site.css")
     assert status == 200 and headers["Content-Type"].startswith("text/css") and b"{" in body
 
-    status, headers, body = _get(url + "/api/v1/openapi.json")
+    status, headers, body = http_request(url + "/api/v1/openapi.json")
     assert status == 200, body[:500]
     document = json.loads(body)
     assert document["openapi"].startswith("3.1") and "/api/v1/verifications" in document["paths"]

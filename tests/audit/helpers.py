@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,63 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
-from tests.support import free_port, in_ci
+from tests.support import ROOT, SECRET, create_key, csrf_from, free_port, key_ring, wait_http
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "test-secret-key-for-the-audit-suite-only"
 PASSWORD = "correct horse battery staple"
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-def need(variable: str, what: str) -> str:
-    """The service URL in ``variable``; skip without it locally, fail without it in CI."""
-    value = os.environ.get(variable)
-    if not value:
-        if in_ci():
-            pytest.fail(f"{variable} is not set: CI must run the {what} tests (source .ci/services.sh)")
-        pytest.skip(f"{variable} is not set ({what}); `source .ci/services.sh` provides it")
-    return value
-
-
-def key_ring(tmp_path: Path) -> Path:
-    """A development key ring under ``tmp_path`` (made once)."""
-    from verify.keys import init_ring
-
-    keys = tmp_path / "keys"
-    if not keys.is_dir():
-        init_ring(keys, "audit-test")
-    return keys
-
-
-def make_app(database_url: str, tmp_path: Path, **overrides: Any):
-    from app import create_app
-
-    keys = key_ring(tmp_path)
-    config = {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": database_url, "KEYS_DIR": str(keys),
-              "RATELIMIT_STORAGE_URI": "memory://", "SESSION_COOKIE_SECURE": False,
-              "AUDIT_VERIFY_CACHE_SECONDS": 0, "AUDIT_FLAG_CACHE_SECONDS": 0}
-    config.update(overrides)
-    return create_app(config)
-
-
-def migrate(url: str, tmp_path: Path) -> None:
-    from web import db
-
-    app = make_app(url, tmp_path)
-    db.upgrade(app)
-    db.get_engine(app).dispose()
-
-
-def empty_postgres(url: str) -> None:
-    """Back to a freshly migrated state: far faster than creating a database per test."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE log_entries, checkpoints, console_sessions, signin_failures, users, api_keys RESTART IDENTITY")
-        conn.exec_driver_sql(f"UPDATE chain_head SET seq = 0, entry_hash = '{'0' * 64}'")
-    engine.dispose()
 
 
 def issued_scan(tmp_path: Path, serial: str) -> bytes:
@@ -113,10 +59,8 @@ def run_flask(app, *args: str, input: str | None = None):
 
 
 def create_api_key(app, name: str) -> str:
-    """A new API key of the app's log (the CLI prints it alone on its last line)."""
-    result = run_flask(app, "api-keys", "create", name)
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[-1]
+    """A new API key of the app's log."""
+    return create_key(app.test_cli_runner(), name)
 
 
 def entry_count(app) -> tuple[int, int, int]:
@@ -148,15 +92,6 @@ def create_user(app, name: str = "alice", role: str = "auditor", password: str =
     assert result.exit_code == 0, result.output
 
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
 def sign_in(client, name: str = "alice", password: str = PASSWORD, follow: bool = False):
     page = client.get("/audit/sign-in")
     token = csrf_from(page.get_data(as_text=True))
@@ -172,8 +107,8 @@ def subprocess_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str,
     return env
 
 
-class LiveServer:
-    """The app served by werkzeug in a thread, for the browser."""
+class ThreadedServer:
+    """The app served by werkzeug in a thread (no gunicorn), for the console's browser tests."""
 
     def __init__(self, app) -> None:
         from werkzeug.serving import make_server
@@ -193,35 +128,13 @@ class LiveServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> ThreadedServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.thread.join(5)
-
-
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None,
-              accept_error: bool = False) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if accept_error:
-                return
-            time.sleep(0.1)
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def utc(*args: int) -> dt.datetime:
@@ -267,8 +180,8 @@ class Instance:
 
 
 @contextmanager
-def gunicorn_instances(env: dict[str, str], directory: Path, count: int) -> Iterator[list[Instance]]:
-    """``count`` app instances under real gunicorn (gunicorn.conf.py, configured by ``env``), each logging to
+def gunicorn_instances(gunicorn: str, env: dict[str, str], directory: Path, count: int) -> Iterator[list[Instance]]:
+    """``count`` app instances under the ``gunicorn`` executable (gunicorn.conf.py, configured by ``env``), each logging to
     ``directory``/gunicorn-PORT.log; every process is gone when the block is left, whatever happened in it."""
     instances: list[Instance] = []
     try:
@@ -276,12 +189,12 @@ def gunicorn_instances(env: dict[str, str], directory: Path, count: int) -> Iter
             log = directory / f"gunicorn-{port}.log"
             with log.open("ab") as out:
                 process = subprocess.Popen(
-                    [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                    [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
                      "app:create_app()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                     start_new_session=True)
             instances.append(Instance(f"http://127.0.0.1:{port}", process, log))
         for instance in instances:
-            wait_http(instance.base + "/healthz", timeout=60, proc=instance.process)
+            wait_http(instance.base + "/healthz", timeout=60, proc=instance.process, log=instance.log)
         yield instances
     finally:
         for instance in instances:

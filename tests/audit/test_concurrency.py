@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
+import pytest
+
 from tests.audit.helpers import (
     PYTHON,
     ROOT,
@@ -28,6 +30,8 @@ from tests.audit.helpers import (
     subprocess_env,
     wait_http,
 )
+
+pytestmark = pytest.mark.every_database  # on PostgreSQL too: concurrent appends meet the database's locking
 
 
 def test_threads(app):
@@ -114,18 +118,18 @@ def _post(url: str, token: str, body: bytes = b"this is not an image", timeout: 
 
 
 @contextmanager
-def gunicorn(database_url: str, tmp_path, count: int) -> Iterator[list[tuple[str, subprocess.Popen]]]:
+def instances(gunicorn: str, database_url: str, tmp_path, count: int) -> Iterator[list[tuple[str, subprocess.Popen]]]:
     """``count`` real gunicorn instances (one worker each) on one database; yields (base URL, master)."""
     env = subprocess_env(database_url, tmp_path, CERTVERIFY_RATELIMIT_ENABLED="false", CERTVERIFY_WORKERS="1",
                          CERTVERIFY_LOG_LEVEL="warning")
-    with gunicorn_instances(env, tmp_path, count) as instances:
-        yield [(instance.base, instance.process) for instance in instances]
+    with gunicorn_instances(gunicorn, env, tmp_path, count) as started:
+        yield [(instance.base, instance.process) for instance in started]
 
 
-def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
+def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path, gunicorn):
     """Two real gunicorn instances on one database: one entry per API request, one chain."""
     token = create_api_key(app, "load-bank")
-    with gunicorn(database_url, tmp_path, 2) as servers:
+    with instances(gunicorn, database_url, tmp_path, 2) as servers:
         urls = [f"{base}/api/v1/verifications?image=none" for base, _ in servers]
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda i: _post(urls[i % 2], token), range(80)))
@@ -133,12 +137,13 @@ def test_two_gunicorn_instances_log_every_request(app, database_url, tmp_path):
     assert_chain(app, 80)
 
 
-def test_gunicorn_worker_killed_mid_request_leaves_a_valid_chain(app, database_url, tmp_path):
+@pytest.mark.slow
+def test_gunicorn_worker_killed_mid_request_leaves_a_valid_chain(app, database_url, tmp_path, gunicorn):
     """SIGKILL the worker while it verifies real scans: the chain stays valid, every answered request is
     logged, and the restarted worker goes on appending to the same chain."""
     scan = issued_scan(tmp_path, "KILL-0001")
     token = create_api_key(app, "kill-bank")
-    with gunicorn(database_url, tmp_path, 1) as [(base, master)]:
+    with instances(gunicorn, database_url, tmp_path, 1) as [(base, master)]:
         url = f"{base}/api/v1/verifications?image=none"
         assert _post(url, token, scan) == 200, server_logs(tmp_path)
         with ThreadPoolExecutor(3) as pool:

@@ -27,6 +27,7 @@ def admin(client, app):
 # --- accounts --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.every_database
 def test_users_create_stores_argon2(app):
     create_user(app, "alice", "auditor")
     from web import db
@@ -63,6 +64,7 @@ def test_sign_in_wrong_password_and_unknown_user(client, app):
     assert client.get("/audit/").status_code == 302
 
 
+@pytest.mark.every_database
 def test_sign_in_and_out(auditor):
     page = auditor.get("/audit/")
     assert page.status_code == 200
@@ -102,6 +104,7 @@ def test_next_is_kept_but_never_offsite(client, app):
         assert out.headers["Location"].endswith("/audit/"), evil
 
 
+@pytest.mark.every_database
 def test_session_expires_after_inactivity(auditor, app, monkeypatch):
     from web import console
 
@@ -124,6 +127,7 @@ def test_session_cookie_is_permanent_with_the_lifetime(client, app):
     assert "Expires=" in cookie and "HttpOnly" in cookie
 
 
+@pytest.mark.every_database
 def test_changed_password_ends_sessions(auditor, app):
     result = run_flask(app, "users", "set-password", "alice", "--password-stdin", input="a new long password\n")
     assert result.exit_code == 0, result.output
@@ -132,11 +136,13 @@ def test_changed_password_ends_sessions(auditor, app):
     assert sign_in(auditor, password="a new long password").status_code == 302
 
 
+@pytest.mark.every_database
 def test_deleted_user_ends_sessions(auditor, app):
     assert run_flask(app, "users", "delete", "alice").exit_code == 0
     assert auditor.get("/audit/").status_code == 302
 
 
+@pytest.mark.every_database
 def test_sign_in_rate_limit(client, app):
     """Ten tries a minute from one address, whatever names they try (each name stays below its lockout)."""
     create_user(app)
@@ -155,6 +161,7 @@ def test_auditor_cannot_manage_keys(auditor):
     assert auditor.post("/audit/keys/x/revoke", data={"csrf_token": token}).status_code == 403
 
 
+@pytest.mark.every_database
 def test_admin_creates_and_revokes_keys(admin, app):
     page = admin.get("/audit/keys")
     assert page.status_code == 200
@@ -188,6 +195,7 @@ def test_public_site_and_api_do_not_expose_the_log(client, app):
 # --- pages -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.every_database
 def test_list_is_newest_first_with_paging(auditor, app):
     app.config["AUDIT_PAGE_SIZE"] = 5
     record_many(app, [attempt(i) for i in range(12)])
@@ -198,6 +206,7 @@ def test_list_is_newest_first_with_paging(auditor, app):
     assert "S-00000" in page3 and "S-00001" in page3 and "S-00002" not in page3
 
 
+@pytest.mark.every_database
 def test_filters(auditor, app):
     record_many(app, [
         attempt(1, outcome="failed", error_code="bad_signature", client="bank-a", serial="AAA"),
@@ -223,6 +232,7 @@ def test_filters(auditor, app):
     assert "could not be read" in auditor.get("/audit/?since=garbage").get_data(as_text=True)
 
 
+@pytest.mark.every_database
 def test_entry_detail(auditor, app):
     record_many(app, [attempt(1, serial="DETAIL-1", quality={"ssim": 0.987})])
     html = auditor.get("/audit/entries/1").get_data(as_text=True)
@@ -232,6 +242,7 @@ def test_entry_detail(auditor, app):
     assert missing.status_code == 404 and 'id="sign-out"' in missing.get_data(as_text=True)  # the console's bar
 
 
+@pytest.mark.every_database
 def test_an_altered_entry_names_the_fields_that_differed(auditor, app):
     record_many(app, [attempt(1, outcome="altered", error_code="altered", regions=["address", "resident0.birth"]),
                       attempt(2)])
@@ -248,6 +259,7 @@ def test_a_page_the_account_may_not_see_keeps_the_consoles_bar(auditor):
     assert "forbidden" in html
 
 
+@pytest.mark.every_database
 def test_console_export(auditor, app):
     record_many(app, [attempt(1, outcome="failed", client="c1"), attempt(2, client="c2")])
     response = auditor.get("/audit/export.jsonl?outcome=failed")
@@ -261,6 +273,7 @@ def test_console_export(auditor, app):
     assert len(csv_response.get_data(as_text=True).strip().splitlines()) == 3
 
 
+@pytest.mark.every_database
 def test_banner_shows_valid_then_broken(auditor, app):
     record_many(app, [attempt(i) for i in range(4)])
     html = auditor.get("/audit/").get_data(as_text=True)
@@ -270,6 +283,7 @@ def test_banner_shows_valid_then_broken(auditor, app):
     assert 'class="chain-banner chain-broken"' in html and "2" in html.split('id="chain-banner"')[1][:400]
 
 
+@pytest.mark.every_database
 def test_banner_checks_new_entries_at_once_and_old_ones_at_the_next_full_walk(auditor, app):
     app.config["AUDIT_VERIFY_CACHE_SECONDS"] = 3600
     record_many(app, [attempt(i) for i in range(3)])
@@ -285,6 +299,7 @@ def test_banner_checks_new_entries_at_once_and_old_ones_at_the_next_full_walk(au
     assert "chain-broken" in html and "entry 5 was edited" in html
 
 
+@pytest.mark.every_database
 def test_banner_sees_a_cut_off_tail_at_once(auditor, app):
     app.config["AUDIT_VERIFY_CACHE_SECONDS"] = 3600
     record_many(app, [attempt(i) for i in range(4)])
@@ -305,6 +320,7 @@ def test_chart_is_inline_svg(auditor, app):
     assert f"{now.date().isoformat()}: 1 " in html
 
 
+@pytest.mark.every_database
 def test_planted_burst_is_flagged(auditor, app):
     """Thirty failing checks of one serial within a minute, from a handful of clients, are flagged."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
@@ -319,6 +335,7 @@ def test_planted_burst_is_flagged(auditor, app):
     assert "S-1<" not in flags and "S-2<" not in flags
 
 
+@pytest.mark.every_database
 def test_other_flags(auditor, app):
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     record_many(app, [
@@ -351,6 +368,7 @@ def test_console_in_japanese_by_default(auditor, app):
     assert "Verification log" in english and "Suspicious patterns" in english
 
 
+@pytest.mark.every_database
 def test_flags_are_reused_for_their_max_age(auditor, app):
     app.config["AUDIT_FLAG_CACHE_SECONDS"] = 3600
     assert 'id="no-flags"' in auditor.get("/audit/").get_data(as_text=True)
@@ -375,6 +393,7 @@ def _overview(html: str) -> dict[str, list[str]]:
     return rows
 
 
+@pytest.mark.every_database
 def test_overview_totals_and_the_change_against_the_period_before(auditor, app):
     """Totals of the chosen period (verified, altered, failed, failure rate) beside the period just before it."""
     day = dt.timedelta(days=1)
@@ -401,6 +420,7 @@ def test_overview_totals_and_the_change_against_the_period_before(auditor, app):
                      .get_data(as_text=True))["total"] == ["2", "1", "+1 (+100 %)"]
 
 
+@pytest.mark.every_database
 def test_times_in_jst_or_utc(auditor, app):
     """The switch shows every time in JST (and reads the date filters as JST days), and is remembered."""
     record_many(app, [attempt(1, serial="LATE", occurred_at=dt.datetime(2026, 3, 10, 16, 30, tzinfo=dt.UTC))])
@@ -420,6 +440,7 @@ def test_times_in_jst_or_utc(auditor, app):
     assert listed("since=2026-03-10&until=2026-03-10")
 
 
+@pytest.mark.every_database
 def test_the_chart_counts_days_of_the_chosen_zone_and_shows_them_as_a_table(auditor, app):
     late = dt.datetime.now(dt.UTC).replace(hour=20, minute=0) - dt.timedelta(days=1)  # JST: the next day, 05:00
     record_many(app, [attempt(1, occurred_at=late), attempt(2, occurred_at=late, outcome="failed")])
@@ -435,6 +456,7 @@ def test_the_chart_counts_days_of_the_chosen_zone_and_shows_them_as_a_table(audi
     assert jst_day in numbers and utc_day not in numbers
 
 
+@pytest.mark.every_database
 def test_partial_search_on_serial_and_client(auditor, app):
     record_many(app, [attempt(1, serial="20261206-1234567890", client="bank-tokyo"),
                       attempt(2, serial="20261206-5555500000", client="bank-osaka"),
@@ -452,6 +474,7 @@ def test_partial_search_on_serial_and_client(auditor, app):
     assert serials("serial=1%25S") == set()  # as a wildcard, 1%S would match it
 
 
+@pytest.mark.every_database
 def test_sortable_columns(auditor, app):
     record_many(app, [attempt(1, serial="S-B", processing_ms=50.0), attempt(2, serial="S-C", processing_ms=900.0),
                       attempt(3, serial="S-A", processing_ms=10.0)])

@@ -6,9 +6,12 @@ import csv
 import io
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from tests.audit.helpers import attempt, raw_sql, record_many, run_flask, utc
+
+pytestmark = pytest.mark.every_database  # on PostgreSQL too: pruning and export read and rewrite the database's rows
 
 
 def seed_days(app) -> None:

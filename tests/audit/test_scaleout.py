@@ -36,16 +36,13 @@ from tests.audit.helpers import (
     Instance,
     assert_chain,
     create_api_key,
-    empty_postgres,
     gunicorn_instances,
     issued_scan,
     json_lines,
-    make_app,
-    need,
     subprocess_env,
     wait_http,
 )
-from tests.support import free_port, http_request, need_tool
+from tests.support import empty_postgres, free_port, http_request, key_ring, make_app, need_tool
 
 NGINX = "/usr/sbin/nginx"
 TEMPLATE = ROOT / "deploy" / "nginx.conf"
@@ -167,18 +164,18 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_database: str) -> Iterator[Deployment]:
-    redis_url = need("TEST_REDIS_URL", "Redis")
+def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_database: str, redis_url: str,
+               gunicorn: str) -> Iterator[Deployment]:
     need_tool(NGINX, "nginx")
     empty_postgres(postgres_database)
     tmp = tmp_path_factory.mktemp("scaleout")
-    app = make_app(postgres_database, tmp)
+    app = make_app(postgres_database, key_ring(tmp))
     env = subprocess_env(postgres_database, tmp, **instance_settings(postgres_database, redis_url),
                          CERTVERIFY_ENV="production", CERTVERIFY_RATELIMIT_API=f"{API_LIMIT} per minute",
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="scale" + uuid.uuid4().hex)
     scan = issued_scan(tmp, SERIAL)
     try:
-        with gunicorn_instances(env, tmp, 2) as instances, \
+        with gunicorn_instances(gunicorn, env, tmp, 2) as instances, \
                 nginx(tmp / "nginx", [urlsplit(i.base).netloc for i in instances]) as (url, log):
             yield Deployment(url, instances, log, app, scan)
     finally:
@@ -211,6 +208,7 @@ def test_compose_runs_the_same_proxy_and_instances():
     assert app_env["RATELIMIT_STORAGE_URI"].startswith("redis://")
 
 
+@pytest.mark.slow
 def test_an_api_limit_counts_once_for_both_instances(deployment):
     """API_LIMIT + 10 requests of one key at once, spread over both instances by nginx: exactly API_LIMIT pass, as
     on a single instance (per-process counters would have let all of them through)."""
@@ -224,6 +222,7 @@ def test_an_api_limit_counts_once_for_both_instances(deployment):
     assert {by[a.request_id] for a in answers if a.status == 415} == {0, 1}, "one instance took every request"
 
 
+@pytest.mark.slow
 def test_an_instance_killed_under_load_the_other_answers(deployment):
     """CLIENTS clients verify a genuine back through nginx; once both instances have answered, one is SIGKILLed
     (master and workers) with requests in its hands. nginx passes those, and the next ones, to the other: every
@@ -264,6 +263,7 @@ def test_an_instance_killed_under_load_the_other_answers(deployment):
           f"{len(after)} answered by it afterwards")
 
 
+@pytest.mark.slow
 def test_with_no_instance_left_nginx_answers_and_the_log_holds(deployment):
     """With no instance left nginx answers itself, as the apps do when they cannot take a check: 503 `unavailable`,
     the same problem document, Retry-After. The log then holds exactly one entry per request an instance answered

@@ -9,11 +9,13 @@ from tests.audit.helpers import (
     PASSWORD,
     attempt,
     create_user,
-    make_app,
     record_many,
     run_flask,
     sign_in,
 )
+from tests.support import key_ring, make_app
+
+pytestmark = pytest.mark.every_database  # on PostgreSQL too: sign-ins and lockouts are rows shared by every instance
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def extra_apps(database_url, tmp_path):
     made = []
 
     def make(**overrides):
-        made.append(make_app(database_url, tmp_path, **overrides))
+        made.append(make_app(database_url, key_ring(tmp_path), **overrides))
         return made[-1]
 
     yield make
@@ -154,7 +156,7 @@ def test_migration_keeps_the_log_chain(tmp_path):
     entry naming its regions joins it."""
     from web import auditlog, db
 
-    app = make_app(f"sqlite:///{tmp_path / 'old.db'}", tmp_path)
+    app = make_app(f"sqlite:///{tmp_path / 'old.db'}", key_ring(tmp_path))
     db.upgrade(app, "0001")
     record_many(app, [attempt(i) for i in range(5)])
     with db.get_engine(app).connect() as conn:

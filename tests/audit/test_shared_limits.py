@@ -7,17 +7,15 @@ of each request, so the test also proves that both workers took part.
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
 import stat
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from tests.audit.helpers import (
     PASSWORD,
@@ -25,44 +23,20 @@ from tests.audit.helpers import (
     ROOT,
     create_api_key,
     create_user,
-    csrf_from,
     gunicorn_instances,
-    make_app,
-    migrate,
     subprocess_env,
 )
+from tests.support import HttpSession, http_request, key_ring, make_app, migrate
 
 API = "/api/v1/verifications"
 API_LIMIT = 8
 
 
-def _post(url: str, data: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
-
-
-def _sign_in(base: str, name: str, password: str) -> int:
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    with opener.open(base + "/audit/sign-in", timeout=10) as page:
-        token = csrf_from(page.read().decode())
-    data = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": token}).encode()
-    try:
-        with opener.open(base + "/audit/sign-in", data=data, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
-
-
-def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
+@pytest.mark.slow
+def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path, gunicorn):
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    migrate(url, tmp_path)
-    app = make_app(url, tmp_path)
+    migrate(url, key_ring(tmp_path))
+    app = make_app(url, key_ring(tmp_path))
     create_user(app, "alice")
     key = create_api_key(app, "bank-a")
     from web import db
@@ -75,13 +49,13 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
                          # The default storage in this checkout's instance folder; a fresh prefix per run.
                          CERTVERIFY_RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex)
     env.pop("RATELIMIT_STORAGE_URI", None)
-    with gunicorn_instances(env, tmp_path, 1) as [server]:
+    with gunicorn_instances(gunicorn, env, tmp_path, 1) as [server]:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "image/png"}
         statuses: list[int] = []
         pids: set[str] = set()
         with ThreadPoolExecutor(12) as pool:
             for _burst in range(20):  # concurrent bursts until both workers have answered API calls
-                statuses += pool.map(lambda _: _post(server.base + API, b"not an image", headers), range(24))
+                statuses += pool.map(lambda _: http_request(server.base + API, b"not an image", headers, "POST", 30)[0], range(24))
                 pids = {entry["pid"] for entry in server.requests() if entry.get("route") == API}
                 if len(pids) == 2:
                     break
@@ -91,8 +65,8 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
         assert set(passed) == {415}  # the calls that passed reached the view (not an image)
 
         for _ in range(5):  # five failures from this address lock alice here
-            assert _sign_in(server.base, "alice", "wrong password!") == 200
-        assert _sign_in(server.base, "alice", PASSWORD) == 429
+            assert HttpSession(server.base).sign_in("alice", "wrong password!") == 200
+        assert HttpSession(server.base).sign_in("alice", PASSWORD) == 429
 
         storage = ROOT / "instance" / "ratelimits.db"
         assert stat.S_IMODE(os.stat(storage).st_mode) == 0o600
@@ -100,9 +74,9 @@ def test_limits_and_lockouts_hold_across_two_workers_and_a_restart(tmp_path):
             if side.exists():
                 assert stat.S_IMODE(os.stat(side).st_mode) == 0o600, side
 
-    with gunicorn_instances(env, tmp_path, 1) as [server]:  # a restart (or workers recycled) forgets nothing
-        assert _post(server.base + API, b"not an image", headers) == 429
-        assert _sign_in(server.base, "alice", PASSWORD) == 429
+    with gunicorn_instances(gunicorn, env, tmp_path, 1) as [server]:  # a restart (or workers recycled) forgets nothing
+        assert http_request(server.base + API, b"not an image", headers, "POST", 30)[0] == 429
+        assert HttpSession(server.base).sign_in("alice", PASSWORD) == 429
 
 
 # --- the storage on its own, through the `limits` strategies flask-limiter uses -------------------------------

@@ -45,6 +45,7 @@ def test_issue_writes_front_back_and_pdf(issued):
     assert pdf.startswith(b"%PDF") and b"/Count 2" in pdf
 
 
+@pytest.mark.slow
 def test_issue_prints_the_paper_front_on_the_pattern_and_signs_the_front_without_it(issued, tmp_path):
     """front.png is the issued front as a kiosk prints it, on the background pattern; ``--no-ground`` writes the
     front as issued. The back, which carries what the issuer signs, is the same either way."""
@@ -100,6 +101,7 @@ def test_restore_with_a_foreign_ring_says_unknown_key(issued, tmp_path):
     assert json.loads(done.stdout)["error"]["code"] == "unknown_key"
 
 
+@pytest.mark.slow
 def test_an_issuer_names_the_regions_its_signature_binds(issued, tmp_path):
     keys, out, _ = issued
     regions = tmp_path / "regions.json"
@@ -170,6 +172,7 @@ def test_every_error_belongs_to_one_exit_family():
         assert exit_code(rescan) == Exit.RESCAN
 
 
+@pytest.mark.slow
 def test_exit_codes_of_each_family_from_the_command_line(issued, tmp_path):
     keys, out, _ = issued
     blank = tmp_path / "blank.png"

@@ -304,6 +304,7 @@ def test_glare_over_most_of_the_dots_is_never_an_accusation():
     assert max(r["darker"] for r in caught.value.context["regions"]) > 1.6
 
 
+@pytest.mark.slow
 def test_the_dots_darkness_spreads_under_glare_and_not_on_a_flat_scan(cert):
     """``GridFit.ink_spread``: every dot is printed with the same black, so on flat scans and photographs the dots'
     darkness lies within a few levels; where glare veils part of the track it spreads past UNEVEN_DOTS."""
@@ -503,6 +504,7 @@ def test_corner_marks_touched_by_a_dark_stroke_are_still_found(cert, keyring, co
     assert result.certificate.serial == cert.facts.serial
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("panels", "kind", "seed"), [(3, "office", 0), (4, "office", 1), (3, "phone", 2)])
 def test_another_certificates_scrambled_area_on_a_folded_sheet_is_never_verified(cert, other_cert, keyring, panels,
                                                                                   kind, seed):

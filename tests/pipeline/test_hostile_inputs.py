@@ -68,6 +68,7 @@ def code_of(data: bytes, keyring, limits: Limits | None = None) -> VerifyError:
 # --- 1. PDF pages drawn under a bound PDFium cannot escape -----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", ["pdf_form_bomb", "pdf_self_drawing_form"])
 def test_pdf_whose_drawing_explodes_is_too_complex(make):
     """10 nested forms each drawing the next 10 times (2,964 bytes), or a form drawing itself (656 bytes): PDFium
@@ -140,6 +141,7 @@ def test_search_budget_ends_a_many_page_upload(keyring):
 # --- 3. deep and wide samples decoded straight to 8 bits, within a memory bound -------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", ["png16_rgba", "float_tiff"])
 def test_sixty_megapixel_deep_images_verify_within_a_memory_bound(make):
     """A 482 KB 16-bit RGBA PNG and a 368 KB float32 TIFF of 60 MP (white paper): read and searched (no marks

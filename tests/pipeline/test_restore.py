@@ -268,6 +268,7 @@ def test_signed_code_of_another_issue_date_is_bound_to_its_serial(keyring, cert)
                 restore(moved, keyring)
 
 
+@pytest.mark.slow
 def test_every_error_code_is_reachable(cert, keyring):
     """Each code a user can meet, produced by a real input."""
     seen: set[str] = set()

@@ -41,6 +41,7 @@ def test_a_blank_page_is_named_as_blank(keyring, kind):
     assert "blank" in caught.value.message("en") and "白紙" in caught.value.message("ja")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["office", "phone"])
 def test_the_front_sent_by_mistake_is_named_as_not_the_back(cert, keyring, kind):
     with pytest.raises(errors.NotTheBack) as caught:
@@ -49,6 +50,7 @@ def test_the_front_sent_by_mistake_is_named_as_not_the_back(cert, keyring, kind)
     assert "front of the certificate" in caught.value.message("en") and "表面" in caught.value.message("ja")
 
 
+@pytest.mark.slow
 def test_an_unrelated_photograph_is_named_as_not_the_back(keyring):
     with pytest.raises(errors.NotTheBack):
         restore(field.finish(_photo(), np.random.default_rng(1), kind="phone"), keyring)

@@ -1,5 +1,6 @@
-"""Fixtures of the site's suite: apps on a temporary key ring and a temporary SQLite log, and one sample
-certificate issued per session (issuing and encoding it is the slow part, so it is done once).
+"""Fixtures of the site's suite: apps on the sample's key ring and a copy of the migrated SQLite log, one sample
+certificate issued per session (issuing and encoding it is the slow part, so it is done once), and the site under
+a real gunicorn.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.forgery import exact_forgery
-from tests.support import fixed_key
-from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample, create_key, make_app
+from tests.support import create_key, fixed_key, make_app
+from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample
 
 
 @pytest.fixture(scope="session")
@@ -41,27 +42,15 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
                   verify.encode_image(forged, fmt="png"), verify.encode_image(v1.back, fmt="png"))
 
 
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory, sample: Sample) -> Path:
-    """A SQLite log migrated once per session; each app gets a copy."""
-    from web import db
-
-    path = tmp_path_factory.mktemp("db-template") / "template.db"
-    app = make_app(sample, f"sqlite:///{path}")
-    db.upgrade(app)
-    db.get_engine(app).dispose()
-    return path
-
-
 @pytest.fixture
-def app_factory(tmp_path: Path, sample: Sample, migrated_db: Path) -> Iterator:
+def app_factory(tmp_path: Path, sample: Sample, sqlite_template: Path) -> Iterator:
     """Build apps with config overrides, each on its own copy of the migrated log."""
     made = []
 
     def build(**overrides: Any):
         path = tmp_path / f"log-{len(made)}.db"
-        shutil.copyfile(migrated_db, path)
-        app = make_app(sample, f"sqlite:///{path}", **overrides)
+        shutil.copyfile(sqlite_template, path)
+        app = make_app(f"sqlite:///{path}", sample.keys_dir, **overrides)
         made.append(app)
         return app
 
@@ -94,12 +83,10 @@ def api_key(runner) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, sample: Sample) -> Iterator:
+def live_server(tmp_path_factory: pytest.TempPathFactory, sample: Sample, gunicorn: str) -> Iterator:
     """gunicorn with 2 workers on a free loopback port, shared by the HTTP and browser tests."""
-    from tests.support import need_tool
     from tests.web import live
 
-    need_tool(str(live.BIN / "gunicorn"), "gunicorn")
-    server = live.start(tmp_path_factory.mktemp("live"), sample.keys_dir)
+    server = live.start(gunicorn, tmp_path_factory.mktemp("live"), sample.keys_dir)
     yield server
     live.stop(server)

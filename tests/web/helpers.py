@@ -1,9 +1,9 @@
-"""Helpers of the site's suite: building apps, uploading like a browser, reading the log, skipping rules."""
+"""Helpers of the site's suite: the sample certificate, uploading like a browser, reading the log and the
+metrics."""
 
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,8 @@ from typing import Any
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-SECRET = "test-secret-key-for-the-site-suite-only"
+from tests.support import csrf_token
+
 SERIAL = "TEST-2026-000123"
 SERIAL_V1 = "TEST-2026-000101"
 ISSUER = "990001"
@@ -32,35 +31,6 @@ class Sample:
     pdf: bytes
     forged_png: bytes  # the back rebuilt for an altered front (address, birth date, name), exact block map
     v1_png: bytes  # a format v1 back of the same ring: restores, binds no content
-
-
-def make_app(sample: Sample, database_url: str, **overrides: Any):
-    from app import create_app
-
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": SECRET,
-        "KEYS_DIR": str(sample.keys_dir),
-        "DATABASE_URL": database_url,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "SESSION_COOKIE_SECURE": False,
-    }
-    config.update(overrides)
-    return create_app(config)
-
-
-def create_key(runner, name: str) -> str:
-    """Create an API key with the CLI; it prints the key alone on its last line."""
-    result = runner.invoke(args=["api-keys", "create", name])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip().splitlines()[-1]
-
-
-def csrf_token(client, path: str = "/") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the form has no CSRF token"
-    return match.group(1)
 
 
 def multipart(fields: dict[str, Any]) -> dict[str, Any]:

@@ -9,20 +9,15 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port, http_request
-from tests.web.helpers import ROOT, SECRET
-
-BIN = Path(sys.executable).parent
+from tests.support import BIN, ROOT, SECRET, free_port, http_request, wait_http
 
 
 @dataclass
-class LiveServer:
+class GunicornSite:
     url: str
     port: int
     env: dict[str, str]
@@ -51,8 +46,9 @@ class LiveServer:
         return status, headers, json.loads(body)
 
 
-def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
-    """Migrate a log, create an API key and start gunicorn (2 workers); returns when /healthz answers."""
+def start(gunicorn: str, tmp: Path, keys_dir: Path, **settings: str) -> GunicornSite:
+    """Migrate a log, create an API key and start the ``gunicorn`` executable (2 workers); returns when /healthz
+    answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTVERIFY_", "FLASK_"))}
     env.update({
@@ -69,7 +65,7 @@ def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
         "PYTHONUNBUFFERED": "1",
     })
     env.update(settings)
-    server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, env=env, log=tmp / "gunicorn.log", api_key="")
+    server = GunicornSite(url=f"http://127.0.0.1:{port}", port=port, env=env, log=tmp / "gunicorn.log", api_key="")
     upgraded = server.flask("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     created = server.flask("api-keys", "create", "live-bank")
@@ -77,23 +73,17 @@ def start(tmp: Path, keys_dir: Path, **settings: str) -> LiveServer:
     server.api_key = created.stdout.strip().splitlines()[-1]
     with server.log.open("wb") as log:
         server.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
+            [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.log.read_text()[-3000:]}")
-        try:
-            if server.request("/healthz", timeout=2)[0] == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(server)
-    raise RuntimeError(f"gunicorn did not answer: {server.log.read_text()[-3000:]}")
+    try:
+        wait_http(server.url + "/healthz", timeout=60, proc=server.process, log=server.log)
+    except BaseException:
+        stop(server)
+        raise
+    return server
 
 
-def stop(server: LiveServer) -> None:
+def stop(server: GunicornSite) -> None:
     if server.process is None or server.process.poll() is not None:
         return
     os.killpg(server.process.pid, signal.SIGTERM)

@@ -12,7 +12,8 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
-from tests.web.helpers import METRICS_TOKEN, SERIAL, create_key, log_entries, metric, metric_samples, multipart, upload
+from tests.support import create_key
+from tests.web.helpers import METRICS_TOKEN, SERIAL, log_entries, metric, metric_samples, multipart, upload
 from web.api import OPENAPI_PATH
 from web.problems import all_codes, status_for
 

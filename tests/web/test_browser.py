@@ -3,42 +3,17 @@ the file chooser, reads the restored front and the facts, switches language; scr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support import accessibility_violations, chromium
-from tests.web.helpers import ARTIFACTS, ISSUER, SERIAL
+from tests.support import ARTIFACTS, accessibility_violations
+from tests.web.helpers import ISSUER, SERIAL
 
 SHOTS = ARTIFACTS / "web"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
+@pytest.fixture(scope="module", autouse=True)
+def shots() -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser, request):
-    """A fresh browser context (no cookies) whose script errors and CSP violations fail the test."""
-    options = {"locale": "ja-JP", **(getattr(request, "param", {}) or {})}  # a Japanese office's browser
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    problems: list[str] = []
-    expected = "Failed to load resource: the server responded with a status of 4"  # an error page is an answer
-
-    def on_console(msg) -> None:
-        if msg.type == "error" and not msg.text.startswith(expected):
-            problems.append(msg.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-    assert problems == [], problems
 
 
 def choose_and_send(page, path) -> None:
@@ -190,6 +165,7 @@ def test_the_front_viewer_zooms_pans_and_shows_a_field(page, live_server, sample
     page.screenshot(path=str(SHOTS / "viewer-field.png"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["ja", "en"])
 @pytest.mark.parametrize(("width", "height"), [(1366, 900), (390, 844)])
 def test_every_public_page_state_passes_axe(page, live_server, sample, tmp_path, lang, width, height):

@@ -58,6 +58,7 @@ def test_hostile_uploads_over_http(live_server, name, data, status, code):
     assert headers["Content-Type"] == "application/problem+json"
 
 
+@pytest.mark.slow
 def test_missing_and_revoked_keys(live_server, sample):
     status, headers, body = live_server.json(API, data=b"x", method="POST")
     assert status == 401 and body["code"] == "unauthorized" and "Bearer" in headers["WWW-Authenticate"]

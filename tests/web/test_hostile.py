@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import create_key
 from tests.web import hostile
-from tests.web.helpers import create_key, log_entries, multipart, upload
+from tests.web.helpers import log_entries, multipart, upload
 from web.problems import status_for
 
 CASES = hostile.cases()
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, sample, migrated_db):
+def site(tmp_path_factory, sample, sqlite_template):
     """One app and key for the whole module (the cases are independent and the log only grows)."""
     import shutil
 
-    from tests.web.helpers import make_app
+    from tests.support import make_app
 
     path = tmp_path_factory.mktemp("hostile") / "log.db"
-    shutil.copyfile(migrated_db, path)
-    app = make_app(sample, f"sqlite:///{path}", RATELIMIT_ENABLED=False)
+    shutil.copyfile(sqlite_template, path)
+    app = make_app(f"sqlite:///{path}", sample.keys_dir, RATELIMIT_ENABLED=False)
     key = create_key(app.test_cli_runner(), "hostile")
     yield app, key
     from web import db

@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from tests.audit.helpers import create_user, sign_in
-from tests.web.helpers import csrf_token, multipart
+from tests.support import csrf_token
+from tests.web.helpers import multipart
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -96,7 +97,7 @@ def test_ordinary_query_is_kept_by_the_language_switch(client):
 
 
 def test_retry_after_only_on_429_and_503(app_factory, sample):
-    from tests.web.helpers import create_key
+    from tests.support import create_key
 
     limit = len(sample.back_jpeg) + 65536
     app = app_factory(MAX_REQUEST_BYTES=limit)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.web.helpers import METRICS_TOKEN, create_key, log_entries, metric, metric_samples, upload
+from tests.support import create_key
+from tests.web.helpers import METRICS_TOKEN, log_entries, metric, metric_samples, upload
 from web.config import ConfigurationError
 
 URL = "/api/v1/verifications"

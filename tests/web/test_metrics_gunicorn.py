@@ -22,13 +22,10 @@ API_LIMIT = 20  # per minute, per key or (without a valid key) per address
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, sample):
+def server(tmp_path_factory, sample, gunicorn):
     """2 workers sharing their rate-limit counters (a SQLite file), so that the limit is exact whichever answers."""
-    from tests.support import need_tool
-
-    need_tool(str(live.BIN / "gunicorn"), "gunicorn")
     tmp = tmp_path_factory.mktemp("metrics-live")
-    srv = live.start(tmp, sample.keys_dir, CERTVERIFY_METRICS_TOKEN=METRICS_TOKEN,
+    srv = live.start(gunicorn, tmp, sample.keys_dir, CERTVERIFY_METRICS_TOKEN=METRICS_TOKEN,
                      CERTVERIFY_RATELIMIT_API=f"{API_LIMIT} per minute",
                      RATELIMIT_STORAGE_URI=f"sqlite:///{tmp / 'limits.db'}")
     yield srv

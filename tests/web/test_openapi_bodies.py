@@ -33,6 +33,7 @@ def test_every_body_has_a_media_type_and_a_minimum_size(body_spec):
             assert schema["minLength"] == 1, media_type
 
 
+@pytest.mark.slow
 def test_every_declared_media_type_is_accepted(client, api_key, sample, body_spec):
     """A real scan in each declared media type verifies (the positive case of each)."""
     scans = {"image/png": sample.back_png, "image/jpeg": sample.back_jpeg, "application/pdf": sample.pdf}

@@ -16,15 +16,15 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support import free_port
+from tests.support import ROOT, free_port
 from tests.web import live
-from tests.web.helpers import METRICS_TOKEN, ROOT, metric, metric_samples
+from tests.web.helpers import METRICS_TOKEN, metric, metric_samples
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, sample):
+def server(tmp_path_factory, sample, gunicorn):
     """The site on gunicorn with 2 workers and short request deadlines."""
-    srv = live.start(tmp_path_factory.mktemp("server-limits"), sample.keys_dir,
+    srv = live.start(gunicorn, tmp_path_factory.mktemp("server-limits"), sample.keys_dir,
                      CERTVERIFY_REQUEST_HEADER_TIMEOUT="4", CERTVERIFY_REQUEST_IDLE_TIMEOUT="4",
                      CERTVERIFY_METRICS_TOKEN=METRICS_TOKEN)
     yield srv
@@ -140,14 +140,14 @@ def test_api_key_in_the_query_is_refused_and_not_logged(server):
     assert secret not in log
 
 
-def start_plain(tmp_path, **settings: str) -> tuple[subprocess.Popen, int, object]:
+def start_plain(gunicorn: str, tmp_path, **settings: str) -> tuple[subprocess.Popen, int, object]:
     """gunicorn with the site's configuration and worker, serving tests/web/slowapp.py (1 worker)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVERIFY_")}
     env.update({"CERTVERIFY_WORKERS": "1", "SECRET_KEY": "x" * 40, **settings})
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(live.BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind",
+        proc = subprocess.Popen([gunicorn, "--config", "gunicorn.conf.py", "--bind",
                                  f"127.0.0.1:{port}", "tests.web.slowapp:app"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -190,8 +190,8 @@ def worker_pids(master: int) -> set[int]:
     return pids
 
 
-def test_a_worker_grown_past_its_memory_limit_is_replaced(tmp_path):
-    proc, port, log = start_plain(tmp_path, CERTVERIFY_WORKER_MAX_RSS_MB="1")  # every worker holds more
+def test_a_worker_grown_past_its_memory_limit_is_replaced(gunicorn, tmp_path):
+    proc, port, log = start_plain(gunicorn, tmp_path, CERTVERIFY_WORKER_MAX_RSS_MB="1")  # every worker holds more
     try:
         before = worker_pids(proc.pid)
         assert get(port).startswith(b"HTTP/1.1 200")
@@ -206,10 +206,11 @@ def test_a_worker_grown_past_its_memory_limit_is_replaced(tmp_path):
         proc.wait(timeout=30)
 
 
-def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
+@pytest.mark.slow
+def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(gunicorn, tmp_path):
     """A request that runs past TIMEOUT: its connection ends soon after the timeout (not after the request's
     minutes), the worker is replaced, and the server answers again."""
-    proc, port, log = start_plain(tmp_path, CERTVERIFY_TIMEOUT="3")
+    proc, port, log = start_plain(gunicorn, tmp_path, CERTVERIFY_TIMEOUT="3")
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             started = time.monotonic()
@@ -228,10 +229,11 @@ def test_a_request_past_the_timeout_is_ended_and_the_worker_replaced(tmp_path):
         proc.wait(timeout=30)
 
 
-def test_bodies_being_received_share_a_memory_budget(tmp_path):
+@pytest.mark.slow
+def test_bodies_being_received_share_a_memory_budget(gunicorn, tmp_path):
     """With room for one body, a second upload waits unread until the first is complete, then both are served."""
     body = 200 * 1024
-    proc, port, log = start_plain(tmp_path, CERTVERIFY_MAX_REQUEST_BYTES=str(256 * 1024),
+    proc, port, log = start_plain(gunicorn, tmp_path, CERTVERIFY_MAX_REQUEST_BYTES=str(256 * 1024),
                                   CERTVERIFY_REQUEST_BUFFER_BYTES=str(300 * 1024))
     head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {body}\r\n\r\n".encode()
     try:

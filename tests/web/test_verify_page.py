@@ -10,7 +10,8 @@ import re
 import pytest
 from PIL import Image
 
-from tests.web.helpers import ISSUER, SERIAL, csrf_token, log_entries, multipart, upload
+from tests.support import csrf_token
+from tests.web.helpers import ISSUER, SERIAL, log_entries, multipart, upload
 
 
 def test_sample_back_verifies_and_shows_front_and_facts(app, client, sample):
