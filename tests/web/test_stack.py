@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from openapi_schema_validator import OAS31Validator
 
+from tests.support import create_key
 from tests.web.helpers import METRICS_TOKEN, SERIAL, SERIAL_V1, log_entries, metric, metric_samples
 from web.api import OPENAPI_PATH
 
@@ -117,7 +118,6 @@ def test_an_altered_page_is_answered_in_its_place(app, client, api_key, sample, 
 
 
 def test_an_upload_refused_as_a_whole_is_one_problem(app_factory, sample):
-    from tests.web.helpers import create_key
 
     app = app_factory(MAX_PAGES=1)
     client, api_key = app.test_client(), create_key(app.test_cli_runner(), "bank-a")
@@ -133,7 +133,6 @@ def test_an_unknown_pages_value_is_a_bad_request(client, api_key, sample):
 
 
 def test_metrics_count_each_page(app_factory, sample, blank_png):
-    from tests.web.helpers import create_key
 
     app = app_factory(METRICS_TOKEN=METRICS_TOKEN)
     client = app.test_client()
