@@ -59,7 +59,7 @@ class SQLiteStorage(Storage, MovingWindowSupport):
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _write_ahead(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "
                          "expiry REAL NOT NULL)")
@@ -188,3 +188,18 @@ def api_limit() -> str:
 
 
 limiter = Limiter(key_func=ip_key, default_limits=[], headers_enabled=True)
+
+
+def _write_ahead(conn: sqlite3.Connection) -> None:
+    """Put the counters' file in WAL mode (it stays so once set). Switching needs the file to itself, and SQLite
+    answers "database is locked" at once, without waiting out the busy timeout, when another process opens the new
+    file at the same moment: the switch is tried again until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
