@@ -158,6 +158,19 @@ class Deployment:
         return {line["request_id"]: i for i, instance in enumerate(self.instances)
                 for line in instance.requests() if "request_id" in line}
 
+    def until_both_answer(self, timeout: float = 30.0) -> None:
+        """Health checks through nginx until each instance has answered one: an instance slow to take its first
+        requests on a loaded machine counts as failed for nginx a while, and every request goes to the other."""
+        ids: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ids.add(http_request(self.url + "/healthz", timeout=10)[1]["X-Request-ID"])
+            time.sleep(0.1)  # the request log lines are flushed
+            by = self.answered_by()
+            if {by[i] for i in ids if i in by} == {0, 1}:
+                return
+        pytest.fail("nginx did not pass requests to both instances")
+
     def proxied(self) -> list[dict[str, Any]]:
         """nginx's access log: per request the upstreams tried in turn, their statuses, the request id answered."""
         return json_lines(self.proxy_log)
@@ -213,6 +226,7 @@ def test_an_api_limit_counts_once_for_both_instances(deployment):
     """API_LIMIT + 10 requests of one key at once, spread over both instances by nginx: exactly API_LIMIT pass, as
     on a single instance (per-process counters would have let all of them through)."""
     key = create_api_key(deployment.app, "limited-bank")
+    deployment.until_both_answer()
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: deployment.post(key, b"not an image"), range(API_LIMIT + 10)))
     assert Counter(a.status for a in answers) == {415: API_LIMIT, 429: 10}
