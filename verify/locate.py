@@ -252,8 +252,9 @@ def locate_markers(gray: np.ndarray) -> PageFit:
 
     A mirrored picture (a phone's front camera, a scanner set to mirror, an image flipped in an editor) shows no
     marker, as a marker's mirror image is not one of the format's: when fewer than three are found, and the quick
-    detector finds more in the smallest picture turned over than the search found, the search runs again on the turned picture and
-    the fit says ``mirrored``: its homography is the turned picture's (``numpy.fliplr`` of the scan)."""
+    detector finds more in the smallest picture turned over than the search found, the search runs again on the
+    turned picture and the fit says ``mirrored``: its homography is the turned picture's (``numpy.fliplr`` of the
+    scan)."""
     try:
         return _located(gray)
     except MarkersNotFound as exc:
