@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .code import FIELD_RES
 from .errors import (
     Altered,
     CodeError,
@@ -140,6 +141,10 @@ def _issue(args: argparse.Namespace) -> int:
     if len(fronts) > 1:  # each page is a certificate of its own: SERIAL-1, SERIAL-2, ...
         base = args.serial or new_serial(issued_on or dt.date.today())
         serials = [f"{base}-{number}" for number in range(1, len(fronts) + 1)]
+        if not FIELD_RES["serial"].match(f"{base}-{len(fronts)}"):  # refused before any page is written
+            print(f"cannot issue: the pages' serials {base}-1 .. {base}-{len(fronts)} do not match "
+                  f"{FIELD_RES['serial'].pattern}: give a shorter --serial", file=sys.stderr)
+            return Exit.INPUT
     written = []
     for number, (front, serial) in enumerate(zip(fronts, serials, strict=True), start=1):
         regions, texts = pages.get(number, (None, None))

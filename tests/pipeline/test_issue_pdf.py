@@ -105,7 +105,7 @@ def test_a_one_page_pdf_writes_what_an_image_front_writes(samples, keys, tmp_pat
     assert cv2.imread(str(out / "back.png")).shape[:2] == (3508, 2480)
 
 
-def test_flat_regions_do_not_apply_to_a_front_of_several_pages(samples, keys, tmp_path):
+def test_a_front_of_several_pages_refuses_flat_regions_and_long_serials_before_writing(samples, keys, tmp_path):
     front = tmp_path / "front.pdf"
     front.write_bytes(pdf_of(samples[0].image, samples[1].image))
     regions = tmp_path / "regions.json"
@@ -115,6 +115,8 @@ def test_flat_regions_do_not_apply_to_a_front_of_several_pages(samples, keys, tm
     regions.write_text(json.dumps({"3": {"name": [100, 100, 400, 200]}}), encoding="utf-8")
     done = run("issue", "--out", str(tmp_path / "out"), "--front", str(front), "--regions", str(regions), keys=keys)
     assert done.returncode == 3 and "page 3" in done.stderr
+    done = run("issue", "--out", str(tmp_path / "out"), "--front", str(front), "--serial", "S" * 31, keys=keys)
+    assert done.returncode == 3 and "give a shorter --serial" in done.stderr  # S...S-2 would exceed 32 characters
     assert not (tmp_path / "out").exists()
 
 
