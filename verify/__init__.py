@@ -6,7 +6,7 @@ Pure code on arrays and bytes (numpy, OpenCV, Pillow); it imports no web framewo
 from __future__ import annotations
 
 from .errors import VerifyError
-from .issuing import IssuedCertificate, issue
+from .issuing import IssuedCertificate, fronts_from_pdf, issue
 from .keys import IssuingKey, KeyRing
 from .model import CertificateFacts, Limits, Restoration, Upload
 from .output import encode_image
@@ -23,6 +23,7 @@ __all__ = [
     "Upload",
     "VerifyError",
     "encode_image",
+    "fronts_from_pdf",
     "issue",
     "restore",
     "restore_pages",

@@ -24,9 +24,12 @@ import enum
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
+import numpy as np
 
+from .code import FIELD_RES
 from .errors import (
     Altered,
     CodeError,
@@ -39,7 +42,7 @@ from .errors import (
     ScrambleMismatch,
     VerifyError,
 )
-from .issuing import SAMPLE_ISSUER, issue
+from .issuing import SAMPLE_ISSUER, fronts_from_pdf, issue, new_serial
 from .keys import KeyRing, init_ring
 from .model import Limits
 from .output import encode_image
@@ -109,43 +112,97 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 def _issue(args: argparse.Namespace) -> int:
     ring = KeyRing.load(args.keys or None)
-    front = None
+    fronts: list[np.ndarray | None] = [None]
     if args.front:
-        bgr = cv2.imread(args.front, cv2.IMREAD_COLOR)
-        if bgr is None:
-            print(f"cannot read front image {args.front}", file=sys.stderr)
+        try:
+            if _is_pdf(Path(args.front)):  # a bad PDF raises its upload error: one JSON line from ``main``
+                fronts = list(fronts_from_pdf(Path(args.front).read_bytes()))
+            else:
+                bgr = cv2.imread(args.front, cv2.IMREAD_COLOR)
+                if bgr is None:
+                    raise OSError("not an image OpenCV can read")
+                fronts = [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)]
+        except OSError as exc:
+            print(f"cannot read front image {args.front}: {exc}", file=sys.stderr)
             return Exit.INPUT
-        front = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     try:
         issued_on = dt.date.fromisoformat(args.issued_on) if args.issued_on else None
     except ValueError:
         print(f"cannot read the issue date {args.issued_on!r}: give it as YYYY-MM-DD", file=sys.stderr)
         return Exit.INPUT
-    regions, texts = None, None
+    pages: dict[int, tuple[dict[str, tuple[int, int, int, int]], dict[str, str]]] = {}
     if args.regions:
         try:
-            regions, texts = _read_regions(Path(args.regions))
+            pages = _read_regions(Path(args.regions), len(fronts))
         except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             print(f"cannot read regions {args.regions}: {exc}", file=sys.stderr)
             return Exit.INPUT
-    try:
-        cert = issue(ring, front=front, serial=args.serial, issuer=args.issuer, key_id=args.key_id,
-                     document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts)
-    except ValueError as exc:
-        print(f"cannot issue: {exc}", file=sys.stderr)
-        return Exit.INPUT
-    paths = (cert if args.no_ground else on_paper(cert)).save(args.out)  # front.png and the PDF as a kiosk prints them
-    print(json.dumps({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}},
-                     ensure_ascii=False, indent=2))
+    serials: list[str | None] = [args.serial]
+    if len(fronts) > 1:  # each page is a certificate of its own: SERIAL-1, SERIAL-2, ...
+        base = args.serial or new_serial(issued_on or dt.date.today())
+        serials = [f"{base}-{number}" for number in range(1, len(fronts) + 1)]
+        if not FIELD_RES["serial"].match(f"{base}-{len(fronts)}"):  # refused before any page is written
+            print(f"cannot issue: the pages' serials {base}-1 .. {base}-{len(fronts)} do not match "
+                  f"{FIELD_RES['serial'].pattern}: give a shorter --serial", file=sys.stderr)
+            return Exit.INPUT
+    written = []
+    for number, (front, serial) in enumerate(zip(fronts, serials, strict=True), start=1):
+        regions, texts = pages.get(number, (None, None))
+        try:
+            cert = issue(ring, front=front, serial=serial, issuer=args.issuer, key_id=args.key_id,
+                         document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts)
+        except ValueError as exc:
+            where = f" page {number}" if len(fronts) > 1 else ""
+            print(f"cannot issue{where}: {exc}", file=sys.stderr)
+            return Exit.INPUT
+        out = Path(args.out) if len(fronts) == 1 else Path(args.out) / f"page-{number}"
+        paths = (cert if args.no_ground else on_paper(cert)).save(out)  # front.png and the PDF as a kiosk prints them
+        written.append({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}})
+    report = written[0] if len(fronts) == 1 else {"pages": [{"page": n, **w} for n, w in enumerate(written, 1)]}
+    print(json.dumps(report, ensure_ascii=False, indent=2))
     return Exit.OK
 
 
-def _read_regions(path: Path) -> tuple[dict[str, tuple[int, int, int, int]], dict[str, str]]:
-    """The regions file: each name maps to its box [x0, y0, x1, y1], or to {"box": [...], "text": "..."} to carry
-    the field's text too."""
+def _is_pdf(path: Path) -> bool:
+    """Whether the front is to be read as a PDF: by its name, or by its content whatever its name."""
+    if path.suffix.lower() == ".pdf":
+        return True
+    with path.open("rb") as file:
+        return b"%PDF-" in file.read(1024)
+
+
+Regions = tuple[dict[str, tuple[int, int, int, int]], dict[str, str]]
+
+
+def _read_regions(path: Path, page_count: int = 1) -> dict[int, Regions]:
+    """The regions file, as boxes and texts per page number (from 1). The flat form, for a front of one page, maps
+    each name to its box [x0, y0, x1, y1] or to {"box": [...], "text": "..."}; the per-page form maps page numbers
+    ("1", "2", ...) to objects of the flat form. A page it does not name is bound whole, coarsely."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("the regions file is not a JSON object")
+    per_page = bool(data) and all(
+        str(key).isdigit() and isinstance(value, dict) and "box" not in value for key, value in data.items())
+    if not per_page:
+        if page_count > 1:
+            raise ValueError(f"the front has {page_count} pages: key the regions by page number, "
+                             '{"1": {"name": [x0, y0, x1, y1], ...}, "2": {...}}')
+        return {1: _page_regions(data)}
+    pages = {}
+    for key, value in data.items():
+        number = int(key)
+        if not 1 <= number <= page_count:
+            raise ValueError(f"regions for page {key}, but the front has {page_count} page(s)")
+        pages[number] = _page_regions(value)
+    return pages
+
+
+def _page_regions(data: dict[str, Any]) -> Regions:
+    """One page's regions in the flat form: each name maps to its box [x0, y0, x1, y1], or to {"box": [...],
+    "text": "..."} to carry the field's text too."""
     regions: dict[str, tuple[int, int, int, int]] = {}
     texts: dict[str, str] = {}
-    for name, value in json.loads(path.read_text(encoding="utf-8")).items():
+    for name, value in data.items():
         if isinstance(value, dict):
             if not isinstance(value.get("text", ""), str):
                 raise ValueError(f"the text of {name!r} is not a string")
@@ -195,8 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     iss = sub.add_parser("issue", help="make a certificate: front.png, back.png and certificate.pdf")
     iss.add_argument("--out", required=True, help="output directory")
-    iss.add_argument("--front", help="front page image (default: a rendered sample 住民票の写し)")
-    iss.add_argument("--serial", help="certificate serial (default: date and random digits)")
+    iss.add_argument("--front", help="front page: an image, or a PDF drawn at 300 dpi (as uploads are read, under "
+                     "the same limits), each page issued as a certificate of its own, written to OUT/page-N/ "
+                     "(a one-page PDF is written as an image is, to OUT/) (default: a rendered sample 住民票の写し)")
+    iss.add_argument("--serial", help="certificate serial (default: date and random digits); the pages of a "
+                     "multi-page front get SERIAL-1, SERIAL-2, ...")
     iss.add_argument("--issuer", default=SAMPLE_ISSUER, help=f"issuer code (default {SAMPLE_ISSUER}, fictitious)")
     iss.add_argument("--key-id", help="issuing key id (default: the newest signing key)")
     iss.add_argument("--document-type", default="residence", help="residence or seal-registration")
@@ -204,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     iss.add_argument("--regions", help="JSON object naming the boxes of the front whose content the signature binds: "
                      '{"name": [x0, y0, x1, y1], ...} in the front\'s pixels, or {"name": {"box": [x0, y0, x1, y1], '
                      '"text": "what the field says"}, ...} to carry each field\'s text (default: the sample\'s '
-                     "personal fields and their text, or the whole front coarsely)")
+                     "personal fields and their text, or the whole front coarsely). For a front of several pages, key "
+                     'them by page number: {"1": {"name": [x0, y0, x1, y1], ...}, "2": {...}}, in the pixels of '
+                     "each page at 300 dpi; a page not named is bound whole, coarsely")
     iss.add_argument("--no-ground", action="store_true",
                      help="print front.png without the background security pattern (地紋) a kiosk prints it on")
     iss.add_argument("--keys", help="key ring directory")

@@ -157,12 +157,15 @@ def open_upload(data: bytes, limits: Limits) -> Upload:
                   width=width, height=height, page_count=pages)
 
 
-def iter_pages(data: bytes, upload: Upload, limits: Limits, *, max_pixels: int | None = None) -> Iterator[DecodedPage]:
-    """Decode the pages of an opened upload lazily, in order, each at most ``max_pixels`` (downscaled if larger)."""
+def iter_pages(data: bytes, upload: Upload, limits: Limits, *, max_pixels: int | None = None,
+               render: bool = False) -> Iterator[DecodedPage]:
+    """Decode the pages of an opened upload lazily, in order, each at most ``max_pixels`` (downscaled if larger).
+    ``render`` draws every PDF page at ``limits.pdf_render_dpi`` (as issuing needs), never taking a scan's own
+    pixels at their resolution."""
     if max_pixels is not None and max_pixels < 1:
         raise ValueError("max_pixels must be positive")
     if upload.format == "pdf":
-        yield from _iter_pdf(bytes(data), limits, max_pixels)
+        yield from _iter_pdf(bytes(data), limits, max_pixels, render=render)
     elif upload.format == "tiff":
         yield from _iter_tiff(data, limits, max_pixels)
     else:
@@ -695,13 +698,14 @@ class _PdfPlan:
     scale: float = 1.0  # for ``rendered``
 
 
-def _iter_pdf(data: bytes, limits: Limits, max_pixels: int | None) -> Iterator[DecodedPage]:
+def _iter_pdf(data: bytes, limits: Limits, max_pixels: int | None, *, render: bool = False
+              ) -> Iterator[DecodedPage]:
     """Yield PDF pages one by one. PDFium reads and draws the pages in a child process under an address-space limit
     and a deadline per page (``_PdfChild``): a page whose drawing escapes them is ``PdfTooComplex``."""
     cap = limits.max_pixels if max_pixels is None else min(max_pixels, limits.max_pixels)
     # Image masks and /Decode or /ColorTransform tweaks live in stream dictionaries, which are never compressed:
     # where they appear, the page's own pixels are not what a viewer shows, so such documents are rendered.
-    own_pixels = _PDF_MASK.search(data) is None
+    own_pixels = not render and _PDF_MASK.search(data) is None
     own_jpeg = own_pixels and _PDF_DCT_TWEAK.search(data) is None
     with _PdfChild(data, limits, cap) as child:
         count = child.count

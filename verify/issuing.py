@@ -16,9 +16,10 @@ import numpy as np
 from . import content, spec, strip
 from .code import CodePayload, sign_payload
 from .derive import BlockMap, strip_key
-from .errors import ConfigurationError
+from .errors import ConfigurationError, TooManyPixels, UnsupportedFormat
+from .intake import iter_pages, open_upload
 from .keys import KeyRing
-from .model import CertificateFacts
+from .model import CertificateFacts, Limits
 from .output import encode_image
 from .render import render_back
 from .scramble import scramble
@@ -87,6 +88,26 @@ def regions_on_grid(front_shape: tuple[int, ...], regions: dict[str, tuple[int, 
 def new_serial(issued_on: dt.date) -> str:
     """A fresh serial: issue date and ten random digits."""
     return f"{issued_on:%Y%m%d}-{secrets.randbelow(10**10):010d}"
+
+
+def fronts_from_pdf(data: bytes, limits: Limits | None = None) -> list[np.ndarray]:
+    """The pages of a municipality's PDF as fronts to issue (RGB, drawn at ``limits.pdf_render_dpi``, 300 dpi).
+
+    The PDF is read as an upload is, by PDFium in a child process under the same bounds (bytes, pages, pixels,
+    memory, time), and a bad one raises the same errors (``PdfEncrypted``, ``TooManyPages``, ``PdfTooComplex``,
+    ``CorruptFile``, ``UnsupportedFormat`` for content that is no PDF). A page too large to draw within the pixel
+    limit at that resolution is refused (``TooManyPixels``), never issued smaller than its regions were measured."""
+    limits = limits or Limits()
+    upload = open_upload(data, limits)
+    if upload.format != "pdf":
+        raise UnsupportedFormat(f"the front is {upload.format.upper()}, not a PDF")
+    fronts = []
+    for page in iter_pages(data, upload, limits, render=True):
+        if page.scale < 1:
+            raise TooManyPixels(f"page {page.page_index + 1} of the PDF has more than {limits.max_pixels} pixels at "
+                                f"{limits.pdf_render_dpi} dpi", max_pixels=limits.max_pixels)
+        fronts.append(cv2.cvtColor(page.image, cv2.COLOR_BGR2RGB))
+    return fronts
 
 
 SAMPLE_ISSUER = "990001"  # the fictitious issuer code of the sample certificate
