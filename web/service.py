@@ -205,14 +205,10 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
         with st.admission.slot() as waited:
             began = time.perf_counter()
             result.timings_ms["queue"] = waited * 1000.0
-            restoration = verify.restore(data, st.keyring, limits=st.limits)
-            result.restoration = restoration
-            result.timings_ms.update(getattr(restoration, "timings_ms", {}) or {})
+            result.restoration = verify.restore(data, st.keyring, limits=st.limits)
+            result.timings_ms.update(result.restoration.timings_ms)
             if image_format:
-                t = time.perf_counter()
-                result.image = verify.encode_image(restoration.image, fmt=image_format, quality=image_quality)
-                result.image_media_type = MEDIA_TYPES[image_format]
-                result.timings_ms["encode"] = (time.perf_counter() - t) * 1000.0
+                _encode_front(result, image_format, image_quality)
             result.processing_ms = (time.perf_counter() - began) * 1000.0
     except (VerifyError, WebError) as error:
         result.error = error
@@ -220,13 +216,9 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
         result.processing_ms = (time.perf_counter() - started) * 1000.0
     except Exception:
         result.processing_ms = (time.perf_counter() - started) * 1000.0
-        metrics.observe_stages(result)
-        auditlog.record(_entry(result, data, client, error_code="internal"))
-        metrics.count_verification(result, code="internal")
+        _record(result, data, client, error_code="internal")
         raise
-    metrics.observe_stages(result)
-    auditlog.record(_entry(result, data, client))
-    metrics.count_verification(result)  # after the entry: the count and the log agree
+    _record(result, data, client)
     return result
 
 
@@ -250,11 +242,11 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
                                       error=page.error, skipped=page.skipped,
                                       page=page.page if page.upload.page_count > 1 else None)
                 if page.restoration is not None:
-                    result.timings_ms.update(page.restoration.timings_ms or {})
+                    result.timings_ms.update(page.restoration.timings_ms)
                     if image_format:
                         _encode_front(result, image_format, image_quality)
                 elif page.error is not None:
-                    result.timings_ms.update(getattr(page.error, "timings_ms", {}))
+                    result.timings_ms.update(page.error.timings_ms)
                 now = time.perf_counter()
                 result.processing_ms, page_began = (now - page_began) * 1000.0, now
                 stack.pages.append(result)
@@ -278,7 +270,8 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
 
 
 def _encode_front(result: Verification, image_format: str, image_quality: int) -> None:
-    """Encode the verified page's front, then drop its pixels (keeping their shape, which the page shows)."""
+    """Encode the restored front, then drop its pixels (keeping their shape, which the result page shows): of a
+    stack's pages, only the encoded fronts are held until the answer."""
     restoration = result.restoration
     assert restoration is not None
     t = time.perf_counter()
