@@ -93,8 +93,7 @@ def restore(data: bytes, keyring: KeyRing, limits: Limits | None = None) -> Rest
     try:
         return _restore(data, keyring, limits, clock)
     except VerifyError as exc:
-        clock.lap("refused")
-        exc.timings_ms = {k: round(v, 2) for k, v in clock.times.items()}
+        _timed(exc, clock)
         raise
 
 
@@ -172,11 +171,16 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
             except VerifyError as exc:
                 if isinstance(exc, LocateError):
                     spent += time.monotonic() - started
-                clock.lap("refused")
-                exc.timings_ms = {k: round(v, 2) for k, v in clock.times.items()}
-                result.error = exc
+                result.error = _timed(exc, clock)
             del page
             yield result
+
+
+def _timed(exc: VerifyError, clock: _Clock) -> VerifyError:
+    """``exc`` with the stages ``clock`` timed before it, and ``refused``: from the last of them to the refusal."""
+    clock.lap("refused")
+    exc.timings_ms = {k: round(v, 2) for k, v in clock.times.items()}
+    return exc
 
 
 @contextlib.contextmanager
