@@ -106,7 +106,8 @@ def _world(patterned: bool = False) -> None:
     altered = render_sample_front(altered_fields("FORGE-000001", day), pattern=patterned)
     scan, _ = scan_bytes(genuine.back, CLASSES["office300"][0], seed=11)  # the forger's own flatbed scan
     learnt = recover_block_map(genuine.front, scan)  # a forger who cleaned the pattern off the paper front
-    truth = BlockMap.derive(ring.get("bench").scramble_secret, genuine.facts.issuer, genuine.facts.serial)
+    facts = genuine.facts
+    truth = BlockMap.derive(ring.get("bench").scramble_secret, facts.issuer, facts.serial, facts.sheet_of)
     WORLD.update(ring=ring, genuine=genuine, altered=altered, learnt=learnt, day=day, patterned=patterned,
                  truth=truth,
                  forged_back=rebuilt_back(genuine, altered.image, learnt),

@@ -120,7 +120,8 @@ def exact_forgery(cert, keyring, fields=None) -> np.ndarray:
     """The best back a forger could make for the altered front (``fields``, by default ``altered_fields``): every
     block in its exact place (the block map derived with the issuer's own secret)."""
     altered = render_sample_front(fields or altered_fields(cert.facts.serial, cert.facts.issued_on)).image
-    truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
+    facts = cert.facts
+    truth = BlockMap.derive(keyring.get(facts.key_id).scramble_secret, facts.issuer, facts.serial, facts.sheet_of)
     return rebuilt_back(cert, altered, truth)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from . import spec
 
 CERT_KEY_LABEL = b"certverify/v1/certificate-key\x00"
+SHEET_KEY_LABEL = b"certverify/v4/sheet-key\x00"
 PERMUTATION_LABEL = b"certverify/v1/permutation\x00"
 TRANSFORM_LABEL = b"certverify/v1/transform\x00"
 STRIP_KEY_LABEL = b"certverify/v3/strip-key\x00"
@@ -28,17 +29,25 @@ def length_prefixed(text: str) -> bytes:
     return struct.pack(">H", len(raw)) + raw
 
 
-def certificate_key(secret: bytes, issuer: str, serial: str) -> bytes:
-    """The per-certificate key: HMAC-SHA256(secret, label || lp(issuer) || lp(serial))."""
-    return hmac.new(secret, CERT_KEY_LABEL + length_prefixed(issuer) + length_prefixed(serial), hashlib.sha256).digest()
+Sheet = tuple[int, int] | None  # format v4 on: (sheet number, number of sheets); None for the earlier versions
 
 
-def strip_key(secret: bytes, issuer: str, serial: str, issued_on: dt.date) -> bytes:
-    """Format v3: the key that encrypts the data strip, HMAC-SHA256(K, label || issue date as ASCII YYYYMMDD).
+def certificate_key(secret: bytes, issuer: str, serial: str, sheet: Sheet = None) -> bytes:
+    """The per-certificate key: HMAC-SHA256(secret, label || lp(issuer) || lp(serial)), and from format v4 on, the
+    per-sheet key HMAC-SHA256(secret, sheet label || lp(issuer) || lp(serial) || u8(sheet) || u8(sheets)): the
+    sheets of one certificate share a serial but never a block map or a strip key."""
+    message = length_prefixed(issuer) + length_prefixed(serial)
+    if sheet is None:
+        return hmac.new(secret, CERT_KEY_LABEL + message, hashlib.sha256).digest()
+    return hmac.new(secret, SHEET_KEY_LABEL + message + bytes(sheet), hashlib.sha256).digest()
+
+
+def strip_key(secret: bytes, issuer: str, serial: str, issued_on: dt.date, sheet: Sheet = None) -> bytes:
+    """Format v3 on: the key that encrypts the data strip, HMAC-SHA256(K, label || issue date as ASCII YYYYMMDD).
 
     The issue date enters so that a serial issued again on another day never encrypts under the same key."""
     label = STRIP_KEY_LABEL + issued_on.strftime("%Y%m%d").encode("ascii")
-    return hmac.new(certificate_key(secret, issuer, serial), label, hashlib.sha256).digest()
+    return hmac.new(certificate_key(secret, issuer, serial, sheet), label, hashlib.sha256).digest()
 
 
 def stream_block(key: bytes, label: bytes, counter: int) -> bytes:
@@ -110,7 +119,7 @@ class BlockMap:
     transform: np.ndarray  # applied to that block before printing
 
     @classmethod
-    def derive(cls, secret: bytes, issuer: str, serial: str) -> BlockMap:
-        key = certificate_key(secret, issuer, serial)
+    def derive(cls, secret: bytes, issuer: str, serial: str, sheet: Sheet = None) -> BlockMap:
+        key = certificate_key(secret, issuer, serial, sheet)
         n = spec.COLS * spec.ROWS
         return cls(permutation(key, n), transforms(key, n))

@@ -222,6 +222,19 @@ class StripUnreadable(CodeError):
                   "用紙を平らにして 300 dpi で反射なくスキャンし直してください。")
 
 
+class SheetsDisagree(CodeError):
+    code = "sheets_disagree"
+    message_en = ("This sheet's code is genuine, but it names the serial number of another sheet in the same upload and "
+                  "the two disagree on the issuer, the issue date, the document or the number of sheets: they are not "
+                  "sheets of one issue of the certificate (a sheet of another issue, or one swapped in). Do not accept "
+                  "them together as one certificate: ask the holder for all the sheets of one issue and scan them "
+                  "together.")
+    message_ja = ("このシートのコードは正規のものですが、同じアップロード内の別のシートと同じ証明書番号を示しながら、"
+                  "発行者・発行日・証明書の種類・枚数が一致しません。同じ発行の証明書のシートではありません(別の発行の"
+                  "シート、または差し替えられたシート)。一つの証明書として受け付けず、同じ発行のシートをすべて提出者に"
+                  "求め、まとめてスキャンしてください。")
+
+
 # --- restoring the front ---------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import importlib.util
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,21 +41,29 @@ class IssuedCertificate:
 
     def pdf_bytes(self) -> bytes:
         """An A4 PDF: the front, then the back, embedded losslessly."""
-        import img2pdf
+        return duplex_pdf([self])
 
-        a4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
-        pages = [encode_image(self.front, "png"), encode_image(self.back, "png")]
-        return img2pdf.convert(pages, layout_fun=img2pdf.get_layout_fun(a4))
-
-    def save(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write front.png, back.png and certificate.pdf into ``out_dir``."""
+    def save(self, out_dir: str | Path, pdf: bool = True) -> dict[str, Path]:
+        """Write front.png, back.png and (with ``pdf``) certificate.pdf into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"front": out / "front.png", "back": out / "back.png", "pdf": out / "certificate.pdf"}
+        paths = {"front": out / "front.png", "back": out / "back.png"}
         paths["front"].write_bytes(encode_image(self.front, "png"))
         paths["back"].write_bytes(encode_image(self.back, "png"))
-        paths["pdf"].write_bytes(self.pdf_bytes())
+        if pdf:
+            paths["pdf"] = out / "certificate.pdf"
+            paths["pdf"].write_bytes(self.pdf_bytes())
         return paths
+
+
+def duplex_pdf(sheets: Sequence[IssuedCertificate]) -> bytes:
+    """An A4 PDF of the sheets of one certificate in order, each front followed by its back (as a duplex printer
+    takes them), embedded losslessly."""
+    import img2pdf
+
+    a4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
+    pages = [encode_image(side, "png") for sheet in sheets for side in (sheet.front, sheet.back)]
+    return img2pdf.convert(pages, layout_fun=img2pdf.get_layout_fun(a4))
 
 
 def _placement(shape: tuple[int, ...]) -> tuple[float, int, int, int, int]:
@@ -124,14 +132,16 @@ def _check_issuing_modules() -> None:
 def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | None = None, issuer: str = SAMPLE_ISSUER,
           key_id: str | None = None, document_type: str = "residence", issued_on: dt.date | None = None,
           regions: dict[str, tuple[int, int, int, int]] | None = None, texts: dict[str, str] | None = None,
-          version: int = spec.FORMAT_VERSION) -> IssuedCertificate:
+          version: int = spec.FORMAT_VERSION, sheet: tuple[int, int] = (1, 1)) -> IssuedCertificate:
     """Make a certificate's printable back from its front (RGB); without ``front`` a sample 住民票の写し is drawn.
 
     ``regions`` names the boxes of the front (in its own pixels) whose content the signature binds, such as the
     name, address and date fields; without them the whole front is bound, coarsely. ``texts`` gives the text
     printed in some of those regions ("昭和55年4月1日"): the back carries it, encrypted, and a verification shows
-    it beside the restored front. The sample names its personal fields and their text. ``version=2`` makes a back
-    that binds regions without text, ``version=1`` one that binds no content.
+    it beside the restored front. The sample names its personal fields and their text. ``sheet`` is (this sheet's
+    number, the number of sheets) of a certificate that fills several: each sheet is issued with the same serial
+    and gets its own back. ``version=3`` makes a back that carries no sheet number, ``version=2`` one that binds
+    regions without text, ``version=1`` one that binds no content.
 
     The back carries the front as given. The background security pattern (地紋) a kiosk prints under the paper front
     belongs to the paper, not to the certificate, and is made not to survive copying: it is not issued, and the
@@ -157,19 +167,20 @@ def issue(keyring: KeyRing, *, front: np.ndarray | None = None, serial: str | No
     if front.ndim == 2:
         front = cv2.cvtColor(front, cv2.COLOR_GRAY2RGB)
     fitted = fit_front(front)
+    payload = CodePayload(issuer=issuer, key_id=key.key_id, serial=serial, document_type=document_type,
+                          issued_on=issued_on, version=version, sheet=sheet[0], sheets=sheet[1])
     fp, strip_modules, digest = None, None, b""
     if version >= 2:
         boxes: Mapping[str, tuple[float, float, float, float]] = (
             regions_on_grid(front.shape, regions) if regions else content.whole_page())
         _check_texts(texts or {}, boxes)
-        skey = strip_key(key.scramble_secret, issuer, serial, issued_on) if version >= 3 else None
+        skey = strip_key(key.scramble_secret, issuer, serial, issued_on, payload.sheet_of) if version >= 3 else None
         fp, data = content.fitting_fingerprint(cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY), boxes, strip.CAPACITY,
                                                texts=texts, version=version, key=skey)
         strip_modules, digest = strip.encode(data), strip.digest(data)
-    payload = CodePayload(issuer=issuer, key_id=key.key_id, serial=serial, document_type=document_type,
-                          issued_on=issued_on, version=version, content_digest=digest)
+    payload = replace(payload, content_digest=digest)
     code = sign_payload(payload, keyring)
-    design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial))
+    design = scramble(fitted, BlockMap.derive(key.scramble_secret, issuer, serial, payload.sheet_of))
     facts = replace(payload.facts(), issuer_name=key.issuer_name(issuer))
     back = render_back(design, code, facts, strip=strip_modules)
     return IssuedCertificate(front=front, back=back, facts=facts, code=code, fingerprint=fp)

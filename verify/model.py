@@ -57,6 +57,13 @@ class CertificateFacts:
     issued_on: dt.date
     signature: str = "valid"
     issuer_name: str | None = None  # the verifying site's name for the issuer code (its key ring), if it has one
+    sheet: int | None = None  # format v4 on: this sheet's number (from 1) and the number of sheets of the certificate;
+    sheets: int | None = None  # None for earlier versions, whose codes do not say
+
+    @property
+    def sheet_of(self) -> tuple[int, int] | None:
+        """(sheet, sheets) where the code carries them, which every keyed derivation of the sheet takes in."""
+        return (self.sheet, self.sheets) if self.sheet is not None and self.sheets is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +75,8 @@ class CertificateFacts:
             "document_type": self.document_type,
             "issued_on": self.issued_on.isoformat(),
             "signature": self.signature,
+            "sheet": self.sheet,
+            "sheets": self.sheets,
         }
 
 

@@ -126,6 +126,8 @@ def render_back(design: np.ndarray, code: bytes, facts: CertificateFacts, dpi: f
         (f"発行者 {facts.issuer}", f"Issuer {facts.issuer}"),
         (f"発行日 {facts.issued_on.isoformat()}", f"Issued {facts.issued_on.isoformat()}"),
         (f"鍵 {facts.key_id} / 形式 v{facts.format_version}", f"Key {facts.key_id} / format v{facts.format_version}"),
+        *([(f"{facts.sheets} 枚中 {facts.sheet} 枚目", f"Sheet {facts.sheet} of {facts.sheets}")]
+          if facts.sheets and facts.sheets > 1 else []),
     ], 28, dpi)
     notice = [
         ("この面の画像は表面の内容を", "The image on this side encodes"),

@@ -50,6 +50,7 @@ from .locate import (
 from .model import DecodedPage, Limits, Restoration, Upload
 from .quality import COARSE, seam_coherence
 from .scramble import place_blocks
+from .sheets import Sheets
 
 WORKING_MAX_PIXELS = 24_000_000  # larger scans are decoded at half size (a 600 dpi A4 page becomes 300 dpi;
 # a 16 or 20 MP phone photo keeps its full resolution)
@@ -145,13 +146,16 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
 
     Each page gets its own marker search budget (``SEARCH_SECONDS``), so a page's verdict never depends on the pages
     before it; pages without a back may spend ``STACK_SEARCH_SECONDS`` together, after which the iteration ends
-    before the upload's last page (the caller compares with ``upload.page_count``). An upload that cannot be read
-    at all, or has more than ``limits.max_pages`` pages, raises its ``VerifyError`` as ``restore`` does."""
+    before the upload's last page (the caller compares with ``upload.page_count``). A back that names the serial of
+    an earlier verified back but disagrees with it (``verify.sheets``) is refused, ``SheetsDisagree``. An upload
+    that cannot be read at all, or has more than ``limits.max_pages`` pages, raises its ``VerifyError`` as
+    ``restore`` does."""
     limits = limits or Limits()
     upload = open_upload(data, limits)
     with _noted(format=upload.format, width=upload.width, height=upload.height):  # an upload-wide refusal
         pages = iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS)
         spent = 0.0  # seconds pages without a back spent
+        sheets = Sheets()  # the sheets verified so far, by serial: a later sheet must agree with its serial's first
         while spent < STACK_SEARCH_SECONDS:
             clock = _Clock()
             page = next(pages, None)
@@ -166,8 +170,10 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
                 with _noted(format=upload.format, width=upload.width, height=upload.height), \
                         search_budget(min(SEARCH_SECONDS, STACK_SEARCH_SECONDS - spent)):
                     screen(page, limits)
-                    result.restoration = restore_page(page, keyring, limits, clock)
-                result.restoration.upload = upload
+                    restoration = restore_page(page, keyring, limits, clock)
+                sheets.admit(result.page, restoration.certificate)
+                result.restoration = restoration
+                restoration.upload = upload
             except VerifyError as exc:
                 if isinstance(exc, LocateError):
                     spent += time.monotonic() - started
@@ -236,7 +242,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
         raise ContentUnverifiable("a 1-bit scan of a content-bound back", serial=payload.serial,
                                   issuer=payload.issuer, key_id=payload.key_id, signature="valid")
     secret = keyring.get(payload.key_id).scramble_secret
-    block_map = BlockMap.derive(secret, payload.issuer, payload.serial)
+    block_map = BlockMap.derive(secret, payload.issuer, payload.serial, payload.sheet_of)
     source = cv2.GaussianBlur(gray, (0, 0), 0.8) if bilevel else gray  # 1-bit: recover grey levels first
     first: VerifyError | None = None
     for attempt in _fits(fit):
@@ -329,7 +335,8 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
         data = strip.decode(read_strip(gray, grid), payload.content_digest)
     except (StripUnreadable, BadSignature):  # misread: read again, searching the registration
         data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
-    key = strip_key(secret, payload.issuer, payload.serial, payload.issued_on) if payload.version >= 3 else None
+    key = (strip_key(secret, payload.issuer, payload.serial, payload.issued_on, payload.sheet_of)
+           if payload.version >= 3 else None)
     try:
         return content.unseal(data, payload.version, key)
     except ValueError as exc:  # signed by the issuer yet malformed: an issuing fault, not the scan's

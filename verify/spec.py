@@ -1,4 +1,4 @@
-"""The printed back, as numbers: the single source of geometry for issuing and restoring (formats v1 to v3).
+"""The printed back, as numbers: the single source of geometry for issuing and restoring (formats v1 to v4).
 
 Every value here is specified in ``docs/format.md``. Lengths are in layout units: 1 unit = 1/240 inch
 (0.10583 mm), so that every printed element sits on a whole 300 dpi pixel grid (1 unit = 1.25 px at 300 dpi).
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMAT_VERSION = 3  # the version new backs are issued in
+FORMAT_VERSION = 4  # the version new backs are issued in
 # The versions a verifier restores: v1 backs carry no content fingerprint; v2 backs carry it in the data strip; v3
-# backs (v2's geometry) encrypt the strip and add the text of each bound field.
-VERSIONS = (1, 2, 3)
+# backs (v2's geometry) encrypt the strip and add the text of each bound field; v4 backs (v3's geometry) sign the
+# sheet's number and the number of sheets of its certificate, and derive every keyed choice from them too.
+VERSIONS = (1, 2, 3, 4)
 
 UNITS_PER_INCH = 240
 MM_PER_INCH = 25.4

@@ -70,7 +70,8 @@ def test_restore_prints_the_facts_and_writes_the_front(issued, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] is True
-    assert result["format_version"] == 3 and result["content"]["bound"] is True
+    assert result["format_version"] == 4 and result["content"]["bound"] is True
+    assert (result["sheet"], result["sheets"]) == (1, 1)
     assert result["serial"] == "CLI-000001"
     assert result["issued_on"] == "2026-11-27"
     assert result["signature"] == "valid"

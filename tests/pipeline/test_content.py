@@ -140,7 +140,8 @@ def test_c_a_genuine_area_with_one_field_cell_blacked_out_is_refused(cert, keyri
     `altered` with a tamper map, never the restored front."""
     address = next(r for r in cert.fingerprint.regions if r.name == "address").box(cert.fingerprint.cell)
     block = (address[1] // spec.BLOCK) * spec.COLS + address[0] // spec.BLOCK + 2
-    truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
+    facts = cert.facts
+    truth = BlockMap.derive(keyring.get(facts.key_id).scramble_secret, facts.issuer, facts.serial, facts.sheet_of)
     printed = int(np.flatnonzero(truth.perm == block)[0])
     r, c = divmod(printed, spec.COLS)
     pitch = spec.units_to_px(spec.PITCH)
@@ -211,7 +212,8 @@ def test_marks_over_a_forged_fields_blocks_never_make_it_match(cert, keyring, in
     from tests.forgery import changed_blocks, marked_over
 
     altered = render_sample_front(altered_fields(cert.facts.serial, cert.facts.issued_on)).image
-    truth = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer, cert.facts.serial)
+    facts = cert.facts
+    truth = BlockMap.derive(keyring.get(facts.key_id).scramble_secret, facts.issuer, facts.serial, facts.sheet_of)
     marked = marked_over(exact_forgery(cert, keyring), changed_blocks(cert.front, altered), truth,
                          ink=getattr(forgery, ink))
     scan, _ = scan_bytes(marked, CLASSES["office300"][1], seed=23)

@@ -14,9 +14,9 @@ from tests.forgery import exact_forgery, smudge_strip, whiten, with_area, with_c
 from tests.metrics import fidelity
 from tests.pipeline import hostile
 from tests.simulate import CLASSES, OUT_OF_ENVELOPE, scan_bytes
-from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, spec
+from verify import IssuingKey, KeyRing, Limits, encode_image, errors, issue, restore, restore_pages, spec
 from verify.code import CodePayload, parse_code, sign_payload
-from verify.issuing import fit_front
+from verify.issuing import duplex_pdf, fit_front
 from verify.locate import locate_markers, measure_dots, project
 from verify.paper import print_on_ground
 from verify.render import page_size_px
@@ -167,11 +167,12 @@ def test_comparator_scores_wrong_fronts_low(cert, other_cert, keyring):
     assert fidelity(cert.front, cert.front) > 0.999
     assert fidelity(other_cert.front, cert.front) < 0.9  # same printed form, other household
     from verify.derive import BlockMap
-    from verify.issuing import fit_front
+    from verify.issuing import duplex_pdf, fit_front
     from verify.scramble import descramble, scramble
 
     secret = keyring.get(cert.facts.key_id).scramble_secret
-    design = scramble(fit_front(cert.front), BlockMap.derive(secret, cert.facts.issuer, cert.facts.serial))
+    facts = cert.facts
+    design = scramble(fit_front(cert.front), BlockMap.derive(secret, facts.issuer, facts.serial, facts.sheet_of))
     wrong = descramble(design, BlockMap.derive(secret, cert.facts.issuer, "TEST-424242"))
     assert fidelity(wrong, cert.front) < 0.5
     shifted = np.roll(cert.front, 6, axis=1)
@@ -254,9 +255,9 @@ def test_a_back_without_any_dot_track_is_grid_not_found(cert, keyring):
 
 def test_signed_code_of_another_issue_date_is_bound_to_its_serial(keyring, cert):
     """A genuine signature over different facts, moved onto this back: a v2 back follows the code, which carries
-    the facts; a v3 back's strip is encrypted under a key of the issue date too, so it no longer opens."""
+    the facts; from v3 on the strip is encrypted under a key of the issue date too, so it no longer opens."""
     v2 = issue(keyring, serial=cert.facts.serial, issued_on=cert.facts.issued_on, version=2)
-    for issued, version in ((v2, 2), (cert, 3)):
+    for issued, version in ((v2, 2), (cert, cert.facts.format_version)):
         other = sign_payload(CodePayload(cert.facts.issuer, cert.facts.key_id, cert.facts.serial, "residence",
                                          dt.date(2020, 1, 1), version=version,
                                          content_digest=parse_code(issued.code)[0].content_digest), keyring)
@@ -309,6 +310,10 @@ def test_every_error_code_is_reachable(cert, keyring):
     attempt(hostile.pdf_encrypted())
     attempt(hostile.pdf_self_drawing_form())
     attempt(hostile.png_raw(2000, 10, 8, 0, b"\x00" + b"\xff" * 2000))
+    # a stack: sheet 1 of a certificate of two, then a sheet of the same serial issued on another day
+    sheets = [issue(keyring, serial="TEST-SHEETS", issued_on=dt.date(2026, 11, day), sheet=(n, 2)) for n, day in
+              ((1, 2), (2, 9))]
+    seen.update(page.error.code for page in restore_pages(duplex_pdf(sheets), keyring) if page.error is not None)
     try:
         KeyRing.load("/nonexistent/keys")
     except errors.VerifyError as exc:

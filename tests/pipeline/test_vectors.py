@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from verify import IssuingKey, KeyRing, content, derive, errors, spec, strip
-from verify.code import CodePayload, sign_payload
+from verify.code import CodePayload, parse_code, sign_payload
 
 SECRET = bytes(range(32))
 ISSUER, SERIAL = "990001", "SAMPLE-0001"
@@ -192,3 +192,57 @@ def test_code_vector_v3():
         "3120068035633401ec66f73f231650a574e48f70255e15f1ada90cdec9d864131aefca81fedf05ddb70ff41b9547d14a70051a"
         "28bb34b2775c2bbc9129b7d561b95a8d70e42f5b1e259acffd8eb9e0439c60e4219078ec12ddeb4a3c16c13d05a80a"
     )
+
+
+# Format v4: the sheet of a certificate of several. Its number and the number of sheets follow the digest in the code,
+# and every keyed choice of the sheet derives from a per-sheet key that takes them in.
+SHEET = (2, 3)
+
+
+def test_sheet_key_vector():
+    key = derive.certificate_key(SECRET, ISSUER, SERIAL, SHEET)
+    assert key.hex() == "c071407ccef4cdd17e40df96220f3bbf15d287cbb2c1aa0a3d880ded160479b7"
+    message = b"certverify/v4/sheet-key\x00" + b"\x00\x06990001" + b"\x00\x0bSAMPLE-0001" + b"\x02\x03"
+    assert key == hmac.new(SECRET, message, hashlib.sha256).digest()
+    assert derive.BlockMap.derive(SECRET, ISSUER, SERIAL, SHEET).perm[:12].tolist() == [
+        799, 1267, 438, 1233, 1969, 1495, 834, 1212, 944, 1662, 512, 2068]
+    strip_key = derive.strip_key(SECRET, ISSUER, SERIAL, dt.date(2026, 4, 1), SHEET)
+    assert strip_key.hex() == "827d3fd9237fb636b97bb5eada3b8d52383b9316cba563e7d7f66d7b1cdf452f"
+    assert strip_key == hmac.new(key, b"certverify/v3/strip-key\x00" + b"20260401", hashlib.sha256).digest()
+
+
+def test_the_sheets_of_one_certificate_share_no_block_map_or_strip_key():
+    """One serial, several sheets: a sheet's blocks or strip say nothing of another's, and no two strips of one
+    certificate are encrypted under one key with the fixed nonce."""
+    maps = [derive.BlockMap.derive(SECRET, ISSUER, SERIAL, (n, 3)).perm.tolist() for n in (1, 2, 3)]
+    maps.append(derive.BlockMap.derive(SECRET, ISSUER, SERIAL).perm.tolist())  # the v1-v3 certificate key
+    assert len({tuple(m) for m in maps}) == 4
+    keys = {derive.strip_key(SECRET, ISSUER, SERIAL, dt.date(2026, 4, 1), (n, 3)) for n in (1, 2, 3)}
+    keys |= {derive.strip_key(SECRET, ISSUER, SERIAL, dt.date(2026, 4, 1), (1, 1))}
+    assert len(keys) == 4
+
+
+def test_code_vector_v4():
+    """A version 4 code: the v3 fields, then the sheet's number and the number of sheets, one byte each."""
+    seed = bytes(range(32, 64))
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    ring = KeyRing([IssuingKey("vector-key", SECRET, public, seed, "2026-01-01T00:00:00+00:00")])
+    digest = hashlib.sha256(b"sealed").digest()
+    code = sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1), version=4,
+                                    content_digest=digest, sheet=2, sheets=3), ring)
+    assert code[:3] == b"CV\x04" and code[-64 - 35:-64] == b"\x20" + digest + b"\x02\x03"
+    assert code.hex() == (
+        "435604063939303030310a766563746f722d6b65790b53414d504c452d30303031097265736964656e63650832303236303430"
+        "3120c9d0036bed6744bcdf692fc980d8717d7e5f5a4f4e8266b4a84982602fb1cd0902034549528f5085f5684663ae700138"
+        "336e7617907069afc94359a2029477e6903a68dee09b3861cb5b27d3ff04386448e4898684265465ac769eb2c312d4ba4a0c"
+    )
+    payload, _, _ = parse_code(code)
+    assert (payload.version, payload.sheet, payload.sheets, payload.sheet_of) == (4, 2, 3, (2, 3))
+
+
+@pytest.mark.parametrize(("version", "sheet", "sheets"), [(4, 0, 1), (4, 3, 2), (4, 1, 256), (3, 1, 2)])
+def test_a_sheet_number_outside_the_format_is_not_signed(version, sheet, sheets):
+    ring = KeyRing([IssuingKey.generate("vector-key")])
+    with pytest.raises(ValueError):
+        sign_payload(CodePayload(ISSUER, "vector-key", SERIAL, "residence", dt.date(2026, 4, 1), version=version,
+                                 content_digest=bytes(32), sheet=sheet, sheets=sheets), ring)
