@@ -29,7 +29,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .code import FIELD_RES
 from .errors import (
     Altered,
     CodeError,
@@ -42,7 +41,7 @@ from .errors import (
     ScrambleMismatch,
     VerifyError,
 )
-from .issuing import SAMPLE_ISSUER, fronts_from_pdf, issue, new_serial
+from .issuing import SAMPLE_ISSUER, duplex_pdf, fronts_from_pdf, issue, new_serial
 from .keys import KeyRing, init_ring
 from .model import Limits
 from .output import encode_image
@@ -137,28 +136,32 @@ def _issue(args: argparse.Namespace) -> int:
         except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             print(f"cannot read regions {args.regions}: {exc}", file=sys.stderr)
             return Exit.INPUT
-    serials: list[str | None] = [args.serial]
-    if len(fronts) > 1:  # each page is a certificate of its own: SERIAL-1, SERIAL-2, ...
-        base = args.serial or new_serial(issued_on or dt.date.today())
-        serials = [f"{base}-{number}" for number in range(1, len(fronts) + 1)]
-        if not FIELD_RES["serial"].match(f"{base}-{len(fronts)}"):  # refused before any page is written
-            print(f"cannot issue: the pages' serials {base}-1 .. {base}-{len(fronts)} do not match "
-                  f"{FIELD_RES['serial'].pattern}: give a shorter --serial", file=sys.stderr)
-            return Exit.INPUT
-    written = []
-    for number, (front, serial) in enumerate(zip(fronts, serials, strict=True), start=1):
+    serial = args.serial or new_serial(issued_on or dt.date.today())  # the pages are the sheets of one certificate
+    sheets = []
+    for number, front in enumerate(fronts, start=1):
         regions, texts = pages.get(number, (None, None))
         try:
             cert = issue(ring, front=front, serial=serial, issuer=args.issuer, key_id=args.key_id,
-                         document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts)
+                         document_type=args.document_type, issued_on=issued_on, regions=regions, texts=texts,
+                         sheet=(number, len(fronts)))
         except ValueError as exc:
-            where = f" page {number}" if len(fronts) > 1 else ""
+            where = f" sheet {number}" if len(fronts) > 1 else ""
             print(f"cannot issue{where}: {exc}", file=sys.stderr)
             return Exit.INPUT
-        out = Path(args.out) if len(fronts) == 1 else Path(args.out) / f"page-{number}"
-        paths = (cert if args.no_ground else on_paper(cert)).save(out)  # front.png and the PDF as a kiosk prints them
-        written.append({"certificate": cert.facts.to_dict(), "files": {k: str(v) for k, v in paths.items()}})
-    report = written[0] if len(fronts) == 1 else {"pages": [{"page": n, **w} for n, w in enumerate(written, 1)]}
+        sheets.append(cert if args.no_ground else on_paper(cert))  # front.png and the PDF as a kiosk prints them
+    out = Path(args.out)
+    if len(sheets) == 1:
+        paths = sheets[0].save(out)
+        report: dict[str, Any] = {"certificate": sheets[0].facts.to_dict(),
+                                  "files": {k: str(v) for k, v in paths.items()}}
+    else:  # one back per sheet, and the certificate's sheets in one PDF, each front followed by its back
+        report = {"certificate": sheets[0].facts.to_dict(), "sheets": [],
+                  "files": {"pdf": str(out / "certificate.pdf")}}
+        for number, sheet in enumerate(sheets, start=1):
+            paths = sheet.save(out / f"sheet-{number}", pdf=False)
+            report["sheets"].append({"sheet": number, "certificate": sheet.facts.to_dict(),
+                                     "files": {k: str(v) for k, v in paths.items()}})
+        (out / "certificate.pdf").write_bytes(duplex_pdf(sheets))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return Exit.OK
 
@@ -253,10 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     iss = sub.add_parser("issue", help="make a certificate: front.png, back.png and certificate.pdf")
     iss.add_argument("--out", required=True, help="output directory")
     iss.add_argument("--front", help="front page: an image, or a PDF drawn at 300 dpi (as uploads are read, under "
-                     "the same limits), each page issued as a certificate of its own, written to OUT/page-N/ "
+                     "the same limits) whose pages are the sheets of one certificate: each sheet's front and back "
+                     "written to OUT/sheet-N/, and OUT/certificate.pdf with every sheet's front followed by its back "
                      "(a one-page PDF is written as an image is, to OUT/) (default: a rendered sample 住民票の写し)")
-    iss.add_argument("--serial", help="certificate serial (default: date and random digits); the pages of a "
-                     "multi-page front get SERIAL-1, SERIAL-2, ...")
+    iss.add_argument("--serial", help="certificate serial (default: date and random digits), shared by its sheets")
     iss.add_argument("--issuer", default=SAMPLE_ISSUER, help=f"issuer code (default {SAMPLE_ISSUER}, fictitious)")
     iss.add_argument("--key-id", help="issuing key id (default: the newest signing key)")
     iss.add_argument("--document-type", default="residence", help="residence or seal-registration")

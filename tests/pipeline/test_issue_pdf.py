@@ -1,4 +1,5 @@
-"""``python -m verify issue --front FRONT.pdf``: a municipality's PDF, drawn at 300 dpi, one certificate per page."""
+"""``python -m verify issue --front FRONT.pdf``: a municipality's PDF, drawn at 300 dpi, its pages the sheets of one
+certificate, each with its own back."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from tests.metrics import fidelity
 from tests.pipeline.hostile import pdf_encrypted, pdf_form_bomb
 from tests.pipeline.test_cli import run
-from verify import KeyRing, fronts_from_pdf, restore
+from verify import KeyRing, fronts_from_pdf, restore, restore_pages
 from verify.errors import CorruptFile, PdfEncrypted, PdfTooComplex, TooManyPages
 from verify.output import encode_image
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front
@@ -70,21 +71,32 @@ def test_a_pdf_page_is_drawn_at_300_dpi_as_the_front_it_shows(samples):
     assert np.abs(fronts[0].astype(int) - fronts[1].astype(int)).mean() > 2  # each page its own
 
 
-def test_each_page_gets_its_own_back_and_serial(two_pages):
+def test_each_page_is_a_sheet_of_one_certificate_with_its_own_back(two_pages):
     out, report, _ = two_pages
-    assert [p["page"] for p in report["pages"]] == [1, 2]
-    assert [p["certificate"]["serial"] for p in report["pages"]] == ["PDF-0001-1", "PDF-0001-2"]
+    assert [s["sheet"] for s in report["sheets"]] == [1, 2]
+    assert [(s["certificate"]["serial"], s["certificate"]["sheet"], s["certificate"]["sheets"])
+            for s in report["sheets"]] == [("PDF-0001", 1, 2), ("PDF-0001", 2, 2)]
     for number in (1, 2):
-        assert sorted(f.name for f in (out / f"page-{number}").iterdir()) == ["back.png", "certificate.pdf",
-                                                                               "front.png"]
-    assert sorted(f.name for f in out.iterdir()) == ["page-1", "page-2"]
+        assert sorted(f.name for f in (out / f"sheet-{number}").iterdir()) == ["back.png", "front.png"]
+    assert sorted(f.name for f in out.iterdir()) == ["certificate.pdf", "sheet-1", "sheet-2"]
+
+
+def test_the_certificate_pdf_interleaves_fronts_and_backs_for_duplex_printing(two_pages, samples, keys):
+    """Four A4 pages: sheet 1's front, its back, sheet 2's front, its back; each back is read as its sheet."""
+    out, _, _ = two_pages
+    results = list(restore_pages((out / "certificate.pdf").read_bytes(), KeyRing.load(keys)))
+    assert [r.page for r in results] == [1, 2, 3, 4]
+    assert [r.skipped for r in results] == ["no_back", None, "no_back", None]  # the fronts, named as such
+    assert [r.restoration.certificate.sheet for r in results[1::2]] == [1, 2]
+    for front, sample in zip(fronts_from_pdf((out / "certificate.pdf").read_bytes())[::2], samples, strict=True):
+        assert fidelity(front, sample.image) >= 0.95
 
 
 @pytest.mark.parametrize("number", [1, 2])
 def test_each_back_restores_to_its_own_page_with_its_regions(two_pages, samples, keys, number):
     out, _, per_page = two_pages
-    result = restore((out / f"page-{number}" / "back.png").read_bytes(), KeyRing.load(keys))
-    assert result.certificate.serial == f"PDF-0001-{number}"
+    result = restore((out / f"sheet-{number}" / "back.png").read_bytes(), KeyRing.load(keys))
+    assert (result.certificate.serial, result.certificate.sheet, result.certificate.sheets) == ("PDF-0001", number, 2)
     own, other = samples[number - 1].image, samples[2 - number].image
     assert fidelity(result.image, own) >= 0.95
     assert fidelity(result.image, own) > fidelity(result.image, other) + 0.05
@@ -105,7 +117,7 @@ def test_a_one_page_pdf_writes_what_an_image_front_writes(samples, keys, tmp_pat
     assert cv2.imread(str(out / "back.png")).shape[:2] == (3508, 2480)
 
 
-def test_a_front_of_several_pages_refuses_flat_regions_and_long_serials_before_writing(samples, keys, tmp_path):
+def test_a_front_of_several_pages_refuses_flat_regions_and_bad_serials_before_writing(samples, keys, tmp_path):
     front = tmp_path / "front.pdf"
     front.write_bytes(pdf_of(samples[0].image, samples[1].image))
     regions = tmp_path / "regions.json"
@@ -115,8 +127,8 @@ def test_a_front_of_several_pages_refuses_flat_regions_and_long_serials_before_w
     regions.write_text(json.dumps({"3": {"name": [100, 100, 400, 200]}}), encoding="utf-8")
     done = run("issue", "--out", str(tmp_path / "out"), "--front", str(front), "--regions", str(regions), keys=keys)
     assert done.returncode == 3 and "page 3" in done.stderr
-    done = run("issue", "--out", str(tmp_path / "out"), "--front", str(front), "--serial", "S" * 31, keys=keys)
-    assert done.returncode == 3 and "give a shorter --serial" in done.stderr  # S...S-2 would exceed 32 characters
+    done = run("issue", "--out", str(tmp_path / "out"), "--front", str(front), "--serial", "S" * 33, keys=keys)
+    assert done.returncode == 3 and "serial" in done.stderr  # the format's serials have at most 32 characters
     assert not (tmp_path / "out").exists()
 
 
