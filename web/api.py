@@ -107,7 +107,8 @@ def verification_body(result: service.Verification) -> dict[str, Any]:
 
 def stack_body(stack: service.Stack) -> dict[str, Any]:
     """The 200 answer of ``?pages=all``: the upload, then one result per page in order (a verified page as the
-    single answer, a refused or skipped page as its problem document), and the pages left unchecked."""
+    single answer, a refused or skipped page as its problem document), the certificates the verified pages are
+    sheets of (which sheets were seen, which are missing), and the pages left unchecked."""
     lang = current_lang()
     results = []
     for page in stack.pages:
@@ -125,7 +126,8 @@ def stack_body(stack: service.Stack) -> dict[str, Any]:
             body["processing_ms"] = round(page.processing_ms, 1)
         results.append({"page": number, **body})
     out: dict[str, Any] = {"request_id": stack.request_id, "page_count": stack.upload.page_count,
-                           "results": results, "unchecked_pages": stack.unchecked_pages,
+                           "results": results, "certificates": [c.to_dict() for c in stack.certificates],
+                           "unchecked_pages": stack.unchecked_pages,
                            "processing_ms": round(stack.processing_ms, 1)}
     out["upload"] = _upload_dict(stack.upload)
     return out

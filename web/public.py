@@ -114,14 +114,18 @@ def stack_view(stack: service.Stack) -> dict[str, Any]:
     for page in stack.backs:
         row: dict[str, Any] = {"page": page.page, "outcome": page.outcome, "view": None, "serial": None}
         if page.restoration is not None:
-            row["view"] = result_view(page)
-            row["serial"] = page.restoration.certificate.serial
+            facts = page.restoration.certificate
+            row.update(view=result_view(page), serial=facts.serial, sheet=facts.sheet, sheets=facts.sheets)
         elif page.error is not None:
-            row.update(code=page.error.code, message=page.error.message(lang),
-                       serial=(getattr(page.error, "context", None) or {}).get("serial"))
+            context = getattr(page.error, "context", None) or {}
+            row.update(code=page.error.code, message=page.error.message(lang), serial=context.get("serial"),
+                       sheet=context.get("sheet"), sheets=context.get("sheets"))
         rows.append(row)
+    certificates = stack.certificates
     return {
         "rows": rows,
+        "certificates": certificates,
+        "incomplete": any(c.missing for c in certificates),
         "verified": sum(row["outcome"] == "verified" for row in rows),
         "refused": any(row["outcome"] != "verified" for row in rows) or bool(stack.unchecked_pages),
         "skipped": [(page.page, SKIPPED.get(page.skipped or "", page.skipped)) for page in stack.pages if page.skipped],

@@ -24,6 +24,7 @@ import numpy as np
 from flask import Flask, current_app, g
 
 import verify
+import verify.sheets
 from verify.errors import ConfigurationError, MarkersNotFound, VerifyError
 from web import auditlog, metrics
 from web.problems import WebError
@@ -80,6 +81,12 @@ class Stack:
         """Pages of the upload left unchecked once the pages without a back spent the stack's search time."""
         count = self.upload.page_count if self.upload is not None else 0
         return list(range(len(self.pages) + 1, count + 1))
+
+    @property
+    def certificates(self) -> list[verify.sheets.Certificate]:
+        """The certificates whose sheets were verified, by serial: which sheets were seen and which are missing."""
+        return verify.sheets.group((p.page or 1, p.restoration.certificate) for p in self.pages
+                                   if p.restoration is not None)
 
     @property
     def outcome(self) -> str:

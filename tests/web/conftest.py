@@ -5,6 +5,7 @@ a real gunicorn.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from tests.forgery import exact_forgery
 from tests.support import create_key, fixed_key, make_app
-from tests.web.helpers import ISSUER, SERIAL, SERIAL_V1, Sample
+from tests.web.helpers import ISSUER, SERIAL, SERIAL_SHEETS, SERIAL_V1, Sample
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     paper = on_paper(cert)  # what `python -m verify issue` writes: the front and the PDF as a kiosk prints them
     forged = exact_forgery(cert, ring)
     v1 = verify.issue(ring, serial=SERIAL_V1, issuer=ISSUER, version=1)
+    sheets = [verify.issue(ring, serial=SERIAL_SHEETS, issuer=ISSUER, issued_on=dt.date(2026, 11, 2), sheet=(n, 3))
+              for n in (1, 2, 3)]
+    reissued = verify.issue(ring, serial=SERIAL_SHEETS, issuer=ISSUER, issued_on=dt.date(2026, 11, 9), sheet=(2, 3))
     files = base / "files"
     files.mkdir()
     back_png = verify.encode_image(cert.back, fmt="png")
@@ -39,7 +43,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     (files / "back.jpg").write_bytes(back_jpeg)
     (files / "certificate.pdf").write_bytes(pdf)
     return Sample(keys_dir, files, cert.facts, paper.front, back_png, back_jpeg, pdf,
-                  verify.encode_image(forged, fmt="png"), verify.encode_image(v1.back, fmt="png"))
+                  verify.encode_image(forged, fmt="png"), verify.encode_image(v1.back, fmt="png"),
+                  tuple(verify.encode_image(s.back, fmt="png") for s in sheets),
+                  verify.encode_image(reissued.back, fmt="png"))
 
 
 @pytest.fixture

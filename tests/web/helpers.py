@@ -15,6 +15,7 @@ from tests.support import csrf_token
 
 SERIAL = "TEST-2026-000123"
 SERIAL_V1 = "TEST-2026-000101"
+SERIAL_SHEETS = "TEST-2026-000300"  # a certificate of three sheets
 ISSUER = "990001"
 
 
@@ -31,6 +32,8 @@ class Sample:
     pdf: bytes
     forged_png: bytes  # the back rebuilt for an altered front (address, birth date, name), exact block map
     v1_png: bytes  # a format v1 back of the same ring: restores, binds no content
+    sheet_pngs: tuple[bytes, ...]  # the backs of sheets 1, 2 and 3 of certificate SERIAL_SHEETS
+    reissued_sheet_png: bytes  # sheet 2 of SERIAL_SHEETS issued again on another day: a sheet of another issue
 
 
 def multipart(fields: dict[str, Any]) -> dict[str, Any]:

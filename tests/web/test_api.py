@@ -243,7 +243,7 @@ def test_status_map():
                 "too_many_pages": 413, "corrupt_file": 422, "pdf_encrypted": 422, "pdf_too_complex": 422,
                 "not_a_page": 422, "resolution_too_low": 422, "markers_not_found": 422, "grid_not_found": 422,
                 "code_unreadable": 422, "strip_unreadable": 422, "unsupported_version": 422, "unknown_key": 422,
-                "bad_signature": 422, "scramble_mismatch": 422, "content_unverifiable": 422,
+                "bad_signature": 422, "scramble_mismatch": 422, "sheets_disagree": 422, "content_unverifiable": 422,
                 "content_unconfirmed": 422, "scan_unrestorable": 422, "altered": 422, "configuration": 503,
                 "bad_request": 400, "csrf_failed": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
                 "method_not_allowed": 405, "request_timeout": 408, "request_too_large": 413, "rate_limited": 429,

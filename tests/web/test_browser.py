@@ -308,3 +308,37 @@ def test_the_language_switch_keeps_the_result(page, live_server, sample):
     page.wait_for_url("**/?lang=en")
     page.goto(live_server.url + "/")
     assert page.locator("html").get_attribute("lang") == "en"
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_stack_names_each_certificate_its_sheets_and_the_one_missing(page, live_server, sample, tmp_path, lang):
+    """A sheet feeder's PDF: sheets 1 and 3 of a certificate of three, another certificate's back and a blank page.
+    The page groups the sheets, says which is missing, and each row opens its result with the restored front."""
+    import img2pdf
+    import numpy as np
+
+    import verify
+
+    blank = verify.encode_image(np.full((3508, 2480, 3), 255, np.uint8), "png")
+    sheet1, _, sheet3 = sample.sheet_pngs
+    path = tmp_path / "stack.pdf"
+    path.write_bytes(img2pdf.convert([sheet1, sample.back_png, blank, sheet3], layout_fun=img2pdf.get_layout_fun(
+        (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297)))))
+    page.goto(live_server.url + f"/?lang={lang}")
+    choose_and_send(page, path)
+    page.locator("#stack").wait_for()
+    missing = {"en": "sheet 2 of 3 was not in the scan", "ja": "3 枚中 2 枚目がスキャンにない"}[lang]
+    assert missing in page.locator("#certificates").inner_text()
+    assert page.locator("#stack tbody tr").count() == 3 and "3" in page.locator("#skipped").inner_text()
+    assert accessibility_violations(page) == []
+    page.screenshot(path=str(SHOTS / f"stack-{lang}.png"), full_page=True)
+    page.locator("#page-4 summary").click()
+    front = page.locator("#page-4 img.stack-front")
+    front.wait_for(state="visible")
+    assert front.evaluate("img => img.complete && img.naturalWidth > 1000")
+    assert {"en": "sheet 3 of 3", "ja": "3 枚中 3 枚目"}[lang] in page.locator("#page-4").inner_text()
+    assert accessibility_violations(page) == []
+    page.screenshot(path=str(SHOTS / f"stack-open-{lang}.png"), full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(SHOTS / f"stack-phone-{lang}.png"), full_page=True)

@@ -11,7 +11,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 
 from tests.support import create_key
-from tests.web.helpers import METRICS_TOKEN, SERIAL, SERIAL_V1, log_entries, metric, metric_samples
+from tests.web.helpers import METRICS_TOKEN, SERIAL, SERIAL_SHEETS, SERIAL_V1, log_entries, metric, metric_samples
 from web.api import OPENAPI_PATH
 
 URL = "/api/v1/verifications"
@@ -85,6 +85,37 @@ def test_front_and_blank_pages_are_named(app, client, api_key, sample, blank_png
     entries = log_entries(app)
     assert [(e["page"], e["outcome"], e["error_code"]) for e in entries] == [
         (1, "failed", "markers_not_found"), (2, "verified", None), (3, "failed", "markers_not_found")]
+
+
+def test_the_sheets_of_a_certificate_are_grouped_and_the_missing_sheet_named(app, client, api_key, sample, spec):
+    """Sheets 1 and 3 of a certificate of three, with another certificate's back between them."""
+    sheet1, _, sheet3 = sample.sheet_pngs
+    body = post(client, api_key, stack_pdf(sheet1, sample.back_png, sheet3, sample.v1_png)).get_json()
+    check_schema(spec, "Stack", body)
+    assert [(r["page"], r["outcome"], r["certificate"]["sheet"], r["certificate"]["sheets"])
+            for r in body["results"]] == [(1, "verified", 1, 3), (2, "verified", 1, 1), (3, "verified", 3, 3),
+                                          (4, "verified", None, None)]  # format v1 says nothing of sheets
+    assert [(c["serial"], c["sheets"], c["seen"], c["missing"], c["complete"]) for c in body["certificates"]] == [
+        (SERIAL_SHEETS, 3, [1, 3], [2], False), (SERIAL, 1, [1], [], True), (SERIAL_V1, None, [1], [], False)]
+    assert body["certificates"][0]["pages"] == [{"sheet": 1, "page": 1}, {"sheet": 3, "page": 3}]
+
+
+def test_a_sheet_of_another_issue_claiming_the_serial_is_refused(app, client, api_key, sample, spec):
+    """Sheet 2 of the same serial issued on another day: genuine on its own, not a sheet of this issue."""
+    sheet1, sheet2, sheet3 = sample.sheet_pngs
+    body = post(client, api_key, stack_pdf(sheet1, sample.reissued_sheet_png, sheet3)).get_json()
+    check_schema(spec, "Stack", body)
+    refused = body["results"][1]
+    assert (refused["outcome"], refused["code"], refused["status"]) == ("failed", "sheets_disagree", 422)
+    assert refused["context"]["disagrees"] == ["issued_on"] and refused["context"]["with_page"] == 1
+    assert refused["context"]["signature"] == "valid"  # each sheet is genuine; they are not one issue
+    assert [(c["seen"], c["missing"]) for c in body["certificates"]] == [([1, 3], [2])]
+    assert [(e["page"], e["outcome"], e["error_code"], e["serial"]) for e in log_entries(app)] == [
+        (1, "verified", None, SERIAL_SHEETS), (2, "failed", "sheets_disagree", SERIAL_SHEETS),
+        (3, "verified", None, SERIAL_SHEETS)]
+    # the same three sheets of one issue: complete
+    body = post(client, api_key, stack_pdf(sheet3, sheet1, sheet2)).get_json()
+    assert [(c["seen"], c["missing"], c["complete"]) for c in body["certificates"]] == [([1, 2, 3], [], True)]
 
 
 def test_a_single_page_upload_keeps_todays_answer(app, client, api_key, sample, spec):

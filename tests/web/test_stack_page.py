@@ -32,7 +32,7 @@ def rows(html: str) -> list[tuple[str, str, str]]:
     for row in re.findall(r"<tr id=\"page-\d+\".*?</tr>", body, re.S):
         page = re.search(r'<th scope="row">(\d+)</th>', row)
         outcome = re.search(r'<td class="stack-outcome">([^<]+)</td>', row)
-        serial = re.search(r'<td class="mono nowrap">([^<]+)</td>', row)
+        serial = re.search(r'<td class="stack-serial"><span class="mono nowrap">([^<]+)</span>', row)
         assert page and outcome and serial, row
         out.append((page[1], outcome[1], serial[1]))
     return out
