@@ -366,7 +366,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, glare, faded ink,
         # specks all over the paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
-        doubts["tones_lost"] = differs and not any(doubts.values()) and content.tones_lost(luma)
+        doubts["tones_lost"] = not any(doubts.values()) and content.tones_lost(luma)
         doubts["uneven_light"] = not any(doubts.values()) and (dot_spread >= content.UNEVEN_DOTS
                                                                or black_spread() >= content.UNEVEN_BLACK)
         doubts["faded"] = not any(doubts.values()) and (content.faded_share(fingerprint, luma, left_out)
