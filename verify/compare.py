@@ -375,16 +375,20 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     extra &= inside
     missing &= inside
     # the paper's coloured ink where the restored front has none (a stamp, a coloured pen): a mark
-    chroma = _coloured(aligned) & (cv2.dilate(_coloured(restoration.image).astype(np.uint8), np.ones((7, 7))) == 0)
+    red = cv2.dilate(_coloured(restoration.image).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    chroma = _coloured(aligned) & ~red
     chroma = cv2.morphologyEx(chroma.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
     # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
     not_restored = np.kron(hidden, np.ones((spec.BLOCK, spec.BLOCK), bool))
     covered = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
-    differing = (extra > 0) | (missing > 0)
+    # the issuer's coloured print (the seal, a red mark) prints and scans in tones the black ink comparison does not
+    # measure: the fields are black
+    differing = ((extra > 0) | (missing > 0)) & ~red
+    profile = _crease_profile(flow)
 
     regions = []
     in_region = np.zeros((h, w), bool)
-    for name, box in _regions(restoration, ref_ink):
+    for name, box in _regions(restoration, np.where(red, 0.0, ref_ink)):
         x0, y0, x1, y1 = (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3))
         in_region[y0:y1, x0:x1] = True
         here = differing[y0:y1, x0:x1]
@@ -395,7 +399,7 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             reason = "outside_scan"
         elif int(here.sum()) >= DIFFERS_PX > int((here & ~hid).sum()):
             reason = "not_restored"
-        elif evidence >= 1.0 and _creased(flow, (x0, y0, x1, y1)):
+        elif evidence >= 1.0 and _creased(profile, (x0, y0, x1, y1)):
             reason = "creased"  # a fold's panels part along this region: its strokes may not meet on the paper
         if evidence >= 1.0 and reason not in ("outside_scan", "creased"):
             outcome, reason = "differs", None
@@ -419,12 +423,17 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
                            overlay=overlay, quality={"difference": worst})
 
 
-def _creased(flow: np.ndarray, box: tuple[int, int, int, int], reach: int = 24) -> bool:
-    """Whether the registration's local shifts around ``box`` part by more than CREASE_PX (a fold's panels)."""
-    h, w = flow.shape[:2]
-    x0, y0, x1, y1 = box
-    near = flow[max(0, y0 - reach):min(h, y1 + reach), max(0, x0 - reach):min(w, x1 + reach)]
-    return bool((near.reshape(-1, 2).max(0) - near.reshape(-1, 2).min(0)).max() > CREASE_PX)
+def _crease_profile(flow: np.ndarray) -> np.ndarray:
+    """Per row of the restored front, the registration's median local shift along the row (rows x 2): a fold's
+    panels move whole rows of the page together, so a crease is a step in it, where a removed or added line, whose
+    tiles measure nothing or noise, is not."""
+    return np.median(flow, axis=1)
+
+
+def _creased(profile: np.ndarray, box: tuple[int, int, int, int], reach: int = 24) -> bool:
+    """Whether the page's panels part by more than CREASE_PX within ``reach`` rows of ``box``."""
+    near = profile[max(0, box[1] - reach):box[3] + reach]
+    return bool((near.max(0) - near.min(0)).max() > CREASE_PX)
 
 
 def _marks(extra: np.ndarray, in_region: np.ndarray) -> list[tuple[int, int, int, int]]:
