@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .compare import compare_front
 from .errors import (
     Altered,
     CodeError,
@@ -43,7 +44,7 @@ from .errors import (
 )
 from .issuing import SAMPLE_ISSUER, duplex_pdf, fronts_from_pdf, issue, new_serial
 from .keys import KeyRing, init_ring
-from .model import Limits
+from .model import Limits, Restoration
 from .output import encode_image
 from .paper import on_paper
 from .restore import restore
@@ -230,10 +231,31 @@ def _restore(args: argparse.Namespace) -> int:
         print(json.dumps({"ok": False, "error": {"code": "io_error", "message": str(exc)}}, ensure_ascii=False))
         return Exit.INPUT
     out = Path(args.out) if args.out else Path(args.scan).with_name(Path(args.scan).stem + ".restored.png")
-    out.write_bytes(encode_image(result.image, out.suffix.lstrip(".").lower().replace("jpg", "jpeg") or "png"))
-    print(json.dumps({"ok": True, **result.certificate.to_dict(), "quality": result.quality,
-                      "content": result.content, "restored": str(out)}, ensure_ascii=False))
+    fmt = out.suffix.lstrip(".").lower().replace("jpg", "jpeg") or "png"
+    out.write_bytes(encode_image(result.image, fmt))
+    answer = {"ok": True, **result.certificate.to_dict(), "quality": result.quality, "content": result.content,
+              "restored": str(out)}
+    if args.front:
+        answer["front_comparison"] = _compare_front(result, args, out, fmt)
+    print(json.dumps(answer, ensure_ascii=False))
     return Exit.OK
+
+
+def _compare_front(result: Restoration, args: argparse.Namespace, out: Path, fmt: str) -> dict[str, Any]:
+    """The ``front_comparison`` object: with ``--out``, the overlay written beside the restored front as
+    NAME.front-overlay.EXT (named in ``overlay``); a front that cannot be read is ``unreadable`` with its error."""
+    try:
+        comparison = compare_front(result, Path(args.front).read_bytes(), Limits())
+    except VerifyError as exc:
+        return {"outcome": "unreadable", "reason": exc.code, "error": exc.to_dict(args.lang)}
+    except OSError as exc:
+        return {"outcome": "unreadable", "reason": "io_error", "error": {"code": "io_error", "message": str(exc)}}
+    answer = comparison.to_dict(image=False)
+    if args.out and comparison.overlay is not None:
+        overlay = out.with_name(out.stem + ".front-overlay" + out.suffix)
+        overlay.write_bytes(encode_image(comparison.overlay, fmt))
+        answer["overlay"] = str(overlay)
+    return answer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("restore", help="verify a scan of a back and write the restored front")
     res.add_argument("scan")
-    res.add_argument("--out", help="restored front image (.png, .jpg or .webp)")
+    res.add_argument("--out", help="restored front image (.png, .jpg or .webp); with --front, the comparison's "
+                     "overlay is written beside it as NAME.front-overlay.EXT")
+    res.add_argument("--front", help="a scan of the paper front (any format a back may have): compare it with the "
+                     "restored front and add front_comparison to the answer")
     res.add_argument("--keys", help="key ring directory")
     res.add_argument("--lang", default="en", choices=["en", "ja"], help="language of error messages")
     res.set_defaults(func=_restore)

@@ -200,18 +200,35 @@ def _joined_cells(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cells, np.bincount(cells.ravel(), weights=graph[::2, ::2].ravel(), minlength=count)
 
 
+def _hatch() -> tuple[np.ndarray, np.ndarray]:
+    """The hatch ``shade`` lays on a block: per pixel the tint's weight (hatch lines, tinted between), and the tint."""
+    b = spec.BLOCK
+    yy, xx = np.indices((b, b))
+    weight = np.where(((xx + yy) % 8) < 2, 0.5, 0.2).astype(np.float32)[..., None]
+    return weight, np.array([90, 140, 230], np.float32)
+
+
 def shade(front_rgb: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """The restored front with the blocks of ``blocks`` ((ROWS, COLS) bool) hatched in pale blue: what is there
     came through a mark or a crease and may not be the certificate's own."""
     if not blocks.any():
         return front_rgb
-    b = spec.BLOCK
-    yy, xx = np.indices((b, b))
-    weight = np.where(((xx + yy) % 8) < 2, 0.5, 0.2).astype(np.float32)[..., None]  # hatch lines, tinted between
-    tint = np.array([90, 140, 230], np.float32)
+    weight, tint = _hatch()
     out = front_rgb.copy()
-    view = out.reshape(spec.ROWS, b, spec.COLS, b, 3).swapaxes(1, 2)  # (ROWS, COLS, b, b, 3), a view of out
+    view = out.reshape(spec.ROWS, spec.BLOCK, spec.COLS, spec.BLOCK, 3).swapaxes(1, 2)  # (ROWS, COLS, b, b, 3)
     view[blocks] = (view[blocks] * (1 - weight) + tint * weight).astype(np.uint8)
+    return out
+
+
+def unshade(front_rgb: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """The front ``shade`` hatched in ``blocks``, with the hatch taken out again (to within rounding): the print that
+    came through there, for a comparison that must not read the hatch as ink."""
+    if not blocks.any():
+        return front_rgb
+    weight, tint = _hatch()
+    out = front_rgb.copy()
+    view = out.reshape(spec.ROWS, spec.BLOCK, spec.COLS, spec.BLOCK, 3).swapaxes(1, 2)
+    view[blocks] = np.clip((view[blocks] - tint * weight) / (1 - weight) + 0.5, 0, 255).astype(np.uint8)
     return out
 
 

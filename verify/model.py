@@ -92,3 +92,5 @@ class Restoration:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # Whether the signature binds the front's content (format v2) and how closely each bound region matched.
     content: dict[str, Any] = field(default_factory=lambda: {"bound": False})
+    # The regions the signature binds (format v2 on), by name: their boxes (x0, y0, x1, y1) on the restored front.
+    regions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)

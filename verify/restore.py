@@ -305,6 +305,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
         page_index=page.page_index,
         timings_ms={k: round(v, 2) for k, v in clock.times.items()},
         content=bound,
+        regions={r.name: r.box(fingerprint.cell) for r in fingerprint.regions} if fingerprint is not None else {},
     )
 
 

@@ -167,7 +167,7 @@ def test_comparator_scores_wrong_fronts_low(cert, other_cert, keyring):
     assert fidelity(cert.front, cert.front) > 0.999
     assert fidelity(other_cert.front, cert.front) < 0.9  # same printed form, other household
     from verify.derive import BlockMap
-    from verify.issuing import duplex_pdf, fit_front
+    from verify.issuing import fit_front
     from verify.scramble import descramble, scramble
 
     secret = keyring.get(cert.facts.key_id).scramble_secret

@@ -1,0 +1,106 @@
+"""The paper front compared with the restored front: genuine fronts and the fronts forgers make, per scan class.
+
+    python bench/front.py [--classes office300 dpi200 phone fold] [--cases N]
+
+Two households of the sample (three and four residents) are issued as format v3 backs; each back is scanned once
+(office, 300 dpi) and restored. Their paper fronts, as a kiosk prints them on the background pattern, go through
+each class of ``tests.simulate.CLASSES`` (``fold``: folded in three for an envelope by ``tests.field.fold``, 1 to
+2 mm between panels, scanned in an office) genuine and altered each way of ``tests.front.ALTERATIONS``. Printed per
+class: genuine matches / differs / unreadable, the largest genuine difference as a share of the threshold,
+altered differs naming the altered field (and naming only altered fields), and the time of a comparison against
+that of a restoration measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.field import finish, fold  # noqa: E402
+from tests.front import ALTERATIONS, alter, household  # noqa: E402
+from tests.simulate import CLASSES, scan_bytes  # noqa: E402
+from tests.support import seeded_key  # noqa: E402
+from verify import KeyRing, restore  # noqa: E402
+from verify.compare import compare_front  # noqa: E402
+
+BARS = {"office300": 0.95, "dpi200": 0.95, "phone": 0.90}
+
+
+def scan(page: np.ndarray, name: str, i: int) -> bytes:
+    if name == "fold":
+        rng = np.random.default_rng([i, 99])
+        return finish(fold(page, rng, shift_mm=float(rng.uniform(1.0, 2.0))), rng)
+    cases = CLASSES[name]
+    return scan_bytes(page, cases[i % len(cases)], seed=i)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classes", nargs="*", default=["office300", "dpi200", "phone", "fold"])
+    parser.add_argument("--cases", type=int, default=4, help="genuine and altered cases per kind and class")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    ring = KeyRing([seeded_key(14)])
+    homes, restored, restore_ms = [], [], []
+    for variant in (0, 3):
+        h = household(ring, variant)
+        data = scan_bytes(h.cert.back, CLASSES["office300"][variant], seed=variant)[0]
+        t = time.perf_counter()
+        restored.append(restore(data, ring))
+        restore_ms.append((time.perf_counter() - t) * 1000)
+        homes.append(h)
+
+    print(f"{'class':<10} {'genuine':>7} {'match':>6} {'differ':>6} {'unread':>6} {'worst':>6} | {'altered':>7} "
+          f"{'named':>6} {'only':>5} {'unread':>6} {'bar':>5} | {'ms':>5}  misses")
+    all_ok = True
+    compare_ms: list[float] = []
+    for name in args.classes:
+        genuine = {"matches": 0, "differs": 0, "unreadable": 0}
+        worst, times, misses = 0.0, [], []
+        named = only = unread = total = 0
+        for i in range(args.cases):
+            k = i % len(homes)
+            h, restoration = homes[k], restored[k]
+            t = time.perf_counter()
+            result = compare_front(restoration, scan(h.paper, name, i))
+            times.append((time.perf_counter() - t) * 1000)
+            genuine[result.outcome] += 1
+            worst = max(worst, result.quality.get("difference", 0.0))
+            if result.outcome == "differs":
+                misses.append(f"genuine#{i}: {','.join(result.differing)}")
+            for j, kind in enumerate(ALTERATIONS):
+                page, changed = alter(h, kind, np.random.default_rng([i, j]))
+                t = time.perf_counter()
+                result = compare_front(restoration, scan(page, name, i * len(ALTERATIONS) + j))
+                times.append((time.perf_counter() - t) * 1000)
+                total += 1
+                hit = result.outcome == "differs" and bool(set(result.differing) & changed)
+                named += hit
+                only += hit and set(result.differing) <= changed
+                unread += result.outcome == "unreadable"
+                if not hit:
+                    misses.append(f"{kind}#{i}: {result.outcome} {result.reason or ''}".strip())
+        n = args.cases
+        bar = BARS.get(name)
+        ok = genuine["differs"] == 0 and genuine["matches"] >= 0.98 * n and (bar is None or named >= bar * total)
+        all_ok &= ok
+        compare_ms += times
+        print(f"{name:<10} {n:>7} {genuine['matches']:>6} {genuine['differs']:>6} {genuine['unreadable']:>6} "
+              f"{worst:>6.2f} | {total:>7} {named / total:>6.0%} {only / total:>5.0%} {unread:>6} "
+              f"{bar if bar else '':>5} | {statistics.median(times):>5.0f}  {'; '.join(misses)}")
+    ratio = statistics.median(compare_ms) / statistics.median(restore_ms)
+    print(f"\nrestoration {statistics.median(restore_ms):.0f} ms, comparison {statistics.median(compare_ms):.0f} ms "
+          f"(median): a comparison costs {ratio:.2f} restorations")
+    print("every bar met" if all_ok else "SOME BARS NOT MET")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The paper front compared with the restored front (``verify.compare``): genuine scans match, each way forgers
+alter a paper front is named field by field, marks outside the fields are listed, never accused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.field import stamp_mask
+from tests.front import ALTERATIONS, Household, alter, household
+from tests.simulate import CLASSES, random_scene, scan_bytes
+from verify import KeyRing, Restoration, encode_image, restore
+from verify.compare import FrontComparison, compare_front
+from verify.errors import CorruptFile, InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sample(keyring: KeyRing) -> tuple[Household, Restoration]:
+    h = household(keyring, 0)
+    return h, restore(scan_bytes(h.cert.back, CLASSES["office300"][0], seed=1)[0], keyring)
+
+
+def compared(sample: tuple[Household, Restoration], page: np.ndarray, case: str, index: int) -> FrontComparison:
+    _, restoration = sample
+    return compare_front(restoration, scan_bytes(page, CLASSES[case][index], seed=index)[0])
+
+
+def assert_matches(result: FrontComparison, names: list[str]) -> None:
+    assert result.outcome == "matches", [r.to_dict() for r in result.regions]
+    assert [r.name for r in result.regions] == names
+    assert all(r.outcome == "matches" and r.difference < 1 for r in result.regions)
+
+
+def test_a_genuine_office_scan_matches_in_every_field(sample):
+    h, restoration = sample
+    result = compared(sample, h.paper, "office300", 3)  # turned 92 degrees
+    assert_matches(result, list(restoration.regions))
+    assert result.aligned is not None and result.aligned.shape == restoration.image.shape
+    assert result.marks == []
+
+
+@pytest.mark.parametrize(("case", "index"), [("office300", 5), ("phone", 4), ("dpi200", 6)])
+def test_a_genuine_front_upside_down_photographed_or_at_200_dpi_matches(sample, case, index):
+    h, restoration = sample
+    assert_matches(compared(sample, h.paper, case, index), list(restoration.regions))
+
+
+@pytest.mark.parametrize("kind", ALTERATIONS)
+def test_each_alteration_differs_naming_the_altered_field(sample, kind):
+    h, _ = sample
+    page, changed = alter(h, kind, np.random.default_rng([0, ALTERATIONS.index(kind)]))
+    result = compared(sample, page, "office300", 1)
+    assert result.outcome == "differs"
+    assert result.differing and set(result.differing) <= changed, (result.differing, changed)
+    body = result.to_dict(image=False)
+    assert {r["name"] for r in body["regions"] if r["outcome"] == "differs"} == set(result.differing)
+
+
+def test_a_receiving_stamp_outside_the_fields_is_a_mark_not_a_difference(sample):
+    h, restoration = sample
+    page = h.paper.copy()
+    mask = stamp_mask(np.random.default_rng(3))  # a 30 mm red receiving stamp in the blank lower left
+    y0, x0 = 2900, 300
+    area = page[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]].astype(np.float32)
+    red = np.array([0.95, 0.25, 0.3], np.float32)
+    page[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]] = (area * (1 - mask[..., None] * (1 - red))).astype(np.uint8)
+    result = compared(sample, page, "office300", 0)
+    assert_matches(result, list(restoration.regions))
+    scale = restoration.image.shape[1] / page.shape[1]  # the stamp's place on the restored front
+    cx, cy = (x0 + mask.shape[1] / 2) * scale, (y0 + mask.shape[0] / 2) * scale
+    assert any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in result.marks), result.marks
+
+
+def test_a_picture_that_is_not_this_front_is_unreadable_and_a_broken_file_an_input_error(sample):
+    _, restoration = sample
+    result = compare_front(restoration, encode_image(random_scene(2), "jpeg"))
+    assert (result.outcome, result.reason, result.regions) == ("unreadable", "not_registered", [])
+    assert result.to_dict()["outcome"] == "unreadable"
+    with pytest.raises(CorruptFile):
+        compare_front(restoration, encode_image(restoration.image, "png")[:5000])
+    with pytest.raises(InputError):
+        compare_front(restoration, b"")
+
+
+def test_the_answer_carries_the_overlay_as_the_restored_front_is_embedded(sample):
+    h, restoration = sample
+    page, _ = alter(h, "name", np.random.default_rng(7))
+    result = compared(sample, page, "office300", 2)
+    body = result.to_dict()
+    assert set(body) >= {"outcome", "regions", "marks", "overlay_image"}
+    assert body["overlay_image"]["media_type"] == "image/png"
+    overlay = cv2.imdecode(np.frombuffer(base64.b64decode(body["overlay_image"]["data"]), np.uint8), 1)
+    assert overlay.shape == restoration.image.shape
+    json.dumps(body)  # JSON-ready as it is
+    assert "overlay_image" not in result.to_dict(image=False)
+    differing = next(r for r in result.regions if r.outcome == "differs")
+    x0, y0, x1, y1 = differing.box  # outlined in red on the overlay
+    assert (overlay[y0 - 4, x0:x1] == (0, 0, 220)).all(axis=1).mean() > 0.9  # BGR
+
+
+def test_a_v1_front_is_compared_in_coarse_cells(keyring):
+    h = household(keyring, 3, version=1)
+    restoration = restore(scan_bytes(h.cert.back, CLASSES["office300"][0], seed=1)[0], keyring)
+    assert restoration.regions == {}
+    genuine = compare_front(restoration, scan_bytes(h.paper, CLASSES["office300"][2], seed=2)[0])
+    assert genuine.outcome == "matches" and len(genuine.regions) > 20
+    assert all(r.name.startswith("cell-") for r in genuine.regions)
+    page, _ = alter(h, "removed", np.random.default_rng(1))
+    assert compare_front(restoration, scan_bytes(page, CLASSES["office300"][2], seed=2)[0]).outcome == "differs"
+
+
+def test_the_command_line_adds_the_comparison_and_writes_the_overlay(sample, keyring, tmp_path):
+    h, _ = sample
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for key_id in keyring.ids():  # the fixture's ring, as files
+        keyring.save(keys, keyring.get(key_id))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    back, front = tmp_path / "back.jpg", tmp_path / "front.jpg"
+    back.write_bytes(scan_bytes(h.cert.back, CLASSES["office300"][0], seed=1)[0])
+    page, _ = alter(h, "pasted", np.random.default_rng(5))
+    front.write_bytes(scan_bytes(page, CLASSES["office300"][4], seed=4)[0])
+    done = subprocess.run([sys.executable, "-m", "verify", "restore", str(back), "--front", str(front), "--keys",
+                           str(keys), "--out", str(tmp_path / "r.png")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.stderr == "" and done.stdout.count("\n") == 1, done.stderr
+    answer = json.loads(done.stdout)
+    comparison = answer["front_comparison"]
+    assert comparison["outcome"] == "differs" and "overlay_image" not in comparison
+    assert Path(comparison["overlay"]) == tmp_path / "r.front-overlay.png" and Path(comparison["overlay"]).is_file()
+    front.write_bytes(b"not a picture")
+    done = subprocess.run([sys.executable, "-m", "verify", "restore", str(back), "--front", str(front), "--keys",
+                           str(keys)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stderr == ""  # the back verified; the front is named unreadable
+    assert json.loads(done.stdout)["front_comparison"]["reason"] == "unsupported_format"

@@ -1,0 +1,467 @@
+"""Compare the paper front with the restored front: the scan of the front registered to the front as issued by its
+own content, ink present on one and not the other found region by region.
+
+The paper carries no markers on its front, so registration goes by what is printed: SIFT features of both pages
+(scale and rotation invariant, so any turn, 150 to 600 dpi and a phone's perspective) give a homography by RANSAC;
+a grid of tiles then measures what that plane leaves (a fold's panels, a lens, a sheet feeder's stretch) by phase
+correlation, coarse then fine, smoothed into a displacement field. Both pages are compared as ink: darkness against
+the local paper level (so toner, tone and uneven light do not count), with the kiosk's background pattern (地紋),
+pale and fine, below the ink level. A stroke counts as differing where one side's strong ink has no ink at all of the
+other side within TOLERANCE_PX (print and scan blur, registration's residue).
+
+Inside each region the signature binds (format v2 on; a v1 back binds none, and the front's printed content is
+then compared in coarse cells) the answer is ``matches``, ``differs`` or ``unreadable`` with a reason. Ink on the
+paper outside them (a receiving stamp, a note, a punch hole's edge) is listed as a mark and never makes the answer
+``differs``. A front that cannot be registered at all is ``unreadable``, not an error; a file that cannot be read is
+the same ``InputError`` a back would get.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import marks, spec
+from .intake import iter_pages, open_upload
+from .model import Limits, Restoration
+from .output import FORMATS, encode_image
+
+__all__ = ["FrontComparison", "RegionComparison", "compare_front"]
+
+WORKING_MAX_PIXELS = 24_000_000  # as a back: larger scans are decoded reduced
+TOLERANCE_PX = 1  # restored-front pixels (0.16 mm) a stroke may sit off its place after registration
+STRONG = 0.3  # normalised darkness from which a pixel is ink that must have a counterpart
+WEAK = 0.22  # ... from which a pixel is ink enough to be that counterpart (the pattern stays below it)
+# Differing ink pixels (after the opening that removes one-pixel slivers) from which a region differs. Measured on
+# genuine fronts (bench/front.py): the worst genuine region and the share of this threshold are in docs/security.md.
+DIFFERS_PX = 12
+MIN_INLIERS = 40  # feature matches consistent with one homography below which the front is not registered
+MARK_MIN_PX = 30  # extra ink outside the regions from which a component is listed as a mark
+MARK_CHROMA = 80  # colour saturation (0-255) of ink from which it is coloured (a stamp's, a red seal's)
+CREASE_PX = 2.0  # spread of the registration's local shifts around a region from which it lies on a crease
+V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
+
+
+@dataclass
+class RegionComparison:
+    """One bound region (or, for a v1 front, one coarse cell): where it is on the restored front and its outcome."""
+
+    name: str
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the restored front
+    outcome: str  # matches | differs | unreadable
+    reason: str | None = None  # for unreadable: outside_scan, not_restored (hidden on the back), creased
+    difference: float = 0.0  # differing ink pixels as a share of DIFFERS_PX (1.0 and more: differs)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "box": list(self.box), "outcome": self.outcome,
+                               "difference": round(self.difference, 3)}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class FrontComparison:
+    """The paper front against the restored front: the outcome, per region, the marks and the pictures."""
+
+    outcome: str  # matches | differs | unreadable
+    regions: list[RegionComparison] = field(default_factory=list)
+    marks: list[tuple[int, int, int, int]] = field(default_factory=list)
+    reason: str | None = None  # for unreadable: not_registered, or why some region could not be compared
+    aligned: np.ndarray | None = None  # the paper front, RGB, in the restored front's geometry
+    overlay: np.ndarray | None = None  # the restored front with differences outlined, the paper's own in magenta
+    quality: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def differing(self) -> list[str]:
+        """Names of the regions that differ, in order."""
+        return [r.name for r in self.regions if r.outcome == "differs"]
+
+    def to_dict(self, image: bool = True, image_format: str = "png", quality: int = 90) -> dict[str, Any]:
+        """JSON-ready: outcome, regions, marks, quality and, with ``image``, the overlay as ``overlay_image``
+        {media_type, data (base64)}, as the answer embeds the restored front."""
+        out: dict[str, Any] = {"outcome": self.outcome}
+        if self.reason:
+            out["reason"] = self.reason
+        out["regions"] = [r.to_dict() for r in self.regions]
+        out["marks"] = [list(b) for b in self.marks]
+        out["quality"] = {k: round(v, 3) for k, v in self.quality.items()}
+        if image and self.overlay is not None:
+            data = encode_image(self.overlay, image_format, quality)
+            out["overlay_image"] = {"media_type": FORMATS[image_format], "data": base64.b64encode(data).decode()}
+        return out
+
+
+def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits | None = None, *,
+                  page: int = 0) -> FrontComparison:
+    """Compare the scan of the paper front (``front_bytes``, any upload format; ``page``: which page of a PDF or
+    TIFF, from 0) with ``restoration``'s restored front. A file that cannot be read raises its ``InputError``."""
+    limits = limits or Limits()
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[name] = round((now - started) * 1000, 2)
+        started = now
+
+    scan = _decode(front_bytes, limits, page)
+    lap("decode")
+    hidden = _hidden_blocks(restoration)
+    restored = marks.unshade(restoration.image, hidden)
+    h, w = restored.shape[:2]
+    colour = not (_is_gray(restored) or _is_gray(scan))
+    ref_ink = ink(_gray(restored, colour))
+    homography, inliers = _register(ref_ink, scan)
+    lap("register")
+    quality: dict[str, float] = {"inliers": float(inliers)}
+    if homography is None:
+        return FrontComparison(outcome="unreadable", reason="not_registered", quality=quality, timings_ms=timings)
+    aligned, valid = _warp(scan, homography, (w, h))
+    paper_ink = ink(_gray(aligned, colour))
+    flow = np.zeros((h, w, 2), np.float32)
+    for tile, reach in ((128, 24), (64, 6)):
+        flow = _refine(ref_ink, paper_ink, flow, tile, reach, aligned, valid)
+        aligned_now, valid_now = _remap(aligned, valid, flow)
+        paper_ink = ink(_gray(aligned_now, colour))
+    aligned, valid = _remap(aligned, valid, flow)
+    lap("refine")
+    quality["shift_px"] = float(np.abs(flow).max())
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, flow)
+    result.quality.update(quality)
+    lap("compare")
+    result.timings_ms = timings
+    return result
+
+
+# --- reading the scan ------------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, limits: Limits, page: int) -> np.ndarray:
+    """The page ``page`` of the upload as RGB uint8 (a gray scan repeated in three channels)."""
+    upload = open_upload(data, limits)
+    for decoded in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
+        if decoded.page_index == page:
+            img = decoded.image
+            return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
+    from .errors import NotAPage  # a page the upload does not have: the caller asked for the wrong one
+
+    raise NotAPage(f"the upload has no page {page + 1}", page_count=upload.page_count)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    """Whether a picture has no colour to speak of (a gray scan, or a front restored from one)."""
+    small = rgb[::8, ::8].astype(np.int16)
+    return int(np.percentile(small.max(axis=2) - small.min(axis=2), 99)) < 12
+
+
+def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
+    """What is compared: in colour the brightest channel, in which black and blue-black ink are dark and the red
+    seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray."""
+    return rgb.max(axis=2) if colour else _luma(rgb)
+
+
+def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
+    """Darkness against the local paper level, 0 (paper) to 1 (the page's black), float32: the paper's level is the
+    local maximum over ``stroke_px`` (wider than a stroke), smoothed, and the page's black the 99th percentile of its
+    ink, so tone, toner, a print's contrast and uneven light drop out."""
+    h, w = gray.shape
+    small = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)  # the paper's level varies slowly
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (stroke_px // 4 + 1, stroke_px // 4 + 1)))
+    paper = cv2.GaussianBlur(paper, (0, 0), stroke_px / 4)
+    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    paper = np.maximum(paper, 60.0)  # a dark surround is no paper: nothing there counts as ink
+    dark = np.clip(1.0 - gray.astype(np.float32) / paper, 0.0, 1.0)
+    inked = dark[dark > WEAK]
+    black = float(np.percentile(inked, 99)) if inked.size > 100 else 1.0
+    return np.clip(dark / max(black, 0.3), 0.0, 1.0)
+
+
+def _hidden_blocks(restoration: Restoration) -> np.ndarray:
+    """The restored front's blocks hatched because a mark or a crease on the back covered them ((ROWS, COLS))."""
+    hidden = np.zeros((spec.ROWS, spec.COLS), bool)
+    for boxes in restoration.content.get("marks", {}).values():
+        for x0, y0, _, _ in boxes:
+            hidden[y0 // spec.BLOCK, x0 // spec.BLOCK] = True
+    return hidden
+
+
+# --- registration ----------------------------------------------------------------------------------------------
+
+
+def _features_image(ink_map: np.ndarray) -> np.ndarray:
+    """What features are found on: ink only (the pattern, below WEAK, is blank paper), dark on white."""
+    soft = np.clip((ink_map - WEAK) / (0.6 - WEAK), 0, 1)
+    return (255 - soft * 255).astype(np.uint8)
+
+
+def _register(ref_ink: np.ndarray, scan: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """A homography from the scan's pixels to the restored front's, from SIFT matches on both pages at a common
+    scale, or None when too few matches agree."""
+    h, w = ref_ink.shape
+    ref_small = cv2.resize(_features_image(ref_ink), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    # the page fills 70 to 95 % of a scan or photo: bring the scan to about the restored front's half scale
+    sh, sw = scan.shape[:2]
+    s = min(1.0, (max(h, w) / 2) / 0.85 / max(sh, sw))
+    gray = _luma(scan)
+    pre = min(1.0, 2 * s)  # the ink map at twice the matching scale: strokes stay resolved
+    gray = cv2.resize(gray, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA) if pre < 1 else gray
+    scan_small = _features_image(ink(gray))
+    scan_small = cv2.resize(scan_small, None, fx=s / pre, fy=s / pre, interpolation=cv2.INTER_AREA)
+    sift = cv2.SIFT_create(nfeatures=3000)  # type: ignore[attr-defined]
+    kr, dr = sift.detectAndCompute(ref_small, None)
+    ks, ds = sift.detectAndCompute(scan_small, None)
+    if dr is None or ds is None or len(kr) < MIN_INLIERS or len(ks) < MIN_INLIERS:
+        return None, 0
+    matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(ds, dr, k=2)
+    good = [m for m, n in (p for p in matches if len(p) == 2) if m.distance < 0.8 * n.distance]
+    if len(good) < MIN_INLIERS:
+        return None, len(good)
+    src = np.array([ks[m.queryIdx].pt for m in good], np.float32)
+    dst = np.array([kr[m.trainIdx].pt for m in good], np.float32)
+    hom, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=5000, confidence=0.999)
+    inliers = int(mask.sum()) if mask is not None else 0
+    if hom is None or inliers < MIN_INLIERS or not _plausible(hom):
+        return None, inliers
+    # scan pixels -> small scan -> small restored -> restored
+    to_small = np.diag([s, s, 1.0])
+    to_full = np.diag([2.0, 2.0, 1.0])
+    return to_full @ hom @ to_small, inliers
+
+
+def _plausible(hom: np.ndarray) -> bool:
+    """A homography a sheet of paper can have: no mirror, no collapse, limited perspective."""
+    a = hom[:2, :2] / hom[2, 2]
+    det = float(np.linalg.det(a))
+    if det <= 0:
+        return False
+    sv = np.linalg.svd(a, compute_uv=False)
+    return bool(sv[0] / sv[1] < 1.6 and abs(hom[2, 0] / hom[2, 2]) < 0.01 and abs(hom[2, 1] / hom[2, 2]) < 0.01)
+
+
+def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The scan in the restored front's geometry, and where it had pixels (uint8 mask)."""
+    scale = float(np.sqrt(abs(np.linalg.det(hom[:2, :2] / hom[2, 2]))))
+    if scale < 0.8:  # reduce by area first, so that fine ink and the pattern average as a scanner would
+        scan = cv2.resize(scan, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        hom = hom @ np.diag([1 / scale, 1 / scale, 1.0])
+    aligned = cv2.warpPerspective(scan, hom, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=(255, 255, 255))
+    valid = cv2.warpPerspective(np.full(scan.shape[:2], 255, np.uint8), hom, size, flags=cv2.INTER_NEAREST)
+    return aligned, valid
+
+
+def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray, flow: np.ndarray, tile: int, reach: int,
+            aligned: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``flow`` (restored pixel -> offset into the aligned paper) corrected by a grid of tiles of ``tile`` pixels
+    at half-tile steps, each shift measured by phase correlation (within ``reach``), smoothed across tiles."""
+    del aligned, valid
+    h, w = ref_ink.shape
+    step = tile // 2
+    ys = list(range(0, h - tile + 1, step))
+    xs = list(range(0, w - tile + 1, step))
+    shifts = np.full((len(ys), len(xs), 2), np.nan, np.float32)
+    window = cv2.createHanningWindow((tile, tile), cv2.CV_32F)
+    ref_sum = cv2.integral((ref_ink > STRONG).astype(np.uint8))
+    paper_sum = cv2.integral((paper_ink > STRONG).astype(np.uint8))
+
+    def share(sums: np.ndarray, y: int, x: int) -> float:
+        return float(sums[y + tile, x + tile] - sums[y, x + tile] - sums[y + tile, x] + sums[y, x]) / tile**2
+
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            # too little ink, or nothing on the paper here (a line removed): no measure
+            if share(ref_sum, y, x) < 0.01 or share(paper_sum, y, x) < 0.005:
+                continue
+            a = ref_ink[y:y + tile, x:x + tile]
+            b = paper_ink[y:y + tile, x:x + tile]
+            (dx, dy), response = cv2.phaseCorrelate(a, b, window)
+            if response < 0.08 or abs(dx) > reach or abs(dy) > reach:
+                continue
+            shifts[i, j] = (dx, dy)
+    if np.isnan(shifts).all():
+        return flow
+    filled = _fill(shifts)
+    grid = np.dstack([cv2.medianBlur(np.ascontiguousarray(filled[..., k]), 3) for k in range(2)])
+    # each pixel takes the field at its place among the tile centres (tile / 2 + k * step)
+    gy = (np.arange(h, dtype=np.float32) - tile / 2) / step
+    gx = (np.arange(w, dtype=np.float32) - tile / 2) / step
+    mx, my = np.meshgrid(gx, gy)
+    full = cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return flow + full
+
+
+def _fill(shifts: np.ndarray) -> np.ndarray:
+    """Tiles without a measurement take the mean of their measured neighbours, growing outwards."""
+    out = shifts.copy()
+    known = ~np.isnan(out[..., 0])
+    while not known.all():
+        vals = np.where(known[..., None], out, 0).astype(np.float32)
+        count = cv2.boxFilter(known.astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        sums = np.dstack([cv2.boxFilter(vals[..., k], -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+                          for k in range(2)])
+        grow = ~known & (count > 0)
+        out[grow] = sums[grow] / count[grow][:, None]
+        known |= grow
+    return out
+
+
+def _remap(aligned: np.ndarray, valid: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = valid.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + flow[..., 0], gy + flow[..., 1]
+    out = cv2.remap(aligned, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
+    ok = cv2.remap(valid, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out, ok
+
+
+# --- comparison ------------------------------------------------------------------------------------------------
+
+
+def _regions(restoration: Restoration, ref_ink: np.ndarray) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """The bound regions, or for a front that binds none, coarse cells around its printed content."""
+    if restoration.regions:
+        return list(restoration.regions.items())
+    cell = V1_CELL * spec.BLOCK
+    h, w = ref_ink.shape
+    cells = []
+    for y in range(0, h, cell):
+        for x in range(0, w, cell):
+            inked = np.argwhere(ref_ink[y:y + cell, x:x + cell] > STRONG)
+            if len(inked) < 20:
+                continue
+            (y0, x0), (y1, x1) = inked.min(0), inked.max(0)
+            cells.append((f"cell-{y // cell + 1:02d}-{x // cell + 1:02d}",
+                          (x + int(x0), y + int(y0), x + int(x1) + 1, y + int(y1) + 1)))
+    return cells
+
+
+def differences(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ink on the paper that the restored front has not (``extra``) and ink of the restored front the paper has
+    not (``missing``), uint8 masks: strong ink of one side with no ink at all of the other within TOLERANCE_PX,
+    one-pixel slivers (a stroke's edge a little off) removed."""
+    size = 2 * TOLERANCE_PX + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    ref_near = cv2.dilate((ref_ink > WEAK).astype(np.uint8), kernel)
+    paper_near = cv2.dilate((paper_ink > WEAK).astype(np.uint8), kernel)
+    opening = np.ones((2, 2), np.uint8)
+    extra = cv2.morphologyEx(((paper_ink > STRONG) & (ref_near == 0)).astype(np.uint8), cv2.MORPH_OPEN, opening)
+    missing = cv2.morphologyEx(((ref_ink > STRONG) & (paper_near == 0)).astype(np.uint8), cv2.MORPH_OPEN, opening)
+    return extra, missing
+
+
+def _coloured(rgb: np.ndarray) -> np.ndarray:
+    """Coloured ink (a red seal, a stamp, a coloured pen), as a bool mask."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    return (hsv[..., 1] >= MARK_CHROMA) & (hsv[..., 2] < 235)
+
+
+def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
+             aligned: np.ndarray, valid: np.ndarray, flow: np.ndarray) -> FrontComparison:
+    h, w = ref_ink.shape
+    extra, missing = differences(ref_ink, paper_ink)
+    inside = valid > 0
+    extra &= inside
+    missing &= inside
+    # the paper's coloured ink where the restored front has none (a stamp, a coloured pen): a mark
+    red = cv2.dilate(_coloured(restoration.image).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    chroma = _coloured(aligned) & ~red
+    chroma = cv2.morphologyEx(chroma.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
+    # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
+    not_restored = np.kron(hidden, np.ones((spec.BLOCK, spec.BLOCK), bool))
+    covered = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
+    # the issuer's coloured print (the seal, a red mark) prints and scans in tones the black ink comparison does not
+    # measure: the fields are black
+    differing = ((extra > 0) | (missing > 0)) & ~red
+    profile = _crease_profile(flow)
+
+    regions = []
+    in_region = np.zeros((h, w), bool)
+    for name, box in _regions(restoration, np.where(red, 0.0, ref_ink)):
+        x0, y0, x1, y1 = (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3))
+        in_region[y0:y1, x0:x1] = True
+        here = differing[y0:y1, x0:x1]
+        hid = not_restored[y0:y1, x0:x1]
+        evidence = int((here & ~hid).sum()) / DIFFERS_PX
+        reason = None
+        if not covered[y0:y1, x0:x1].all():
+            reason = "outside_scan"
+        elif int(here.sum()) >= DIFFERS_PX > int((here & ~hid).sum()):
+            reason = "not_restored"
+        elif evidence >= 1.0 and _creased(profile, (x0, y0, x1, y1)):
+            reason = "creased"  # a fold's panels part along this region: its strokes may not meet on the paper
+        if evidence >= 1.0 and reason not in ("outside_scan", "creased"):
+            outcome, reason = "differs", None
+        else:
+            outcome = "unreadable" if reason else "matches"
+        regions.append(RegionComparison(name, (int(box[0]), int(box[1]), int(box[2]), int(box[3])), outcome, reason,
+                                        evidence))
+
+    page_edge = cv2.erode(valid, np.ones((17, 17), np.uint8)) == 0  # where a page edge a little off shows as ink
+    found = _marks(((extra > 0) | chroma) & inside, in_region | page_edge)
+    if any(r.outcome == "differs" for r in regions):
+        outcome, why = "differs", None
+    elif all(r.outcome == "matches" for r in regions):
+        outcome, why = "matches", None
+    else:
+        outcome = "unreadable"
+        why = next(r.reason for r in regions if r.outcome == "unreadable")
+    overlay = _overlay(restoration.image, extra, missing, regions, found)
+    worst = max((r.difference for r in regions), default=0.0)
+    return FrontComparison(outcome=outcome, regions=regions, marks=found, reason=why, aligned=aligned,
+                           overlay=overlay, quality={"difference": worst})
+
+
+def _crease_profile(flow: np.ndarray) -> np.ndarray:
+    """Per row of the restored front, the registration's median local shift along the row (rows x 2): a fold's
+    panels move whole rows of the page together, so a crease is a step in it, where a removed or added line, whose
+    tiles measure nothing or noise, is not."""
+    return np.median(flow, axis=1)
+
+
+def _creased(profile: np.ndarray, box: tuple[int, int, int, int], reach: int = 24) -> bool:
+    """Whether the page's panels part by more than CREASE_PX within ``reach`` rows of ``box``."""
+    near = profile[max(0, box[1] - reach):box[3] + reach]
+    return bool((near.max(0) - near.min(0)).max() > CREASE_PX)
+
+
+def _marks(extra: np.ndarray, in_region: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes of the paper's extra ink outside every region, nearby strokes taken together."""
+    outside = (extra > 0) & ~in_region
+    joined = cv2.dilate(outside.astype(np.uint8), np.ones((15, 15), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined)
+    boxes = []
+    for k in range(1, count):
+        x, y, bw, bh, _ = stats[k]
+        if int(outside[y:y + bh, x:x + bw][labels[y:y + bh, x:x + bw] == k].sum()) < MARK_MIN_PX:
+            continue
+        boxes.append((int(x) + 7, int(y) + 7, int(x + bw) - 7, int(y + bh) - 7))
+    return boxes
+
+
+def _overlay(front: np.ndarray, extra: np.ndarray, missing: np.ndarray, regions: list[RegionComparison],
+             marks: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The restored front, paled, with the paper's own extra strokes in magenta, the issued strokes the paper lacks
+    in orange, differing regions outlined in red, unreadable ones in grey and marks in blue."""
+    out = (front.astype(np.float32) * 0.55 + 255 * 0.45).astype(np.uint8)
+    out[missing > 0] = (255, 140, 0)
+    out[extra > 0] = (220, 0, 200)
+    colours = {"differs": (220, 0, 0), "unreadable": (120, 120, 120)}
+    for r in regions:
+        if r.outcome in colours:
+            x0, y0, x1, y1 = r.box
+            cv2.rectangle(out, (x0 - 4, y0 - 4), (x1 + 4, y1 + 4), colours[r.outcome], 3)
+    for x0, y0, x1, y1 in marks:
+        cv2.rectangle(out, (x0 - 4, y0 - 4), (x1 + 4, y1 + 4), (40, 90, 230), 2)
+    return out
