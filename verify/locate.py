@@ -36,6 +36,8 @@ from .errors import (
 from .scramble import turn
 
 DETECT_LONG_SIDES = (1000, 2000)  # marker search sizes, cheapest first
+SQUARE_RATIO = 1.5  # a code's outline: longest side (and diagonal) at most this times the shortest (a phone's slant)
+CODE_SHARE = 0.2  # and at most this share of the picture's long side (on a whole back: 265 of 2806 units, 0.094)
 DOT_SEARCH = 14  # units each side of a dot's predicted centre
 MIN_DOT_FRACTION = 0.8  # of each side's dots that must be measured
 MAX_PLAIN_RESIDUAL_PX = 0.3  # below this a plain homography maps the grid well enough
@@ -284,8 +286,8 @@ def _located(gray: np.ndarray) -> PageFit:
         if fit is not None:
             fit.preview, fit.preview_factor = best_small, best_factor
             return fit
-    if not best:
-        raise _unlike_a_back(best_small)
+    if not best:  # the largest reduced picture the search used: enough to tell what the picture shows, and quick
+        raise _unlike_a_back(_reduce(gray, DETECT_LONG_SIDES[-1])[0])
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     if len(best) >= 3:  # enough, but not where the corners of a flat sheet lie (a sheet bent as a book's page)
         raise SheetNotFlat(f"found {len(best)} of the 4 corner marks, not where the corners of a flat sheet lie",
@@ -329,12 +331,28 @@ def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
     if ink < BLANK_INK and sheet.mean() >= MIN_SHEET:
         return BlankPage(f"{ink:.3%} of the picture is darker than its paper: nothing is printed on it",
                          found=[], missing=sorted(spec.MARKER_IDS), reason="blank")
-    found, _ = cv2.QRCodeDetector().detect(small)
+    found, outline = cv2.QRCodeDetector().detect(small)
     # zxing-cpp accepts one BarcodeFormat as well as BarcodeFormats (its docstring says so; its stub does not)
-    if not found and not zxingcpp.read_barcodes(small, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
+    if not (found and _square(outline, small.shape)) and not zxingcpp.read_barcodes(
+            small, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
         return NotTheBack("no corner mark and no QR code anywhere in the picture", found=[],
                           missing=sorted(spec.MARKER_IDS), reason="no_back")
     return MarkersNotFound("found none of the 4 corner marks", found=[], missing=sorted(spec.MARKER_IDS))
+
+
+def _square(outline: np.ndarray | None, shape: tuple[int, ...]) -> bool:
+    """Whether a QR detector's outline could be the back's code: a square seen nearly head on, no larger than
+    CODE_SHARE of the picture's long side. OpenCV's detector also outlines three finder-like spots of a busy front
+    (a seal, the background pattern), whose quadrilateral is anything: sides 0.3 to 5 times each other, or a
+    near-square across a third of the page."""
+    if outline is None:
+        return False
+    quad = outline.reshape(4, 2).astype(np.float64)
+    sides = np.linalg.norm(quad - np.roll(quad, 1, axis=0), axis=1)
+    diagonals = np.linalg.norm(quad[:2] - quad[2:], axis=1)
+    return bool(0 < sides.min() and sides.max() / sides.min() <= SQUARE_RATIO
+                and diagonals.max() / max(diagonals.min(), 1e-9) <= SQUARE_RATIO
+                and sides.max() <= CODE_SHARE * max(shape))
 
 
 def _page_similarity(found: dict[str, np.ndarray]) -> np.ndarray:

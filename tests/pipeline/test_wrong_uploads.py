@@ -50,6 +50,25 @@ def test_the_front_sent_by_mistake_is_named_as_not_the_back(cert, keyring, kind)
     assert "front of the certificate" in caught.value.message("en") and "表面" in caught.value.message("ja")
 
 
+@pytest.mark.parametrize(("serial", "page"), [("STACK-0003", 5), ("STACK-0009", 16)])
+def test_fronts_fed_through_a_scanner_are_named_as_not_the_back(keyring, serial, page):
+    """Two fronts of bench/stack.py's stack, each on its background pattern, scanned as a sheet feeder takes it
+    (office 300 dpi, upside down): OpenCV's QR detector outlined a quadrilateral on the full picture (finder-like
+    spots of the pattern and the seal, a third of the page across), which made them look like backs with their
+    marks cut off. A code's outline is a small square."""
+    import datetime as dt
+
+    from tests.simulate import CLASSES, scan_bytes
+    from verify.sample import default_fields, render_sample_front
+
+    office = [c for c in CLASSES["office300"] if c.rotation_deg < 5 or 175 < c.rotation_deg < 185
+              or c.rotation_deg > 355]
+    front = render_sample_front(default_fields(serial=serial, issued_on=dt.date(2026, 12, 7))).image
+    with pytest.raises(errors.NotTheBack) as caught:
+        restore(scan_bytes(print_on_ground(front), office[(page - 1) % len(office)], seed=31 * (page - 1))[0], keyring)
+    assert caught.value.context["reason"] == "no_back"
+
+
 @pytest.mark.slow
 def test_an_unrelated_photograph_is_named_as_not_the_back(keyring):
     with pytest.raises(errors.NotTheBack):
