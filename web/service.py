@@ -250,8 +250,7 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
                                       page=page.page if page.upload.page_count > 1 else None)
                 if page.restoration is not None:
                     result.timings_ms.update(page.restoration.timings_ms)
-                    if image_format:
-                        _encode_front(result, image_format, image_quality)
+                    _encode_front(result, image_format, image_quality)
                 elif page.error is not None:
                     result.timings_ms.update(page.error.timings_ms)
                 now = time.perf_counter()
@@ -276,15 +275,17 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
     return stack
 
 
-def _encode_front(result: Verification, image_format: str, image_quality: int) -> None:
-    """Encode the restored front, then drop its pixels (keeping their shape, which the result page shows): of a
-    stack's pages, only the encoded fronts are held until the answer."""
+def _encode_front(result: Verification, image_format: str | None, image_quality: int) -> None:
+    """Encode the restored front (unless ``image_format`` is None: not asked for), then drop its pixels (keeping
+    their shape, which the result page shows): of a stack's pages, only the encoded fronts are held until the
+    answer."""
     restoration = result.restoration
     assert restoration is not None
-    t = time.perf_counter()
-    result.image = verify.encode_image(restoration.image, fmt=image_format, quality=image_quality)
-    result.image_media_type = MEDIA_TYPES[image_format]
-    result.timings_ms["encode"] = (time.perf_counter() - t) * 1000.0
+    if image_format:
+        t = time.perf_counter()
+        result.image = verify.encode_image(restoration.image, fmt=image_format, quality=image_quality)
+        result.image_media_type = MEDIA_TYPES[image_format]
+        result.timings_ms["encode"] = (time.perf_counter() - t) * 1000.0
     result.restoration = dataclasses.replace(restoration, image=np.broadcast_to(np.uint8(0), restoration.image.shape))
 
 
