@@ -256,7 +256,7 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
                 now = time.perf_counter()
                 result.processing_ms, page_began = (now - page_began) * 1000.0, now
                 stack.pages.append(result)
-                _record(result, data, client)
+                _record(result, data, client, sha256=page.upload.sha256)  # hashed once for the whole stack
             if not stack.pages:  # nothing to answer page by page
                 raise MarkersNotFound("the upload has no page")
             stack.processing_ms = (time.perf_counter() - began) * 1000.0
@@ -289,14 +289,16 @@ def _encode_front(result: Verification, image_format: str | None, image_quality:
     result.restoration = dataclasses.replace(restoration, image=np.broadcast_to(np.uint8(0), restoration.image.shape))
 
 
-def _record(result: Verification, data: bytes, client: str, error_code: str | None = None) -> None:
+def _record(result: Verification, data: bytes, client: str, error_code: str | None = None,
+            sha256: str | None = None) -> None:
     """Observe the stages, append the log entry, then count the attempt (the count and the log agree)."""
     metrics.observe_stages(result)
-    auditlog.record(_entry(result, data, client, error_code=error_code))
+    auditlog.record(_entry(result, data, client, error_code=error_code, sha256=sha256))
     metrics.count_verification(result, code=error_code)
 
 
-def _entry(result: Verification, data: bytes, client: str, error_code: str | None = None) -> auditlog.AttemptRecord:
+def _entry(result: Verification, data: bytes, client: str, error_code: str | None = None,
+           sha256: str | None = None) -> auditlog.AttemptRecord:
     """The log's view of an attempt: metadata only."""
     entry = auditlog.AttemptRecord(
         request_id=result.request_id,
@@ -327,7 +329,7 @@ def _entry(result: Verification, data: bytes, client: str, error_code: str | Non
         if context.get("regions"):  # a content refusal: which fields, never what they say
             entry.regions = [str(region.get("name")) for region in context["regions"]]
     if entry.upload_sha256 is None and data:
-        entry.upload_sha256 = hashlib.sha256(data).hexdigest()
+        entry.upload_sha256 = sha256 or hashlib.sha256(data).hexdigest()
     return entry
 
 
