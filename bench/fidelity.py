@@ -8,7 +8,7 @@ after resizing the restored and the true front to 656 px wide (``tests.metrics.f
 certificate as issued, which the back carries; the kiosk prints it on a background security pattern (地紋) that
 belongs to the paper and is made not to survive copying, so the back leaves it out (``verify.paper``). The
 last column compares the restored front with that printed page, pattern and all. Two households
-alternate so the figures do not rest on one page; their backs are format v3, binding the personal fields, so
+alternate so the figures do not rest on one page; their backs are today's (v4), binding the personal fields, so
 every case also passes the content check (1-bit fax scans, which a v2 back refuses as content_unverifiable, are
 measured on v1 backs). The cases outside the envelope must end in a clear error. ``--patterned`` issues backs that
 carry the printed page with its pattern, as backs did before format v3's issuer left it out: most of what SSIM

@@ -3,7 +3,7 @@
     python bench/field.py [--classes fold1 stamp-red ...] [--cases N] [--jobs N] [--seed N] [--key-seed N]
                           [--keep DIR]
 
-Every run issues a genuine format v3 back (the sample front, its personal fields and their text bound) under a new
+Every run issues a genuine back of today's format (v4; v3's print) (the sample front, its personal fields and their text bound) under a new
 random key (or, with ``--key-seed``, the same key every run), puts it through each condition of ``tests/field.py`` (folds, receiving stamps, sticky notes, pens,
 staples, faded toner, tinted paper, colour casts, greyscale scans) and through Augraphy's print and scan (a
 document-degradation model the project did not write, run in its own virtual environment, bench/.venv-augraphy,
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import field  # noqa: E402
 from tests.support import seeded_key  # noqa: E402
-from verify import IssuingKey, KeyRing, content, errors, issue, restore  # noqa: E402
+from verify import IssuingKey, KeyRing, content, errors, issue, restore, spec  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -246,7 +246,7 @@ def main() -> None:
     WORLD["ring"].save(keep / "keys", WORLD["ring"].default_signing_key())
     WORLD.update(keep=keep, keep_all=args.keep is not None)
     key = "a new random key" if args.key_seed is None else f"the key of --key-seed {args.key_seed}"
-    print(f"seed {seed}; a genuine format v3 back under {key}; {args.cases} cases per class; thresholds: "
+    print(f"seed {seed}; a genuine format v{spec.FORMAT_VERSION} back under {key}; {args.cases} cases per class; thresholds: "
           f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels\n")
     with tempfile.TemporaryDirectory(prefix="field-") as tmp:
         pages = augraphy_pages(args.classes, args.cases, args.jobs, seed, Path(tmp))

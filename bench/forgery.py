@@ -1,4 +1,4 @@
-"""What a forger can do against a content-bound back (format v3), measured against the real pipeline, and what the
+"""What a forger can do against a content-bound back (format v3 on), measured against the real pipeline, and what the
 content check costs.
 
     python bench/forgery.py [--classes clean office300 ...] [--cases N] [--jobs N] [--patterned]
