@@ -146,19 +146,30 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
 
     Each page gets its own marker search budget (``SEARCH_SECONDS``), so a page's verdict never depends on the pages
     before it; pages without a back may spend ``STACK_SEARCH_SECONDS`` together, after which the iteration ends
-    before the upload's last page (the caller compares with ``upload.page_count``). A back that names the serial of
-    an earlier verified back but disagrees with it (``verify.sheets``) is refused, ``SheetsDisagree``. An upload
-    that cannot be read at all, or has more than ``limits.max_pages`` pages, raises its ``VerifyError`` as
-    ``restore`` does."""
+    before the upload's last page (the caller compares with ``upload.page_count``); so does a page that cannot be
+    read once an earlier page was answered (its result carries the error: ``PdfTooComplex``, ``CorruptFile``, ...),
+    so that the pages answered are kept. A back that names the serial of an earlier verified back but disagrees
+    with it (``verify.sheets``) is refused, ``SheetsDisagree``. An upload that cannot be read at all, or has more
+    than ``limits.max_pages`` pages, raises its ``VerifyError`` as ``restore`` does."""
     limits = limits or Limits()
     upload = open_upload(data, limits)
     with _noted(format=upload.format, width=upload.width, height=upload.height):  # an upload-wide refusal
         pages = iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS)
         spent = 0.0  # seconds pages without a back spent
         sheets = Sheets()  # the sheets verified so far, by serial: a later sheet must agree with its serial's first
+        answered = 0  # pages yielded
         while spent < STACK_SEARCH_SECONDS:
             clock = _Clock()
-            page = next(pages, None)
+            try:
+                page = next(pages, None)
+            except VerifyError as exc:  # a page that cannot be read (too complex to draw, damaged): the reading ends
+                if not answered:
+                    raise  # nothing answered yet: the upload is refused as a whole
+                for key, value in (("format", upload.format), ("width", upload.width), ("height", upload.height)):
+                    exc.context.setdefault(key, value)
+                yield PageResult(page=answered + 1, upload=upload, error=_timed(cast(VerifyError, _detached(exc)),
+                                                                                  clock))
+                return  # the pages after it are left unchecked, the answered ones kept
             if page is None:
                 if upload.page_count < 1:
                     raise MarkersNotFound("the upload has no page")
@@ -179,6 +190,7 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
                     spent += time.monotonic() - started
                 result.error = _timed(cast(VerifyError, _detached(exc)), clock)
             del page
+            answered += 1
             yield result
 
 

@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
+from verify.errors import InputError
 from verify.model import MIN_DPI
 from web import auditlog, service, site_folder
 from web.handlers import page_response
@@ -130,6 +131,8 @@ def stack_view(stack: service.Stack) -> dict[str, Any]:
         "refused": any(row["outcome"] != "verified" for row in rows) or bool(stack.unchecked_pages),
         "skipped": [(page.page, SKIPPED.get(page.skipped or "", page.skipped)) for page in stack.pages if page.skipped],
         "unchecked_pages": stack.unchecked_pages,
+        "stopped_at": stack.pages[-1].page if stack.unchecked_pages and isinstance(stack.pages[-1].error, InputError)
+        else None,  # the page that could not be read, where the reading ended
         "page_count": stack.upload.page_count,
         "request_id": stack.request_id,
     }

@@ -51,6 +51,19 @@ def pdf_form_bomb(levels: int = 10, fanout: int = 10) -> bytes:
     return pdf(objects)
 
 
+def pdf_joined(*documents: bytes) -> bytes:
+    """One PDF with the pages of ``documents`` in order, joined by PDFium without drawing them (a stack in which
+    one page is hostile)."""
+    import pypdfium2
+
+    joined = pypdfium2.PdfDocument.new()
+    for document in documents:
+        joined.import_pages(pypdfium2.PdfDocument(document))
+    out = io.BytesIO()
+    joined.save(out)
+    return out.getvalue()
+
+
 def pdf_self_drawing_form() -> bytes:
     """A form XObject that draws itself twice, shrunk a little each time."""
     return pdf(_page_drawing(5) + [_stream(b"/Type /XObject /Subtype /Form /BBox " + A4_POINTS

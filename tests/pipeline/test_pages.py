@@ -87,3 +87,17 @@ def test_pages_without_a_back_share_the_stack_search_time(cert, keyring, monkeyp
     assert results[0].error.context["reason"] == "search_budget" and results[0].skipped is None
     assert results[0].upload.page_count == 2
 
+
+def test_a_page_that_cannot_be_read_ends_the_reading_and_keeps_the_pages_before(cert, keyring):
+    """A stack whose second page is a form bomb: the first page's result is kept, the second carries its error, the
+    third is left unchecked (the PDF's reader was stopped with the bomb). Nothing answered is lost."""
+    from tests.pipeline.hostile import pdf_form_bomb, pdf_joined
+
+    back = stack_pdf(cert.back)
+    results = list(restore_pages(pdf_joined(back, pdf_form_bomb(), back), keyring))
+    assert [r.page for r in results] == [1, 2]
+    assert results[0].restoration is not None
+    assert isinstance(results[1].error, errors.PdfTooComplex) and results[1].error.context["format"] == "pdf"
+    assert results[1].upload.page_count == 3  # the caller lists page 3 as unchecked
+    with pytest.raises(errors.PdfTooComplex):  # the bomb first: nothing answered, the upload refused as a whole
+        list(restore_pages(pdf_joined(pdf_form_bomb(), back), keyring))

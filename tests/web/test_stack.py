@@ -193,3 +193,22 @@ def test_pages_left_unchecked_are_listed(app, client, api_key, sample, spec, mon
         (1, "markers_not_found", "search_budget")]
     assert body["unchecked_pages"] == [2, 3] and body["page_count"] == 3
     assert [e["page"] for e in log_entries(app)] == [1]
+
+
+def test_a_page_that_cannot_be_read_keeps_the_pages_answered_before_it(app, client, api_key, sample, spec):
+    """A stack whose second page is a form bomb: page 1's result is answered and logged, page 2 says why it could
+    not be read, page 3 is listed unchecked. The stack page says the same."""
+    from tests.pipeline.hostile import pdf_form_bomb, pdf_joined
+    from tests.web.helpers import upload
+
+    data = pdf_joined(stack_pdf(sample.back_png), pdf_form_bomb(), stack_pdf(sample.v1_png))
+    response = post(client, api_key, data)
+    assert response.status_code == 200
+    body = response.get_json()
+    check_schema(spec, "Stack", body)
+    assert [(r["page"], r["outcome"], r.get("code")) for r in body["results"]] == [
+        (1, "verified", None), (2, "failed", "pdf_too_complex")]
+    assert body["unchecked_pages"] == [3]
+    assert [(e["page"], e["error_code"]) for e in log_entries(app)] == [(1, None), (2, "pdf_too_complex")]
+    html = upload(client, data, filename="stack.pdf", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Page 3 was not checked: page 2 could not be read" in html and 'id="page-1"' in html
