@@ -51,7 +51,7 @@ def test_the_differing_field_is_named_and_the_fronts_compared_with_the_keyboard(
     verdict = page.locator("#front-verdict")
     verdict.wait_for()
     named = {"en": f"resident {files['resident']}: name differs from what was issued",
-             "ja": f"住民 {files['resident']}"}[lang]
+             "ja": f"{files['resident']} 人目の氏名が交付された内容と異なります"}[lang]
     differences = page.locator("#front-differences").inner_text()
     assert named in differences and files["signed"] in differences
     assert {"en": "differs from what was issued", "ja": "交付された内容と異なります"}[lang] in verdict.inner_text()
