@@ -7,6 +7,10 @@ Failures are RFC 9457 problem documents with a stable ``code``. CSRF does not ap
 ``?pages=all`` asks for every page of the upload (a scanned stack): one result per page under ``results``, each a
 verified answer or a page's problem, with its page number. Without it the answer is the first back found, as it
 always was (a PDF of a certificate's front and back is one answer), so clients written for it keep working.
+
+The paper front is compared with the restored front (``front_comparison``) when it is sent as the multipart field
+``front`` beside ``scan``, when the upload has two pages (a duplex scan of one sheet: the page with the markers is
+the back, the other the front), and in a stack for a front page directly before or after a verified back.
 """
 
 from __future__ import annotations
@@ -50,11 +54,13 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
 
 
-def _upload_bytes() -> bytes:
+def _upload_bytes() -> tuple[bytes, bytes | None]:
+    """The scan, and the scan of the paper front when the multipart field ``front`` carries one."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("scan")
-        return upload.read() if upload is not None else b""
-    return request.get_data(cache=False)
+        front = request.files.get("front")
+        return upload.read() if upload is not None else b"", (front.read() or None) if front is not None else None
+    return request.get_data(cache=False), None
 
 
 @bp.post("/verifications")
@@ -70,10 +76,17 @@ def create_verification() -> Response:
     if pages not in PAGES_CHOICES:
         raise WebError("bad_request", parameter="pages", allowed=list(PAGES_CHOICES))
     started = time.perf_counter()
-    data = _upload_bytes()
+    data, front = _upload_bytes()
     read_ms = (time.perf_counter() - started) * 1000.0
-    verify = service.verify_pages if pages == "all" else service.verify_scan
-    result = verify(data, channel="api", client=g.api_key_name, image_format=None if image == "none" else image)
+    image_format = None if image == "none" else image
+    if pages == "all":
+        if front is not None:  # a stack's fronts are its own pages, each paired with the back beside it
+            raise WebError("bad_request", parameter="front")
+        result: service.Verification | service.Stack = service.verify_pages(
+            data, channel="api", client=g.api_key_name, image_format=image_format)
+    else:
+        result = service.verify_scan(data, channel="api", client=g.api_key_name, image_format=image_format,
+                                     front=front)
     if isinstance(result, service.Stack):
         response = _json(stack_body(result))
     else:
@@ -102,6 +115,22 @@ def verification_body(result: service.Verification) -> dict[str, Any]:
     if result.image is not None:
         body["restored_image"] = {"media_type": result.image_media_type,
                                   "data": base64.b64encode(result.image).decode("ascii")}
+    if result.front is not None:
+        body["front_comparison"] = front_comparison_body(result.front)
+        if result.front.page is not None:
+            body["front_page"] = result.front.page
+    return body
+
+
+def front_comparison_body(front: service.FrontCheck) -> dict[str, Any]:
+    """The library's comparison (``FrontComparison.to_dict``) with the overlay as encoded for the answer, and the
+    error of a front file that could not be read."""
+    body = front.comparison.to_dict(image=False)
+    if front.error is not None:
+        body["error"] = {"code": front.error.code, "message": front.error.message(current_lang())}
+    if front.overlay_image is not None:
+        body["overlay_image"] = {"media_type": front.media_type,
+                                 "data": base64.b64encode(front.overlay_image).decode("ascii")}
     return body
 
 
@@ -123,6 +152,8 @@ def stack_body(stack: service.Stack) -> dict[str, Any]:
             body["outcome"] = "skipped" if page.skipped else page.outcome
             if page.skipped:
                 body["skipped"] = page.skipped
+            if page.paired_with is not None:
+                body["paired_with"] = page.paired_with
             body["processing_ms"] = round(page.processing_ms, 1)
         results.append({"page": number, **body})
     out: dict[str, Any] = {"request_id": stack.request_id, "page_count": stack.upload.page_count,

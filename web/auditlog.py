@@ -43,10 +43,10 @@ HASHED_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outco
                  "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
                  "dpi_estimate", "quality", "processing_ms", "prev_hash")
 # Hashed when present (not null): entries written before the field existed keep their hashes.
-OPTIONAL_HASHED_FIELDS = ("regions", "page")
+OPTIONAL_HASHED_FIELDS = ("regions", "page", "front_outcome")
 EXPORT_FIELDS = ("seq", "occurred_at", "request_id", "channel", "client", "outcome", "error_code", "serial",
                  "issuer", "key_id", "signature", "upload_sha256", "input_format", "width", "height",
-                 "dpi_estimate", "processing_ms", "quality", "regions", "page", "prev_hash", "entry_hash")
+                 "dpi_estimate", "processing_ms", "quality", "regions", "page", "front_outcome", "prev_hash", "entry_hash")
 MAX_REGIONS = 64  # most region names one entry keeps
 _INT_FIELDS = {"seq", "width", "height"}
 _FLOAT_FIELDS = {"dpi_estimate", "processing_ms"}
@@ -73,6 +73,7 @@ class AttemptRecord:
     quality: dict[str, Any] = field(default_factory=dict)
     regions: list[str] | None = None  # altered or unconfirmed bound regions: the issuer's field names, no text
     page: int | None = None  # the page of a multi-page upload (from 1), its entries sharing the request id
+    front_outcome: str | None = None  # the paper front compared with the restored front: matches, differs, unreadable
     processing_ms: float = 0.0
     occurred_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -207,6 +208,7 @@ def _row_values(entry: AttemptRecord) -> dict[str, Any]:
             [_clean_text(name, 64) for name in entry.regions[:MAX_REGIONS]], separators=(",", ":"),
             ensure_ascii=False)}),
         **({} if entry.page is None else {"page": int(entry.page)}),
+        **({} if entry.front_outcome is None else {"front_outcome": _clean_text(entry.front_outcome, 16)}),
     }
 
 
@@ -507,6 +509,8 @@ def export_dict(row: FieldValues) -> dict[str, Any]:
         out["quality"] = row["quality"]
     if row["page"] is None:
         del out["page"]  # absent, as in the hash
+    if row["front_outcome"] is None:
+        del out["front_outcome"]  # no front compared: absent, as in the hash
     if row["regions"] is None:
         del out["regions"]  # absent, as in the hash
     else:
@@ -533,6 +537,7 @@ def iter_csv(rows: Iterable[FieldValues]) -> Iterator[str]:
         doc["quality"] = json.dumps(doc["quality"], sort_keys=True, ensure_ascii=False)
         doc["regions"] = " ".join(doc.get("regions") or ())
         doc.setdefault("page", None)
+        doc.setdefault("front_outcome", None)
         writer.writerow([_csv_cell(doc[name]) for name in EXPORT_FIELDS])
         yield buf.getvalue()
         buf.seek(0)

@@ -58,6 +58,8 @@ ZONES = {"utc": dt.UTC, "jst": JST}
 
 OUTCOME_LABELS = {"verified": _l("verified"), "altered": _l("altered"), "failed": _l("failed")}
 CHANNEL_LABELS = {"web": _l("web page"), "api": _l("API")}
+FRONT_LABELS = {"matches": _l("matches what was issued"), "differs": _l("differs from what was issued"),
+                "unreadable": _l("could not be compared")}
 
 
 def _now() -> float:
@@ -464,7 +466,7 @@ def entry(seq: int) -> str:
     doc = auditlog.export_dict(row)
     regions = [(name, region_label(name)) for name in doc.get("regions") or ()]
     return render_template("audit/entry.html", row=row, doc=doc, quality=doc["quality"] or {}, newer=newer,
-                           regions=regions,
+                           regions=regions, front_labels=FRONT_LABELS,
                            outcome_labels=OUTCOME_LABELS, channel_labels=CHANNEL_LABELS, banner=_chain_banner())
 
 

@@ -40,8 +40,10 @@ REGISTRY = CollectorRegistry()
 
 CHANNELS = ("web", "api")
 OUTCOMES = ("verified", "altered", "failed")
-# The pipeline's stages (verify/restore.py) and the web layer's encoding of the restored front.
-STAGES = ("decode", "locate", "code", "refine", "content", "warp", "finish", "encode", "refused")
+FRONT_OUTCOMES = ("matches", "differs", "unreadable")  # verify.compare.FrontComparison.outcome
+# The pipeline's stages (verify/restore.py), the web layer's encoding of the restored front and the comparison of
+# the paper front with it.
+STAGES = ("decode", "locate", "code", "refine", "content", "warp", "finish", "encode", "front", "refused")
 # Requests answered before they became a verification attempt: none of them is a log entry (docs/auditlog.md).
 REFUSALS = ("unauthorized", "rate_limited", "request_too_large", "csrf_failed", "bad_request", "request_timeout",
             "signin_locked")
@@ -55,6 +57,9 @@ _APPEND_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 VERIFICATIONS = Counter(
     "certverify_verifications", "Verification attempts answered (each one a log entry), by channel, outcome and "
     "error code (`none` when verified).", ("channel", "outcome", "code"), registry=REGISTRY)
+FRONT_COMPARISONS = Counter(
+    "certverify_front_comparisons", "Paper fronts compared with a verified back's restored front (each noted in "
+    "that back's log entry), by channel and outcome.", ("channel", "outcome"), registry=REGISTRY)
 VERIFICATION_SECONDS = Histogram(
     "certverify_verification_seconds", "Time a verification held its slot: the pipeline and the encoding of the "
     "front, whatever the outcome.", buckets=_VERIFY_BUCKETS, registry=REGISTRY)
@@ -123,6 +128,9 @@ def count_verification(result: Verification, code: str | None = None) -> None:
     code = code or (result.error.code if result.error is not None else None)
     VERIFICATIONS.labels(_bounded(result.channel, CHANNELS), _bounded(result.outcome, OUTCOMES),
                          "none" if code is None else _bounded(code, _CODES)).inc()
+    front = getattr(result, "front", None)
+    if front is not None:
+        FRONT_COMPARISONS.labels(_bounded(result.channel, CHANNELS), _bounded(front.outcome, FRONT_OUTCOMES)).inc()
 
 
 def multiprocess_mode() -> bool:

@@ -118,6 +118,9 @@ class LogEntry(Base):
     regions: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     # the page of a multi-page upload (from 1); hashed only when present
     page: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # the paper front compared with the restored front: matches, differs or unreadable; null when none was sent,
+    # and then left out of the hash
+    front_outcome: Mapped[str | None] = mapped_column(sa.String, nullable=True)
     processing_ms: Mapped[float] = mapped_column(sa.Float)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     entry_hash: Mapped[str] = mapped_column(sa.String(64))

@@ -38,6 +38,7 @@ from web.ratelimit import client_address, ip_key, limiter, public_limit
 from web.security import RESERVED_QUERY_NAMES
 from web.wording import (
     DOCUMENT_TYPES,
+    FRONT_REASONS,
     SIGNATURES,
     UNCHECKED_REASONS,
     data_url,
@@ -90,10 +91,16 @@ def verify_post() -> Response:
     """Verify the uploaded scan and answer with the result page or the error page."""
     upload = request.files.get("scan")
     data = upload.read() if upload is not None else b""
+    front_file = request.files.get("front")  # optional: a form whose second file was not chosen sends it empty
+    front = front_file.read() if front_file is not None else b""
     client = auditlog.client_for_ip(client_address())
-    answer = service.verify_pages(data, channel="web", client=client,
-                                  image_format=current_app.config["RESULT_IMAGE_FORMAT"],
-                                  image_quality=int(current_app.config["RESULT_IMAGE_QUALITY"]))
+    images = {"image_format": current_app.config["RESULT_IMAGE_FORMAT"],
+              "image_quality": int(current_app.config["RESULT_IMAGE_QUALITY"]), "paper_image": True}
+    answer: service.Verification | service.Stack
+    if front:  # the front as its own file: the scan is one certificate's back, the first back found
+        answer = service.verify_scan(data, channel="web", client=client, front=front, **images)
+    else:  # every page: a stack, or one sheet scanned duplex whose front page is paired with its back
+        answer = service.verify_pages(data, channel="web", client=client, **images)
     if isinstance(answer, service.Stack):
         backs = answer.backs
         if len(backs) > 1 or answer.unchecked_pages:
@@ -129,7 +136,8 @@ def stack_view(stack: service.Stack) -> dict[str, Any]:
         "incomplete": any(c.missing for c in certificates),
         "verified": sum(row["outcome"] == "verified" for row in rows),
         "refused": any(row["outcome"] != "verified" for row in rows) or bool(stack.unchecked_pages),
-        "skipped": [(page.page, SKIPPED.get(page.skipped or "", page.skipped)) for page in stack.pages if page.skipped],
+        "skipped": [(page.page, SKIPPED.get(page.skipped or "", page.skipped), page.paired_with)
+                    for page in stack.pages if page.skipped],
         "unchecked_pages": stack.unchecked_pages,
         "stopped_at": stack.pages[-1].page if stack.unchecked_pages and isinstance(stack.pages[-1].error, InputError)
         else None,  # the page that could not be read, where the reading ended
@@ -182,6 +190,44 @@ def result_view(result: service.Verification, image: bool = True) -> dict[str, A
         "unchecked": [(region_label(f["name"]), UNCHECKED_REASONS.get(f["reason"], f["reason"]))
                       for f in r.content.get("unchecked", [])],
         "marked": bool(r.content.get("marks")),
+        "front": front_view(result, image=image),
+    }
+
+
+def front_view(result: service.Verification, image: bool = True) -> dict[str, Any] | None:
+    """What the page shows of the paper front compared with the restored front: the outcome, the differing fields
+    named in words with the text the issuer signed for each, why a comparison could not be made, and the pictures
+    (``image``) with the boxes to outline on them."""
+    check, r = result.front, result.restoration
+    if check is None or r is None:
+        return None
+    comparison = check.comparison
+    signed = {f["name"]: f["text"] for f in r.content.get("signed_text", [])}
+    differing = [{"name": region.name, "label": region_label(region.name), "signed": signed.get(region.name),
+                  "box": region.box} for region in comparison.regions if region.outcome == "differs"]
+    unreadable = [(region_label(region.name), FRONT_REASONS.get(region.reason or "", region.reason))
+                  for region in comparison.regions if region.outcome == "unreadable"]
+    reason = comparison.reason or ""
+    if check.error is not None:
+        why = check.error.message(current_lang())
+    else:
+        why = FRONT_REASONS.get(reason, reason)
+    media = check.media_type or ""
+    return {
+        "outcome": comparison.outcome,
+        "why": why,
+        "differing": differing,
+        "unreadable": unreadable,
+        "compared": len(comparison.regions),
+        "matching": sum(region.outcome == "matches" for region in comparison.regions),
+        "coarse": not r.regions,
+        "marks": comparison.marks,
+        "page": check.page,
+        "boxes": [{"box": region.box, "outcome": region.outcome} for region in comparison.regions
+                  if region.outcome != "matches"],
+        "has_images": check.paper_image is not None and check.overlay_image is not None,
+        "paper_url": data_url(check.paper_image, media) if image and check.paper_image else "",
+        "overlay_url": data_url(check.overlay_image, media) if image and check.overlay_image else "",
     }
 
 

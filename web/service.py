@@ -4,7 +4,9 @@
 overload guard), runs the pipeline with the configured limits, encodes the restored front in memory if asked,
 appends exactly one entry to the verification log and returns a ``Verification`` holding the result or the error.
 ``verify_pages`` does the same for every page of an upload (a scanned stack): one entry per page, all under the
-request's id. Uploads and restored images never leave memory.
+request's id. A scan of the paper front (a separate file, the other page of a two-page upload, or in a stack the
+front page beside a back) is compared with the restored front before its pixels are dropped (``FrontCheck``).
+Uploads and restored images never leave memory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from flask import Flask, current_app, g
 
 import verify
 import verify.sheets
+from verify.compare import FrontComparison, compare_front
 from verify.errors import ConfigurationError, MarkersNotFound, VerifyError
 from web import auditlog, metrics
 from web.problems import WebError
@@ -35,6 +38,23 @@ EXTENSION = "certverify.service"
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 # Context keys a pipeline error may carry that the log keeps (never pixels, never names).
 LOGGED_CONTEXT = ("serial", "issuer", "key_id", "signature", "format", "width", "height", "dpi")
+
+
+@dataclass
+class FrontCheck:
+    """The paper front compared with a back's restored front: the comparison (its pixels dropped once encoded),
+    the aligned paper front and the overlay as encoded images, and where the front came from."""
+
+    comparison: FrontComparison
+    page: int | None = None  # the page of the upload the front is on; None for a front sent as its own file
+    error: VerifyError | None = None  # the front file could not be read (the comparison is then unreadable)
+    paper_image: bytes | None = None  # the aligned paper front, encoded (the page shows it)
+    overlay_image: bytes | None = None  # the restored front with the differences drawn, encoded
+    media_type: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.comparison.outcome
 
 
 @dataclass
@@ -51,6 +71,8 @@ class Verification:
     timings_ms: dict[str, float] = field(default_factory=dict)
     page: int | None = None  # the page of a multi-page upload (from 1); None for a single picture
     skipped: str | None = None  # why the page carries no back (verify.PageResult.skipped)
+    front: FrontCheck | None = None  # the paper front compared with this back's restoration
+    paired_with: int | None = None  # for a front page of a stack: the page of the back it was compared with
 
     @property
     def outcome(self) -> str:
@@ -202,8 +224,12 @@ def state() -> _State:
 
 
 def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | None = None,
-                image_quality: int = 90) -> Verification:
-    """Verify one upload and log the attempt; ``image_format`` (png, jpeg, webp) also encodes the front."""
+                image_quality: int = 90, front: bytes | None = None, paper_image: bool = False) -> Verification:
+    """Verify one upload and log the attempt; ``image_format`` (png, jpeg, webp) also encodes the front.
+
+    ``front``, a scan of the paper front, is compared with the restored front; without it, the other page of a
+    two-page upload (one sheet scanned duplex: the page with the markers is the back) is. ``paper_image`` also
+    encodes the aligned paper front (the result page shows it beside the restored front)."""
     st = state()
     result = Verification(request_id=request_id(), channel=channel)
     g.verification, g.verification_client = result, client  # for the request's log line (web/requestlog.py)
@@ -212,13 +238,20 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
         with st.admission.slot() as waited:
             began = time.perf_counter()
             result.timings_ms["queue"] = waited * 1000.0
-            result.restoration = verify.restore(data, st.keyring, limits=st.limits)
-            result.timings_ms.update(result.restoration.timings_ms)
+            restoration = result.restoration = verify.restore(data, st.keyring, limits=st.limits)
+            result.timings_ms.update(restoration.timings_ms)
+            pages = restoration.upload.page_count if restoration.upload is not None else 1
+            if front:
+                _compare(result, front, 0, None, image_format, image_quality, paper_image)
+            elif pages == 2:
+                other = 1 - int(restoration.page_index)
+                _compare(result, data, other, other + 1, image_format, image_quality, paper_image)
             if image_format:
                 _encode_front(result, image_format, image_quality)
             result.processing_ms = (time.perf_counter() - began) * 1000.0
     except (VerifyError, WebError) as error:
         result.error = error
+        result.restoration = result.front = None  # a back refused is answered without its front
         result.timings_ms.update(getattr(error, "timings_ms", {}))  # the stages a refused scan passed
         result.processing_ms = (time.perf_counter() - started) * 1000.0
     except Exception:
@@ -230,19 +263,38 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
 
 
 def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | None = None,
-                 image_quality: int = 90) -> Verification | Stack:
+                 image_quality: int = 90, paper_image: bool = False) -> Verification | Stack:
     """Verify every page of an upload (``verify.restore_pages``) in one verification slot, logging each page as it
     is done: a ``Stack``, or a ``Verification`` with the error of an upload refused as a whole (too large,
     unreadable, too many pages), logged once as ``verify_scan`` logs it. Each verified page's front is encoded
-    (``image_format``) and its pixels dropped at once, so the pages' fronts are never all in memory together."""
+    (``image_format``) and its pixels dropped at once, so the pages' fronts are never all in memory together.
+
+    A front page directly before or after a verified back (a duplex scan) is compared with that back's restored
+    front (``_Pairing``): the back carries the comparison, the front page names the back (``paired_with``)."""
     st = state()
     stack = Stack(request_id=request_id(), channel=channel)
     g.verification, g.verification_client = stack, client
     started = time.perf_counter()
+
+    def settle(back: Verification | None, front: Verification | None) -> None:
+        """Finish a page, or a back and its front page: compare, encode, then log them in page order."""
+        if back is not None and front is not None and front.page is not None:
+            front.paired_with = back.page
+            t = time.perf_counter()
+            _compare(back, data, front.page - 1, front.page, image_format, image_quality, paper_image)
+            back.processing_ms += (time.perf_counter() - t) * 1000.0
+        if back is not None and back.restoration is not None:
+            t = time.perf_counter()
+            _encode_front(back, image_format, image_quality)  # and its pixels dropped, encoded or not
+            back.processing_ms += (time.perf_counter() - t) * 1000.0
+        for page in sorted((p for p in (back, front) if p is not None), key=lambda p: p.page or 0):
+            _record(page, data, client, sha256=stack.upload.sha256)  # hashed once for the whole stack
+
     try:
         with st.admission.slot() as waited:
             stack.timings_ms["queue"] = waited * 1000.0
             began = page_began = time.perf_counter()
+            pairing = _Pairing(settle)
             for page in verify.restore_pages(data, st.keyring, limits=st.limits):
                 stack.upload = page.upload
                 result = Verification(request_id=stack.request_id, channel=channel, restoration=page.restoration,
@@ -250,13 +302,14 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
                                       page=page.page if page.upload.page_count > 1 else None)
                 if page.restoration is not None:
                     result.timings_ms.update(page.restoration.timings_ms)
-                    _encode_front(result, image_format, image_quality)
                 elif page.error is not None:
                     result.timings_ms.update(page.error.timings_ms)
                 now = time.perf_counter()
                 result.processing_ms, page_began = (now - page_began) * 1000.0, now
                 stack.pages.append(result)
-                _record(result, data, client, sha256=page.upload.sha256)  # hashed once for the whole stack
+                pairing.add(result)
+                page_began = time.perf_counter()
+            pairing.close()
             if not stack.pages:  # nothing to answer page by page
                 raise MarkersNotFound("the upload has no page")
             stack.processing_ms = (time.perf_counter() - began) * 1000.0
@@ -273,6 +326,69 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
         _record(failed, data, client, error_code="internal")
         raise
     return stack
+
+
+class _Pairing:
+    """Pairs the front pages of a stack with their verified backs, as a duplex scan orders them: a front directly
+    before a back goes with it (a kiosk's certificate.pdf, sheets fed face up), a front directly after a back goes
+    with that back when no back follows to claim it (sheets fed face down). Until the next page decides, it holds
+    at most one back (with its restored pixels) and one front page (its number: the comparison decodes it again
+    from the upload), and hands every page to ``settle`` in page order once its pair is decided."""
+
+    def __init__(self, settle: Any) -> None:
+        self.settle = settle
+        self.back: Verification | None = None  # a verified back not yet paired, directly before the next page
+        self.front: Verification | None = None  # a front page not yet paired, directly before the next page
+
+    def add(self, page: Verification) -> None:
+        if page.restoration is not None:  # a verified back: a front just before it is its own
+            if self.front is not None:
+                self._flush(self.back, None)
+                self._flush(page, self.front)
+                self.back = self.front = None
+            else:
+                self._flush(self.back, None)
+                self.back = page
+        elif page.skipped == "no_back":  # a front (or another document): wait for the page after it
+            if self.front is not None:  # two fronts in a row: the first goes with the back before it, if any
+                self._flush(self.back, self.front)
+                self.back = None
+            self.front = page
+        else:  # a blank page or a refused back: whatever waits is decided
+            self.close()
+            self.settle(None, page)
+
+    def close(self) -> None:
+        """Decide what waits: a back and the front after it are a pair; either alone has none."""
+        self._flush(self.back, self.front)
+        self.back = self.front = None
+
+    def _flush(self, back: Verification | None, front: Verification | None) -> None:
+        if back is not None or front is not None:
+            self.settle(back, front)
+
+
+def _compare(result: Verification, front: bytes, page_index: int, page: int | None, image_format: str | None,
+             image_quality: int, paper_image: bool) -> None:
+    """Compare page ``page_index`` of ``front`` with the restored front, before its pixels are dropped; a front
+    file that cannot be read is an unreadable comparison that names its error, the back's answer stands."""
+    restoration = result.restoration
+    assert restoration is not None
+    t = time.perf_counter()
+    limits = state().limits
+    try:
+        comparison, error = compare_front(restoration, front, limits, page=page_index), None
+    except VerifyError as exc:
+        comparison, error = FrontComparison(outcome="unreadable", reason=exc.code), exc
+    check = FrontCheck(comparison, page=page, error=error)
+    if image_format and comparison.overlay is not None:
+        check.media_type = MEDIA_TYPES[image_format]
+        check.overlay_image = verify.encode_image(comparison.overlay, fmt=image_format, quality=image_quality)
+        if paper_image and comparison.aligned is not None:
+            check.paper_image = verify.encode_image(comparison.aligned, fmt=image_format, quality=image_quality)
+    comparison.aligned = comparison.overlay = None  # only the encoded pictures are held until the answer
+    result.front = check
+    result.timings_ms["front"] = (time.perf_counter() - t) * 1000.0
 
 
 def _encode_front(result: Verification, image_format: str | None, image_quality: int) -> None:
@@ -308,6 +424,7 @@ def _entry(result: Verification, data: bytes, client: str, error_code: str | Non
         error_code=error_code or (result.error.code if result.error is not None else None),
         processing_ms=round(result.processing_ms, 3),
         page=result.page,
+        front_outcome=result.front.outcome if result.front is not None else None,
     )
     r = result.restoration
     if r is not None:

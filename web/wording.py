@@ -36,6 +36,14 @@ UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a not
                      "faded": _l("printed fainter than signed (faded or streaky toner)"),
                      "spotted": _l("darker than signed on paper specked all over (grime or scattered toner)")}
 
+# Why the paper front, or one of its fields, could not be compared with the restored front
+# (``front_comparison.reason`` and ``regions[].reason``).
+FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the restored front: it may be the front of "
+                                      "another certificate, or the sheet was not flat or not whole in the picture."),
+                 "outside_scan": _l("part of the page was outside the picture"),
+                 "creased": _l("a fold of the sheet runs across it"),
+                 "not_restored": _l("a mark on the back hid this part of the restored front")}
+
 # What a refusal found in the scan that keeps it from supporting an accusation (``context`` flags of
 # content_unconfirmed and scan_unrestorable), as the reader is told it.
 DOUBTS = {"folded": _l("The sheet did not lie flat: the dotted frame shows a fold. Unfold it and scan it under the "

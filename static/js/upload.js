@@ -124,9 +124,11 @@
       body.appendChild(other.content.cloneNode(true));
       body.dataset.title = other.dataset.title;
       body.dataset.lang = lang;
-      var shownImage = document.getElementById("restored-front");
-      var hole = body.querySelector("#restored-front");
-      if (shownImage && hole) { hole.src = shownImage.src; }
+      ["restored-front", "front-restored", "front-paper", "front-overlay"].forEach(function (id) {
+        var shownImage = document.getElementById(id);
+        var hole = body.querySelector("#" + id);
+        if (shownImage && hole) { hole.src = shownImage.src; }
+      });
     }
     if (!body || body.dataset.lang !== lang) { return; }
     event.preventDefault();

@@ -134,3 +134,23 @@
   document.addEventListener("DOMContentLoaded", setUp);
   document.addEventListener("certverify:answer", setUp); // an answer shown in place of the upload page
 })();
+
+// The paper front compared: the slider between the restored front (0) and the paper front over it (100), shown in
+// the "one over the other" view. Without JavaScript that view shows both at half strength.
+(function () {
+  "use strict";
+
+  function setUp() {
+    var blend = document.getElementById("front-blend");
+    var pair = document.getElementById("front-pair");
+    if (!blend || !pair || blend.dataset.ready) { return; }
+    blend.dataset.ready = "1";
+    document.getElementById("blend-control").hidden = false;
+    function apply() { pair.style.setProperty("--paper-share", String(Number(blend.value) / 100)); }
+    blend.addEventListener("input", apply);
+    apply();
+  }
+
+  document.addEventListener("DOMContentLoaded", setUp);
+  document.addEventListener("certverify:answer", setUp);
+})();

@@ -153,7 +153,7 @@ def test_password_change_and_deletion_end_copied_cookies(app):
 
 def test_migration_keeps_the_log_chain(tmp_path):
     """0001 -> head on a log with entries: the new tables and columns arrive, the chain verifies as before, and an
-    entry naming its regions joins it."""
+    entry naming its regions, and one noting its front's comparison, join it."""
     from web import auditlog, db
 
     app = make_app(f"sqlite:///{tmp_path / 'old.db'}", key_ring(tmp_path))
@@ -162,7 +162,7 @@ def test_migration_keeps_the_log_chain(tmp_path):
     with db.get_engine(app).connect() as conn:
         before = conn.execute(sa.text("SELECT seq, entry_hash FROM log_entries ORDER BY seq")).all()
     db.upgrade(app)
-    assert db.current_revision(app) == "0004"
+    assert db.current_revision(app) == "0005"
     with app.app_context():
         status = auditlog.verify_chain(db.get_engine(app), auditlog._checkpoint_key(app))
     assert status.ok and status.entries == 5
@@ -170,8 +170,14 @@ def test_migration_keeps_the_log_chain(tmp_path):
         assert conn.execute(sa.text("SELECT seq, entry_hash FROM log_entries ORDER BY seq")).all() == before
         assert conn.execute(sa.text("SELECT COUNT(*) FROM console_sessions")).scalar() == 0
     record_many(app, [attempt(9, outcome="altered", regions=["address"])])
+    front = attempt(10)
+    front.front_outcome = "differs"  # a verified back whose paper front was compared
+    record_many(app, [front])
     with app.app_context():
-        assert auditlog.verify_chain(db.get_engine(app), auditlog._checkpoint_key(app)).entries == 6
+        assert auditlog.verify_chain(db.get_engine(app), auditlog._checkpoint_key(app)).entries == 7
+    with db.get_engine(app).connect() as conn:
+        assert conn.execute(sa.text("SELECT front_outcome FROM log_entries ORDER BY seq")).scalars().all() == [
+            None] * 6 + ["differs"]
     db.get_engine(app).dispose()
 
 

@@ -68,7 +68,10 @@ def test_the_front_is_named_among_the_pages_without_a_back(client, sample):
     html = upload(client, out.getvalue(), filename="stack.pdf", headers={"Accept-Language": "en"}).get_data(
         as_text=True)
     assert [r[0] for r in rows(html)] == ["2", "3", "4"]
-    assert "<li>Page 1: the front or another document</li>" in html
+    # the kiosk's front is paired with the back after it: named as such, and its comparison shown on that back's row
+    assert ("<li>Page 1: the front or another document (compared as the paper front of the back on page 2)</li>"
+            in html)
+    assert 'id="front-of-page-2"' in html and "The paper front on page 1 says what was issued." in html
 
 
 def test_one_sheet_front_and_back_is_the_result_page(client, sample):
