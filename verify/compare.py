@@ -1,13 +1,13 @@
 """Compare the paper front with the restored front: the scan of the front registered to the front as issued by its
-own content, ink present on one and not the other found region by region.
+own content, the strokes' shapes compared region by region.
 
-The paper carries no markers on its front, so registration goes by what is printed: SIFT features of both pages
-(scale and rotation invariant, so any turn, 150 to 600 dpi and a phone's perspective) give a homography by RANSAC;
+The paper carries no markers on its front, so registration goes by what is printed: ORB features of both pages
+(scale and rotation invariant, so any turn, 150 to 600 dpi and a phone's perspective) give a homography by MAGSAC;
 a grid of tiles then measures what that plane leaves (a fold's panels, a lens, a sheet feeder's stretch) by phase
-correlation, coarse then fine, smoothed into a displacement field. Both pages are compared as ink: darkness against
-the local paper level (so toner, tone and uneven light do not count), with the kiosk's background pattern (地紋),
-pale and fine, below the ink level. A stroke counts as differing where one side's strong ink has no ink at all of the
-other side within TOLERANCE_PX (print and scan blur, registration's residue).
+correlation, smoothed into a displacement field, and each region is aligned once more on its own, in pieces. Both
+pages are compared as ink: darkness against the local paper level (so toner, tone and uneven light do not count),
+with the kiosk's background pattern (地紋), pale and fine, below the ink level. Inside a region a pixel differs
+where one side's ink, levelled to the region's strokes, exceeds the other's everywhere within TOLERANCE_PX by SHAPE.
 
 Inside each region the signature binds (format v2 on; a v1 back binds none, and the front's printed content is
 then compared in coarse cells) the answer is ``matches``, ``differs`` or ``unreadable`` with a reason. Ink on the
