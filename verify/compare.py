@@ -1,13 +1,13 @@
 """Compare the paper front with the restored front: the scan of the front registered to the front as issued by its
-own content, ink present on one and not the other found region by region.
+own content, the strokes' shapes compared region by region.
 
-The paper carries no markers on its front, so registration goes by what is printed: SIFT features of both pages
-(scale and rotation invariant, so any turn, 150 to 600 dpi and a phone's perspective) give a homography by RANSAC;
+The paper carries no markers on its front, so registration goes by what is printed: ORB features of both pages
+(scale and rotation invariant, so any turn, 150 to 600 dpi and a phone's perspective) give a homography by MAGSAC;
 a grid of tiles then measures what that plane leaves (a fold's panels, a lens, a sheet feeder's stretch) by phase
-correlation, coarse then fine, smoothed into a displacement field. Both pages are compared as ink: darkness against
-the local paper level (so toner, tone and uneven light do not count), with the kiosk's background pattern (地紋),
-pale and fine, below the ink level. A stroke counts as differing where one side's strong ink has no ink at all of the
-other side within TOLERANCE_PX (print and scan blur, registration's residue).
+correlation, smoothed into a displacement field, and each region is aligned once more on its own, in pieces. Both
+pages are compared as ink: darkness against the local paper level (so toner, tone and uneven light do not count),
+with the kiosk's background pattern (地紋), pale and fine, below the ink level. Inside a region a pixel differs
+where one side's ink, levelled to the region's strokes, exceeds the other's everywhere within TOLERANCE_PX by SHAPE.
 
 Inside each region the signature binds (format v2 on; a v1 back binds none, and the front's printed content is
 then compared in coarse cells) the answer is ``matches``, ``differs`` or ``unreadable`` with a reason. Ink on the
@@ -35,11 +35,17 @@ __all__ = ["FrontComparison", "RegionComparison", "compare_front"]
 
 WORKING_MAX_PIXELS = 24_000_000  # as a back: larger scans are decoded reduced
 TOLERANCE_PX = 1  # restored-front pixels (0.16 mm) a stroke may sit off its place after registration
+FEATURES = 1500  # ORB features per page for the registration
+TILE_PX = 128  # restored-front pixels of a tile measuring what the homography leaves (at half-tile steps)
+TILE_REACH = 24  # restored-front pixels a tile's shift may reach
+CHUNK_PX = 64  # width of the pieces of a region each aligned on its own before the comparison (at half steps)
+CHUNK_REACH = 3.0  # restored-front pixels a piece may move against the page's registration
+SHAPE = 0.35  # ink one side has more than the other anywhere within TOLERANCE_PX, from which a pixel differs
 STRONG = 0.3  # normalised darkness from which a pixel is ink that must have a counterpart
 WEAK = 0.22  # ... from which a pixel is ink enough to be that counterpart (the pattern stays below it)
 # Differing ink pixels (after the opening that removes one-pixel slivers) from which a region differs. Measured on
 # genuine fronts (bench/front.py): the worst genuine region and the share of this threshold are in docs/security.md.
-DIFFERS_PX = 12
+DIFFERS_PX = 6
 MIN_INLIERS = 40  # feature matches consistent with one homography below which the front is not registered
 MARK_MIN_PX = 30  # extra ink outside the regions from which a component is listed as a mark
 MARK_CHROMA = 80  # colour saturation (0-255) of ink from which it is coloured (a stamp's, a red seal's)
@@ -125,16 +131,12 @@ def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits |
     if homography is None:
         return FrontComparison(outcome="unreadable", reason="not_registered", quality=quality, timings_ms=timings)
     aligned, valid = _warp(scan, homography, (w, h))
-    paper_ink = ink(_gray(aligned, colour))
-    flow = np.zeros((h, w, 2), np.float32)
-    for tile, reach in ((128, 24), (64, 6)):
-        flow = _refine(ref_ink, paper_ink, flow, tile, reach, aligned, valid)
-        aligned_now, valid_now = _remap(aligned, valid, flow)
-        paper_ink = ink(_gray(aligned_now, colour))
+    flow, grid = _refine(ref_ink, ink(_gray(aligned, colour)))
     aligned, valid = _remap(aligned, valid, flow)
+    paper_ink = ink(_gray(aligned, colour))
     lap("refine")
-    quality["shift_px"] = float(np.abs(flow).max())
-    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, flow)
+    quality["shift_px"] = float(np.abs(grid).max())
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, grid, colour)
     result.quality.update(quality)
     lap("compare")
     result.timings_ms = timings
@@ -169,7 +171,10 @@ def _is_gray(rgb: np.ndarray) -> bool:
 def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
     """What is compared: in colour the brightest channel, in which black and blue-black ink are dark and the red
     seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray."""
-    return rgb.max(axis=2) if colour else _luma(rgb)
+    if not colour:
+        return _luma(rgb)
+    r, g, b = cv2.split(rgb)
+    return cv2.max(cv2.max(r, g), b)
 
 
 def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
@@ -183,8 +188,9 @@ def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
     paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     paper = np.maximum(paper, 60.0)  # a dark surround is no paper: nothing there counts as ink
     dark = np.clip(1.0 - gray.astype(np.float32) / paper, 0.0, 1.0)
-    inked = dark[dark > WEAK]
-    black = float(np.percentile(inked, 99)) if inked.size > 100 else 1.0
+    sample = dark[::2, ::2]  # a quarter of the pixels tell the page's black as well
+    inked = sample[sample > WEAK]
+    black = float(np.percentile(inked, 99)) if inked.size > 25 else 1.0
     return np.clip(dark / max(black, 0.3), 0.0, 1.0)
 
 
@@ -207,8 +213,8 @@ def _features_image(ink_map: np.ndarray) -> np.ndarray:
 
 
 def _register(ref_ink: np.ndarray, scan: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """A homography from the scan's pixels to the restored front's, from SIFT matches on both pages at a common
-    scale, or None when too few matches agree."""
+    """A homography from the scan's pixels to the restored front's, from ORB matches on both pages at a common
+    scale (half the restored front's), or None when too few matches agree."""
     h, w = ref_ink.shape
     ref_small = cv2.resize(_features_image(ref_ink), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     # the page fills 70 to 95 % of a scan or photo: bring the scan to about the restored front's half scale
@@ -219,13 +225,13 @@ def _register(ref_ink: np.ndarray, scan: np.ndarray) -> tuple[np.ndarray | None,
     gray = cv2.resize(gray, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA) if pre < 1 else gray
     scan_small = _features_image(ink(gray))
     scan_small = cv2.resize(scan_small, None, fx=s / pre, fy=s / pre, interpolation=cv2.INTER_AREA)
-    sift = cv2.SIFT_create(nfeatures=3000)  # type: ignore[attr-defined]
-    kr, dr = sift.detectAndCompute(ref_small, None)
-    ks, ds = sift.detectAndCompute(scan_small, None)
+    orb = cv2.ORB_create(nfeatures=FEATURES)  # type: ignore[attr-defined]
+    kr, dr = orb.detectAndCompute(ref_small, None)
+    ks, ds = orb.detectAndCompute(scan_small, None)
     if dr is None or ds is None or len(kr) < MIN_INLIERS or len(ks) < MIN_INLIERS:
         return None, 0
-    matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(ds, dr, k=2)
-    good = [m for m, n in (p for p in matches if len(p) == 2) if m.distance < 0.8 * n.distance]
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(ds, dr, k=2)
+    good = [m for m, n in (p for p in matches if len(p) == 2) if m.distance < 0.85 * n.distance]
     if len(good) < MIN_INLIERS:
         return None, len(good)
     src = np.array([ks[m.queryIdx].pt for m in good], np.float32)
@@ -253,7 +259,12 @@ def _plausible(hom: np.ndarray) -> bool:
 def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The scan in the restored front's geometry, and where it had pixels (uint8 mask)."""
     scale = float(np.sqrt(abs(np.linalg.det(hom[:2, :2] / hom[2, 2]))))
-    if scale < 0.8:  # reduce by area first, so that fine ink and the pattern average as a scanner would
+    # reduce first (halving, then by area), so that fine ink and the pattern average as a scanner would
+    while scale <= 0.55:
+        scan = cv2.pyrDown(scan)
+        hom = hom @ np.diag([2.0, 2.0, 1.0])
+        scale *= 2
+    if scale < 0.8:
         scan = cv2.resize(scan, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         hom = hom @ np.diag([1 / scale, 1 / scale, 1.0])
     aligned = cv2.warpPerspective(scan, hom, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
@@ -262,19 +273,21 @@ def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.
     return aligned, valid
 
 
-def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray, flow: np.ndarray, tile: int, reach: int,
-            aligned: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``flow`` (restored pixel -> offset into the aligned paper) corrected by a grid of tiles of ``tile`` pixels
-    at half-tile steps, each shift measured by phase correlation (within ``reach``), smoothed across tiles."""
-    del aligned, valid
+def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the homography leaves (a fold's panels, a lens, a sheet feeder's stretch): the offset of each restored
+    pixel into the aligned paper, from a grid of tiles of TILE_PX at half-tile steps, each shift measured by phase
+    correlation at half scale (within TILE_REACH), filled and smoothed across tiles. Returns the field (h, w, 2)
+    and the grid of tile shifts in restored pixels (rows, cols, 2)."""
     h, w = ref_ink.shape
-    step = tile // 2
-    ys = list(range(0, h - tile + 1, step))
-    xs = list(range(0, w - tile + 1, step))
+    a_half = cv2.resize(ref_ink, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    b_half = cv2.resize(paper_ink, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    tile, step = TILE_PX // 2, TILE_PX // 4
+    ys = list(range(0, h // 2 - tile + 1, step))
+    xs = list(range(0, w // 2 - tile + 1, step))
     shifts = np.full((len(ys), len(xs), 2), np.nan, np.float32)
     window = cv2.createHanningWindow((tile, tile), cv2.CV_32F)
-    ref_sum = cv2.integral((ref_ink > STRONG).astype(np.uint8))
-    paper_sum = cv2.integral((paper_ink > STRONG).astype(np.uint8))
+    ref_sum = cv2.integral((a_half > STRONG).astype(np.uint8))
+    paper_sum = cv2.integral((b_half > STRONG).astype(np.uint8))
 
     def share(sums: np.ndarray, y: int, x: int) -> float:
         return float(sums[y + tile, x + tile] - sums[y, x + tile] - sums[y + tile, x] + sums[y, x]) / tile**2
@@ -284,22 +297,21 @@ def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray, flow: np.ndarray, tile: 
             # too little ink, or nothing on the paper here (a line removed): no measure
             if share(ref_sum, y, x) < 0.01 or share(paper_sum, y, x) < 0.005:
                 continue
-            a = ref_ink[y:y + tile, x:x + tile]
-            b = paper_ink[y:y + tile, x:x + tile]
-            (dx, dy), response = cv2.phaseCorrelate(a, b, window)
-            if response < 0.08 or abs(dx) > reach or abs(dy) > reach:
+            (dx, dy), response = cv2.phaseCorrelate(a_half[y:y + tile, x:x + tile], b_half[y:y + tile, x:x + tile],
+                                                    window)
+            if response < 0.08 or abs(dx) > TILE_REACH / 2 or abs(dy) > TILE_REACH / 2:
                 continue
-            shifts[i, j] = (dx, dy)
+            shifts[i, j] = (2 * dx, 2 * dy)
     if np.isnan(shifts).all():
-        return flow
+        return np.zeros((h, w, 2), np.float32), np.zeros((1, 1, 2), np.float32)
     filled = _fill(shifts)
     grid = np.dstack([cv2.medianBlur(np.ascontiguousarray(filled[..., k]), 3) for k in range(2)])
-    # each pixel takes the field at its place among the tile centres (tile / 2 + k * step)
-    gy = (np.arange(h, dtype=np.float32) - tile / 2) / step
-    gx = (np.arange(w, dtype=np.float32) - tile / 2) / step
+    # each pixel takes the field at its place among the tile centres (TILE_PX / 2 + k * step, in restored pixels)
+    full_step = TILE_PX / 2
+    gy = (np.arange(h, dtype=np.float32) - TILE_PX / 2) / full_step
+    gx = (np.arange(w, dtype=np.float32) - TILE_PX / 2) / full_step
     mx, my = np.meshgrid(gx, gy)
-    full = cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return flow + full
+    return cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), grid
 
 
 def _fill(shifts: np.ndarray) -> np.ndarray:
@@ -368,7 +380,7 @@ def _coloured(rgb: np.ndarray) -> np.ndarray:
 
 
 def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
-             aligned: np.ndarray, valid: np.ndarray, flow: np.ndarray) -> FrontComparison:
+             aligned: np.ndarray, valid: np.ndarray, grid: np.ndarray, colour: bool) -> FrontComparison:
     h, w = ref_ink.shape
     extra, missing = differences(ref_ink, paper_ink)
     inside = valid > 0
@@ -381,23 +393,22 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
     not_restored = np.kron(hidden, np.ones((spec.BLOCK, spec.BLOCK), bool))
     covered = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
-    # the issuer's coloured print (the seal, a red mark) prints and scans in tones the black ink comparison does not
-    # measure: the fields are black
-    differing = ((extra > 0) | (missing > 0)) & ~red
-    profile = _crease_profile(flow)
+    # in colour the comparison reads the brightest channel, where the issuer's red seal is paper and the black
+    # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared
+    ignored = not_restored | (red if not colour else np.zeros_like(red))
+    profile = _crease_profile(grid, h)
 
     regions = []
     in_region = np.zeros((h, w), bool)
     for name, box in _regions(restoration, np.where(red, 0.0, ref_ink)):
         x0, y0, x1, y1 = (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3))
         in_region[y0:y1, x0:x1] = True
-        here = differing[y0:y1, x0:x1]
-        hid = not_restored[y0:y1, x0:x1]
-        evidence = int((here & ~hid).sum()) / DIFFERS_PX
+        shape = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1))
+        evidence = int((shape & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX
         reason = None
         if not covered[y0:y1, x0:x1].all():
             reason = "outside_scan"
-        elif int(here.sum()) >= DIFFERS_PX > int((here & ~hid).sum()):
+        elif int(shape.sum()) >= DIFFERS_PX > int((shape & ~not_restored[y0:y1, x0:x1]).sum()):
             reason = "not_restored"
         elif evidence >= 1.0 and _creased(profile, (x0, y0, x1, y1)):
             reason = "creased"  # a fold's panels part along this region: its strokes may not meet on the paper
@@ -423,11 +434,75 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
                            overlay=overlay, quality={"difference": worst})
 
 
-def _crease_profile(flow: np.ndarray) -> np.ndarray:
-    """Per row of the restored front, the registration's median local shift along the row (rows x 2): a fold's
-    panels move whole rows of the page together, so a crease is a step in it, where a removed or added line, whose
-    tiles measure nothing or noise, is not."""
-    return np.median(flow, axis=1)
+def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape): the paper's
+    piece of the region is aligned to the restored one in pieces of CHUNK_PX across (each by phase correlation,
+    within CHUNK_REACH of the page's registration: a fold or a lens bends the page under a long field), both are
+    smoothed alike, and a pixel differs where one side's ink exceeds the other's everywhere within TOLERANCE_PX by
+    SHAPE. One-pixel slivers are removed."""
+    h, w = ref_ink.shape
+    m = int(np.ceil(CHUNK_REACH)) + 2
+    x0, y0, x1, y1 = box
+    X0, Y0, X1, Y1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    a = ref_ink[Y0:Y1, X0:X1]
+    b = paper_ink[Y0:Y1, X0:X1]
+    ph, pw = a.shape
+    chunk = min(CHUNK_PX, pw)
+    starts = sorted(set(list(range(0, pw - chunk + 1, chunk // 2)) + [pw - chunk]))
+    window = cv2.createHanningWindow((chunk, ph), cv2.CV_32F)
+    centres, shifts = [], []
+    for c in starts:
+        pa, pb = a[:, c:c + chunk], b[:, c:c + chunk]
+        if float((pa > STRONG).mean()) < 0.02 or float((pb > STRONG).mean()) < 0.01:
+            continue
+        (dx, dy), response = cv2.phaseCorrelate(np.ascontiguousarray(pa), np.ascontiguousarray(pb), window)
+        if response < 0.1 or abs(dx) > CHUNK_REACH or abs(dy) > CHUNK_REACH:
+            continue
+        centres.append(c + chunk / 2)
+        shifts.append((dx, dy))
+    if shifts:
+        cols = np.arange(pw, dtype=np.float32)
+        # a piece's shift is the median of it and its neighbours': a changed character cannot pull its piece
+        sx = _running_median([s[0] for s in shifts])
+        sy = _running_median([s[1] for s in shifts])
+        dx_col = np.interp(cols, centres, sx).astype(np.float32)
+        dy_col = np.interp(cols, centres, sy).astype(np.float32)
+        mx, my = np.meshgrid(cols, np.arange(ph, dtype=np.float32))
+        b = cv2.remap(b, mx + dx_col[None, :], my + dy_col[None, :], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    a = _level(cv2.GaussianBlur(a, (0, 0), 0.7))
+    b = _level(cv2.GaussianBlur(b, (0, 0), 0.7))
+    size = 2 * TOLERANCE_PX + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    differs = ((b - cv2.dilate(a, kernel)) > SHAPE) | ((a - cv2.dilate(b, kernel)) > SHAPE)
+    differs = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
+    return differs[y0 - Y0:y1 - Y0, x0 - X0:x1 - X0]
+
+
+def _level(patch: np.ndarray) -> np.ndarray:
+    """A region's ink scaled so that its strokes' cores are 1: a blurred scan's thin strokes, which never reach the
+    page's black, weigh as the restored front's do."""
+    inked = patch[patch > WEAK]
+    core = float(np.percentile(inked, 90)) if inked.size > 20 else 1.0
+    return np.clip(patch / max(core, 0.3), 0.0, 1.0)
+
+
+def _running_median(values: list[float]) -> np.ndarray:
+    v = np.asarray(values, np.float32)
+    if len(v) < 3:
+        return v
+    padded = np.concatenate([v[:1], v, v[-1:]])
+    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+
+
+def _crease_profile(grid: np.ndarray, rows: int) -> np.ndarray:
+    """Per row of the restored front, the registration's median local shift along the row (rows x 2), from the
+    tiles' grid: a fold's panels move whole rows of the page together, so a crease is a step in it, where a
+    removed or added line, whose tiles measure nothing or noise, is not."""
+    per_row = np.median(grid, axis=1)
+    centres = TILE_PX / 2 + np.arange(len(per_row)) * (TILE_PX / 2)
+    at = np.arange(rows, dtype=np.float32)
+    return np.stack([np.interp(at, centres, per_row[:, k]) for k in range(2)], axis=1)
 
 
 def _creased(profile: np.ndarray, box: tuple[int, int, int, int], reach: int = 24) -> bool:
