@@ -49,7 +49,9 @@ DIFFERS_PX = 6
 MIN_INLIERS = 40  # feature matches consistent with one homography below which the front is not registered
 MARK_MIN_PX = 30  # extra ink outside the regions from which a component is listed as a mark
 MARK_CHROMA = 80  # colour saturation (0-255) of ink from which it is coloured (a stamp's, a red seal's)
-CREASE_PX = 2.0  # spread of the registration's local shifts around a region from which it lies on a crease
+CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
+CREASE_TILES = 4  # measured tiles a row needs to tell a crease
+CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for it to be compared
 V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
 
 
@@ -131,12 +133,12 @@ def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits |
     if homography is None:
         return FrontComparison(outcome="unreadable", reason="not_registered", quality=quality, timings_ms=timings)
     aligned, valid = _warp(scan, homography, (w, h))
-    flow, grid = _refine(ref_ink, ink(_gray(aligned, colour)))
+    flow, grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
     aligned, valid = _remap(aligned, valid, flow)
     paper_ink = ink(_gray(aligned, colour))
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
-    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, grid, colour)
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, flow, _creases(measured, w), colour)
     result.quality.update(quality)
     lap("compare")
     result.timings_ms = timings
@@ -273,11 +275,13 @@ def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.
     return aligned, valid
 
 
-def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the homography leaves (a fold's panels, a lens, a sheet feeder's stretch): the offset of each restored
     pixel into the aligned paper, from a grid of tiles of TILE_PX at half-tile steps, each shift measured by phase
-    correlation at half scale (within TILE_REACH), filled and smoothed across tiles. Returns the field (h, w, 2)
-    and the grid of tile shifts in restored pixels (rows, cols, 2)."""
+    correlation at half scale (within TILE_REACH), filled and smoothed across tiles. A tile is measured only where
+    both sides have ink in like amounts: where one side has ink and the other little (a line removed or added) the
+    two do not correlate and the tile measures nothing. Returns the field (h, w, 2), the grid of tile shifts in
+    restored pixels (rows, cols, 2) and the tiles' own measures (NaN where none)."""
     h, w = ref_ink.shape
     a_half = cv2.resize(ref_ink, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     b_half = cv2.resize(paper_ink, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
@@ -294,8 +298,9 @@ def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.
 
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
-            # too little ink, or nothing on the paper here (a line removed): no measure
-            if share(ref_sum, y, x) < 0.01 or share(paper_sum, y, x) < 0.005:
+            # too little ink, or ink on one side the other lacks (a line removed or added): no measure
+            ref_share, paper_share = share(ref_sum, y, x), share(paper_sum, y, x)
+            if ref_share < 0.01 or paper_share < 0.005 or not 0.5 < paper_share / ref_share < 2.0:
                 continue
             (dx, dy), response = cv2.phaseCorrelate(a_half[y:y + tile, x:x + tile], b_half[y:y + tile, x:x + tile],
                                                     window)
@@ -303,7 +308,7 @@ def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.
                 continue
             shifts[i, j] = (2 * dx, 2 * dy)
     if np.isnan(shifts).all():
-        return np.zeros((h, w, 2), np.float32), np.zeros((1, 1, 2), np.float32)
+        return np.zeros((h, w, 2), np.float32), np.zeros((1, 1, 2), np.float32), shifts
     filled = _fill(shifts)
     grid = np.dstack([cv2.medianBlur(np.ascontiguousarray(filled[..., k]), 3) for k in range(2)])
     # each pixel takes the field at its place among the tile centres (TILE_PX / 2 + k * step, in restored pixels)
@@ -311,7 +316,7 @@ def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.
     gy = (np.arange(h, dtype=np.float32) - TILE_PX / 2) / full_step
     gx = (np.arange(w, dtype=np.float32) - TILE_PX / 2) / full_step
     mx, my = np.meshgrid(gx, gy)
-    return cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), grid
+    return cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), grid, shifts
 
 
 def _fill(shifts: np.ndarray) -> np.ndarray:
@@ -380,7 +385,8 @@ def _coloured(rgb: np.ndarray) -> np.ndarray:
 
 
 def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
-             aligned: np.ndarray, valid: np.ndarray, grid: np.ndarray, colour: bool) -> FrontComparison:
+             aligned: np.ndarray, valid: np.ndarray, flow: np.ndarray, creases: list[_Crease],
+             colour: bool) -> FrontComparison:
     h, w = ref_ink.shape
     extra, missing = differences(ref_ink, paper_ink)
     inside = valid > 0
@@ -396,22 +402,27 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     # in colour the comparison reads the brightest channel, where the issuer's red seal is paper and the black
     # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared
     ignored = not_restored | (red if not colour else np.zeros_like(red))
-    profile = _crease_profile(grid, h)
 
     regions = []
     in_region = np.zeros((h, w), bool)
     for name, box in _regions(restoration, np.where(red, 0.0, ref_ink)):
         x0, y0, x1, y1 = (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3))
         in_region[y0:y1, x0:x1] = True
-        shape = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1))
+        crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
+        panels = None
+        if crease is not None:  # each panel's shift against the field the page was warped by here
+            here = flow[(y0 + y1) // 2, (x0 + x1) // 2]
+            middle = (x0 + x1) / 2
+            panels = (_Crease.shift(crease.above, middle) - here, _Crease.shift(crease.below, middle) - here)
+        shape, compared_all = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1), panels)
         evidence = int((shape & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX
         reason = None
         if not covered[y0:y1, x0:x1].all():
             reason = "outside_scan"
         elif int(shape.sum()) >= DIFFERS_PX > int((shape & ~not_restored[y0:y1, x0:x1]).sum()):
             reason = "not_restored"
-        elif evidence >= 1.0 and _creased(profile, (x0, y0, x1, y1)):
-            reason = "creased"  # a fold's panels part along this region: its strokes may not meet on the paper
+        elif not compared_all:
+            reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
         if evidence >= 1.0 and reason not in ("outside_scan", "creased"):
             outcome, reason = "differs", None
         else:
@@ -434,19 +445,59 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
                            overlay=overlay, quality={"difference": worst})
 
 
-def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
+                       panels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, bool]:
+    """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape), and whether
+    enough of the region was compared. Near a crease (``panels``: the shift of the panel above and of the one below
+    against the page's field here) the region is cut at the crease's row, each part aligned with its own panel, and
+    the rows the panel below hides (as many as it moved up against the one above) left out, 2 px either side; the
+    cut is where the parts differ least. Too little of the region's ink outside that band: not enough compared."""
+    if panels is None:
+        return _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0)), True
+    x0, y0, x1, y1 = box
+    above, below = (float(panels[0][0]), float(panels[0][1])), (float(panels[1][0]), float(panels[1][1]))
+    # where the panel below lies over the one above (it moved up against it) the rows it covers are lost; where it
+    # moved down the scan repeats rows and every row of the region is still on one panel
+    hidden = int(np.ceil(max(0.0, above[1] - below[1])))
+    inked = (ref_ink[y0:y1, x0:x1] > STRONG).sum(axis=1)
+    best: tuple[int, float, np.ndarray] | None = None
+    for cut in range(y0 - hidden - 2, y1 + 3, 2):
+        lo = min(max(y0, cut - hidden - TOLERANCE_PX - 1), y1)
+        hi = min(max(y0, cut + TOLERANCE_PX + 1), y1)
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        compared = np.zeros(y1 - y0, bool)
+        if lo - y0 >= 4:
+            out[:lo - y0] = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, lo), above)
+            compared[:lo - y0] = True
+        if y1 - hi >= 4:
+            out[hi - y0:] = _piece_difference(ref_ink, paper_ink, (x0, hi, x1, y1), below)
+            compared[hi - y0:] = True
+        share = float(inked[compared].sum()) / max(1, int(inked.sum()))
+        score = int(out.sum())
+        if best is None or (score, -share) < (best[0], -best[1]):
+            best = (score, share, out)
+    assert best is not None
+    return best[2], best[1] >= CREASE_COMPARED
+
+
+def _piece_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
+                      pre: tuple[float, float]) -> np.ndarray:
     """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape): the paper's
-    piece of the region is aligned to the restored one in pieces of CHUNK_PX across (each by phase correlation,
+    piece of the region, shifted by ``pre``, is aligned to the restored one in pieces of CHUNK_PX across (each by phase correlation,
     within CHUNK_REACH of the page's registration: a fold or a lens bends the page under a long field), both are
     smoothed alike, and a pixel differs where one side's ink exceeds the other's everywhere within TOLERANCE_PX by
     SHAPE. One-pixel slivers are removed."""
     h, w = ref_ink.shape
-    m = int(np.ceil(CHUNK_REACH)) + 2
+    m = int(np.ceil(CHUNK_REACH + max(abs(pre[0]), abs(pre[1])))) + 2
     x0, y0, x1, y1 = box
     X0, Y0, X1, Y1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
     a = ref_ink[Y0:Y1, X0:X1]
     b = paper_ink[Y0:Y1, X0:X1]
     ph, pw = a.shape
+    cols = np.arange(pw, dtype=np.float32)
+    mx, my = np.meshgrid(cols, np.arange(ph, dtype=np.float32))
+    if pre != (0.0, 0.0):
+        b = cv2.remap(b, mx + pre[0], my + pre[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     chunk = min(CHUNK_PX, pw)
     starts = sorted(set(list(range(0, pw - chunk + 1, chunk // 2)) + [pw - chunk]))
     window = cv2.createHanningWindow((chunk, ph), cv2.CV_32F)
@@ -461,13 +512,11 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
         centres.append(c + chunk / 2)
         shifts.append((dx, dy))
     if shifts:
-        cols = np.arange(pw, dtype=np.float32)
         # a piece's shift is the median of it and its neighbours': a changed character cannot pull its piece
         sx = _running_median([s[0] for s in shifts])
         sy = _running_median([s[1] for s in shifts])
         dx_col = np.interp(cols, centres, sx).astype(np.float32)
         dy_col = np.interp(cols, centres, sy).astype(np.float32)
-        mx, my = np.meshgrid(cols, np.arange(ph, dtype=np.float32))
         b = cv2.remap(b, mx + dx_col[None, :], my + dy_col[None, :], cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)
     a = _level(cv2.GaussianBlur(a, (0, 0), 0.7))
@@ -495,20 +544,53 @@ def _running_median(values: list[float]) -> np.ndarray:
     return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
 
 
-def _crease_profile(grid: np.ndarray, rows: int) -> np.ndarray:
-    """Per row of the restored front, the registration's median local shift along the row (rows x 2), from the
-    tiles' grid: a fold's panels move whole rows of the page together, so a crease is a step in it, where a
-    removed or added line, whose tiles measure nothing or noise, is not."""
-    per_row = np.median(grid, axis=1)
-    centres = TILE_PX / 2 + np.arange(len(per_row)) * (TILE_PX / 2)
-    at = np.arange(rows, dtype=np.float32)
-    return np.stack([np.interp(at, centres, per_row[:, k]) for k in range(2)], axis=1)
+@dataclass
+class _Crease:
+    """Where a fold's panels part: between rows ``top`` and ``bottom`` of the restored front (the crease lies in
+    between), the panel above and the one below each shifted along the row as a line (``shift``)."""
+
+    top: float
+    bottom: float
+    above: np.ndarray  # (2, 2): the shift (dx, dy) at column 0 and its change per column
+    below: np.ndarray
+
+    @staticmethod
+    def shift(line: np.ndarray, x: float) -> np.ndarray:
+        return np.asarray(line[0] + line[1] * x, np.float32)
 
 
-def _creased(profile: np.ndarray, box: tuple[int, int, int, int], reach: int = 24) -> bool:
-    """Whether the page's panels part by more than CREASE_PX within ``reach`` rows of ``box``."""
-    near = profile[max(0, box[1] - reach):box[3] + reach]
-    return bool((near.max(0) - near.min(0)).max() > CREASE_PX)
+def _row_line(xs: np.ndarray, vals: np.ndarray) -> np.ndarray | None:
+    """The shifts of one row of tiles as a line along the row (a panel turned a little moves so), or None when the
+    row does not move as one: fewer than CREASE_TILES tiles, or a fifth of them more than 1.5 px off the line."""
+    keep = np.ones(len(xs), bool)
+    for _ in range(2):
+        if keep.sum() < CREASE_TILES:
+            return None
+        design = np.stack([np.ones(keep.sum()), xs[keep]], axis=1)
+        line, *_ = np.linalg.lstsq(design, vals[keep], rcond=None)
+        off = np.abs(vals - (line[0] + np.outer(xs, line[1]))).max(axis=1)
+        keep = off <= 1.5
+    return line if keep.mean() >= 0.8 and keep.sum() >= CREASE_TILES else None
+
+
+def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
+    """The creases the tiles show: a step of more than CREASE_PX somewhere along the page between two rows of tiles
+    no further apart than three tile steps, each moving as one (a line along the row, as a panel turned a little
+    moves). A line removed or added is no crease: its tiles, with ink on one side only, measure nothing."""
+    step = TILE_PX / 2
+    rows = []
+    for i, row in enumerate(measured):
+        ok = ~np.isnan(row[:, 0])
+        xs = (TILE_PX / 2 + np.arange(len(row)) * step)[ok]
+        line = _row_line(xs, row[ok])
+        if line is not None:
+            rows.append((i, line))
+    ends = np.array([[1.0, 0.0], [1.0, float(width)]])
+    found = []
+    for (i, above), (j, below) in zip(rows, rows[1:], strict=False):
+        if j - i <= 3 and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
+            found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
+    return found
 
 
 def _marks(extra: np.ndarray, in_region: np.ndarray) -> list[tuple[int, int, int, int]]:

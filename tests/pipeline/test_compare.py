@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.field import stamp_mask
+from tests.field import finish, fold, fold_panels, stamp_mask
 from tests.front import ALTERATIONS, Household, alter, household
 from tests.simulate import CLASSES, random_scene, scan_bytes
 from verify import KeyRing, Restoration, encode_image, restore
@@ -64,6 +64,28 @@ def test_each_alteration_differs_naming_the_altered_field(sample, kind):
     assert result.differing and set(result.differing) <= changed, (result.differing, changed)
     body = result.to_dict(image=False)
     assert {r["name"] for r in body["regions"] if r["outcome"] == "differs"} == set(result.differing)
+
+
+@pytest.mark.parametrize(("case", "index"), [("office300", 1), ("dpi200", 1), ("dpi200", 3)])
+def test_a_removed_resident_line_differs_naming_its_fields_and_is_no_crease(sample, case, index):
+    h, _ = sample
+    page, changed = alter(h, "removed", np.random.default_rng([index, ALTERATIONS.index("removed")]))
+    result = compared(sample, page, case, index)
+    assert result.outcome == "differs", [r.to_dict() for r in result.regions]
+    assert set(result.differing) == changed  # both fields of the line that is gone, nothing else
+    assert all(r.outcome != "unreadable" for r in result.regions)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_a_genuine_front_folded_for_an_envelope_matches_where_the_crease_crosses_a_field(sample, seed):
+    h, restoration = sample
+    rng = np.random.default_rng([seed, 99])
+    scan = finish(fold(h.paper, rng, shift_mm=float(rng.uniform(1.0, 2.0))), rng)
+    crease = fold_panels(h.paper.shape[0])[0] * restoration.image.shape[0] / h.paper.shape[0]
+    crossed = [name for name, (_, y0, _, y1) in restoration.regions.items() if y0 < crease < y1]
+    assert crossed  # the first crease runs through a resident's line
+    result = compare_front(restoration, scan)
+    assert_matches(result, list(restoration.regions))
 
 
 def test_a_receiving_stamp_outside_the_fields_is_a_mark_not_a_difference(sample):
