@@ -451,7 +451,7 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
     enough of the region was compared. Near a crease (``panels``: the shift of the panel above and of the one below
     against the page's field here) the region is cut at the crease's row, each part aligned with its own panel, and
     the rows the panel below hides (as many as it moved up against the one above) left out, 2 px either side; the
-    cut is where the parts differ least. Too little of the region's ink outside that band: not enough compared."""
+    cut is where the parts differ least (or, when it differs less, the region is aligned as away from creases). Too little of the region's ink outside that band: not enough compared."""
     if panels is None:
         return _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0)), True
     x0, y0, x1, y1 = box
@@ -460,7 +460,8 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
     # moved down the scan repeats rows and every row of the region is still on one panel
     hidden = int(np.ceil(max(0.0, above[1] - below[1])))
     inked = (ref_ink[y0:y1, x0:x1] > STRONG).sum(axis=1)
-    best: tuple[int, float, np.ndarray] | None = None
+    whole = _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0))  # the page's own field, as away from creases
+    best: tuple[int, float, np.ndarray] = (int(whole.sum()), 1.0, whole)
     for cut in range(y0 - hidden - 2, y1 + 3, 2):
         lo = min(max(y0, cut - hidden - TOLERANCE_PX - 1), y1)
         hi = min(max(y0, cut + TOLERANCE_PX + 1), y1)
@@ -474,9 +475,8 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
             compared[hi - y0:] = True
         share = float(inked[compared].sum()) / max(1, int(inked.sum()))
         score = int(out.sum())
-        if best is None or (score, -share) < (best[0], -best[1]):
+        if (score, -share) < (best[0], -best[1]):
             best = (score, share, out)
-    assert best is not None
     return best[2], best[1] >= CREASE_COMPARED
 
 
