@@ -121,10 +121,11 @@ class Site:
         return done.stdout
 
     def call(self, path: str, body: bytes | None, method: str = "POST",
-             conn: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, str], bytes]:
+             conn: http.client.HTTPConnection | None = None,
+             content_type: str = "application/octet-stream") -> tuple[int, dict[str, str], bytes]:
         own = conn is None
         conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/octet-stream"}
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": content_type}
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()

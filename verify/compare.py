@@ -110,9 +110,17 @@ def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits |
                   page: int = 0) -> FrontComparison:
     """Compare the scan of the paper front (``front_bytes``, any upload format; ``page``: which page of a PDF or
     TIFF, from 0) with ``restoration``'s restored front. A file that cannot be read raises its ``InputError``."""
-    limits = limits or Limits()
     started = time.perf_counter()
-    timings: dict[str, float] = {}
+    scan = _decode(front_bytes, limits or Limits(), page)
+    return compare_picture(restoration, scan, {"decode": round((time.perf_counter() - started) * 1000, 2)})
+
+
+def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[str, float] | None = None
+                    ) -> FrontComparison:
+    """``compare_front`` for a picture already decoded (RGB uint8, or gray): the front page of a stack, which
+    ``verify.restore_pages`` hands over as ``PageResult.picture``. ``timings`` (ms by stage) are carried on."""
+    timings = dict(timings or {})
+    started = time.perf_counter()
 
     def lap(name: str) -> None:
         nonlocal started
@@ -120,8 +128,8 @@ def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits |
         timings[name] = round((now - started) * 1000, 2)
         started = now
 
-    scan = _decode(front_bytes, limits, page)
-    lap("decode")
+    if scan.ndim == 2:
+        scan = cv2.cvtColor(scan, cv2.COLOR_GRAY2RGB)
     hidden = _hidden_blocks(restoration)
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]

@@ -127,6 +127,9 @@ class PageResult:
     upload: Upload
     restoration: Restoration | None = None
     error: VerifyError | None = None
+    # a page that shows no back and is not blank (the front of a duplex scan, say): its picture as decoded (RGB, or
+    # gray), for ``verify.compare.compare_picture`` with the back beside it; the caller drops it when done
+    picture: np.ndarray | None = None
 
     @property
     def skipped(self) -> str | None:
@@ -189,6 +192,9 @@ def restore_pages(data: bytes, keyring: KeyRing, limits: Limits | None = None) -
                 if isinstance(exc, LocateError):
                     spent += time.monotonic() - started
                 result.error = _timed(cast(VerifyError, _detached(exc)), clock)
+                if result.skipped == "no_back":
+                    result.picture = page.image if page.image.ndim == 2 else cv2.cvtColor(page.image,
+                                                                                            cv2.COLOR_BGR2RGB)
             del page
             answered += 1
             yield result

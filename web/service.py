@@ -27,7 +27,7 @@ from flask import Flask, current_app, g
 
 import verify
 import verify.sheets
-from verify.compare import FrontComparison, compare_front
+from verify.compare import FrontComparison, compare_front, compare_picture
 from verify.errors import ConfigurationError, MarkersNotFound, VerifyError
 from web import auditlog, metrics
 from web.problems import WebError
@@ -73,6 +73,7 @@ class Verification:
     skipped: str | None = None  # why the page carries no back (verify.PageResult.skipped)
     front: FrontCheck | None = None  # the paper front compared with this back's restoration
     paired_with: int | None = None  # for a front page of a stack: the page of the back it was compared with
+    picture: Any = None  # a stack's front page as decoded (verify.PageResult.picture), held until its pair is decided
 
     @property
     def outcome(self) -> str:
@@ -281,13 +282,15 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
         if back is not None and front is not None and front.page is not None:
             front.paired_with = back.page
             t = time.perf_counter()
-            _compare(back, data, front.page - 1, front.page, image_format, image_quality, paper_image)
+            _compare(back, front.picture if front.picture is not None else data, front.page - 1, front.page,
+                     image_format, image_quality, paper_image)
             back.processing_ms += (time.perf_counter() - t) * 1000.0
         if back is not None and back.restoration is not None:
             t = time.perf_counter()
             _encode_front(back, image_format, image_quality)  # and its pixels dropped, encoded or not
             back.processing_ms += (time.perf_counter() - t) * 1000.0
         for page in sorted((p for p in (back, front) if p is not None), key=lambda p: p.page or 0):
+            page.picture = None  # its pair decided: the front's pixels go
             _record(page, data, client, sha256=stack.upload.sha256)  # hashed once for the whole stack
 
     try:
@@ -298,7 +301,7 @@ def verify_pages(data: bytes, *, channel: str, client: str, image_format: str | 
             for page in verify.restore_pages(data, st.keyring, limits=st.limits):
                 stack.upload = page.upload
                 result = Verification(request_id=stack.request_id, channel=channel, restoration=page.restoration,
-                                      error=page.error, skipped=page.skipped,
+                                      error=page.error, skipped=page.skipped, picture=page.picture,
                                       page=page.page if page.upload.page_count > 1 else None)
                 if page.restoration is not None:
                     result.timings_ms.update(page.restoration.timings_ms)
@@ -368,16 +371,20 @@ class _Pairing:
             self.settle(back, front)
 
 
-def _compare(result: Verification, front: bytes, page_index: int, page: int | None, image_format: str | None,
-             image_quality: int, paper_image: bool) -> None:
-    """Compare page ``page_index`` of ``front`` with the restored front, before its pixels are dropped; a front
-    file that cannot be read is an unreadable comparison that names its error, the back's answer stands."""
+def _compare(result: Verification, front: bytes | np.ndarray, page_index: int, page: int | None,
+             image_format: str | None, image_quality: int, paper_image: bool) -> None:
+    """Compare page ``page_index`` of ``front`` (an upload, or a stack's front page already decoded) with the
+    restored front, before its pixels are dropped; a front file that cannot be read is an unreadable comparison that
+    names its error, the back's answer stands."""
     restoration = result.restoration
     assert restoration is not None
     t = time.perf_counter()
     limits = state().limits
     try:
-        comparison, error = compare_front(restoration, front, limits, page=page_index), None
+        if isinstance(front, np.ndarray):
+            comparison, error = compare_picture(restoration, front), None
+        else:
+            comparison, error = compare_front(restoration, front, limits, page=page_index), None
     except VerifyError as exc:
         comparison, error = FrontComparison(outcome="unreadable", reason=exc.code), exc
     check = FrontCheck(comparison, page=page, error=error)

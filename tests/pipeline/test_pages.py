@@ -42,6 +42,9 @@ def test_front_and_blank_pages_are_named_and_skipped(cert, keyring):
     assert results[1].restoration is not None and results[1].restoration.certificate.serial == "TEST-000001"
     assert results[0].error.context["format"] == "pdf"  # what the upload was, as restore's errors say
     assert "refused" in results[0].error.timings_ms
+    # the front's picture is handed over (RGB, as drawn), to compare with the back beside it; no other page's
+    assert results[0].picture is not None and results[0].picture.shape[:2] == (3508, 2480)
+    assert results[1].picture is None and results[2].picture is None
     # a kept refusal holds no traceback, whose frames would keep the page's pixels alive until the upload is done
     # (about 45 MB a page at 300 dpi: a stack's fronts added theirs one after another)
     assert all(r.error.__traceback__ is None and r.error.__context__ is None for r in results if r.error)
