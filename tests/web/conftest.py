@@ -96,3 +96,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sample: Sample, gunico
     server = live.start(gunicorn, tmp_path_factory.mktemp("live"), sample.keys_dir)
     yield server
     live.stop(server)
+
+
+@pytest.fixture(scope="session")
+def spec() -> dict[str, Any]:
+    """The OpenAPI document the site serves (web/openapi.json)."""
+    import json
+
+    from web.api import OPENAPI_PATH
+
+    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))

@@ -76,3 +76,10 @@ def metric_samples(text: str) -> dict[tuple[str, frozenset], float]:
 def metric(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
     """One sample's value; 0 when the series has not appeared yet (a counter never incremented)."""
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def check_schema(spec: dict[str, Any], name: str, instance: dict[str, Any]) -> None:
+    """Validate ``instance`` against components.schemas[name] of the OpenAPI document ``spec``."""
+    from openapi_schema_validator import OAS31Validator
+
+    OAS31Validator({"$ref": f"#/components/schemas/{name}", "components": spec["components"]}).validate(instance)

@@ -9,26 +9,24 @@ import re
 import cv2
 import numpy as np
 import pytest
-from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
 from tests.support import create_key
-from tests.web.helpers import METRICS_TOKEN, SERIAL, log_entries, metric, metric_samples, multipart, upload
-from web.api import OPENAPI_PATH
+from tests.web.helpers import (
+    METRICS_TOKEN,
+    SERIAL,
+    check_schema,
+    log_entries,
+    metric,
+    metric_samples,
+    multipart,
+    upload,
+)
 from web.problems import all_codes, status_for
 
 URL = "/api/v1/verifications"
 
 
-@pytest.fixture(scope="module")
-def spec() -> dict:
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-
-
-def check_schema(spec: dict, name: str, instance: dict) -> None:
-    """Validate ``instance`` against components.schemas[name] of the OpenAPI document."""
-    schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
-    OAS31Validator(schema).validate(instance)
 
 
 def auth(key: str) -> dict[str, str]:

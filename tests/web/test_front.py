@@ -8,24 +8,15 @@ import json
 
 import numpy as np
 import pytest
-from openapi_schema_validator import OAS31Validator
 
 from tests.front import Household, alter, household
 from tests.support import create_key, csrf_token
-from tests.web.helpers import METRICS_TOKEN, log_entries, metric, metric_samples, multipart
+from tests.web.helpers import METRICS_TOKEN, check_schema, log_entries, metric, metric_samples, multipart
 from tests.web.test_stack import stack_pdf
-from web.api import OPENAPI_PATH
 
 URL = "/api/v1/verifications"
 
 
-@pytest.fixture(scope="module")
-def spec() -> dict:
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-
-
-def check_schema(spec: dict, name: str, instance: dict) -> None:
-    OAS31Validator({"$ref": f"#/components/schemas/{name}", "components": spec["components"]}).validate(instance)
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,21 @@ log entry under the upload's request id, and the single answer keeps its shape."
 
 from __future__ import annotations
 
-import json
-
 import img2pdf
 import numpy as np
 import pytest
-from openapi_schema_validator import OAS31Validator
 
 from tests.support import create_key
-from tests.web.helpers import METRICS_TOKEN, SERIAL, SERIAL_SHEETS, SERIAL_V1, log_entries, metric, metric_samples
-from web.api import OPENAPI_PATH
+from tests.web.helpers import (
+    METRICS_TOKEN,
+    SERIAL,
+    SERIAL_SHEETS,
+    SERIAL_V1,
+    check_schema,
+    log_entries,
+    metric,
+    metric_samples,
+)
 
 URL = "/api/v1/verifications"
 A4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
@@ -23,13 +28,6 @@ def stack_pdf(*pages: bytes) -> bytes:
     return img2pdf.convert(list(pages), layout_fun=img2pdf.get_layout_fun(A4))
 
 
-@pytest.fixture(scope="module")
-def spec() -> dict:
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-
-
-def check_schema(spec: dict, name: str, instance: dict) -> None:
-    OAS31Validator({"$ref": f"#/components/schemas/{name}", "components": spec["components"]}).validate(instance)
 
 
 @pytest.fixture(scope="module")
