@@ -28,6 +28,7 @@ import numpy as np
 
 from . import marks, spec
 from .intake import iter_pages, open_upload
+from .locate import shows_a_back
 from .model import Limits, Restoration
 from .output import FORMATS, encode_image
 
@@ -80,7 +81,7 @@ class FrontComparison:
     outcome: str  # matches | differs | unreadable
     regions: list[RegionComparison] = field(default_factory=list)
     marks: list[tuple[int, int, int, int]] = field(default_factory=list)
-    reason: str | None = None  # for unreadable: not_registered, or why some region could not be compared
+    reason: str | None = None  # for unreadable: not_registered, a_back, or why some region could not be compared
     aligned: np.ndarray | None = None  # the paper front, RGB, in the restored front's geometry
     overlay: np.ndarray | None = None  # the restored front with differences outlined, the paper's own in magenta
     quality: dict[str, float] = field(default_factory=dict)
@@ -130,6 +131,9 @@ def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[st
 
     if scan.ndim == 2:
         scan = cv2.cvtColor(scan, cv2.COLOR_GRAY2RGB)
+    if shows_a_back(_luma(scan)):  # a second back sent as the front (or two backs in one upload)
+        lap("register")
+        return FrontComparison(outcome="unreadable", reason="a_back", timings_ms=timings)
     hidden = _hidden_blocks(restoration)
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]

@@ -316,6 +316,14 @@ def _gaps_filled(small: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(small, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
 
 
+def shows_a_back(gray: np.ndarray) -> bool:
+    """Whether a picture shows a certificate's back: two or more of its corner marks found by the quick search of
+    the smallest reduced picture (about 50 ms on a 300 dpi page). For telling a second back from a front, not for
+    locating: a back whose marks are covered or cut off is not recognised by it."""
+    small, factor = _reduce(gray, DETECT_LONG_SIDES[0])
+    return len(_detect(small, factor, True)) >= 2
+
+
 def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
     """Why a picture in which no corner mark was found is not a back, as the common wrong uploads show it (the
     reduced picture of the marker search is enough): a sheet of paper with nothing printed on it (``BlankPage``:

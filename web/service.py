@@ -247,6 +247,8 @@ def verify_scan(data: bytes, *, channel: str, client: str, image_format: str | N
             elif pages == 2:
                 other = 1 - int(restoration.page_index)
                 _compare(result, data, other, other + 1, image_format, image_quality, paper_image)
+                if result.front is not None and result.front.comparison.reason == "a_back":
+                    result.front = None  # two backs, not a sheet's two sides: the first back is the answer, as ever
             if image_format:
                 _encode_front(result, image_format, image_quality)
             result.processing_ms = (time.perf_counter() - began) * 1000.0

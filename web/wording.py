@@ -40,6 +40,8 @@ UNCHECKED_REASONS = {"marked": _l("covered by a mark on the back (a stamp, a not
 # (``front_comparison.reason`` and ``regions[].reason``).
 FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the restored front: it may be the front of "
                                       "another certificate, or the sheet was not flat or not whole in the picture."),
+                 "a_back": _l("The picture sent as the front is a certificate's back. Scan the other side of the "
+                              "sheet, the one with the names and the address."),
                  "outside_scan": _l("part of the page was outside the picture"),
                  "creased": _l("a fold of the sheet runs across it"),
                  "not_restored": _l("a mark on the back hid this part of the restored front")}

@@ -121,6 +121,21 @@ def test_a_two_page_scan_compares_the_front_page_in_either_order(app, client, ap
     assert [e["front_outcome"] for e in log_entries(app)] == ["matches", "matches"]
 
 
+def test_a_back_sent_as_the_front_is_named_and_two_backs_are_not_compared(app, client, api_key, sample, fronts,
+                                                                          spec):
+    """A second back in the front field is answered as such ("scan the other side"); a two-page upload of two
+    backs is two certificates, not a sheet's two sides: the first back is answered alone, as without a front."""
+    body = post(client, api_key, "?image=none", scan=(fronts["back"], "back.png"),
+                front=(sample.back_png, "front.png")).get_json()
+    check_schema(spec, "Verification", body)
+    assert (body["outcome"], body["front_comparison"]["outcome"], body["front_comparison"]["reason"]) == (
+        "verified", "unreadable", "a_back")
+    auth = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/pdf"}
+    body = client.post(URL + "?image=none", data=stack_pdf(fronts["back"], sample.back_png), headers=auth).get_json()
+    assert body["outcome"] == "verified" and "front_comparison" not in body and "front_page" not in body
+    assert [e["front_outcome"] for e in log_entries(app)] == ["unreadable", None]
+
+
 def test_a_front_field_with_pages_all_is_refused(client, api_key, fronts):
     response = post(client, api_key, "?pages=all", scan=(fronts["back"], "back.png"),
                     front=(fronts["genuine"], "front.png"))
