@@ -232,8 +232,12 @@ def test_an_api_limit_counts_once_for_both_instances(deployment):
     assert Counter(a.status for a in answers) == {415: API_LIMIT, 429: 10}
     for refused in (a for a in answers if a.status == 429):
         assert refused.json()["code"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+    # Both instances took part (had each counted on its own, the one nginx gave fewer requests would have passed
+    # its own up to API_LIMIT, beyond the total above). Which statuses each answered is nginx's and the clock's
+    # choice: an instance slow on its first API request (a cold database or Redis connection) may find the limit
+    # spent by the other by the time it counts, and answer only 429s.
     by = deployment.answered_by()
-    assert {by[a.request_id] for a in answers if a.status == 415} == {0, 1}, "one instance took every request"
+    assert {by[a.request_id] for a in answers} == {0, 1}, "one instance took every request"
 
 
 @pytest.mark.slow
