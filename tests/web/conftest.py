@@ -106,3 +106,13 @@ def spec() -> dict[str, Any]:
     from web.api import OPENAPI_PATH
 
     return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def blank_png() -> bytes:
+    """A blank A4 page at 300 dpi, as a scanner sends an empty sheet."""
+    import numpy as np
+
+    import verify
+
+    return verify.encode_image(np.full((3508, 2480, 3), 255, np.uint8), "png")

@@ -83,3 +83,11 @@ def check_schema(spec: dict[str, Any], name: str, instance: dict[str, Any]) -> N
     from openapi_schema_validator import OAS31Validator
 
     OAS31Validator({"$ref": f"#/components/schemas/{name}", "components": spec["components"]}).validate(instance)
+
+
+def stack_pdf(*pages: bytes) -> bytes:
+    """A PDF of ``pages`` (PNG or JPEG files) in order, one A4 page each, as a sheet feeder sends a stack."""
+    import img2pdf
+
+    return img2pdf.convert(list(pages), layout_fun=img2pdf.get_layout_fun((img2pdf.mm_to_pt(210),
+                                                                           img2pdf.mm_to_pt(297))))

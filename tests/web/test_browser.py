@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import ARTIFACTS, accessibility_violations
-from tests.web.helpers import ISSUER, SERIAL
+from tests.web.helpers import ISSUER, SERIAL, stack_pdf
 
 SHOTS = ARTIFACTS / "web"
 
@@ -311,19 +311,13 @@ def test_the_language_switch_keeps_the_result(page, live_server, sample):
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_a_stack_names_each_certificate_its_sheets_and_the_one_missing(page, live_server, sample, tmp_path, lang):
+def test_a_stack_names_each_certificate_its_sheets_and_the_one_missing(page, live_server, sample, blank_png, tmp_path,
+                                                                       lang):
     """A sheet feeder's PDF: sheets 1 and 3 of a certificate of three, another certificate's back and a blank page.
     The page groups the sheets, says which is missing, and each row opens its result with the restored front."""
-    import img2pdf
-    import numpy as np
-
-    import verify
-
-    blank = verify.encode_image(np.full((3508, 2480, 3), 255, np.uint8), "png")
     sheet1, _, sheet3 = sample.sheet_pngs
     path = tmp_path / "stack.pdf"
-    path.write_bytes(img2pdf.convert([sheet1, sample.back_png, blank, sheet3], layout_fun=img2pdf.get_layout_fun(
-        (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297)))))
+    path.write_bytes(stack_pdf(sheet1, sample.back_png, blank_png, sheet3))
     page.goto(live_server.url + f"/?lang={lang}")
     choose_and_send(page, path)
     page.locator("#stack").wait_for()

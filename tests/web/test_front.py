@@ -11,8 +11,7 @@ import pytest
 
 from tests.front import Household, alter, household
 from tests.support import create_key, csrf_token
-from tests.web.helpers import METRICS_TOKEN, check_schema, log_entries, metric, metric_samples, multipart
-from tests.web.test_stack import stack_pdf
+from tests.web.helpers import METRICS_TOKEN, check_schema, log_entries, metric, metric_samples, multipart, stack_pdf
 
 URL = "/api/v1/verifications"
 
@@ -33,11 +32,6 @@ def fronts(sample) -> dict[str, object]:
             "changed": changed}
 
 
-@pytest.fixture(scope="module")
-def blank_png() -> bytes:
-    import verify
-
-    return verify.encode_image(np.full((3508, 2480, 3), 255, np.uint8), "png")
 
 
 def post(client, key: str, query: str = "?image=jpeg", **files: tuple[bytes, str]):

@@ -3,10 +3,6 @@ log entry under the upload's request id, and the single answer keeps its shape."
 
 from __future__ import annotations
 
-import img2pdf
-import numpy as np
-import pytest
-
 from tests.support import create_key
 from tests.web.helpers import (
     METRICS_TOKEN,
@@ -17,24 +13,15 @@ from tests.web.helpers import (
     log_entries,
     metric,
     metric_samples,
+    stack_pdf,
 )
 
 URL = "/api/v1/verifications"
-A4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
-
-
-def stack_pdf(*pages: bytes) -> bytes:
-    """A PDF of ``pages`` (PNG or JPEG files) in order, one A4 page each, as a sheet feeder sends a stack."""
-    return img2pdf.convert(list(pages), layout_fun=img2pdf.get_layout_fun(A4))
 
 
 
 
-@pytest.fixture(scope="module")
-def blank_png() -> bytes:
-    import verify
 
-    return verify.encode_image(np.full((3508, 2480, 3), 255, np.uint8), "png")
 
 
 def post(client, key: str, data: bytes, query: str = "?image=none&pages=all"):

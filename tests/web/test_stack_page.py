@@ -5,24 +5,7 @@ from __future__ import annotations
 
 import re
 
-import img2pdf
-import numpy as np
-import pytest
-
-from tests.web.helpers import SERIAL, SERIAL_V1, log_entries, upload
-
-A4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
-
-
-def stack_pdf(*pages: bytes) -> bytes:
-    return img2pdf.convert(list(pages), layout_fun=img2pdf.get_layout_fun(A4))
-
-
-@pytest.fixture(scope="module")
-def blank_png() -> bytes:
-    import verify
-
-    return verify.encode_image(np.full((3508, 2480, 3), 255, np.uint8), "png")
+from tests.web.helpers import SERIAL, SERIAL_V1, log_entries, stack_pdf, upload
 
 
 def rows(html: str) -> list[tuple[str, str, str]]:
