@@ -399,15 +399,18 @@ def paper_level(paper: list[np.ndarray], cell: int = CELL_SIZES[0]) -> float:
 
 
 def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:
-    """How much fainter or darker than signed the scan prints ink: the median ratio over the inked cells,
-    within MAX_TONE_CHANGE either way. A changed character moves a few cells, not the median of hundreds, so what
-    this takes out is what the scan did to every stroke: weak toner, or the sharpening of a blurred scan, which
-    darkens where strokes meet."""
+    """How much fainter or darker than signed the scan prints ink: the median ratio over the inked cells that
+    carry at least FADED_INK of their signed ink, within MAX_TONE_CHANGE either way. A changed character moves a
+    few cells, not the median of hundreds, so what this takes out is what the scan did to every stroke: weak toner,
+    or the sharpening of a blurred scan, which darkens where strokes meet. Cells whose ink the scan lost (strokes
+    printed pale or in another colour, toner run out in places) say nothing of how the rest printed: counted, they
+    would pull the gain down and make every stroke that printed as signed read darker than signed."""
     inked = signed >= INKED_LEVEL
-    if inked.sum() < 10:
+    ratio = measured[inked] / signed[inked]
+    carried = ratio[ratio >= FADED_INK]
+    if carried.size < 10:
         return 1.0
-    gain = float(np.median(measured[inked] / signed[inked]))
-    return float(np.clip(gain, 1 - MAX_TONE_CHANGE, 1 + MAX_TONE_CHANGE))
+    return float(np.clip(np.median(carried), 1 - MAX_TONE_CHANGE, 1 + MAX_TONE_CHANGE))
 
 
 def tamper_map(front_rgb: np.ndarray, altered: list[RegionCheck], scale: int = 8) -> np.ndarray:

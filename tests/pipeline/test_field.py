@@ -12,7 +12,7 @@ import pytest
 
 from tests import field
 from tests.support import seeded_key
-from verify import errors, restore
+from verify import content, errors, restore
 from verify.locate import _decode_qr, locate_markers, repaired_read
 from verify.restore import MAX_COHERENCE, SPLICED
 
@@ -234,40 +234,51 @@ def cert_v4(cert, keyring):
 @pytest.mark.parametrize("version", [3, 4])
 @pytest.mark.parametrize("threshold", [100, 190])
 def test_a_scan_thresholded_to_black_and_white_is_not_accused(cert, cert_v4, keyring, threshold, version):
-    """A scanner's text mode saved in grey: red ink turns black (darker than signed), tints turn white. The fields
-    it darkens are not confirmed (scan again in colour); the paper is not accused (these were `altered`). The
-    answer says why even where no field comes out dark enough to accuse (the v4 back's layout at 100: it was
-    named `faded`, whose advice, about toner, does not fit)."""
+    """A scanner's text mode saved in grey: red ink turns black (darker than signed) at a high threshold, white
+    (fainter) at a low one, and tints turn white. The fields it darkens are not confirmed and the answer says why
+    (`tones_lost`: scan again in colour); the paper is not accused (these were `altered`). Where no field comes out
+    darker, the black strokes verify and the fields whose ink the threshold took are named as not checked."""
     cert = cert if version == 3 else cert_v4
     gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
     page = cv2.cvtColor(np.where(gray < threshold, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
-    with pytest.raises(errors.ContentUnconfirmed) as caught:
-        restore(field.finish(page, np.random.default_rng(threshold), gray=True), keyring)
+    data = field.finish(page, np.random.default_rng(threshold), gray=True)
+    if threshold > 128:
+        with pytest.raises(errors.ContentUnconfirmed) as caught:
+            restore(data, keyring)
+    else:
+        try:
+            result = restore(data, keyring)
+        except errors.ContentUnconfirmed as exc:
+            caught = pytest.ExceptionInfo.from_exception(exc)
+        else:
+            assert {u["reason"] for u in result.content["unchecked"]} == {"faded"}
+            return
     assert caught.value.context["tones_lost"] is True and caught.value.context["regions"]
 
 
 @pytest.mark.parametrize("seed", [0, 5])
-def test_inks_swapped_for_pale_ones_ask_for_a_rescan_and_say_why(cert, keyring, seed):
+def test_inks_swapped_for_pale_ones_verify_and_name_the_faded_fields(cert, keyring, seed):
     """Half the strokes printed in pale inks (Augraphy's InkColorSwap made one such page `altered` on every field;
-    this condition made 4 of 6 backs `altered`): one ink gain cannot fit pale and black strokes, and those printed
-    as signed come out darker than signed. Where the pale strokes also lift the darkest ink in places the answer
-    says so (`uneven_light`); elsewhere, that much of the ink did not reach the scan (`faded`)."""
-    with pytest.raises(errors.VerifyError) as caught:
-        restore(field.apply("inks-swapped", cert.back, np.random.default_rng(seed)), keyring)
-    assert caught.value.code == "content_unconfirmed"
-    assert {"faded", "uneven_light"} & {k for k, v in caught.value.context.items() if v is True}
-    assert "scan" in caught.value.message("en").lower()
+    this condition made 4 of 6 backs `altered`, then 16 of 16 were asked to rescan). The ink gain is measured on the
+    strokes that printed, so those come out as signed; the pale ones leave their fields not checked (`faded`), and
+    the signed text shows what those say."""
+    result = restore(field.apply("inks-swapped", cert.back, np.random.default_rng(seed)), keyring)
+    assert result.content["darker"] < 0.7 * content.ACCUSE
+    unchecked = result.content["unchecked"]
+    assert unchecked and {u["reason"] for u in unchecked} == {"faded"}
+    assert len(unchecked) + result.content["checked"] == result.content["regions"]
 
 
 def test_glare_that_darkens_fields_asks_for_a_rescan_and_says_why(cert, keyring):
     """A pool of light veiling a photographed sheet lifts black to grey where it falls, so the fields whose blocks lay
-    outside it come out darker than the page's one ink gain expects (this case reads 1.7 levels darker: it was
-    `altered`). The scan's black varies across the area: the answer asks for a rescan without glare."""
+    outside it come out darker than the page's one ink gain expects (this case read 1.7 levels darker and was
+    `altered`; 1.46 now that the gain leaves out the cells that lost most of their ink). The scan's black varies
+    across the area: the answer asks for a rescan without glare."""
     rng = np.random.default_rng(5)
     with pytest.raises(errors.ContentUnconfirmed) as caught:
         restore(field.finish(field.glare(cert.back, rng), rng, kind="phone"), keyring)
     assert caught.value.context["uneven_light"] is True
-    assert max(r["darker"] for r in caught.value.context["regions"]) > 1.6
+    assert max(r["darker"] for r in caught.value.context["regions"]) > content.DARKER
 
 
 def test_black_varies_across_the_area_under_glare_and_not_on_a_flat_scan(cert, keyring):
@@ -312,7 +323,7 @@ def test_glare_over_most_of_the_dots_is_never_an_accusation():
     with pytest.raises(errors.ContentUnconfirmed) as caught:
         restore(field.apply("glare", back, np.random.default_rng([5, 11])), ring)
     assert caught.value.context["uneven_light"] is True
-    assert max(r["darker"] for r in caught.value.context["regions"]) > 1.6
+    assert max(r["darker"] for r in caught.value.context["regions"]) > content.DARKER
 
 
 @pytest.mark.slow
