@@ -15,7 +15,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -74,6 +74,8 @@ MARKER_OUTLINES = 12  # squares ArUco outlined but could not read, the largest, 
 MARKER_OUTLINE_WRONG = 4  # of their modules that may read otherwise than printed: a hollowed print turns a few dark
 # modules light; the 24 of the border are dark on any such square, and 4 of the 25 inside match a random pattern
 # once in 2,000 (per marker and turn), and a false one still has to agree with two others and carry the code
+OUTLINE_CUT = 0.8  # of the way from ink to paper below which a pixel is outline, when hollowed marks are filled in:
+# a line a pixel or two wide, blurred by the scan, never gets as dark as the ink it was printed in
 SEARCH_SECONDS = 8.0  # marker search (every page of one upload together); no further detector pass starts after it
 _SEARCH_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("marker_search_deadline", default=None)
 
@@ -272,17 +274,21 @@ def _located(gray: np.ndarray) -> PageFit:
     """``locate_markers`` on the picture as it stands."""
     best: dict[str, np.ndarray] = {}
     best_small, best_factor = gray, 1
-    for small, factor, quick, gaps in _marker_passes(gray):
+    corners: dict[str, np.ndarray] = {}  # the markers found in the largest picture that found as many as any
+    finest = 1 << 30
+    for small, factor, quick, fill in _marker_passes(gray):
         _check_search_budget(len(best))
-        found = _detect(_gaps_filled(small) if gaps else small, factor, quick)
+        found = _detect(fill(small) if fill else small, factor, quick)
         fit = _fit_markers(found)
         if fit is not None:
             fit.preview, fit.preview_factor = small, factor
             return fit
         if len(found) > len(best):
             best, best_small, best_factor = found, small, factor
+        if len(found) == len(best) and factor < finest:  # the same markers found larger: their corners finer
+            corners, finest = found, factor
     if best:
-        fit = _fit_markers(_read_missing(gray, best))
+        fit = _fit_markers(_read_missing(gray, corners if len(corners) == len(best) else best))
         if fit is not None:
             fit.preview, fit.preview_factor = best_small, best_factor
             return fit
@@ -295,17 +301,20 @@ def _located(gray: np.ndarray) -> PageFit:
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
 
 
-def _marker_passes(gray: np.ndarray) -> Iterator[tuple[np.ndarray, int, bool, bool]]:
-    """The searches for the markers, cheapest first: (reduced scan, reduction, quick, with light gaps filled). The
-    quick then the thorough detector at each size of DETECT_LONG_SIDES the scan reaches; only once those fail, the
-    quick one again on the smallest size with the light gaps through the marks filled (``_gaps_filled``)."""
+def _marker_passes(gray: np.ndarray) -> Iterator[tuple[np.ndarray, int, bool, Callable[[np.ndarray], np.ndarray] | None]]:
+    """The searches for the markers, cheapest first: (reduced scan, reduction, quick, what is filled first or None).
+    The quick then the thorough detector at each size of DETECT_LONG_SIDES the scan reaches; only once those fail,
+    the quick one again on the smallest size with the light gaps through the marks filled (``_gaps_filled``), then
+    on the largest with hollowed marks filled in (``_outlines_filled``)."""
+    small, factor = gray, 1
     for long_side in DETECT_LONG_SIDES:
         small, factor = _reduce(gray, long_side)
-        yield small, factor, True, False
-        yield small, factor, False, False
+        yield small, factor, True, None
+        yield small, factor, False, None
         if long_side * 1.3 >= max(gray.shape):
             break
-    yield *_reduce(gray, DETECT_LONG_SIDES[0]), True, True
+    yield *_reduce(gray, DETECT_LONG_SIDES[0]), True, _gaps_filled
+    yield small, factor, True, _outlines_filled
 
 
 def _gaps_filled(small: np.ndarray) -> np.ndarray:
@@ -314,6 +323,37 @@ def _gaps_filled(small: np.ndarray) -> np.ndarray:
     module = spec.MARKER_SIZE / spec.MARKER_MODULES * max(small.shape) / spec.PAGE_H
     side = max(2, round(MARKER_GAP * module))
     return cv2.morphologyEx(small, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
+
+
+def _outlines_filled(small: np.ndarray) -> np.ndarray:
+    """The reduced scan with every region enclosed by an outline filled as the print had it, for a print that
+    hollowed its large dark areas to their outlines (Augraphy's Hollow: a marker becomes a square line with lines
+    round its light modules inside). Crossing an outline changes the colour: the paper around the page is light, a
+    region inside one outline is the hollowed ink of a mark, one inside two is a light module of it again. The light
+    regions are told apart with their outlines first thickened by a pixel each way (an outline printed with gaps
+    must still enclose), and each is filled dark or light by how many outlines enclose it (the depth of its contour
+    in the tree of the light areas' contours, two levels an outline)."""
+    ink, paper = (float(v) for v in np.percentile(small, (1, 99)))
+    if paper - ink < MARKER_READ_CONTRAST:
+        return small
+    light = cv2.erode((small > ink + OUTLINE_CUT * (paper - ink)).view(np.uint8), np.ones((3, 3), np.uint8))
+    contours, hierarchy = cv2.findContours(light, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return small
+    parents = [int(p) for p in hierarchy[0][:, 3]]
+    depth = np.zeros(len(contours), int)
+    for i in range(len(contours)):
+        j = parents[i]
+        while j >= 0:
+            depth[i] += 1
+            j = parents[j]
+    hollowed = np.zeros_like(light)
+    for i in sorted((int(k) for k in np.flatnonzero(depth % 2 == 0)), key=lambda k: depth[k]):  # light areas, outside in
+        # inside an odd number of outlines: ink the print hollowed; inside an even number: paper again
+        cv2.drawContours(hollowed, contours, i, 1 if depth[i] // 2 % 2 else 0, thickness=cv2.FILLED)
+    out = small.copy()
+    out[cv2.dilate(hollowed, np.ones((3, 3), np.uint8)).view(bool)] = round(ink)  # the pixel the erosion took
+    return out
 
 
 def shows_a_back(gray: np.ndarray) -> bool:
