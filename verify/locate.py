@@ -613,7 +613,8 @@ class GridFit:
     residuals: dict[str, np.ndarray]  # per side: (N, 2) scan-pixel residuals of the dots after the homography
     dots_found: float  # fraction of dots measured
     rms_px: float  # residual RMS before the boundary correction
-    ink: float  # median dot darkness (0-255 gray level)
+    ink: float  # the print's black: the median dot darkness, or the scrambled area's darkest ink where the dots print
+    # paler than it by more than DOTS_PALER (0-255 gray level)
     paper: float  # median paper level around the dots
     blur_px: float  # Gaussian blur of the scan (sigma, scan pixels) measured on the dots' edges
     ink_spread: float = 0.0  # how far apart the dots' darkness lies (10th to 90th percentile, gray levels)
@@ -868,9 +869,29 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
     ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
     low, high = np.percentile(hits[ok_all, 2], [10, 90])
     blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
+    ink = min(ink, _area_black(gray, h) + DOTS_PALER)
     return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, float(high - low), creases)
 
 
+def _area_black(gray: np.ndarray, h: np.ndarray) -> float:
+    """The darkest ink of the scrambled area (the AREA_BLACK quantile of the box around it, every other pixel):
+    the front's black strokes. Dots that print paler than the strokes beside them (solid squares a printer left
+    hollow, or a toner that fills large solids badly) would otherwise be taken for the print's black, and every
+    stroke restored darker than the issuer printed it: such a genuine back was answered ``altered``."""
+    corners = project(h, np.array([[0, 0], [spec.GRID_W, 0], [spec.GRID_W, spec.GRID_H], [0, spec.GRID_H]], float))
+    x0, y0 = np.clip(corners.min(axis=0), 0, None).astype(int)
+    x1, y1 = corners.max(axis=0).astype(int)
+    box = np.ascontiguousarray(gray[y0:y1:2, x0:x1:2])
+    if box.size == 0:
+        return 255.0
+    share = cv2.calcHist([box], [0], None, [256], [0, 256]).ravel().cumsum() / box.size
+    return float(np.searchsorted(share, AREA_BLACK))
+
+
+AREA_BLACK = 0.005  # quantile of the scrambled area taken as its darkest ink (the front's strokes cover more)
+DOTS_PALER = 32  # levels the dots may print paler than that ink before it (plus these levels), not they, is taken
+# as black: the dots print 5 to 18 levels darker on scans of every class of tests/simulate.py and tests/field.py,
+# up to 28 paler under glare, which lifts them where it falls; 128 paler on a print whose dots came out hollow
 DOT_REACH = 30  # units across its track a dot is looked for again by its shape, when the track is broken
 
 

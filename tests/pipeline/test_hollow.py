@@ -1,7 +1,7 @@
 """A print that hollows large dark areas to their outlines (Augraphy's Hollow, an independent document-degradation
 model: a corner mark becomes a square line with lines round its light modules) still verifies. The hollowed back
 here is drawn from a genuine back without Augraphy: each dark area of the corner marks eroded and taken out of
-itself, leaving its outline."""
+itself, leaving its outline; and the dots of the track left as broken grey outlines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from tests import field
-from verify import locate, restore, spec
+from verify import content, locate, restore, spec
 
 
 def _marks_outlined(page: np.ndarray, stroke_px: int = 2) -> np.ndarray:
@@ -38,3 +38,35 @@ def test_hollowed_corner_marks_are_found_and_the_back_verifies(cert, keyring):
     result = restore(field.finish(page, np.random.default_rng(3)), keyring)
     assert result.certificate.serial == cert.facts.serial and result.certificate.signature == "valid"
     assert result.content["bound"] and not result.content.get("unchecked")
+
+
+def _dots_outlined(page: np.ndarray, level: int = 150) -> np.ndarray:
+    """``page`` with every dot of the track hollowed to a broken grey outline (``level``), as a printer that fills
+    large solids badly leaves them, while the front's thin strokes print black."""
+    scale = field.DPI / spec.UNITS_PER_INCH
+    near = np.zeros(page.shape[:2], bool)
+    for side in spec.dot_centres().values():
+        for x, y in side:
+            near[round((y - 10) * scale):round((y + 10) * scale), round((x - 10) * scale):round((x + 10) * scale)] = True
+    dark = (cv2.cvtColor(page, cv2.COLOR_RGB2GRAY) < 128).view(np.uint8)
+    core = cv2.erode(dark, np.ones((5, 5), np.uint8)).view(bool)
+    outline = dark.view(bool) & ~core & near
+    yy, xx = np.indices(outline.shape)
+    gaps = outline & ((xx // 2 + yy // 2) % 2 == 0)  # every other stretch of the line missing
+    out = page.copy()
+    out[core & near] = 255
+    out[gaps] = 255
+    out[outline & ~gaps] = level
+    return out
+
+
+def test_dots_printed_hollow_do_not_darken_the_front(cert, keyring):
+    """The dots are the print's black for the tone curve; hollow grey dots taken as black made every stroke restore
+    darker than printed, and this genuine back was answered ``altered`` (all eight fields, 2.9 to 4.2 levels). The
+    front's own strokes, darker than the dots by far, are taken as black instead."""
+    page = _dots_outlined(cert.back)
+    data = field.finish(page, np.random.default_rng(4))
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert locate.measure_dots(gray, locate.locate_markers(gray)).ink < 64
+    result = restore(data, keyring)
+    assert result.content["darker"] < 0.7 * content.ACCUSE and not result.content.get("unchecked")
