@@ -52,6 +52,11 @@ DARKER = 1.3
 ACCUSE = 1.6
 LIGHTER = 1.6
 MAX_TONE_CHANGE = 0.3  # the most a scan's ink may be strengthened or weakened, as a fraction
+SURFACE_CELLS = 60  # inked cells from which the ink gain is fitted as a surface over the back (``_gain_surface``)
+SURFACE_ROUNDS = 5  # rounds of reweighting in that fit
+SURFACE_FIT = 0.92  # the surface replaces the page's one gain where it leaves the cells' log ratios spread less
+# than this share of what one gain leaves (median absolute deviation): 0.73 to 0.89 under glare; 0.95 to 1.0 on the
+# flat scans of every class of tests/simulate.py, forged backs included; 0.91 to 0.99 on folded sheets
 INKED_LEVEL = 1  # signed levels from which a cell counts as inked
 # A scan that kept the print's tones shows ink in flat middle greys (colour ink, tints, grey type): of the pixels
 # darker than paper, 7 to 15 % in genuine scans of the sample, half faded red included. A scan thresholded to black
@@ -276,22 +281,24 @@ def fitting_fingerprint(front_gray: np.ndarray, regions: Mapping[str, tuple[floa
                      "or shorten their text")
 
 
-def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndarray] | None = None
-            ) -> list[RegionCheck]:
+def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndarray] | None = None,
+            printed: np.ndarray | None = None) -> list[RegionCheck]:
     """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W).
 
     Only the regions (and the reach of the softening around them) are softened, as the whole front would be. The
     restored levels are first scaled by how much fainter or darker the scan printed the well-inked cells, which
-    takes out what a scan does to the whole page and leaves what a changed character does to a few cells.
+    takes out what a scan does to the page and leaves what a changed character does to a few cells: one gain for
+    the page, or, given where each front block was ``printed`` (``BlockMap.perm``), a gain that varies smoothly
+    over the back (``_gain_surface``), as light and toner do.
 
     ``left_out`` maps a reason (``marked``, ``creased``) to a (ROWS, COLS) mask of the front's blocks not to
     compare: every cell within the softening's reach of such a block is left out of the ink gain and of the
     comparison, and counted per region. Cells near ``creased`` blocks alone are compared all the same, and left out
     only in a region where one of them differs by more than MATCHING of either threshold."""
     measured, skipped, kept = _measure(fp, front_gray, left_out)
-    gain = _ink_gain(*_kept_cells(fp, measured, kept))
+    gains = _gains(fp, measured, kept, printed)
     checks = []
-    for r, m, k, s in zip(fp.regions, measured, kept, skipped, strict=True):
+    for r, m, k, s, gain in zip(fp.regions, measured, kept, skipped, gains, strict=True):
         diff = m / gain - r.levels
         if "creased" in s:  # a crease's cells (under no mark) count as compared where they all match
             cells = s["creased"] & ~s["marked"] if "marked" in s else s["creased"]
@@ -396,6 +403,74 @@ def paper_level(paper: list[np.ndarray], cell: int = CELL_SIZES[0]) -> float:
         h, w = (band.shape[0] // cell) * cell, (band.shape[1] // cell) * cell
         darkest = max(darkest, float(_cell_levels(_soft(band, cell), (0, 0, w, h), cell).max(initial=0.0)))
     return darkest
+
+
+def _cell_blocks(region: Region, cell: int) -> np.ndarray:
+    """The front block (row-major index) each cell of ``region`` has its centre in."""
+    h, w = region.levels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    cx, cy = (region.x + xs) * cell + cell // 2, (region.y + ys) * cell + cell // 2
+    return (cy // spec.BLOCK) * spec.COLS + cx // spec.BLOCK
+
+
+def _gains(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray], printed: np.ndarray | None
+           ) -> list[np.ndarray | float]:
+    """Per region, the ink gain its cells are divided by: the gain surface over the back where ``printed`` is
+    given and enough cells carry ink to fit it, else the one gain of the page."""
+    page = _ink_gain(*_kept_cells(fp, measured, kept))
+    if printed is None:
+        return [page] * len(fp.regions)
+    blocks = [_cell_blocks(r, fp.cell) for r in fp.regions]
+    surface = _gain_surface(fp, measured, kept, blocks, printed)
+    return [page] * len(fp.regions) if surface is None else [surface[b] for b in blocks]
+
+
+def _surface_terms(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The terms of a quadratic in u, v (positions across and down the scrambled area, -0.5 to 0.5)."""
+    return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
+
+
+def _gain_surface(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray], blocks: list[np.ndarray],
+                  printed: np.ndarray) -> np.ndarray | None:
+    """The ink gain of every front block (flat, ROWS * COLS) from a quadratic surface over the back: light that
+    veils part of a photographed sheet (glare), a lamp's fall-off or toner that weakens across the feed changes
+    how dark ink prints smoothly over the sheet, where one gain for the page leaves the fields whose blocks lay
+    outside the pool of light darker than signed (up to 1.85 levels, against 1.0 with the surface, bench/field.py's
+    glare). The surface is fitted to the log ratio of measured to signed level of every inked cell that carries at
+    least FADED_INK of its ink, at the printed position of its block, by least squares reweighted against cells
+    far off it; it has six terms, and the shuffle scatters a field's blocks over the whole back, so a changed
+    character (a few cells among hundreds, in blocks far apart on the back) cannot bend it towards itself. Within
+    MAX_TONE_CHANGE either way, as the page's gain. None where fewer than SURFACE_CELLS cells carry ink, or where
+    the surface leaves the cells' log ratios spread more than SURFACE_FIT of what one gain leaves: a flat scan,
+    whose one gain keeps every cell's full weight against a change."""
+    position = np.empty(spec.ROWS * spec.COLS, np.int64)
+    position[printed] = np.arange(printed.size)  # front block -> printed position
+    logs, where = [], []
+    for r, m, k, b in zip(fp.regions, measured, kept, blocks, strict=True):
+        ratio = m / np.maximum(r.levels, 1)
+        carried = k & (r.levels >= INKED_LEVEL) & (ratio >= FADED_INK)
+        logs.append(np.log(ratio[carried]))
+        where.append(position[b[carried]])
+    y, at = np.concatenate(logs), np.concatenate(where)
+    if y.size < SURFACE_CELLS:
+        return None
+    terms = _surface_terms(at % spec.COLS / spec.COLS - 0.5, at // spec.COLS / spec.ROWS - 0.5)
+    weight = np.ones_like(y)
+    for _ in range(SURFACE_ROUNDS):
+        coef = np.linalg.lstsq(terms * weight[:, None], y * weight, rcond=None)[0]
+        off = y - terms @ coef
+        scale = 1.4826 * _spread(off) + 1e-6
+        weight = 1 / np.sqrt(1 + (off / (2 * scale)) ** 2)
+    if _spread(off) > SURFACE_FIT * _spread(y - np.median(y)):  # no smooth change of tone to follow
+        return None
+    every = position.astype(np.float64)
+    gain = np.exp(_surface_terms(every % spec.COLS / spec.COLS - 0.5, every // spec.COLS / spec.ROWS - 0.5) @ coef)
+    return np.clip(gain, 1 - MAX_TONE_CHANGE, 1 + MAX_TONE_CHANGE)
+
+
+def _spread(values: np.ndarray) -> float:
+    """The median absolute value of ``values``."""
+    return float(np.median(np.abs(values)))
 
 
 def _ink_gain(measured: np.ndarray, signed: np.ndarray) -> float:

@@ -321,7 +321,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
         bound = check_content(fingerprint, luma, front, payload, left_out, folded=folded,
                               paper_level=functools.partial(_paper_level, gray, grid),
                               black_spread=functools.partial(content.black_spread, luma, block_map.perm, covered),
-                              dot_spread=grid.ink_spread)
+                              dot_spread=grid.ink_spread, printed=block_map.perm)
     if covered.any():
         bound["marks"] = marks.boxes(left_out)
     front = marks.shade(front, covered)
@@ -376,9 +376,11 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
                   left_out: dict[str, np.ndarray] | None = None, folded: bool = False,
                   paper_level: Callable[[int], float] = lambda cell: 0.0,
-                  black_spread: Callable[[], float] = lambda: 0.0, dot_spread: float = 0.0) -> dict[str, Any]:
+                  black_spread: Callable[[], float] = lambda: 0.0, dot_spread: float = 0.0,
+                  printed: np.ndarray | None = None) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out`` (by
-    reason, see ``marks``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
+    reason, see ``marks``), the ink gain fitted over the back where the block map's ``printed`` order is given
+    (``content.compare``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet (whose
     panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
@@ -389,7 +391,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused)
     those regions are not checked, reason ``spotted``. Otherwise what was checked, the fields not checked and why, and,
     from format v3 on, the text the issuer signed for each field."""
-    checks = content.compare(fingerprint, luma, left_out)
+    checks = content.compare(fingerprint, luma, left_out, printed)
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)

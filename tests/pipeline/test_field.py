@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests import field
+from tests.forgery import exact_forgery
 from tests.support import seeded_key
 from verify import content, errors, restore
 from verify.locate import _decode_qr, locate_markers, repaired_read
@@ -269,16 +270,26 @@ def test_inks_swapped_for_pale_ones_verify_and_name_the_faded_fields(cert, keyri
     assert len(unchecked) + result.content["checked"] == result.content["regions"]
 
 
-def test_glare_that_darkens_fields_asks_for_a_rescan_and_says_why(cert, keyring):
-    """A pool of light veiling a photographed sheet lifts black to grey where it falls, so the fields whose blocks lay
-    outside it come out darker than the page's one ink gain expects (this case read 1.7 levels darker and was
-    `altered`; 1.46 now that the gain leaves out the cells that lost most of their ink). The scan's black varies
-    across the area: the answer asks for a rescan without glare."""
+@pytest.mark.parametrize("veil", [0.4, 0.7])
+def test_glare_verifies_every_field_as_a_flat_scan_does(cert, keyring, veil):
+    """A pool of light veiling a photographed sheet lifts black to grey where it falls. With one ink gain for the
+    page the fields whose blocks lay outside it came out darker than signed (this case read 1.7 levels darker and
+    was `altered`, then `content_unconfirmed`); the gain fitted as a surface over the back follows the light."""
     rng = np.random.default_rng(5)
-    with pytest.raises(errors.ContentUnconfirmed) as caught:
-        restore(field.finish(field.glare(cert.back, rng), rng, kind="phone"), keyring)
-    assert caught.value.context["uneven_light"] is True
-    assert max(r["darker"] for r in caught.value.context["regions"]) > content.DARKER
+    result = restore(field.finish(field.glare(cert.back, rng, veil=veil), rng, kind="phone"), keyring)
+    assert result.content["darker"] < 0.7 * content.ACCUSE
+    # a veil strong enough washes some strokes out: those fields are named, as fainter than signed
+    assert {u["reason"] for u in result.content["unchecked"]} <= {"faded"}
+    assert result.content["checked"] == result.content["regions"] or veil > 0.5
+
+
+def test_a_forged_back_under_glare_is_still_refused(cert, keyring):
+    """What the gain surface follows is light over the whole back; the changed fields' blocks, scattered over it,
+    cannot bend it: the exact-map forgery photographed under the same glare is refused, its changed fields named."""
+    rng = np.random.default_rng(5)
+    with pytest.raises(errors.ContentMismatch) as caught:
+        restore(field.finish(field.glare(exact_forgery(cert, keyring), rng), rng, kind="phone"), keyring)
+    assert {"address", "resident0.name"} <= {r["name"] for r in caught.value.context["regions"]}
 
 
 def test_black_varies_across_the_area_under_glare_and_not_on_a_flat_scan(cert, keyring):
@@ -304,12 +315,13 @@ def test_black_varies_across_the_area_under_glare_and_not_on_a_flat_scan(cert, k
     assert spread(field.glare(cert.back, np.random.default_rng(5)), "phone") >= content.UNEVEN_BLACK
 
 
-def test_glare_over_most_of_the_dots_is_never_an_accusation():
+def test_glare_over_most_of_the_dots_verifies():
     """Under this key and this glare (found by bench/field.py, replayed here), the pool of light veils more than half
     of the dot track, so the median dot, taken as black, was lifted from 8 to 54 levels and the strokes outside
     the pool came out darker than signed (1.85 levels, ``altered``); the darkest ink over the area hardly varied
     (59 levels, under UNEVEN_BLACK). The dots, printed alike all round, say what the light did: 35 levels apart
-    against at most 8 on flat scans. The answer asks for a rescan without glare."""
+    against at most 8 on flat scans, and the answer asked for a rescan; the gain fitted as a surface over the back
+    follows the light, and the back verifies."""
     import datetime as dt
 
     from verify import KeyRing, issue
@@ -320,10 +332,8 @@ def test_glare_over_most_of_the_dots_is_never_an_accusation():
     front = render_sample_front(default_fields(serial=serial, issued_on=day))
     back = issue(ring, front=front.image, regions=protected_regions(front), texts=protected_texts(front),
                  serial=serial, issued_on=day, version=3).back  # the layout the case was found on
-    with pytest.raises(errors.ContentUnconfirmed) as caught:
-        restore(field.apply("glare", back, np.random.default_rng([5, 11])), ring)
-    assert caught.value.context["uneven_light"] is True
-    assert max(r["darker"] for r in caught.value.context["regions"]) > content.DARKER
+    result = restore(field.apply("glare", back, np.random.default_rng([5, 11])), ring)
+    assert result.content["darker"] < 0.7 * content.ACCUSE
 
 
 @pytest.mark.slow
