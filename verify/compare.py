@@ -112,14 +112,21 @@ def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits |
     """Compare the scan of the paper front (``front_bytes``, any upload format; ``page``: which page of a PDF or
     TIFF, from 0) with ``restoration``'s restored front. A file that cannot be read raises its ``InputError``."""
     started = time.perf_counter()
-    scan = _decode(front_bytes, limits or Limits(), page)
-    return compare_picture(restoration, scan, {"decode": round((time.perf_counter() - started) * 1000, 2)})
+    held = [_decode(front_bytes, limits or Limits(), page)]  # the only reference: freed once reduced
+    return _compare_scan(restoration, held, {"decode": round((time.perf_counter() - started) * 1000, 2)})
 
 
 def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[str, float] | None = None
                     ) -> FrontComparison:
     """``compare_front`` for a picture already decoded (RGB uint8, or gray): the front page of a stack, which
     ``verify.restore_pages`` hands over as ``PageResult.picture``. ``timings`` (ms by stage) are carried on."""
+    return _compare_scan(restoration, [scan], timings)
+
+
+def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dict[str, float] | None
+                  ) -> FrontComparison:
+    """The comparison of the picture in ``held`` (taken out of it, so that a full-size scan the caller does not
+    keep is freed as soon as it is reduced to the restored front's scale)."""
     timings = dict(timings or {})
     started = time.perf_counter()
 
@@ -129,28 +136,36 @@ def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[st
         timings[name] = round((now - started) * 1000, 2)
         started = now
 
-    if scan.ndim == 2:
-        scan = cv2.cvtColor(scan, cv2.COLOR_GRAY2RGB)
-    if shows_a_back(_luma(scan)):  # a second back sent as the front (or two backs in one upload)
-        lap("register")
-        return FrontComparison(outcome="unreadable", reason="a_back", timings_ms=timings)
+    scan = held.pop()
+    luma = scan if scan.ndim == 2 else _luma(scan)
     hidden = _hidden_blocks(restoration)
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]
-    colour = not (_is_gray(restored) or _is_gray(scan))
+    colour = not (scan.ndim == 2 or _is_gray(restored) or _is_gray(scan))
     ref_ink = ink(_gray(restored, colour))
-    homography, inliers = _register(ref_ink, scan)
-    lap("register")
+    homography, inliers = _register(ref_ink, luma)
     quality: dict[str, float] = {"inliers": float(inliers)}
     if homography is None:
+        # a second back sent as the front (or two backs in one upload) has nothing of the front to register by
+        a_back = shows_a_back(luma)
+        lap("register")
+        if a_back:
+            return FrontComparison(outcome="unreadable", reason="a_back", timings_ms=timings)
         return FrontComparison(outcome="unreadable", reason="not_registered", quality=quality, timings_ms=timings)
-    aligned, valid = _warp(scan, homography, (w, h))
-    flow, grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
-    aligned, valid = _remap(aligned, valid, flow)
+    del luma
+    work, homography = _reduce(scan, homography)
+    del scan
+    if work.ndim == 2:
+        work = cv2.cvtColor(work, cv2.COLOR_GRAY2RGB)
+    lap("register")
+    aligned, valid = _warp(work, homography, (w, h))
+    del work
+    grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
+    aligned, valid = _remap(aligned, valid, grid)
     paper_ink = ink(_gray(aligned, colour))
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
-    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, flow, _creases(measured, w), colour)
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, grid, _creases(measured, w), colour)
     result.quality.update(quality)
     lap("compare")
     result.timings_ms = timings
@@ -161,12 +176,15 @@ def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[st
 
 
 def _decode(data: bytes, limits: Limits, page: int) -> np.ndarray:
-    """The page ``page`` of the upload as RGB uint8 (a gray scan repeated in three channels)."""
+    """The page ``page`` of the upload as RGB uint8, or gray as decoded (it is made RGB once reduced)."""
     upload = open_upload(data, limits)
     for decoded in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
         if decoded.page_index == page:
             img = decoded.image
-            return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
+            if img.ndim == 2:
+                return img
+            # in place where the decoder's array may be written: a second full-size copy is 26 MB at 300 dpi
+            return cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img if img.flags.writeable else None)
     from .errors import NotAPage  # a page the upload does not have: the caller asked for the wrong one
 
     raise NotAPage(f"the upload has no page {page + 1}", page_count=upload.page_count)
@@ -178,8 +196,9 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 def _is_gray(rgb: np.ndarray) -> bool:
     """Whether a picture has no colour to speak of (a gray scan, or a front restored from one)."""
-    small = rgb[::8, ::8].astype(np.int16)
-    return int(np.percentile(small.max(axis=2) - small.min(axis=2), 99)) < 12
+    r, g, b = cv2.split(np.ascontiguousarray(rgb[::8, ::8]))
+    spread = cv2.max(cv2.max(r, g), b) - cv2.min(cv2.min(r, g), b)
+    return int(np.percentile(spread, 99)) < 12
 
 
 def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
@@ -199,13 +218,15 @@ def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
     small = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)  # the paper's level varies slowly
     paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (stroke_px // 4 + 1, stroke_px // 4 + 1)))
     paper = cv2.GaussianBlur(paper, (0, 0), stroke_px / 4)
-    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    paper = np.maximum(paper, 60.0)  # a dark surround is no paper: nothing there counts as ink
-    dark = np.clip(1.0 - gray.astype(np.float32) / paper, 0.0, 1.0)
+    paper = cv2.max(cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 60)  # a dark surround is no paper
+    dark = cv2.divide(gray, paper, dtype=cv2.CV_32F)  # float32 throughout, in place: a page is 10 MB of it
+    np.subtract(1.0, dark, out=dark)
+    np.maximum(dark, 0.0, out=dark)
     sample = dark[::2, ::2]  # a quarter of the pixels tell the page's black as well
     inked = sample[sample > WEAK]
     black = float(np.percentile(inked, 99)) if inked.size > 25 else 1.0
-    return np.clip(dark / max(black, 0.3), 0.0, 1.0)
+    np.multiply(dark, np.float32(1.0 / max(black, 0.3)), out=dark)
+    return np.minimum(dark, 1.0, out=dark)
 
 
 def _hidden_blocks(restoration: Restoration) -> np.ndarray:
@@ -222,19 +243,18 @@ def _hidden_blocks(restoration: Restoration) -> np.ndarray:
 
 def _features_image(ink_map: np.ndarray) -> np.ndarray:
     """What features are found on: ink only (the pattern, below WEAK, is blank paper), dark on white."""
-    soft = np.clip((ink_map - WEAK) / (0.6 - WEAK), 0, 1)
-    return (255 - soft * 255).astype(np.uint8)
+    gain = 255 / (0.6 - WEAK)  # 255 at WEAK and below, 0 at 0.6 and above (saturated), rounded down
+    return cv2.addWeighted(ink_map, -gain, ink_map, 0, 255 + WEAK * gain - 0.5, dtype=cv2.CV_8U)
 
 
-def _register(ref_ink: np.ndarray, scan: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """A homography from the scan's pixels to the restored front's, from ORB matches on both pages at a common
-    scale (half the restored front's), or None when too few matches agree."""
+def _register(ref_ink: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """A homography from the scan's pixels (``gray``: its luma) to the restored front's, from ORB matches on both
+    pages at a common scale (half the restored front's), or None when too few matches agree."""
     h, w = ref_ink.shape
     ref_small = cv2.resize(_features_image(ref_ink), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     # the page fills 70 to 95 % of a scan or photo: bring the scan to about the restored front's half scale
-    sh, sw = scan.shape[:2]
+    sh, sw = gray.shape
     s = min(1.0, (max(h, w) / 2) / 0.85 / max(sh, sw))
-    gray = _luma(scan)
     pre = min(1.0, 2 * s)  # the ink map at twice the matching scale: strokes stay resolved
     gray = cv2.resize(gray, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA) if pre < 1 else gray
     scan_small = _features_image(ink(gray))
@@ -270,10 +290,12 @@ def _plausible(hom: np.ndarray) -> bool:
     return bool(sv[0] / sv[1] < 1.6 and abs(hom[2, 0] / hom[2, 2]) < 0.01 and abs(hom[2, 1] / hom[2, 2]) < 0.01)
 
 
-def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The scan in the restored front's geometry, and where it had pixels (uint8 mask)."""
+def _reduce(scan: np.ndarray, hom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scan brought near the restored front's scale (halved by a Gaussian pyramid step, then reduced by area,
+    so that fine ink and the pattern average as a scanner would) and the homography from its pixels. Halving by
+    area instead is twice as quick but sharper: a folded front's one-digit change fell from 1.17 to 0.67 times
+    DIFFERS_PX."""
     scale = float(np.sqrt(abs(np.linalg.det(hom[:2, :2] / hom[2, 2]))))
-    # reduce first (halving, then by area), so that fine ink and the pattern average as a scanner would
     while scale <= 0.55:
         scan = cv2.pyrDown(scan)
         hom = hom @ np.diag([2.0, 2.0, 1.0])
@@ -281,19 +303,43 @@ def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.
     if scale < 0.8:
         scan = cv2.resize(scan, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         hom = hom @ np.diag([1 / scale, 1 / scale, 1.0])
+    return scan, hom
+
+
+def _warp(scan: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The scan in the restored front's geometry, and where it had pixels (uint8 mask)."""
     aligned = cv2.warpPerspective(scan, hom, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                   borderValue=(255, 255, 255))
     valid = cv2.warpPerspective(np.full(scan.shape[:2], 255, np.uint8), hom, size, flags=cv2.INTER_NEAREST)
     return aligned, valid
 
 
-def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _remap(aligned: np.ndarray, valid: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The warped scan and its mask moved by the field the tiles measured (``grid``), each pixel by the field at
+    its place. The field is interpolated at every pixel as the thresholds were measured with: computed at the
+    centres of 8-pixel blocks and interpolated between them instead (within 0.05 px), one field of a phone photo in
+    twenty altered fronts went from 0 to 1.33 times DIFFERS_PX."""
+    h, w = valid.shape
+    step = TILE_PX / 2  # restored pixels between tile centres, the first at TILE_PX / 2
+    cols, rows = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+    mx, my = np.meshgrid((cols - TILE_PX / 2) / step, (rows - TILE_PX / 2) / step)
+    field = cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mx, my = np.meshgrid(cols, rows)
+    mx += field[..., 0]
+    my += field[..., 1]
+    del field
+    out = cv2.remap(aligned, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
+    ok = cv2.remap(valid, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out, ok
+
+
+def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the homography leaves (a fold's panels, a lens, a sheet feeder's stretch): the offset of each restored
     pixel into the aligned paper, from a grid of tiles of TILE_PX at half-tile steps, each shift measured by phase
     correlation at half scale (within TILE_REACH), filled and smoothed across tiles. A tile is measured only where
     both sides have ink in like amounts: where one side has ink and the other little (a line removed or added) the
-    two do not correlate and the tile measures nothing. Returns the field (h, w, 2), the grid of tile shifts in
-    restored pixels (rows, cols, 2) and the tiles' own measures (NaN where none)."""
+    two do not correlate and the tile measures nothing. Returns the grid of tile shifts in restored pixels (rows,
+    cols, 2; ``_field`` spreads it over the page) and the tiles' own measures (NaN where none)."""
     h, w = ref_ink.shape
     a_half = cv2.resize(ref_ink, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     b_half = cv2.resize(paper_ink, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
@@ -320,15 +366,18 @@ def _refine(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray, np.
                 continue
             shifts[i, j] = (2 * dx, 2 * dy)
     if np.isnan(shifts).all():
-        return np.zeros((h, w, 2), np.float32), np.zeros((1, 1, 2), np.float32), shifts
+        return np.zeros((1, 1, 2), np.float32), shifts
     filled = _fill(shifts)
     grid = np.dstack([cv2.medianBlur(np.ascontiguousarray(filled[..., k]), 3) for k in range(2)])
-    # each pixel takes the field at its place among the tile centres (TILE_PX / 2 + k * step, in restored pixels)
-    full_step = TILE_PX / 2
-    gy = (np.arange(h, dtype=np.float32) - TILE_PX / 2) / full_step
-    gx = (np.arange(w, dtype=np.float32) - TILE_PX / 2) / full_step
-    mx, my = np.meshgrid(gx, gy)
-    return cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), grid, shifts
+    return grid, shifts
+
+
+def _field(grid: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The tiles' shifts (``grid``, at the tile centres TILE_PX / 2 + k * TILE_PX / 2) interpolated at the
+    restored-front points ``at`` (..., 2) float32: (..., 2)."""
+    step = TILE_PX / 2
+    cells = (at - np.float32(TILE_PX / 2)) / np.float32(step)
+    return cv2.remap(grid, cells[..., 0], cells[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _fill(shifts: np.ndarray) -> np.ndarray:
@@ -346,28 +395,20 @@ def _fill(shifts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _remap(aligned: np.ndarray, valid: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h, w = valid.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + flow[..., 0], gy + flow[..., 1]
-    out = cv2.remap(aligned, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
-    ok = cv2.remap(valid, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out, ok
-
-
 # --- comparison ------------------------------------------------------------------------------------------------
 
 
-def _regions(restoration: Restoration, ref_ink: np.ndarray) -> list[tuple[str, tuple[int, int, int, int]]]:
-    """The bound regions, or for a front that binds none, coarse cells around its printed content."""
+def _regions(restoration: Restoration, printed: np.ndarray) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """The bound regions, or for a front that binds none, coarse cells around its printed content (``printed``:
+    the restored front's strong ink, bool)."""
     if restoration.regions:
         return list(restoration.regions.items())
     cell = V1_CELL * spec.BLOCK
-    h, w = ref_ink.shape
+    h, w = printed.shape
     cells = []
     for y in range(0, h, cell):
         for x in range(0, w, cell):
-            inked = np.argwhere(ref_ink[y:y + cell, x:x + cell] > STRONG)
+            inked = np.argwhere(printed[y:y + cell, x:x + cell])
             if len(inked) < 20:
                 continue
             (y0, x0), (y1, x1) = inked.min(0), inked.max(0)
@@ -393,11 +434,11 @@ def differences(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray,
 def _coloured(rgb: np.ndarray) -> np.ndarray:
     """Coloured ink (a red seal, a stamp, a coloured pen), as a bool mask."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    return (hsv[..., 1] >= MARK_CHROMA) & (hsv[..., 2] < 235)
+    return cv2.inRange(hsv, (0, MARK_CHROMA, 0), (255, 255, 234)) > 0
 
 
 def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
-             aligned: np.ndarray, valid: np.ndarray, flow: np.ndarray, creases: list[_Crease],
+             aligned: np.ndarray, valid: np.ndarray, grid: np.ndarray, creases: list[_Crease],
              colour: bool) -> FrontComparison:
     h, w = ref_ink.shape
     extra, missing = differences(ref_ink, paper_ink)
@@ -417,13 +458,13 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
 
     regions = []
     in_region = np.zeros((h, w), bool)
-    for name, box in _regions(restoration, np.where(red, 0.0, ref_ink)):
+    for name, box in _regions(restoration, (ref_ink > STRONG) & ~red):
         x0, y0, x1, y1 = (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3))
         in_region[y0:y1, x0:x1] = True
         crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
         panels = None
         if crease is not None:  # each panel's shift against the field the page was warped by here
-            here = flow[(y0 + y1) // 2, (x0 + x1) // 2]
+            here = _field(grid, np.array([[[(x0 + x1) // 2, (y0 + y1) // 2]]], np.float32))[0, 0]
             middle = (x0 + x1) / 2
             panels = (_Crease.shift(crease.above, middle) - here, _Crease.shift(crease.below, middle) - here)
         shape, compared_all = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1), panels)
@@ -608,8 +649,11 @@ def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
 def _marks(extra: np.ndarray, in_region: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes of the paper's extra ink outside every region, nearby strokes taken together."""
     outside = (extra > 0) & ~in_region
+    if not outside.any():
+        return []
     joined = cv2.dilate(outside.astype(np.uint8), np.ones((15, 15), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined)
+    # Grana's labelling: the same components, its statistics three times quicker than the default's
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
     boxes = []
     for k in range(1, count):
         x, y, bw, bh, _ = stats[k]
@@ -623,7 +667,7 @@ def _overlay(front: np.ndarray, extra: np.ndarray, missing: np.ndarray, regions:
              marks: list[tuple[int, int, int, int]]) -> np.ndarray:
     """The restored front, paled, with the paper's own extra strokes in magenta, the issued strokes the paper lacks
     in orange, differing regions outlined in red, unreadable ones in grey and marks in blue."""
-    out = (front.astype(np.float32) * 0.55 + 255 * 0.45).astype(np.uint8)
+    out = cv2.convertScaleAbs(front, alpha=0.55, beta=255 * 0.45)
     out[missing > 0] = (255, 140, 0)
     out[extra > 0] = (220, 0, 200)
     colours = {"differs": (220, 0, 0), "unreadable": (120, 120, 120)}

@@ -165,3 +165,39 @@ def test_the_command_line_adds_the_comparison_and_writes_the_overlay(sample, key
                            str(keys)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0 and done.stderr == ""  # the back verified; the front is named unreadable
     assert json.loads(done.stdout)["front_comparison"]["reason"] == "unsupported_format"
+
+
+def test_the_paper_is_moved_where_the_plane_and_the_tile_field_put_each_pixel():
+    """The warp by the homography, then the move by the tiles' field: each restored pixel reads the scan where the
+    exact mapping says (within a tenth of a scan pixel, here a twentieth of a restored one, across a crease-like
+    step of the field too), and where the page runs off the scan it is marked as such."""
+    from verify.compare import TILE_PX, _field, _remap, _warp
+
+    w, h = 400, 520
+    scan_w, scan_h = 700, 1000  # narrower and shorter than the page: its right and lower edges are off the scan
+    # the scan's pixels carry their own coordinates: what is read back is where it was read from
+    xs, ys = np.meshgrid(np.arange(scan_w, dtype=np.float32), np.arange(scan_h, dtype=np.float32))
+    scan = np.dstack([xs, ys, xs])
+    turn = np.deg2rad(3.0)
+    hom = np.array([[0.5 * np.cos(turn), -0.5 * np.sin(turn), 12.0], [0.5 * np.sin(turn), 0.5 * np.cos(turn), -20.0],
+                    [2e-6, -1e-6, 1.0]])
+    rows, cols = h // (TILE_PX // 2), w // (TILE_PX // 2)
+    gy, gx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    grid = np.dstack([0.8 * np.sin(gx / 2) + 0.1 * gy, 1.5 * (gy > rows / 2) - 0.3 * np.cos(gx)]).astype(np.float32)
+    grid = np.dstack([cv2.GaussianBlur(np.ascontiguousarray(grid[..., k]), (0, 0), 0.7) for k in range(2)])
+
+    aligned, valid = _remap(*_warp(scan, hom, (w, h)), grid)
+
+    px, py = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    at = np.dstack([px, py])
+    moved = at + _field(grid, at)
+    exact = cv2.perspectiveTransform(moved, np.linalg.inv(hom))
+    # read where the scan has pixels and the field does not reach past the page's edge
+    inside = ((exact[..., 0] >= 2) & (exact[..., 0] <= scan_w - 3) & (exact[..., 1] >= 2)
+              & (exact[..., 1] <= scan_h - 3) & (moved.min(axis=2) >= 1) & (moved[..., 0] <= w - 2)
+              & (moved[..., 1] <= h - 2))
+    assert 0.3 < inside.mean() < 0.95
+    assert np.abs(aligned[..., :2] - exact)[inside].max() < 0.1
+    assert (valid[inside] == 255).all()
+    outside = ((exact[..., 0] < -2) | (exact[..., 0] > scan_w + 1) | (exact[..., 1] < -2) | (exact[..., 1] > scan_h + 1))
+    assert (valid[outside] == 0).all()
