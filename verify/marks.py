@@ -35,6 +35,7 @@ PEN_DARK = 110  # restored levels below which a pixel is dark ink (paper 255, th
 PEN_FAINT = 170  # and below which it is ink where a pen's stroke runs on, pressed more lightly
 MAX_PEN_RUN = 12  # pixels along a cell's edge one thin stroke crossing it covers at most (a rule along it: more)
 MIN_PEN_CELLS = 5  # cells a chain of thin strokes crossing from cell to cell joins, at least, to be a mark
+NOTE_ROUNDS = 4  # times a note takes in the chains of three cells or more within three cells of it
 PEN_REACH = 4  # cells beyond a pen mark within which its strokes are followed on the scan
 MAX_GROWTH = 6  # steps of a cell by which a mark takes in the coloured ink around it
 CREASE_REACH = 5  # rows (columns) beside a crease's that are taken with it: the paper bulges there
@@ -256,6 +257,15 @@ def pen_marks(luma: np.ndarray, block_map: BlockMap, follow: Callable[[np.ndarra
     if not chains.size:
         return np.zeros(spec.ROWS * spec.COLS, bool)
     note = np.isin(cells, chains).astype(np.uint8)
+    # a note of several lines or words: the chains of three or more cells beside it belong to it, and those beside
+    # them in turn (a line written more lightly than the next, a word set apart)
+    for _ in range(NOTE_ROUNDS):
+        near = cv2.dilate(note, np.ones((7, 7), np.uint8)) > 0
+        joined = np.unique(cells[near & (cells > 0) & (cells_per[cells] >= 3)])
+        grown = (note > 0) | np.isin(cells, joined)
+        if grown.sum() == note.sum():
+            break
+        note = grown.astype(np.uint8)
     found = np.zeros((spec.ROWS, spec.COLS), np.uint8)
     # the whole of the note: shorter chains within three cells of it (the next word, the line above), and the
     # chains of its lightly pressed strokes within four (only those cells: faint ink chains by chance across the

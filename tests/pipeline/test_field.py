@@ -13,7 +13,7 @@ import pytest
 from tests import field
 from tests.forgery import exact_forgery
 from tests.support import seeded_key
-from verify import content, errors, restore
+from verify import content, errors, marks, restore, spec
 from verify.locate import _decode_qr, locate_markers, repaired_read
 from verify.restore import MAX_COHERENCE, SPLICED
 
@@ -118,6 +118,31 @@ def test_a_black_ballpoint_note_in_loops_is_a_mark(cert, keyring, seed):
     result = restore(field.finish(field.handwriting(cert.back, rng, colour="black"), rng), keyring)
     assert result.content["marks"]
     assert {u["reason"] for u in result.content["unchecked"]} == {"marked"}
+
+
+def test_the_words_of_a_note_set_apart_from_it_are_part_of_the_mark(cert, keyring):
+    """A note's words chain from cell to cell where their strokes cross the printed cells' edges; a word written
+    apart (a line above, more lightly) chains over a few cells only, too few to be a mark alone. Taken in only
+    where it lay within three cells of the note's own chain, such a word's far end was left out of the mark, its
+    piece of stroke was restored into the address, and a genuine back was answered `altered` (bench/field.py's
+    handwriting, 1 case of 16). A note takes in the chains of three cells or more beside it, and those beside them
+    in turn. Here, in the printed layout: the note's chain over 8 cells, a word of 3 cells three rows above it, and
+    one of 4 cells three rows above that word, reaching beyond the word's reach."""
+    from verify.derive import BlockMap
+    from verify.scramble import _to_blocks, place_blocks, unturn_each
+
+    b = spec.BLOCK
+    block_map = BlockMap.derive(keyring.get(cert.facts.key_id).scramble_secret, cert.facts.issuer,
+                                cert.facts.serial, cert.facts.sheet_of)
+    printed = np.full((spec.ROWS * b, spec.COLS * b), 255, np.uint8)
+    chains = {"note": (20, 10, 17), "word": (17, 12, 14), "far": (14, 16, 19)}  # row, first and last cell
+    for row, first, last in chains.values():
+        cv2.line(printed, (first * b + b // 2, row * b + b // 2), (last * b + b // 2, row * b + b // 2), 30, 2)
+    blocks = unturn_each(_to_blocks(printed, spec.ROWS, spec.COLS, b), block_map.transform)
+    front = place_blocks(blocks.reshape(len(blocks), b * b), block_map)
+    found = marks.pen_marks(front, block_map).reshape(spec.ROWS, spec.COLS)
+    for row, first, last in chains.values():
+        assert found[row, first:last + 1].all()
 
 
 @pytest.mark.parametrize("seed", [0, 2])
