@@ -41,6 +41,7 @@ TILE_PX = 128  # restored-front pixels of a tile measuring what the homography l
 TILE_REACH = 24  # restored-front pixels a tile's shift may reach
 CHUNK_PX = 64  # width of the pieces of a region each aligned on its own before the comparison (at half steps)
 CHUNK_REACH = 3.0  # restored-front pixels a piece may move against the page's registration
+FIELD_REACH = 13  # restored-front pixels (2 mm) a field that differs is searched for as a whole before it differs
 SHAPE = 0.35  # ink one side has more than the other anywhere within TOLERANCE_PX, from which a pixel differs
 STRONG = 0.3  # normalised darkness from which a pixel is ink that must have a counterpart
 WEAK = 0.22  # ... from which a pixel is ink enough to be that counterpart (the pattern stays below it)
@@ -53,6 +54,7 @@ MARK_CHROMA = 80  # colour saturation (0-255) of ink from which it is coloured (
 CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
 CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for it to be compared
+CREASE_ROWS = 4  # tile steps between two rows that each move as one, at most, for a step between them to be a crease
 V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
 
 
@@ -469,6 +471,12 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             panels = (_Crease.shift(crease.above, middle) - here, _Crease.shift(crease.below, middle) - here)
         shape, compared_all = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1), panels)
         evidence = int((shape & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX
+        if evidence >= 1.0 and (offset := _field_offset(ref_ink, paper_ink, (x0, y0, x1, y1))) is not None:
+            # the field as a whole where its ink fits best: a crease's panel or a lens may move it further than
+            # the page's registration and its pieces' own reach
+            moved = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, y1), offset)
+            if (again := int((moved & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX) < evidence:
+                shape, evidence, compared_all = moved, again, True
         reason = None
         if not covered[y0:y1, x0:x1].all():
             reason = "outside_scan"
@@ -516,21 +524,71 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
     whole = _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0))  # the page's own field, as away from creases
     best: tuple[int, float, np.ndarray] = (int(whole.sum()), 1.0, whole)
     for cut in range(y0 - hidden - 2, y1 + 3, 2):
-        lo = min(max(y0, cut - hidden - TOLERANCE_PX - 1), y1)
-        hi = min(max(y0, cut + TOLERANCE_PX + 1), y1)
-        out = np.zeros((y1 - y0, x1 - x0), bool)
-        compared = np.zeros(y1 - y0, bool)
-        if lo - y0 >= 4:
-            out[:lo - y0] = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, lo), above)
-            compared[:lo - y0] = True
-        if y1 - hi >= 4:
-            out[hi - y0:] = _piece_difference(ref_ink, paper_ink, (x0, hi, x1, y1), below)
-            compared[hi - y0:] = True
-        share = float(inked[compared].sum()) / max(1, int(inked.sum()))
-        score = int(out.sum())
-        if (score, -share) < (best[0], -best[1]):
-            best = (score, share, out)
+        out, share = _cut_difference(ref_ink, paper_ink, box, (above, below), cut, hidden, inked)
+        if (int(out.sum()), -share) < (best[0], -best[1]):
+            best = (int(out.sum()), share, out)
+    if best[0] >= DIFFERS_PX:
+        # the tiles straddle the crease and measure each panel's shift a few rows away from it, where a panel
+        # turned a little has moved otherwise. Where the region matches once cut with each part aligned where its
+        # own ink fits best, the crease may explain what differs: the region is not compared. Never a match: so
+        # many cuts and shifts tried would let an alteration beside a crease through
+        for cut in range(y0 - hidden - 2, y1 + 3, 2):
+            parts = _part_shifts(ref_ink, paper_ink, box, cut, hidden, (above, below))
+            out, _ = _cut_difference(ref_ink, paper_ink, box, parts, cut, hidden, inked)
+            if int(out.sum()) < DIFFERS_PX:
+                return out, False
     return best[2], best[1] >= CREASE_COMPARED
+
+
+def _part_shifts(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int], cut: int, hidden: int,
+                 panels: tuple[tuple[float, float], tuple[float, float]]
+                 ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The shifts of the parts of ``box`` above and below a crease at row ``cut`` (``_cut_difference``), each where
+    its ink fits best (``_field_offset``), or the panel's shift where a part is too small to tell."""
+    x0, y0, x1, y1 = box
+    lo, hi = cut - hidden - TOLERANCE_PX - 1, cut + TOLERANCE_PX + 1
+    top = _field_offset(ref_ink, paper_ink, (x0, y0, x1, lo)) if lo - y0 >= 6 else None
+    bottom = _field_offset(ref_ink, paper_ink, (x0, hi, x1, y1)) if y1 - hi >= 6 else None
+    return top or panels[0], bottom or panels[1]
+
+
+def _cut_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
+                    panels: tuple[tuple[float, float], tuple[float, float]], cut: int, hidden: int,
+                    inked: np.ndarray) -> tuple[np.ndarray, float]:
+    """``box`` cut at row ``cut``: the part above aligned with the panel above, the part below with the one below,
+    ``hidden`` rows above the cut (and TOLERANCE_PX either side) left out. Where the two differ (bool, the box's
+    shape) and the share of the region's ink (``inked``: per row) compared."""
+    x0, y0, x1, y1 = box
+    lo = min(max(y0, cut - hidden - TOLERANCE_PX - 1), y1)
+    hi = min(max(y0, cut + TOLERANCE_PX + 1), y1)
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    compared = np.zeros(y1 - y0, bool)
+    if lo - y0 >= 4:
+        out[:lo - y0] = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, lo), panels[0])
+        compared[:lo - y0] = True
+    if y1 - hi >= 4:
+        out[hi - y0:] = _piece_difference(ref_ink, paper_ink, (x0, hi, x1, y1), panels[1])
+        compared[hi - y0:] = True
+    return out, float(inked[compared].sum()) / max(1, int(inked.sum()))
+
+
+def _field_offset(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int]
+                  ) -> tuple[float, float] | None:
+    """Where the paper's piece of ``box`` fits the restored one best as a whole, within FIELD_REACH pixels each way
+    (normalised cross-correlation of the two ink maps): (dx, dy) to shift the paper's piece by, or None for a field
+    too near the page's edge or with too little ink to tell."""
+    h, w = ref_ink.shape
+    x0, y0, x1, y1 = box
+    r = FIELD_REACH
+    if x0 < r or y0 < r or x1 + r > w or y1 + r > h:
+        return None
+    template = np.ascontiguousarray(ref_ink[y0:y1, x0:x1])
+    if float((template > STRONG).mean()) < 0.02:
+        return None
+    fit = cv2.matchTemplate(np.ascontiguousarray(paper_ink[y0 - r:y1 + r, x0 - r:x1 + r]), template,
+                            cv2.TM_CCORR_NORMED)
+    _, _, _, (dx, dy) = cv2.minMaxLoc(fit)
+    return float(dx - r), float(dy - r)
 
 
 def _piece_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
@@ -628,7 +686,7 @@ def _row_line(xs: np.ndarray, vals: np.ndarray) -> np.ndarray | None:
 
 def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
     """The creases the tiles show: a step of more than CREASE_PX somewhere along the page between two rows of tiles
-    no further apart than three tile steps, each moving as one (a line along the row, as a panel turned a little
+    no further apart than CREASE_ROWS tile steps, each moving as one (a line along the row, as a panel turned a little
     moves). A line removed or added is no crease: its tiles, with ink on one side only, measure nothing."""
     step = TILE_PX / 2
     rows = []
@@ -641,7 +699,7 @@ def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
     ends = np.array([[1.0, 0.0], [1.0, float(width)]])
     found = []
     for (i, above), (j, below) in zip(rows, rows[1:], strict=False):
-        if j - i <= 3 and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
+        if j - i <= CREASE_ROWS and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
             found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
     return found
 
