@@ -287,11 +287,16 @@ def _located(gray: np.ndarray) -> PageFit:
             best, best_small, best_factor = found, small, factor
         if len(found) == len(best) and factor < finest:  # the same markers found larger: their corners finer
             corners, finest = found, factor
-    if best:
-        fit = _fit_markers(_read_missing(gray, corners if len(corners) == len(best) else best))
-        if fit is not None:
-            fit.preview, fit.preview_factor = best_small, best_factor
+    seen = corners if len(corners) == len(best) else best
+    if best and (fit := _fit_markers(_read_missing(gray, seen))) is not None:
+        fit.preview, fit.preview_factor = best_small, best_factor
+        return fit
+    if (anchor := _code_anchor(gray)) is not None:  # read the marks where the code, and those found, put them
+        read = _read_missing(gray, seen, anchor)
+        if (fit := _fit_markers(read)) is not None:
+            fit.preview, fit.preview_factor = (best_small, best_factor) if best else _reduce(gray, DETECT_LONG_SIDES[0])
             return fit
+        best = read if len(read) > len(best) else best
     if not best:  # the largest reduced picture the search used: enough to tell what the picture shows, and quick
         raise _unlike_a_back(_reduce(gray, DETECT_LONG_SIDES[-1])[0])
     missing = sorted(set(spec.MARKER_IDS) - set(best))
@@ -403,21 +408,46 @@ def _square(outline: np.ndarray | None, shape: tuple[int, ...]) -> bool:
                 and sides.max() <= CODE_SHARE * max(shape))
 
 
-def _page_similarity(found: dict[str, np.ndarray]) -> np.ndarray:
+def _page_similarity(found: dict[str, np.ndarray], anchor: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> np.ndarray:
     """The least-squares similarity (2 x 3: turn, one scale, shift; page units -> scan pixels) of the markers
-    found, from one marker's four corners or more. Not an affine: the corners of markers along one edge of the page
-    say nothing of its scale across."""
+    found, from one marker's four corners or more, and of the ``anchor`` (page points, scan points: the code's
+    corners, ``_code_anchor``). Not an affine: the corners of markers along one edge of the page say nothing of its
+    scale across."""
     rects = spec.marker_rects()
-    page = np.array([c for n in sorted(found) for c in rects[n].corners()], dtype=np.float64)
-    scan = np.concatenate([found[n] for n in sorted(found)])
+    page = np.array([c for n in sorted(found) for c in rects[n].corners()], dtype=np.float64).reshape(-1, 2)
+    scan = np.concatenate([found[n] for n in sorted(found)]) if found else np.zeros((0, 2))
+    if anchor is not None:
+        page, scan = np.concatenate([page, anchor[0]]), np.concatenate([scan, anchor[1]])
     x, y, one, zero = page[:, 0], page[:, 1], np.ones(len(page)), np.zeros(len(page))
     rows = np.concatenate([np.column_stack([x, -y, one, zero]), np.column_stack([y, x, zero, one])])
     (c, d, tx, ty), *_ = np.linalg.lstsq(rows, np.concatenate([scan[:, 0], scan[:, 1]]), rcond=None)
     return np.array([[c, -d, tx], [d, c, ty]])
 
 
-def _read_missing(gray: np.ndarray, found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``found`` with the markers ArUco missed that can be read where the found ones say they lie, nearest first.
+def _code_anchor(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The QR code's four corners on the page (units) and in the scan (pixels), where a QR code can be read in the
+    reduced picture: enough to say where the corner marks lie when none of them is found (a torn or dark edge
+    running into all four). The symbol is centred in its box (``spec.QR_BOX``), 17 + 4 x version modules wide."""
+    small, factor = _reduce(gray, DETECT_LONG_SIDES[-1])
+    for result in zxingcpp.read_barcodes(small, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
+        version = str(getattr(result, "extra", {}).get("Version", ""))
+        if not result.valid or not version.isdigit():
+            continue
+        p = result.position
+        scan = np.array([[c.x, c.y] for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)], float)
+        side = (17 + 4 * int(version)) * spec.QR_MODULE
+        x0, y0, x1, y1 = spec.QR_BOX
+        qx, qy = x0 + (x1 - x0 - side) / 2, y0 + (y1 - y0 - side) / 2
+        page = np.array([[qx, qy], [qx + side, qy], [qx + side, qy + side], [qx, qy + side]], float)
+        return page, (scan + 0.5) * factor - 0.5
+    return None
+
+
+def _read_missing(gray: np.ndarray, found: dict[str, np.ndarray], anchor: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> dict[str, np.ndarray]:
+    """``found`` with the markers ArUco missed that can be read where the found ones (and the ``anchor``, the code's
+    corners: ``_code_anchor``) say they lie, nearest first.
 
     ArUco needs a light ring around a marker; a dark mark touching one (the edge of a dark scanner lid, a stamp, a
     pen stroke, a toner smear) joins it to the marker's border and ArUco sees no square. Here each missing marker's
@@ -432,8 +462,9 @@ def _read_missing(gray: np.ndarray, found: dict[str, np.ndarray]) -> dict[str, n
     centre = {k: np.array(r.corners()).mean(axis=0) for k, r in rects.items()}
     tried: set[str] = set()
     while missing := [name for name in spec.MARKER_IDS if name not in found and name not in tried]:
-        a = np.vstack([_page_similarity(found), [0, 0, 1]])
-        name = min(missing, key=lambda k: min(np.linalg.norm(centre[k] - centre[f]) for f in found))
+        a = np.vstack([_page_similarity(found, anchor), [0, 0, 1]])
+        near = [centre[f] for f in found] or ([anchor[0].mean(axis=0)] if anchor is not None else [])
+        name = min(missing, key=lambda k: min(np.linalg.norm(centre[k] - c) for c in near))
         tried.add(name)
         x0, y0 = rects[name].x - MARKER_READ_REACH * module, rects[name].y - MARKER_READ_REACH * module
         size = (n + 2 * MARKER_READ_REACH) * s
