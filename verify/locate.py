@@ -291,14 +291,17 @@ def _located(gray: np.ndarray) -> PageFit:
     if best and (fit := _fit_markers(_read_missing(gray, seen))) is not None:
         fit.preview, fit.preview_factor = best_small, best_factor
         return fit
-    if (anchor := _code_anchor(gray)) is not None:  # read the marks where the code, and those found, put them
+    # the largest reduced picture the search used: enough to read a code and tell what the picture shows, and quick
+    largest, factor = _reduce(gray, DETECT_LONG_SIDES[-1])
+    codes = zxingcpp.read_barcodes(largest, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
+    if (anchor := _code_anchor(codes, factor)) is not None:  # read the marks where the code, and those found, put them
         read = _read_missing(gray, seen, anchor)
         if (fit := _fit_markers(read)) is not None:
             fit.preview, fit.preview_factor = (best_small, best_factor) if best else _reduce(gray, DETECT_LONG_SIDES[0])
             return fit
         best = read if len(read) > len(best) else best
-    if not best:  # the largest reduced picture the search used: enough to tell what the picture shows, and quick
-        raise _unlike_a_back(_reduce(gray, DETECT_LONG_SIDES[-1])[0])
+    if not best:
+        raise _unlike_a_back(largest, bool(codes))
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     if len(best) >= 3:  # enough, but not where the corners of a flat sheet lie (a sheet bent as a book's page)
         raise SheetNotFlat(f"found {len(best)} of the 4 corner marks, not where the corners of a flat sheet lie",
@@ -369,13 +372,13 @@ def shows_a_back(gray: np.ndarray) -> bool:
     return len(_detect(small, factor, True)) >= 2
 
 
-def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
+def _unlike_a_back(small: np.ndarray, code_read: bool) -> MarkersNotFound:
     """Why a picture in which no corner mark was found is not a back, as the common wrong uploads show it (the
     reduced picture of the marker search is enough): a sheet of paper with nothing printed on it (``BlankPage``:
     the paper scanned the wrong way up, or an empty sheet; ink is what lies darker than the paper inside it, thin
     enough that closing 4 mm gaps joins it to the paper), or no QR code anywhere (``NotTheBack``: the front uploaded
     by mistake, another document, a photograph). A back whose marks are cut off or covered still shows its code:
-    the usual ``MarkersNotFound``."""
+    the usual ``MarkersNotFound`` (``code_read``: zxing-cpp read one in ``small`` already)."""
     paper = float(np.percentile(small, 90))
     near = max(3, round(max(small.shape) * 0.015)) | 1  # 4 mm across an A4 page: the gaps between strokes
     sheet = cv2.morphologyEx((small >= paper - INK_CONTRAST // 2).view(np.uint8), cv2.MORPH_CLOSE,
@@ -384,10 +387,10 @@ def _unlike_a_back(small: np.ndarray) -> MarkersNotFound:
     if ink < BLANK_INK and sheet.mean() >= MIN_SHEET:
         return BlankPage(f"{ink:.3%} of the picture is darker than its paper: nothing is printed on it",
                          found=[], missing=sorted(spec.MARKER_IDS), reason="blank")
-    found, outline = cv2.QRCodeDetector().detect(small)
-    # zxing-cpp accepts one BarcodeFormat as well as BarcodeFormats (its docstring says so; its stub does not)
-    if not (found and _square(outline, small.shape)) and not zxingcpp.read_barcodes(
-            small, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
+    if not code_read:
+        found, outline = cv2.QRCodeDetector().detect(small)
+        code_read = bool(found) and _square(outline, small.shape)
+    if not code_read:
         return NotTheBack("no corner mark and no QR code anywhere in the picture", found=[],
                           missing=sorted(spec.MARKER_IDS), reason="no_back")
     return MarkersNotFound("found none of the 4 corner marks", found=[], missing=sorted(spec.MARKER_IDS))
@@ -425,12 +428,12 @@ def _page_similarity(found: dict[str, np.ndarray], anchor: tuple[np.ndarray, np.
     return np.array([[c, -d, tx], [d, c, ty]])
 
 
-def _code_anchor(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The QR code's four corners on the page (units) and in the scan (pixels), where a QR code can be read in the
-    reduced picture: enough to say where the corner marks lie when none of them is found (a torn or dark edge
-    running into all four). The symbol is centred in its box (``spec.QR_BOX``), 17 + 4 x version modules wide."""
-    small, factor = _reduce(gray, DETECT_LONG_SIDES[-1])
-    for result in zxingcpp.read_barcodes(small, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
+def _code_anchor(codes: Sequence[zxingcpp.Barcode], factor: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The QR code's four corners on the page (units) and in the scan (pixels), from the ``codes`` zxing-cpp read in
+    the picture reduced ``factor`` times: enough to say where the corner marks lie when none of them is found (a
+    torn or dark edge running into all four). The symbol is centred in its box (``spec.QR_BOX``), 17 + 4 x version
+    modules wide."""
+    for result in codes:
         version = str(getattr(result, "extra", {}).get("Version", ""))
         if not result.valid or not version.isdigit():
             continue
