@@ -533,29 +533,17 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
         # own ink fits best, the crease may explain what differs: the region is not compared. Never a match: so
         # many cuts and shifts tried would let an alteration beside a crease through
         for cut in range(y0 - hidden - 2, y1 + 3, 2):
-            parts = _part_shifts(ref_ink, paper_ink, box, cut, hidden, (above, below))
-            out, _ = _cut_difference(ref_ink, paper_ink, box, parts, cut, hidden, inked)
+            out, _ = _cut_difference(ref_ink, paper_ink, box, (above, below), cut, hidden, inked, own=True)
             if int(out.sum()) < DIFFERS_PX:
                 return out, False
     return best[2], best[1] >= CREASE_COMPARED
 
 
-def _part_shifts(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int], cut: int, hidden: int,
-                 panels: tuple[tuple[float, float], tuple[float, float]]
-                 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The shifts of the parts of ``box`` above and below a crease at row ``cut`` (``_cut_difference``), each where
-    its ink fits best (``_field_offset``), or the panel's shift where a part is too small to tell."""
-    x0, y0, x1, y1 = box
-    lo, hi = cut - hidden - TOLERANCE_PX - 1, cut + TOLERANCE_PX + 1
-    top = _field_offset(ref_ink, paper_ink, (x0, y0, x1, lo)) if lo - y0 >= 6 else None
-    bottom = _field_offset(ref_ink, paper_ink, (x0, hi, x1, y1)) if y1 - hi >= 6 else None
-    return top or panels[0], bottom or panels[1]
-
-
 def _cut_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
                     panels: tuple[tuple[float, float], tuple[float, float]], cut: int, hidden: int,
-                    inked: np.ndarray) -> tuple[np.ndarray, float]:
-    """``box`` cut at row ``cut``: the part above aligned with the panel above, the part below with the one below,
+                    inked: np.ndarray, own: bool = False) -> tuple[np.ndarray, float]:
+    """``box`` cut at row ``cut``: the part above aligned with the panel above, the part below with the one below
+    (with ``own``, each part where its own ink fits best, ``_field_offset``, where it is tall enough to tell),
     ``hidden`` rows above the cut (and TOLERANCE_PX either side) left out. Where the two differ (bool, the box's
     shape) and the share of the region's ink (``inked``: per row) compared."""
     x0, y0, x1, y1 = box
@@ -563,12 +551,12 @@ def _cut_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, 
     hi = min(max(y0, cut + TOLERANCE_PX + 1), y1)
     out = np.zeros((y1 - y0, x1 - x0), bool)
     compared = np.zeros(y1 - y0, bool)
-    if lo - y0 >= 4:
-        out[:lo - y0] = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, lo), panels[0])
-        compared[:lo - y0] = True
-    if y1 - hi >= 4:
-        out[hi - y0:] = _piece_difference(ref_ink, paper_ink, (x0, hi, x1, y1), panels[1])
-        compared[hi - y0:] = True
+    for part, (a, b) in zip(panels, ((y0, lo), (hi, y1)), strict=True):
+        if b - a < 4:
+            continue
+        shift = (_field_offset(ref_ink, paper_ink, (x0, a, x1, b)) if own and b - a >= 6 else None) or part
+        out[a - y0:b - y0] = _piece_difference(ref_ink, paper_ink, (x0, a, x1, b), shift)
+        compared[a - y0:b - y0] = True
     return out, float(inked[compared].sum()) / max(1, int(inked.sum()))
 
 
