@@ -56,7 +56,9 @@ SURFACE_CELLS = 60  # inked cells from which the ink gain is fitted as a surface
 SURFACE_ROUNDS = 5  # rounds of reweighting in that fit
 SURFACE_FIT = 0.92  # the surface replaces the page's one gain where it leaves the cells' log ratios spread less
 # than this share of what one gain leaves (median absolute deviation): 0.73 to 0.89 under glare; 0.95 to 1.0 on the
-# flat scans of every class of tests/simulate.py, forged backs included; 0.91 to 0.99 on folded sheets
+# flat scans of every class of tests/simulate.py, forged backs included; 0.91 to 0.99 on folded sheets. Where the
+# cells' ratios are noisy (fields of faint levels) glare leaves them at 0.91 to 0.98; under light known to be
+# uneven (UNEVEN_DOTS, UNEVEN_BLACK) the surface is used wherever it can be fitted
 INKED_LEVEL = 1  # signed levels from which a cell counts as inked
 # A scan that kept the print's tones shows ink in flat middle greys (colour ink, tints, grey type): of the pixels
 # darker than paper, 7 to 15 % in genuine scans of the sample, half faded red included. A scan thresholded to black
@@ -282,21 +284,22 @@ def fitting_fingerprint(front_gray: np.ndarray, regions: Mapping[str, tuple[floa
 
 
 def compare(fp: Fingerprint, front_gray: np.ndarray, left_out: dict[str, np.ndarray] | None = None,
-            printed: np.ndarray | None = None) -> list[RegionCheck]:
+            printed: np.ndarray | None = None, uneven: bool = False) -> list[RegionCheck]:
     """Each region of ``fp`` against the restored front (gray, FRONT_H x FRONT_W).
 
     Only the regions (and the reach of the softening around them) are softened, as the whole front would be. The
     restored levels are first scaled by how much fainter or darker the scan printed the well-inked cells, which
     takes out what a scan does to the page and leaves what a changed character does to a few cells: one gain for
     the page, or, given where each front block was ``printed`` (``BlockMap.perm``), a gain that varies smoothly
-    over the back (``_gain_surface``), as light and toner do.
+    over the back (``_gain_surface``), as light and toner do: where it fits the cells better than one gain, or
+    wherever it can be fitted when the light is known to be ``uneven`` over the back (``uneven_light``).
 
     ``left_out`` maps a reason (``marked``, ``creased``) to a (ROWS, COLS) mask of the front's blocks not to
     compare: every cell within the softening's reach of such a block is left out of the ink gain and of the
     comparison, and counted per region. Cells near ``creased`` blocks alone are compared all the same, and left out
     only in a region where one of them differs by more than MATCHING of either threshold."""
     measured, skipped, kept = _measure(fp, front_gray, left_out)
-    gains = _gains(fp, measured, kept, printed)
+    gains = _gains(fp, measured, kept, printed, uneven)
     checks = []
     for r, m, k, s, gain in zip(fp.regions, measured, kept, skipped, gains, strict=True):
         diff = m / gain - r.levels
@@ -413,15 +416,16 @@ def _cell_blocks(region: Region, cell: int) -> np.ndarray:
     return (cy // spec.BLOCK) * spec.COLS + cx // spec.BLOCK
 
 
-def _gains(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray], printed: np.ndarray | None
-           ) -> list[np.ndarray | float]:
+def _gains(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray], printed: np.ndarray | None,
+           uneven: bool = False) -> list[np.ndarray | float]:
     """Per region, the ink gain its cells are divided by: the gain surface over the back where ``printed`` is
-    given and enough cells carry ink to fit it, else the one gain of the page."""
+    given and enough cells carry ink to fit it (and, unless the light is known to be ``uneven``, it fits them
+    better than one gain), else the one gain of the page."""
     page = _ink_gain(*_kept_cells(fp, measured, kept))
     if printed is None:
         return [page] * len(fp.regions)
     blocks = [_cell_blocks(r, fp.cell) for r in fp.regions]
-    surface = _gain_surface(fp, measured, kept, blocks, printed)
+    surface = _gain_surface(fp, measured, kept, blocks, printed, 0.0 if uneven else SURFACE_FIT)
     return [page] * len(fp.regions) if surface is None else [surface[b] for b in blocks]
 
 
@@ -431,7 +435,7 @@ def _surface_terms(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _gain_surface(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray], blocks: list[np.ndarray],
-                  printed: np.ndarray) -> np.ndarray | None:
+                  printed: np.ndarray, fit: float = SURFACE_FIT) -> np.ndarray | None:
     """The ink gain of every front block (flat, ROWS * COLS) from a quadratic surface over the back: light that
     veils part of a photographed sheet (glare), a lamp's fall-off or toner that weakens across the feed changes
     how dark ink prints smoothly over the sheet, where one gain for the page leaves the fields whose blocks lay
@@ -441,8 +445,8 @@ def _gain_surface(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.nda
     far off it; it has six terms, and the shuffle scatters a field's blocks over the whole back, so a changed
     character (a few cells among hundreds, in blocks far apart on the back) cannot bend it towards itself. Within
     MAX_TONE_CHANGE either way, as the page's gain. None where fewer than SURFACE_CELLS cells carry ink, or where
-    the surface leaves the cells' log ratios spread more than SURFACE_FIT of what one gain leaves: a flat scan,
-    whose one gain keeps every cell's full weight against a change."""
+    the surface leaves the cells' log ratios spread more than ``fit`` of what one gain leaves: a flat scan, whose
+    one gain keeps every cell's full weight against a change (``fit`` 0: the surface whenever it can be fitted)."""
     position = np.empty(spec.ROWS * spec.COLS, np.int64)
     position[printed] = np.arange(printed.size)  # front block -> printed position
     logs, where = [], []
@@ -461,7 +465,7 @@ def _gain_surface(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.nda
         off = y - terms @ coef
         scale = 1.4826 * _spread(off) + 1e-6
         weight = 1 / np.sqrt(1 + (off / (2 * scale)) ** 2)
-    if _spread(off) > SURFACE_FIT * _spread(y - np.median(y)):  # no smooth change of tone to follow
+    if fit and _spread(off) > fit * _spread(y - np.median(y)):  # no smooth change of tone to follow
         return None
     every = position.astype(np.float64)
     gain = np.exp(_surface_terms(every % spec.COLS / spec.COLS - 0.5, every // spec.COLS / spec.ROWS - 0.5) @ coef)

@@ -380,7 +380,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
                   printed: np.ndarray | None = None) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out`` (by
     reason, see ``marks``), the ink gain fitted over the back where the block map's ``printed`` order is given
-    (``content.compare``). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
+    (``content.compare``; wherever it can be fitted under uneven light, below). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet (whose
     panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
@@ -391,7 +391,10 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused)
     those regions are not checked, reason ``spotted``. Otherwise what was checked, the fields not checked and why, and,
     from format v3 on, the text the issuer signed for each field."""
-    checks = content.compare(fingerprint, luma, left_out, printed)
+    # light that lifts black in places (glare): the dots' darkness spread by ``dot_spread`` from UNEVEN_DOTS, or
+    # the scrambled area's black by ``black_spread`` from UNEVEN_BLACK; the ink gain then follows it over the back
+    uneven = dot_spread >= content.UNEVEN_DOTS or black_spread() >= content.UNEVEN_BLACK
+    checks = content.compare(fingerprint, luma, left_out, printed, uneven)
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
@@ -399,8 +402,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         # specks all over the paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = not any(doubts.values()) and content.tones_lost(luma)
-        doubts["uneven_light"] = not any(doubts.values()) and (dot_spread >= content.UNEVEN_DOTS
-                                                               or black_spread() >= content.UNEVEN_BLACK)
+        doubts["uneven_light"] = not any(doubts.values()) and uneven
         doubts["faded"] = not any(doubts.values()) and (content.faded_share(fingerprint, luma, left_out)
                                                         >= content.FADED_CELLS)
         level = 0.0 if any(doubts.values()) else paper_level(fingerprint.cell)
