@@ -57,8 +57,8 @@ SURFACE_ROUNDS = 5  # rounds of reweighting in that fit
 SURFACE_FIT = 0.92  # the surface replaces the page's one gain where it leaves the cells' log ratios spread less
 # than this share of what one gain leaves (median absolute deviation): 0.73 to 0.89 under glare; 0.95 to 1.0 on the
 # flat scans of every class of tests/simulate.py, forged backs included; 0.91 to 0.99 on folded sheets. Where the
-# cells' ratios are noisy (fields of faint levels) glare leaves them at 0.91 to 0.98; under light known to be
-# uneven (UNEVEN_DOTS, UNEVEN_BLACK) the surface is used wherever it can be fitted
+# cells' ratios are noisy (fields of faint levels) glare leaves them at 0.91 to 0.98; where the dots show the light
+# uneven (UNEVEN_DOTS) the surface is used wherever it can be fitted
 INKED_LEVEL = 1  # signed levels from which a cell counts as inked
 # A scan that kept the print's tones shows ink in flat middle greys (colour ink, tints, grey type): of the pixels
 # darker than paper, 7 to 15 % in genuine scans of the sample, half faded red included. A scan thresholded to black

@@ -380,7 +380,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
                   printed: np.ndarray | None = None) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out`` (by
     reason, see ``marks``), the ink gain fitted over the back where the block map's ``printed`` order is given
-    (``content.compare``; wherever it can be fitted under uneven light, below). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
+    (``content.compare``; wherever it can be fitted where the dots show uneven light, below). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
     when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet (whose
     panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
@@ -392,9 +392,12 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     those regions are not checked, reason ``spotted``. Otherwise what was checked, the fields not checked and why, and,
     from format v3 on, the text the issuer signed for each field."""
     # light that lifts black in places (glare): the dots' darkness spread by ``dot_spread`` from UNEVEN_DOTS, or
-    # the scrambled area's black by ``black_spread`` from UNEVEN_BLACK; the ink gain then follows it over the back
-    uneven = dot_spread >= content.UNEVEN_DOTS or black_spread() >= content.UNEVEN_BLACK
-    checks = content.compare(fingerprint, luma, left_out, printed, uneven)
+    # the scrambled area's black by ``black_spread`` from UNEVEN_BLACK. Where the dots say so, the ink gain follows
+    # the light over the back; the area's black alone does not: pale inks spread it too (52 to 78 levels, the dots
+    # 3 to 5), and a gain surface bent to their faint cells makes fields darker than one gain does
+    lit_unevenly = dot_spread >= content.UNEVEN_DOTS
+    uneven = lit_unevenly or black_spread() >= content.UNEVEN_BLACK
+    checks = content.compare(fingerprint, luma, left_out, printed, lit_unevenly)
     flagged = [c for c in checks if c.refused]
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)

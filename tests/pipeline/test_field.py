@@ -377,6 +377,22 @@ def test_glare_the_surface_hardly_explains_better_verifies_once_the_light_is_kno
     result = restore(data, ring)
     assert result.content["darker"] < 0.7 * content.ACCUSE
     assert result.content["checked"] == result.content["regions"]
+
+
+def test_pale_inks_keep_one_gain_for_the_page_though_they_spread_the_areas_black():
+    """Inks printed pale spread the darkest ink around the blocks past UNEVEN_BLACK (67 levels here) while the dots,
+    printed black, lie 3 levels apart. A gain surface bent to the pale fields' faint cells made one field 1.53
+    levels darker than signed and the answer asked for a rescan; the surface is forced only where the dots show the
+    light uneven, and with one gain for the page the back verifies, its darkest cell at 0.91 levels (the fields
+    printed in the pale ink named as not checked, faded)."""
+    ring, back = _field_back(13)
+    case = np.random.default_rng([13, list(field.CONDITIONS).index("inks-swapped"), 7])
+    result = restore(field.apply("inks-swapped", back, case), ring)
+    assert result.content["darker"] < 0.7 * content.ACCUSE
+    assert result.content["checked"] >= 1
+    assert {u["reason"] for u in result.content["unchecked"]} <= {"faded"}
+
+
 @pytest.mark.slow
 def test_the_dots_darkness_spreads_under_glare_and_not_on_a_flat_scan(cert):
     """``GridFit.ink_spread``: every dot is printed with the same black, so on flat scans and photographs the dots'
