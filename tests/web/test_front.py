@@ -185,8 +185,11 @@ def test_the_form_takes_the_front_and_the_page_names_the_differing_field(app, cl
 def test_the_form_without_a_front_shows_no_comparison_and_a_duplex_pdf_compares(app, client, fronts):
     html = send_form(client, fronts["back"], None).get_data(as_text=True)
     assert 'id="restored-front"' in html and 'id="front-comparison"' not in html
+    assert "send a scan of the front too, or compare them yourself" in html  # what the check left to the reader
     html = send_form(client, stack_pdf(fronts["genuine"], fronts["back"]), None, lang="ja").get_data(as_text=True)
     assert 'id="front-comparison"' in html and "front-matches" in html
     assert "紙の表面は、交付された内容のとおりです。" in html
+    # what the check proves now says the paper front was compared, and how far a match goes
+    assert "照合したすべての欄で発行時の内容と一致" in html and "ご自身で見比べてください" not in html
     # the single picture, then the PDF's front page and its back, each its own entry
     assert [(e["page"], e["front_outcome"]) for e in log_entries(app)] == [(None, None), (1, None), (2, "matches")]
