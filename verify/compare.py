@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from . import marks, spec
-from .intake import iter_pages, open_upload
+from .intake import is_bilevel, iter_pages, open_upload
 from .locate import shows_a_back
 from .model import Limits, Restoration
 from .output import FORMATS, encode_image
@@ -83,7 +83,7 @@ class FrontComparison:
     outcome: str  # matches | differs | unreadable
     regions: list[RegionComparison] = field(default_factory=list)
     marks: list[tuple[int, int, int, int]] = field(default_factory=list)
-    reason: str | None = None  # for unreadable: not_registered, a_back, or why some region could not be compared
+    reason: str | None = None  # for unreadable: not_registered, a_back, tones_lost, or why a region could not be compared
     aligned: np.ndarray | None = None  # the paper front, RGB, in the restored front's geometry
     overlay: np.ndarray | None = None  # the restored front with differences outlined, the paper's own in magenta
     quality: dict[str, float] = field(default_factory=dict)
@@ -140,6 +140,10 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
 
     scan = held.pop()
     luma = scan if scan.ndim == 2 else _luma(scan)
+    if is_bilevel(scan):  # a 1-bit scan loses the print's tones and thin strokes: nothing to tell a change by
+        lap("register")
+        return FrontComparison(outcome="unreadable", reason="a_back" if shows_a_back(luma) else "tones_lost",
+                               timings_ms=timings)
     hidden = _hidden_blocks(restoration)
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]

@@ -176,6 +176,12 @@ def iter_pages(data: bytes, upload: Upload, limits: Limits, *, max_pixels: int |
         yield DecodedPage(image=image, page_index=0, grayscale=image.ndim == 2, scale=scale)
 
 
+def is_bilevel(image: np.ndarray) -> bool:
+    """True for a 1-bit scan (a fax or a scanner's black-and-white mode: only black and white pixels), which loses the
+    print's grey tones and thin strokes."""
+    return image.ndim == 2 and np.unique(image[::97, ::89]).size <= 2
+
+
 # --- limits and small helpers ----------------------------------------------------------------------------------
 
 

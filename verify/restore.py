@@ -32,7 +32,7 @@ from .errors import (
     UnknownKey,
     VerifyError,
 )
-from .intake import iter_pages, open_upload
+from .intake import is_bilevel, iter_pages, open_upload
 from .keys import KeyRing
 from .locate import (
     SEARCH_SECONDS,
@@ -266,7 +266,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
                                  ) from None
         raise
     clock.lap("code")
-    bilevel = _is_bilevel(img)
+    bilevel = is_bilevel(img)
     if payload.version >= 2 and bilevel:  # strokes drop out of 1-bit scans: content cannot be compared
         raise ContentUnverifiable("a 1-bit scan of a content-bound back", serial=payload.serial,
                                   issuer=payload.issuer, key_id=payload.key_id, signature="valid")
@@ -564,11 +564,6 @@ def _creases(grid: GridFit, bilevel: bool) -> dict[str, np.ndarray]:
     to tell. Inside the scrambled area a folded sheet's panels may bulge or sit off the fit to their dots, so what
     does not match there is not evidence against the paper: an accusation needs a sheet that lay flat."""
     return {} if bilevel else grid.creases
-
-
-def _is_bilevel(img: np.ndarray) -> bool:
-    """True for a 1-bit scan (only black and white pixels)."""
-    return img.ndim == 2 and np.unique(img[::97, ::89]).size <= 2
 
 
 def sharpen(front: np.ndarray, blur: float) -> np.ndarray:

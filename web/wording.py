@@ -42,6 +42,9 @@ FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the r
                                       "another certificate, or the sheet was not flat or not whole in the picture."),
                  "a_back": _l("The picture sent as the front is a certificate's back. Scan the other side of the "
                               "sheet, the one with the names and the address."),
+                 "tones_lost": _l("The front was scanned in black and white only (a fax or a black-and-white mode), "
+                                  "which loses thin strokes and grey print, so a changed character cannot be told from "
+                                  "what the scan lost. Scan the front again in colour or in grayscale."),
                  "outside_scan": _l("part of the page was outside the picture"),
                  "creased": _l("a fold of the sheet runs across it"),
                  "not_restored": _l("a mark on the back hid this part of the restored front")}

@@ -143,6 +143,17 @@ def test_a_picture_that_is_not_this_front_is_unreadable_and_a_broken_file_an_inp
         compare_front(restoration, b"")
 
 
+@pytest.mark.parametrize("index", [0, 3])
+def test_a_genuine_front_faxed_in_black_and_white_is_unreadable_never_differs(sample, index):
+    """A 1-bit scan (a fax, a black-and-white mode) loses thin strokes and turns grey print and the pattern to dots:
+    a genuine front so scanned differed in four fields of five at 21 times the threshold. It is `unreadable`,
+    `tones_lost`, with a request to scan again in colour or grayscale."""
+    h, _ = sample
+    result = compared(sample, h.paper, "fax", index)
+    assert (result.outcome, result.reason) == ("unreadable", "tones_lost")
+    assert not any(r.outcome == "differs" for r in result.regions)
+
+
 def test_the_answer_carries_the_overlay_as_the_restored_front_is_embedded(sample):
     h, restoration = sample
     page, _ = alter(h, "name", np.random.default_rng(7))
