@@ -51,6 +51,18 @@ DIFFERS_PX = 6
 MIN_INLIERS = 40  # feature matches consistent with one homography below which the front is not registered
 MARK_MIN_PX = 30  # extra ink outside the regions from which a component is listed as a mark
 MARK_CHROMA = 80  # colour saturation (0-255) of ink from which it is coloured (a stamp's, a red seal's)
+MARK_JOIN_PX = 31  # restored-front pixels (5 mm) within which differences are taken together as one mark
+MARK_TALL_PX = 120  # ... and the height (19 mm, four rows of the form) from which, holding coloured ink, running
+# through the form's lines or lying on a surface that is not the paper, they are something laid over the page: a
+# receiving stamp (30 mm), a sticky note (45 mm). A changed character, a removed or pasted resident line,
+# correction tape change the black print between the lines, on the paper
+RULE_PX = 41  # restored-front pixels (6.5 mm) of straight ink from which it is a ruled line of the form
+OVER_PX = 400  # restored-front pixels (10 mm2) of coloured ink or of another surface from which a group lies on it
+TINT = 0.7  # the paper's surface darker than this share of the brightest within SURFACE_MM: not the paper (a grey
+# note 0.62; a phone's light falls off by 0.8 over a sheet)
+SURFACE_MM = 65  # reach of that brightest: wider than a sticky note, narrower than light changes over a sheet
+CROSS_PX = 8  # restored-front pixels above and below a ruled line that extra ink must reach to run through it
+CROSSINGS = 8  # places where extra ink runs through the form's lines from which it was laid over them
 CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
 CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for it to be compared
@@ -461,6 +473,8 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     # in colour the comparison reads the brightest channel, where the issuer's red seal is paper and the black
     # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared
     ignored = not_restored | (red if not colour else np.zeros_like(red))
+    over = (chroma | (_tinted(aligned, colour) & ~red)) & inside  # not the issuer's own coloured print
+    laid_over = _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
 
     regions = []
     in_region = np.zeros((h, w), bool)
@@ -486,9 +500,11 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             reason = "outside_scan"
         elif int(shape.sum()) >= DIFFERS_PX > int((shape & ~not_restored[y0:y1, x0:x1]).sum()):
             reason = "not_restored"
+        elif evidence >= 1.0 and int((shape & ~ignored[y0:y1, x0:x1] & ~laid_over[y0:y1, x0:x1]).sum()) < DIFFERS_PX:
+            reason = "marked"  # what differs is part of a mark laid over the page: not compared, never a match
         elif not compared_all:
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
-        if evidence >= 1.0 and reason not in ("outside_scan", "creased"):
+        if evidence >= 1.0 and reason not in ("outside_scan", "creased", "marked"):
             outcome, reason = "differs", None
         else:
             outcome = "unreadable" if reason else "matches"
@@ -694,6 +710,66 @@ def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
         if j - i <= CREASE_ROWS and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
             found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
     return found
+
+
+def _ruled(ref_ink: np.ndarray) -> np.ndarray:
+    """The restored front's ruled lines across (uint8): its ink straight for RULE_PX or more."""
+    return cv2.morphologyEx((ref_ink > STRONG).astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, RULE_PX), np.uint8))
+
+
+def _tinted(aligned: np.ndarray, colour: bool) -> np.ndarray:
+    """Where the paper's surface is not the page's paper (bool): a sticky note or a slip over the page, grey (its
+    brightest within 6 mm under TINT of the brightest within SURFACE_MM) or, in colour, coloured all over (its
+    saturation MARK_CHROMA above the page's: a colour cast tints the paper too)."""
+    h, w = aligned.shape[:2]
+    small = cv2.resize(aligned, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    surface = cv2.dilate(_luma(small), np.ones((9, 9), np.uint8))  # brighter than any stroke: what lies under it
+    reach = int(SURFACE_MM * w / 210 / 4) | 1
+    tinted = surface < TINT * cv2.dilate(surface, np.ones((reach, reach), np.uint8)).astype(np.float32)
+    if colour:
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        saturation = cv2.medianBlur(cv2.extractChannel(hsv, 1), 9)
+        tinted |= saturation >= np.median(saturation) + MARK_CHROMA
+    return cv2.resize(tinted.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _crossing(extra: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """Where the paper's extra ink runs through a ruled line across (uint8): extra ink within CROSS_PX above and
+    below the line at the same column, as a stamp's ring or a stroke laid over the form does; print stays between
+    the lines."""
+    k = np.ones((CROSS_PX, 1), np.uint8)
+    above = cv2.dilate(extra, k, anchor=(0, CROSS_PX - 1))  # extra ink within CROSS_PX above (or below) it
+    below = cv2.dilate(extra, k, anchor=(0, 0))
+    return across & above & below
+
+
+def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+    """Where the ``differing`` pixels (uint8: ink of one side only) belong to something laid over the page (bool):
+    taken together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's)
+    within MARK_JOIN_PX, a group MARK_TALL_PX tall or more that holds OVER_PX pixels or more of ``over`` or runs
+    extra ink through the form's lines at CROSSINGS places or more (``crossing``: a black stamp's ring). The issuer prints
+    the fields in black between the form's lines: a changed field changes that print, on the paper."""
+    joined = cv2.dilate(cv2.bitwise_or(differing, over.astype(np.uint8)), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    tall = stats[:, cv2.CC_STAT_HEIGHT] >= MARK_TALL_PX + MARK_JOIN_PX - 1
+    tall[0] = False
+    if not tall.any():
+        return np.zeros(differing.shape, bool)
+    held = np.bincount(labels[over], minlength=count)
+    crossed = _places(crossing, labels, count)
+    over = np.flatnonzero(tall & ((held >= OVER_PX) | (crossed >= CROSSINGS)))
+    return np.isin(labels, over) if over.size else np.zeros(differing.shape, bool)
+
+
+def _places(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """Per label of ``labels``, the separate places (8-connected pieces) of ``mask`` in it."""
+    pieces, at = cv2.connectedComponents(mask, connectivity=8)
+    if pieces <= 1:
+        return np.zeros(count, np.int64)
+    first = np.zeros(pieces, np.int64)  # one pixel of each piece: its label
+    ys, xs = np.nonzero(at)
+    first[at[ys, xs]] = labels[ys, xs]
+    return np.bincount(first[1:], minlength=count)
 
 
 def _marks(extra: np.ndarray, in_region: np.ndarray) -> list[tuple[int, int, int, int]]:

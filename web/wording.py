@@ -47,6 +47,8 @@ FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the r
                                   "what the scan lost. Scan the front again in colour or in grayscale."),
                  "outside_scan": _l("part of the page was outside the picture"),
                  "creased": _l("a fold of the sheet runs across it"),
+                 "marked": _l("a stamp or a note laid over it hides its print or adds ink: compare it with the signed "
+                              "text"),
                  "not_restored": _l("a mark on the back hid this part of the restored front")}
 
 # What a refusal found in the scan that keeps it from supporting an accusation (``context`` flags of

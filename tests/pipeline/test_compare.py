@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.field import finish, fold, fold_panels, stamp_mask
+from tests.field import finish, fold, fold_panels, stamp, stamp_mask, sticky_note
 from tests.front import ALTERATIONS, Household, alter, household
 from tests.simulate import CLASSES, random_scene, scan_bytes
 from verify import KeyRing, Restoration, encode_image, restore
@@ -130,6 +130,28 @@ def test_a_receiving_stamp_outside_the_fields_is_a_mark_not_a_difference(sample)
     scale = restoration.image.shape[1] / page.shape[1]  # the stamp's place on the restored front
     cx, cy = (x0 + mask.shape[1] / 2) * scale, (y0 + mask.shape[0] / 2) * scale
     assert any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in result.marks), result.marks
+
+
+@pytest.mark.parametrize(("mark", "field"), [("blue stamp", "resident0.name"), ("grey note", "resident1.birth"),
+                                             ("yellow note", "address")])
+def test_a_stamp_or_a_note_over_a_field_leaves_it_unread_never_differing(sample, mark, field):
+    """A receiving stamp pressed across a field, a sticky note stuck over one: ink the issuer did not print, print
+    the paper no longer shows. Taken together they reach over several rows and lie in coloured ink or on a surface
+    that is not the paper, which a changed field does not: the field is `unreadable` (`marked`), never `differs`
+    and never `matches`, and the answer never says the front differs."""
+    h, restoration = sample
+    box = restoration.regions[field]
+    scale = h.paper.shape[1] / restoration.image.shape[1]
+    centre = ((box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale)
+    rng = np.random.default_rng(5)
+    if mark == "blue stamp":
+        page = stamp(h.paper, rng, colour="blue", centre=centre)
+    else:
+        page = sticky_note(h.paper, rng, side_mm=45.0, colour=mark.split()[0], centre=centre)
+    result = compared(sample, page, "office300", 0)
+    outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
+    assert outcomes[field] == ("unreadable", "marked"), outcomes
+    assert result.outcome == "unreadable" and not result.differing
 
 
 def test_a_picture_that_is_not_this_front_is_unreadable_and_a_broken_file_an_input_error(sample):
