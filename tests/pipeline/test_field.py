@@ -409,6 +409,18 @@ def test_a_back_speckled_all_over_is_verified_with_the_specked_fields_not_checke
     assert result.content["checked"] > 0
 
 
+def test_a_speckled_back_under_glare_is_verified_with_the_specked_fields_not_checked(cert, keyring):
+    """Specks all over the sheet, photographed under glare (as Augraphy's textured paper under its reflected light):
+    the light, uneven, was a doubt that kept the specks from being asked, and the back was `content_unconfirmed`
+    (`uneven_light`, fields up to 1.6 levels darker than signed). The specks beside the scrambled area read as ink
+    whatever the light did, so the specked fields are not checked, reason `spotted`, and the rest are checked."""
+    rng = np.random.default_rng(3)
+    result = restore(field.finish(field.glare(field.speckled(cert.back, rng), rng), rng, kind="phone"), keyring)
+    reasons = {u["reason"] for u in result.content["unchecked"]}
+    assert "spotted" in reasons and reasons <= {"spotted", "marked"}
+    assert result.content["checked"] > 0
+
+
 def test_blank_paper_beside_the_scrambled_area_reads_as_paper_unless_specked(cert):
     """``restore.paper_bands``: a clean office scan's margins read no cell as ink; grime all over the sheet puts
     cells there at ink levels, past ``content.SPOT_LEVEL``."""
