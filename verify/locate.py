@@ -582,14 +582,19 @@ def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
 def repaired_read(region: np.ndarray) -> bytes | None:
     """The bytes of the certverify QR code in ``region`` (its box at 1 pixel a unit, 5 a module) read only once the
     symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
-    paper's texture showing through the modules); modules smeared into their neighbours by a doubled print or a
+    paper's texture showing through the modules), and read as they are or cut at one threshold for the whole box
+    (paper textured or tinted all over); modules smeared into their neighbours by a doubled print or a
     scanner's colour fringes (Augraphy's ColorShift), which an unsharp mask separates again; modules printed pale,
     grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own threshold takes
     for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the three finder
     patterns redrawn where a symbol of each size centred in the box has them."""
     for side in GAP_CLOSE:
         opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
-        if any((data := _decode_qr(img)) is not None for img in (opened, cv2.GaussianBlur(opened, (0, 0), 0.8))):
+        smooth = cv2.GaussianBlur(opened, (0, 0), 0.8)
+        # and one threshold for the whole box (Otsu's): on paper textured or tinted all over, a QR reader's own
+        # threshold follows the texture from place to place and cuts modules apart where the paper darkens
+        cut = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        if any((data := _decode_qr(img)) is not None for img in (opened, smooth, cut)):
             return data
     unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), GHOST_SIGMA * spec.QR_MODULE), -2.0, 0)
     if (sharpened := _decode_qr(unsharp)) is not None:
