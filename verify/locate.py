@@ -1068,15 +1068,17 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tu
 STRIP_SHARPEN = 1.0  # how much of a module's surroundings is taken back out of it
 STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
 STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
+STRIP_GAP = 0.5  # of a module: the widest light gap through the strip's modules filled when it reads no other way
 
 
-def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndarray:
+def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
     """The modules of format v2's data strip (True = dark), sampled at their centres and thresholded midway between
     the nearby paper and ink.
 
     The strip is mapped by its own frame of dots (``_strip_correction``). Should that reading not decode,
     ``search`` moves each tile of the strip by up to a third of a module to where its samples are most
-    contrasted, i.e. at module centres rather than edges."""
+    contrasted, i.e. at module centres rather than edges; ``gaps`` first fills light gaps narrower than STRIP_GAP
+    of a module (pale toner lines along or across the feed, which cut a module out of every row they cross)."""
     m = spec.STRIP_MODULE
     xs = spec.STRIP_X - spec.GRID_X + (np.arange(spec.STRIP_COLS) + 0.5) * m
     ys = spec.STRIP_Y - spec.GRID_Y + (np.arange(spec.STRIP_ROWS) + 0.5) * m
@@ -1088,6 +1090,9 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     if x1 - x0 < 2 or y1 - y0 < 2:
         return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), bool)
     crop = gray[y0:y1, x0:x1]
+    if gaps:
+        side = max(2, round(STRIP_GAP * m * grid.px_per_unit))
+        crop = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5)).astype(np.float32)
     side = max(3, round(m * grid.px_per_unit * 1.5)) | 1
     wide = cv2.blur(soft, (side, side))  # the surroundings of a module

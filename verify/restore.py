@@ -364,7 +364,10 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
     try:
         data = strip.decode(read_strip(gray, grid), payload.content_digest)
     except (StripUnreadable, BadSignature):  # misread: read again, searching the registration
-        data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
+        try:
+            data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
+        except StripUnreadable:  # and once more with light gaps through its modules filled
+            data = strip.decode(read_strip(gray, grid, search=True, gaps=True), payload.content_digest)
     key = (strip_key(secret, payload.issuer, payload.serial, payload.issued_on, payload.sheet_of)
            if payload.version >= 3 else None)
     try:
