@@ -58,6 +58,7 @@ CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump ap
 SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
 GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's modules: under a module (5)
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
+QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
 GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
@@ -587,7 +588,8 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     scanner's colour fringes (Augraphy's ColorShift), which an unsharp mask separates again; modules printed pale,
     grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own threshold takes
     for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the three finder
-    patterns redrawn where a symbol of each size centred in the box has them."""
+    patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a crease moved
+    sideways moved back (``_rows_aligned``)."""
     for side in GAP_CLOSE:
         opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
         smooth = cv2.GaussianBlur(opened, (0, 0), 0.8)
@@ -612,7 +614,35 @@ def repaired_read(region: np.ndarray) -> bytes | None:
         for img in (soft, *cuts):
             if (data := _decode_qr(_finders_redrawn(img, modules, ink, paper))) is not None:
                 return data
-    return None
+    aligned = _rows_aligned(soft, ink, paper)
+    return next((data for img in (aligned, cv2.threshold(aligned, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1])
+                 if (data := _decode_qr(img)) is not None), None)
+
+
+def _rows_aligned(soft: np.ndarray, ink: float, paper: float) -> np.ndarray:
+    """The QR box ``soft`` (1 px a unit, softened) with each row moved across by how far the symbol's edges lie
+    there from where they lie over the symbol: a crease through the code shifts a band of its rows sideways, and a
+    QR reader, which maps the whole symbol from its finder patterns, reads none of them. A row's own edge module
+    may be light, so the symbol's edge at a row is the outermost ink within QR_ROW_REACH modules above or below;
+    where the left and right edges disagree by more than a module, the smaller move is taken."""
+    dark = soft < (ink + paper) / 2
+    h, w = dark.shape
+    inked = dark.any(axis=1)
+    reach = np.ones((2 * QR_ROW_REACH * spec.QR_MODULE + 1, 1), np.uint8)
+    left = cv2.erode(np.where(inked, dark.argmax(axis=1), w).astype(np.float32)[:, None], reach).ravel()
+    right = cv2.dilate(np.where(inked, w - 1 - dark[:, ::-1].argmax(axis=1), -1).astype(np.float32)[:, None],
+                       reach).ravel()
+    rows = np.flatnonzero((left < w) & (right >= 0))
+    shift = np.zeros(h, np.float32)
+    if rows.size:
+        top, bottom = rows.min(), rows.max() + 1
+        moves = np.stack([left - np.median(left[top:bottom]), right - np.median(right[top:bottom])])
+        smaller = np.where(np.abs(moves[0]) < np.abs(moves[1]), moves[0], moves[1])
+        agree = np.abs(moves[0] - moves[1]) <= spec.QR_MODULE
+        shift[top:bottom] = np.where(agree, moves.mean(axis=0), smaller)[top:bottom]
+    xs = np.arange(w, dtype=np.float32)[None, :] + np.convolve(shift, np.ones(3, np.float32) / 3, "same")[:, None]
+    ys = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
+    return cv2.remap(soft, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _finders_redrawn(img: np.ndarray, modules: int, ink: float, paper: float) -> np.ndarray:
