@@ -58,6 +58,7 @@ CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump ap
 SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
 GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's modules: under a module (5)
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
+QR_REACH = 40  # units (8 modules) around the QR box also read when the code is not found in it
 QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
 GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
@@ -575,6 +576,12 @@ def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
         for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
             if (data := _decode_qr(img)) is not None:
                 return data, False
+    # a sheet bent or folded between the corner marks and the code puts the code off its box: read around it too
+    x0, y0, x1, y1 = spec.QR_BOX
+    around = rectify(gray, fit.homography, (x0 - QR_REACH, y0 - QR_REACH, x1 + QR_REACH, y1 + QR_REACH), 1.0)
+    for img in (around, cv2.GaussianBlur(around, (0, 0), 0.8)):
+        if (data := _decode_qr(img)) is not None:
+            return data, False
     if (data := repaired_read(regions[0])) is not None:
         return data, True
     raise CodeUnreadable("no certverify QR code could be decoded in its box")

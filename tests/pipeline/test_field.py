@@ -514,6 +514,22 @@ def test_a_code_a_crease_runs_through_is_read_with_its_rows_moved_back():
     assert data is not None and data[:2] == b"CV"
 
 
+@pytest.mark.parametrize(("dx", "dy"), [(55, 0), (-60, 20)])
+def test_a_code_the_marks_place_off_its_box_is_read_around_it(cert, keyring, dx, dy):
+    """The QR code printed 55 to 63 units (6 mm) from where the corner marks put its box, past its quiet zone, as a
+    sheet bent or folded between the marks and the code leaves it (Augraphy's BookBinding and creases: the code
+    stood a third of its box off, `code_unreadable`). The code is read around its box too, and the back verifies."""
+    px = cert.back.shape[1] / spec.PAGE_W
+    x0, y0, x1, y1 = (round(v * px) for v in spec.QR_BOX)
+    sx, sy = round(dx * px), round(dy * px)
+    page = cert.back.copy()
+    page[y0:y1, x0:x1] = 255
+    page[y0 + sy:y1 + sy, x0 + sx:x1 + sx] = np.minimum(page[y0 + sy:y1 + sy, x0 + sx:x1 + sx],
+                                                        cert.back[y0:y1, x0:x1])
+    result = restore(field.finish(page, np.random.default_rng(0)), keyring)
+    assert result.certificate.serial == cert.facts.serial
+
+
 DATA = Path(__file__).parents[1] / "data"
 
 
