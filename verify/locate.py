@@ -58,6 +58,8 @@ CREASE_STEP = 0.6  # layout units two neighbouring dots of the track may jump ap
 SCREEN_MARGIN = 0.75  # of the corner marks' span at the minimum resolution: room for perspective and estimate
 GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's modules: under a module (5)
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
+QR_REACH = 40  # units (8 modules) around the QR box also read when the code is not found in it
+QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
 GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
@@ -574,6 +576,12 @@ def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
         for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
             if (data := _decode_qr(img)) is not None:
                 return data, False
+    # a sheet bent or folded between the corner marks and the code puts the code off its box: read around it too
+    x0, y0, x1, y1 = spec.QR_BOX
+    around = rectify(gray, fit.homography, (x0 - QR_REACH, y0 - QR_REACH, x1 + QR_REACH, y1 + QR_REACH), 1.0)
+    for img in (around, cv2.GaussianBlur(around, (0, 0), 0.8)):
+        if (data := _decode_qr(img)) is not None:
+            return data, False
     if (data := repaired_read(regions[0])) is not None:
         return data, True
     raise CodeUnreadable("no certverify QR code could be decoded in its box")
@@ -582,14 +590,20 @@ def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
 def repaired_read(region: np.ndarray) -> bytes | None:
     """The bytes of the certverify QR code in ``region`` (its box at 1 pixel a unit, 5 a module) read only once the
     symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
-    paper's texture showing through the modules); modules smeared into their neighbours by a doubled print or a
+    paper's texture showing through the modules), and read as they are or cut at one threshold for the whole box
+    (paper textured or tinted all over); modules smeared into their neighbours by a doubled print or a
     scanner's colour fringes (Augraphy's ColorShift), which an unsharp mask separates again; modules printed pale,
     grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own threshold takes
     for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the three finder
-    patterns redrawn where a symbol of each size centred in the box has them."""
+    patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a crease moved
+    sideways moved back (``_rows_aligned``)."""
     for side in GAP_CLOSE:
         opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
-        if any((data := _decode_qr(img)) is not None for img in (opened, cv2.GaussianBlur(opened, (0, 0), 0.8))):
+        smooth = cv2.GaussianBlur(opened, (0, 0), 0.8)
+        # and one threshold for the whole box (Otsu's): on paper textured or tinted all over, a QR reader's own
+        # threshold follows the texture from place to place and cuts modules apart where the paper darkens
+        cut = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        if any((data := _decode_qr(img)) is not None for img in (opened, smooth, cut)):
             return data
     unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), GHOST_SIGMA * spec.QR_MODULE), -2.0, 0)
     if (sharpened := _decode_qr(unsharp)) is not None:
@@ -607,7 +621,35 @@ def repaired_read(region: np.ndarray) -> bytes | None:
         for img in (soft, *cuts):
             if (data := _decode_qr(_finders_redrawn(img, modules, ink, paper))) is not None:
                 return data
-    return None
+    aligned = _rows_aligned(soft, ink, paper)
+    return next((data for img in (aligned, cv2.threshold(aligned, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1])
+                 if (data := _decode_qr(img)) is not None), None)
+
+
+def _rows_aligned(soft: np.ndarray, ink: float, paper: float) -> np.ndarray:
+    """The QR box ``soft`` (1 px a unit, softened) with each row moved across by how far the symbol's edges lie
+    there from where they lie over the symbol: a crease through the code shifts a band of its rows sideways, and a
+    QR reader, which maps the whole symbol from its finder patterns, reads none of them. A row's own edge module
+    may be light, so the symbol's edge at a row is the outermost ink within QR_ROW_REACH modules above or below;
+    where the left and right edges disagree by more than a module, the smaller move is taken."""
+    dark = soft < (ink + paper) / 2
+    h, w = dark.shape
+    inked = dark.any(axis=1)
+    reach = np.ones((2 * QR_ROW_REACH * spec.QR_MODULE + 1, 1), np.uint8)
+    left = cv2.erode(np.where(inked, dark.argmax(axis=1), w).astype(np.float32)[:, None], reach).ravel()
+    right = cv2.dilate(np.where(inked, w - 1 - dark[:, ::-1].argmax(axis=1), -1).astype(np.float32)[:, None],
+                       reach).ravel()
+    rows = np.flatnonzero((left < w) & (right >= 0))
+    shift = np.zeros(h, np.float32)
+    if rows.size:
+        top, bottom = rows.min(), rows.max() + 1
+        moves = np.stack([left - np.median(left[top:bottom]), right - np.median(right[top:bottom])])
+        smaller = np.where(np.abs(moves[0]) < np.abs(moves[1]), moves[0], moves[1])
+        agree = np.abs(moves[0] - moves[1]) <= spec.QR_MODULE
+        shift[top:bottom] = np.where(agree, moves.mean(axis=0), smaller)[top:bottom]
+    xs = np.arange(w, dtype=np.float32)[None, :] + np.convolve(shift, np.ones(3, np.float32) / 3, "same")[:, None]
+    ys = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
+    return cv2.remap(soft, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _finders_redrawn(img: np.ndarray, modules: int, ink: float, paper: float) -> np.ndarray:
@@ -1063,15 +1105,17 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tu
 STRIP_SHARPEN = 1.0  # how much of a module's surroundings is taken back out of it
 STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
 STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
+STRIP_GAP = 0.5  # of a module: the widest light gap through the strip's modules filled when it reads no other way
 
 
-def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndarray:
+def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
     """The modules of format v2's data strip (True = dark), sampled at their centres and thresholded midway between
     the nearby paper and ink.
 
     The strip is mapped by its own frame of dots (``_strip_correction``). Should that reading not decode,
     ``search`` moves each tile of the strip by up to a third of a module to where its samples are most
-    contrasted, i.e. at module centres rather than edges."""
+    contrasted, i.e. at module centres rather than edges; ``gaps`` first fills light gaps narrower than STRIP_GAP
+    of a module (pale toner lines along or across the feed, which cut a module out of every row they cross)."""
     m = spec.STRIP_MODULE
     xs = spec.STRIP_X - spec.GRID_X + (np.arange(spec.STRIP_COLS) + 0.5) * m
     ys = spec.STRIP_Y - spec.GRID_Y + (np.arange(spec.STRIP_ROWS) + 0.5) * m
@@ -1083,6 +1127,9 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False) -> np.ndar
     if x1 - x0 < 2 or y1 - y0 < 2:
         return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), bool)
     crop = gray[y0:y1, x0:x1]
+    if gaps:
+        side = max(2, round(STRIP_GAP * m * grid.px_per_unit))
+        crop = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5)).astype(np.float32)
     side = max(3, round(m * grid.px_per_unit * 1.5)) | 1
     wide = cv2.blur(soft, (side, side))  # the surroundings of a module

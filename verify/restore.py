@@ -364,7 +364,10 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
     try:
         data = strip.decode(read_strip(gray, grid), payload.content_digest)
     except (StripUnreadable, BadSignature):  # misread: read again, searching the registration
-        data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
+        try:
+            data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
+        except StripUnreadable:  # and once more with light gaps through its modules filled
+            data = strip.decode(read_strip(gray, grid, search=True, gaps=True), payload.content_digest)
     key = (strip_key(secret, payload.issuer, payload.serial, payload.issued_on, payload.sheet_of)
            if payload.version >= 3 else None)
     try:
@@ -388,8 +391,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale):
     each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. On spotted paper
     (the darkest cell of the blank paper beside the scrambled area, ``paper_level`` at the fingerprint's cell size, at
-    SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused)
-    those regions are not checked, reason ``spotted``. Otherwise what was checked, the fields not checked and why, and,
+    SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused,
+    and on a sheet neither folded nor thresholded, under uneven light and faded ink too) those regions are not checked,
+    reason ``spotted``. Otherwise what was checked, the fields not checked and why, and,
     from format v3 on, the text the issuer signed for each field."""
     # light that lifts black in places (glare): the dots' darkness spread by ``dot_spread`` from UNEVEN_DOTS, or
     # the scrambled area's black by ``black_spread`` from UNEVEN_BLACK. Where the dots say so, the ink gain follows
@@ -408,7 +412,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         doubts["uneven_light"] = not any(doubts.values()) and uneven
         doubts["faded"] = not any(doubts.values()) and (content.faded_share(fingerprint, luma, left_out)
                                                         >= content.FADED_CELLS)
-        level = 0.0 if any(doubts.values()) else paper_level(fingerprint.cell)
+        # specks read as ink whatever the light or the ink did, so they are asked under uneven light and faded ink
+        # too; not on a fold (its crease shades the margin) or a thresholded scan (a speck there turns black)
+        level = 0.0 if doubts["folded"] or doubts["tones_lost"] else paper_level(fingerprint.cell)
         if level >= content.SPOT_LEVEL and max(c.darker for c in flagged) < content.ACCUSE + level:
             checks = [dataclasses.replace(c, spotted=True) if c.refused else c for c in checks]
         else:

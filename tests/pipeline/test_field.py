@@ -425,6 +425,18 @@ def test_a_back_speckled_all_over_is_verified_with_the_specked_fields_not_checke
     assert result.content["checked"] > 0
 
 
+def test_a_speckled_back_under_glare_is_verified_with_the_specked_fields_not_checked(cert, keyring):
+    """Specks all over the sheet, photographed under glare (as Augraphy's textured paper under its reflected light):
+    the light, uneven, was a doubt that kept the specks from being asked, and the back was `content_unconfirmed`
+    (`uneven_light`, fields up to 1.6 levels darker than signed). The specks beside the scrambled area read as ink
+    whatever the light did, so the specked fields are not checked, reason `spotted`, and the rest are checked."""
+    rng = np.random.default_rng(3)
+    result = restore(field.finish(field.glare(field.speckled(cert.back, rng), rng), rng, kind="phone"), keyring)
+    reasons = {u["reason"] for u in result.content["unchecked"]}
+    assert "spotted" in reasons and reasons <= {"spotted", "marked"}
+    assert result.content["checked"] > 0
+
+
 def test_blank_paper_beside_the_scrambled_area_reads_as_paper_unless_specked(cert):
     """``restore.paper_bands``: a clean office scan's margins read no cell as ink; grime all over the sheet puts
     cells there at ink levels, past ``content.SPOT_LEVEL``."""
@@ -476,6 +488,62 @@ def test_a_code_smeared_by_colour_fringes_is_read_once_repaired():
     assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
     data = repaired_read(region)
     assert data is not None and data[:2] == b"CV"
+
+
+def test_a_code_on_paper_textured_all_over_is_read_at_one_threshold():
+    """tests/data/augraphy-code-textured.png: the QR box of a genuine back from Augraphy 8.2.6's default pipeline with
+    creases and toner streaks (VoronoiTessellation's paper textured all over, under LightingGradient, with
+    Letterpress, InkMottling and LowInkPeriodicLines' pale lines through the modules), rectified at 1 pixel a unit as ``read_code`` sees it. A QR reader's own threshold follows the texture from place
+    to place and no reading put the symbol together (the page was `code_unreadable`); cut at one threshold for the
+    whole box (Otsu's), once light gaps narrower than a module are filled, it reads, as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-textured.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_data_strip_crossed_by_pale_toner_lines_is_read(cert, keyring, seed):
+    """Pale lines along the feed every 40 pixels of the 300 dpi page, 3 pixels wide, where nine tenths of the ink is
+    missing (as a kiosk low on toner prints them, Augraphy's LowInkPeriodicLines): each cuts a module out of every
+    row of the data strip it crosses, more bytes than the strip's parity repairs (these were `strip_unreadable`).
+    With light gaps narrower than half a module filled, the strip reads and the back verifies."""
+    rng = np.random.default_rng(seed)
+    page = cert.back.astype(np.float32)
+    pale = (np.arange(page.shape[1]) - rng.uniform(0, 40)) % 40 < 3
+    page[:, pale] = 255 - (255 - page[:, pale]) * 0.1
+    result = restore(field.finish(np.clip(page + 0.5, 0, 255).astype(np.uint8), rng), keyring)
+    assert result.certificate.serial == cert.facts.serial
+
+
+def test_a_code_a_crease_runs_through_is_read_with_its_rows_moved_back():
+    """tests/data/augraphy-code-creased.png: the QR box of a genuine back from Augraphy 8.2.6's default pipeline with
+    creases and toner streaks (InkMottling, a fold through the code), rectified at 1 pixel a unit as ``read_code``
+    sees it. The crease moved a band of the symbol's rows a module sideways, and no reading of the whole symbol put
+    it together (the page was `code_unreadable`); with each row moved back by how far the symbol's edges lie there
+    from where they lie over the symbol, it reads, as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-creased.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(55, 0), (-60, 20)])
+def test_a_code_the_marks_place_off_its_box_is_read_around_it(cert, keyring, dx, dy):
+    """The QR code printed 55 to 63 units (6 mm) from where the corner marks put its box, past its quiet zone, as a
+    sheet bent or folded between the marks and the code leaves it (Augraphy's BookBinding and creases: the code
+    stood a third of its box off, `code_unreadable`). The code is read around its box too, and the back verifies."""
+    px = cert.back.shape[1] / spec.PAGE_W
+    x0, y0, x1, y1 = (round(v * px) for v in spec.QR_BOX)
+    sx, sy = round(dx * px), round(dy * px)
+    page = cert.back.copy()
+    page[y0:y1, x0:x1] = 255
+    page[y0 + sy:y1 + sy, x0 + sx:x1 + sx] = np.minimum(page[y0 + sy:y1 + sy, x0 + sx:x1 + sx],
+                                                        cert.back[y0:y1, x0:x1])
+    result = restore(field.finish(page, np.random.default_rng(0)), keyring)
+    assert result.certificate.serial == cert.facts.serial
 
 
 DATA = Path(__file__).parents[1] / "data"
