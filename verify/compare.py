@@ -115,7 +115,7 @@ def compare_front(restoration: Restoration, front_bytes: bytes, limits: Limits |
     TIFF, from 0) with ``restoration``'s restored front. A file that cannot be read raises its ``InputError``."""
     started = time.perf_counter()
     held = [_decode(front_bytes, limits or Limits(), page)]  # the only reference: freed once reduced
-    return _compare_scan(restoration, held, {"decode": round((time.perf_counter() - started) * 1000, 2)})
+    return _compare_scan(restoration, held, {"decode": round((time.perf_counter() - started) * 1000, 2)}, bgr=True)
 
 
 def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[str, float] | None = None
@@ -125,10 +125,11 @@ def compare_picture(restoration: Restoration, scan: np.ndarray, timings: dict[st
     return _compare_scan(restoration, [scan], timings)
 
 
-def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dict[str, float] | None
-                  ) -> FrontComparison:
+def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dict[str, float] | None,
+                  bgr: bool = False) -> FrontComparison:
     """The comparison of the picture in ``held`` (taken out of it, so that a full-size scan the caller does not
-    keep is freed as soon as it is reduced to the restored front's scale)."""
+    keep is freed as soon as it is reduced to the restored front's scale; ``bgr``: a colour picture's channels are
+    in the decoder's order, RGB otherwise)."""
     timings = dict(timings or {})
     started = time.perf_counter()
 
@@ -139,7 +140,7 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
         started = now
 
     scan = held.pop()
-    luma = scan if scan.ndim == 2 else _luma(scan)
+    luma = scan if scan.ndim == 2 else cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY)
     hidden = _hidden_blocks(restoration)
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]
@@ -157,17 +158,19 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     del luma
     work, homography = _reduce(scan, homography)
     del scan
-    if work.ndim == 2:
-        work = cv2.cvtColor(work, cv2.COLOR_GRAY2RGB)
+    if work.ndim == 2 or bgr:
+        work = cv2.cvtColor(work, cv2.COLOR_GRAY2RGB if work.ndim == 2 else cv2.COLOR_BGR2RGB)
     lap("register")
     aligned, valid = _warp(work, homography, (w, h))
     del work
     grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
     aligned, valid = _remap(aligned, valid, grid)
-    paper_ink = ink(_gray(aligned, colour))
+    hsv = cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV)  # its value is the brightest channel, its saturation the colour
+    paper_ink = ink(cv2.extractChannel(hsv, 2) if colour else _luma(aligned))
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
-    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, valid, grid, _creases(measured, w), colour)
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, _coloured(hsv), valid, grid,
+                      _creases(measured, w), colour)
     result.quality.update(quality)
     lap("compare")
     result.timings_ms = timings
@@ -178,15 +181,12 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
 
 
 def _decode(data: bytes, limits: Limits, page: int) -> np.ndarray:
-    """The page ``page`` of the upload as RGB uint8, or gray as decoded (it is made RGB once reduced)."""
+    """The page ``page`` of the upload as decoded: BGR uint8 (made RGB once reduced, at 300 dpi a quarter of the
+    pixels), or gray."""
     upload = open_upload(data, limits)
     for decoded in iter_pages(data, upload, limits, max_pixels=WORKING_MAX_PIXELS):
         if decoded.page_index == page:
-            img = decoded.image
-            if img.ndim == 2:
-                return img
-            # in place where the decoder's array may be written: a second full-size copy is 26 MB at 300 dpi
-            return cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img if img.flags.writeable else None)
+            return decoded.image
     from .errors import NotAPage  # a page the upload does not have: the caller asked for the wrong one
 
     raise NotAPage(f"the upload has no page {page + 1}", page_count=upload.page_count)
@@ -208,8 +208,7 @@ def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
     seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray."""
     if not colour:
         return _luma(rgb)
-    r, g, b = cv2.split(rgb)
-    return cv2.max(cv2.max(r, g), b)
+    return cv2.extractChannel(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV), 2)  # HSV's value: the brightest, quickest
 
 
 def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
@@ -433,23 +432,23 @@ def differences(ref_ink: np.ndarray, paper_ink: np.ndarray) -> tuple[np.ndarray,
     return extra, missing
 
 
-def _coloured(rgb: np.ndarray) -> np.ndarray:
-    """Coloured ink (a red seal, a stamp, a coloured pen), as a bool mask."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+def _coloured(hsv: np.ndarray) -> np.ndarray:
+    """Coloured ink (a red seal, a stamp, a coloured pen) in a picture given in HSV, as a bool mask."""
     return cv2.inRange(hsv, (0, MARK_CHROMA, 0), (255, 255, 234)) > 0
 
 
 def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
-             aligned: np.ndarray, valid: np.ndarray, grid: np.ndarray, creases: list[_Crease],
-             colour: bool) -> FrontComparison:
+             aligned: np.ndarray, coloured: np.ndarray, valid: np.ndarray, grid: np.ndarray,
+             creases: list[_Crease], colour: bool) -> FrontComparison:
     h, w = ref_ink.shape
     extra, missing = differences(ref_ink, paper_ink)
     inside = valid > 0
     extra &= inside
     missing &= inside
     # the paper's coloured ink where the restored front has none (a stamp, a coloured pen): a mark
-    red = cv2.dilate(_coloured(restoration.image).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    chroma = _coloured(aligned) & ~red
+    issued = _coloured(cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV))
+    red = cv2.dilate(issued.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    chroma = coloured & ~red
     chroma = cv2.morphologyEx(chroma.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
     # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
     not_restored = np.kron(hidden, np.ones((spec.BLOCK, spec.BLOCK), bool))
@@ -714,8 +713,10 @@ def _overlay(front: np.ndarray, extra: np.ndarray, missing: np.ndarray, regions:
     """The restored front, paled, with the paper's own extra strokes in magenta, the issued strokes the paper lacks
     in orange, differing regions outlined in red, unreadable ones in grey and marks in blue."""
     out = cv2.convertScaleAbs(front, alpha=0.55, beta=255 * 0.45)
-    out[missing > 0] = (255, 140, 0)
-    out[extra > 0] = (220, 0, 200)
+    for mask, paint in ((missing, (255, 140, 0, 0)), (extra, (220, 0, 200, 0))):
+        # black, then the colour, under the mask: a quarter of the time of boolean indexing
+        cv2.subtract(out, (255, 255, 255, 0), dst=out, mask=mask)  # type: ignore[call-overload]
+        cv2.add(out, paint, dst=out, mask=mask)  # type: ignore[call-overload]
     colours = {"differs": (220, 0, 0), "unreadable": (120, 120, 120)}
     for r in regions:
         if r.outcome in colours:

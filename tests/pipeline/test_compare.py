@@ -230,3 +230,29 @@ def test_the_paper_is_moved_where_the_plane_and_the_tile_field_put_each_pixel():
     assert (valid[inside] == 255).all()
     outside = ((exact[..., 0] < -2) | (exact[..., 0] > scan_w + 1) | (exact[..., 1] < -2) | (exact[..., 1] > scan_h + 1))
     assert (valid[outside] == 0).all()
+
+
+def test_a_front_compared_from_its_file_or_from_the_picture_decoded_reads_the_same_colours(sample):
+    """The file's pixels stay in the decoder's channel order until the scan is reduced, a picture a stack hands over
+    is RGB: both give the same aligned paper, in RGB (the stamp red), and the same answer, the stamp a mark."""
+    from verify.compare import _decode, compare_picture
+    from verify.model import Limits
+
+    h, restoration = sample
+    page = h.paper.copy()
+    mask = stamp_mask(np.random.default_rng(3))  # a red receiving stamp in the blank lower left
+    y0, x0 = 2900, 300
+    area = page[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]].astype(np.float32)
+    red = np.array([0.95, 0.25, 0.3], np.float32)
+    page[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]] = (area * (1 - mask[..., None] * (1 - red))).astype(np.uint8)
+    data = scan_bytes(page, CLASSES["office300"][0], seed=0)[0]
+    from_file = compare_front(restoration, data)
+    picture = cv2.cvtColor(_decode(data, Limits(), 0), cv2.COLOR_BGR2RGB)  # as the stack's decoder gives it
+    from_picture = compare_picture(restoration, picture)
+    assert from_file.aligned is not None and from_picture.aligned is not None
+    assert from_file.to_dict(image=False) == from_picture.to_dict(image=False)
+    assert from_file.marks, from_file.to_dict(image=False)  # the stamp, found by its colour
+    x0, y0, x1, y1 = from_file.marks[0]
+    for aligned in (from_file.aligned, from_picture.aligned):
+        stamp = aligned[y0:y1, x0:x1].reshape(-1, 3).astype(int)
+        assert ((stamp[:, 0] - stamp[:, 2]) > 60).sum() > 100  # red in the aligned paper, RGB, not blue
