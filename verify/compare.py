@@ -145,7 +145,8 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]
     colour = not (scan.ndim == 2 or _is_gray(restored) or _is_gray(scan))
-    ref_ink = ink(_gray(restored, colour))
+    issued = cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV)  # its coloured ink, and its ink where unhatched
+    ref_ink = ink(_gray(restored, colour, issued if restored is restoration.image else None))
     homography, inliers = _register(ref_ink, luma)
     quality: dict[str, float] = {"inliers": float(inliers)}
     if homography is None:
@@ -166,11 +167,11 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
     aligned, valid = _remap(aligned, valid, grid)
     hsv = cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV)  # its value is the brightest channel, its saturation the colour
-    paper_ink = ink(cv2.extractChannel(hsv, 2) if colour else _luma(aligned))
+    paper_ink = ink(_gray(aligned, colour, hsv))
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
-    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, _coloured(hsv), valid, grid,
-                      _creases(measured, w), colour)
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, (_coloured(issued), _coloured(hsv)), valid,
+                      grid, _creases(measured, w), colour)
     result.quality.update(quality)
     lap("compare")
     result.timings_ms = timings
@@ -203,12 +204,13 @@ def _is_gray(rgb: np.ndarray) -> bool:
     return int(np.percentile(spread, 99)) < 12
 
 
-def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
+def _gray(rgb: np.ndarray, colour: bool, hsv: np.ndarray | None = None) -> np.ndarray:
     """What is compared: in colour the brightest channel, in which black and blue-black ink are dark and the red
-    seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray."""
+    seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray.
+    The brightest channel is HSV's value (``hsv``: the picture in HSV, when it is at hand), quicker than maxima."""
     if not colour:
         return _luma(rgb)
-    return cv2.extractChannel(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV), 2)  # HSV's value: the brightest, quickest
+    return cv2.extractChannel(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if hsv is None else hsv, 2)
 
 
 def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
@@ -220,14 +222,16 @@ def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
     paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (stroke_px // 4 + 1, stroke_px // 4 + 1)))
     paper = cv2.GaussianBlur(paper, (0, 0), stroke_px / 4)
     paper = cv2.max(cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 60)  # a dark surround is no paper
-    dark = cv2.divide(gray, paper, dtype=cv2.CV_32F)  # float32 throughout, in place: a page is 10 MB of it
-    np.subtract(1.0, dark, out=dark)
-    np.maximum(dark, 0.0, out=dark)
+    # float32 throughout, in place (a page is 10 MB of it), by OpenCV's arithmetic: the same values as NumPy's,
+    # in less than half the time
+    dark = cv2.divide(gray, paper, dtype=cv2.CV_32F)
+    cv2.subtract(1.0, dark, dst=dark)  # type: ignore[call-overload]
+    cv2.max(dark, 0.0, dst=dark)
     sample = dark[::2, ::2]  # a quarter of the pixels tell the page's black as well
     inked = sample[sample > WEAK]
     black = float(np.percentile(inked, 99)) if inked.size > 25 else 1.0
-    np.multiply(dark, np.float32(1.0 / max(black, 0.3)), out=dark)
-    return np.minimum(dark, 1.0, out=dark)
+    cv2.multiply(dark, float(np.float32(1.0 / max(black, 0.3))), dst=dark)
+    return cv2.min(dark, 1.0, dst=dark)
 
 
 def _hidden_blocks(restoration: Restoration) -> np.ndarray:
@@ -323,11 +327,16 @@ def _remap(aligned: np.ndarray, valid: np.ndarray, grid: np.ndarray) -> tuple[np
     h, w = valid.shape
     step = TILE_PX / 2  # restored pixels between tile centres, the first at TILE_PX / 2
     cols, rows = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
-    mx, my = np.meshgrid((cols - TILE_PX / 2) / step, (rows - TILE_PX / 2) / step)
+    at = (rows - TILE_PX / 2) / step
+    # remap reads its map to a 32nd of a source pixel (OpenCV's INTER_BITS), here of a tile step: rows that round
+    # alike read the same field, computed once (bit for bit the same, in two thirds of the time)
+    _, first, alike = np.unique(np.rint(at * 32), return_index=True, return_inverse=True)
+    mx, my = np.meshgrid((cols - TILE_PX / 2) / step, at[first])
     field = cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    mx, my = np.meshgrid(cols, rows)
-    mx += field[..., 0]
-    my += field[..., 1]
+    mx = np.take(np.ascontiguousarray(field[..., 0]), alike, axis=0)
+    mx += cols
+    my = np.take(np.ascontiguousarray(field[..., 1]), alike, axis=0)
+    my += rows[:, None]
     del field
     out = cv2.remap(aligned, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
     ok = cv2.remap(valid, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -438,17 +447,18 @@ def _coloured(hsv: np.ndarray) -> np.ndarray:
 
 
 def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
-             aligned: np.ndarray, coloured: np.ndarray, valid: np.ndarray, grid: np.ndarray,
+             aligned: np.ndarray, coloured: tuple[np.ndarray, np.ndarray], valid: np.ndarray, grid: np.ndarray,
              creases: list[_Crease], colour: bool) -> FrontComparison:
+    """The comparison of the two ink maps region by region, the marks and the overlay (``coloured``: the coloured
+    ink of the restored front and of the aligned paper)."""
     h, w = ref_ink.shape
     extra, missing = differences(ref_ink, paper_ink)
     inside = valid > 0
     extra &= inside
     missing &= inside
     # the paper's coloured ink where the restored front has none (a stamp, a coloured pen): a mark
-    issued = _coloured(cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV))
-    red = cv2.dilate(issued.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    chroma = coloured & ~red
+    red = cv2.dilate(coloured[0].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    chroma = coloured[1] & ~red
     chroma = cv2.morphologyEx(chroma.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
     # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
     not_restored = np.kron(hidden, np.ones((spec.BLOCK, spec.BLOCK), bool))

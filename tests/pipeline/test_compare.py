@@ -256,3 +256,23 @@ def test_a_front_compared_from_its_file_or_from_the_picture_decoded_reads_the_sa
     for aligned in (from_file.aligned, from_picture.aligned):
         stamp = aligned[y0:y1, x0:x1].reshape(-1, 3).astype(int)
         assert ((stamp[:, 0] - stamp[:, 2]) > 60).sum() > 100  # red in the aligned paper, RGB, not blue
+
+
+def test_the_tile_field_spread_once_per_row_that_reads_alike_is_the_field_at_every_pixel():
+    """The field is interpolated once for each group of rows that OpenCV's remap reads at the same 32nd of a tile
+    step: the page is moved exactly as by the field interpolated at every pixel, on a page of odd size too."""
+    from verify.compare import TILE_PX, _remap
+
+    h, w = 999, 701
+    rows, cols = h // (TILE_PX // 2), w // (TILE_PX // 2)
+    grid = np.random.default_rng(5).normal(0, 3, (rows, cols, 2)).astype(np.float32)
+    page = np.random.default_rng(6).integers(0, 256, (h, w, 3), np.uint8)
+    valid = np.full((h, w), 255, np.uint8)
+    step = TILE_PX / 2
+    px, py = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    field = cv2.remap(grid, (px - TILE_PX / 2) / step, (py - TILE_PX / 2) / step, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    exact = cv2.remap(page, px + field[..., 0], py + field[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
+    moved, _ = _remap(page, valid, grid)
+    assert np.array_equal(moved, exact)
