@@ -276,3 +276,28 @@ def test_the_tile_field_spread_once_per_row_that_reads_alike_is_the_field_at_eve
                       borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
     moved, _ = _remap(page, valid, grid)
     assert np.array_equal(moved, exact)
+
+
+def test_marks_are_the_components_of_the_whole_page_in_their_order():
+    """Only the part of the page the extra ink reaches is labelled: the same boxes, in the same order, as labelling
+    the whole page, with strokes starting on odd rows and columns, near an edge, and specks too small to count."""
+    from verify.compare import MARK_MIN_PX, _marks
+
+    rng = np.random.default_rng(8)
+    extra = np.zeros((700, 500), np.uint8)
+    for _ in range(12):
+        x, y = int(rng.integers(0, 480)), int(rng.integers(41, 690))
+        extra[y:y + int(rng.integers(1, 9)), x:x + int(rng.integers(3, 40))] = 1
+    extra[695:700, 3:60] = 1  # along the lower edge
+    # the topmost strokes: joined, the first begins on an odd row, the second a row below it further left
+    extra[20:22, 400:420] = 1
+    extra[21:23, 50:70] = 1
+    in_region = np.zeros_like(extra, bool)
+    in_region[150:200, 100:300] = True
+    outside = (extra > 0) & ~in_region
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        cv2.dilate(outside.astype(np.uint8), np.ones((15, 15), np.uint8)), 8, cv2.CV_32S, cv2.CCL_GRANA)
+    expected = [(int(x) + 7, int(y) + 7, int(x + bw) - 7, int(y + bh) - 7) for k, (x, y, bw, bh, _) in
+                enumerate(stats) if k > 0 and int(outside[labels == k].sum()) >= MARK_MIN_PX]
+    assert 3 <= len(expected) < count - 1  # some marks, some specks left out
+    assert _marks(extra, in_region) == expected
