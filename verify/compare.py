@@ -609,11 +609,15 @@ def _piece_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int
     chunk = min(CHUNK_PX, pw)
     starts = sorted(set(list(range(0, pw - chunk + 1, chunk // 2)) + [pw - chunk]))
     window = cv2.createHanningWindow((chunk, ph), cv2.CV_32F)
+    # each piece's share of strong ink from running sums over the columns, not a mean of its own
+    inked_a = np.concatenate([[0], np.cumsum((a > STRONG).sum(axis=0))])
+    inked_b = np.concatenate([[0], np.cumsum((b > STRONG).sum(axis=0))])
+    area = ph * chunk
     centres, shifts = [], []
     for c in starts:
-        pa, pb = a[:, c:c + chunk], b[:, c:c + chunk]
-        if float((pa > STRONG).mean()) < 0.02 or float((pb > STRONG).mean()) < 0.01:
+        if (inked_a[c + chunk] - inked_a[c]) / area < 0.02 or (inked_b[c + chunk] - inked_b[c]) / area < 0.01:
             continue
+        pa, pb = a[:, c:c + chunk], b[:, c:c + chunk]
         (dx, dy), response = cv2.phaseCorrelate(np.ascontiguousarray(pa), np.ascontiguousarray(pb), window)
         if response < 0.1 or abs(dx) > CHUNK_REACH or abs(dy) > CHUNK_REACH:
             continue
