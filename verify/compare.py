@@ -145,8 +145,7 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     restored = marks.unshade(restoration.image, hidden)
     h, w = restored.shape[:2]
     colour = not (scan.ndim == 2 or _is_gray(restored) or _is_gray(scan))
-    issued = cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV)  # its coloured ink, and its ink where unhatched
-    ref_ink = ink(_gray(restored, colour, issued if restored is restoration.image else None))
+    ref_ink = ink(_gray(restored, colour))
     homography, inliers = _register(ref_ink, luma)
     quality: dict[str, float] = {"inliers": float(inliers)}
     if homography is None:
@@ -168,10 +167,12 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     aligned, valid = _remap(aligned, valid, grid)
     hsv = cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV)  # its value is the brightest channel, its saturation the colour
     paper_ink = ink(_gray(aligned, colour, hsv))
+    paper_colour = [_coloured(hsv)]  # the only reference: freed once the comparison has taken what it needs
+    del hsv
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
-    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, (_coloured(issued), _coloured(hsv)), valid,
-                      grid, _creases(measured, w), colour)
+    result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, paper_colour, valid, grid,
+                      _creases(measured, w), colour)
     result.quality.update(quality)
     lap("compare")
     result.timings_ms = timings
@@ -447,18 +448,19 @@ def _coloured(hsv: np.ndarray) -> np.ndarray:
 
 
 def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, paper_ink: np.ndarray,
-             aligned: np.ndarray, coloured: tuple[np.ndarray, np.ndarray], valid: np.ndarray, grid: np.ndarray,
+             aligned: np.ndarray, coloured: list[np.ndarray], valid: np.ndarray, grid: np.ndarray,
              creases: list[_Crease], colour: bool) -> FrontComparison:
-    """The comparison of the two ink maps region by region, the marks and the overlay (``coloured``: the coloured
-    ink of the restored front and of the aligned paper)."""
+    """The comparison of the two ink maps region by region, the marks and the overlay (``coloured``: the aligned
+    paper's coloured ink, taken out of the list, so that it is freed once used)."""
     h, w = ref_ink.shape
     extra, missing = differences(ref_ink, paper_ink)
     inside = valid > 0
     extra &= inside
     missing &= inside
     # the paper's coloured ink where the restored front has none (a stamp, a coloured pen): a mark
-    red = cv2.dilate(coloured[0].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    chroma = coloured[1] & ~red
+    issued = _coloured(cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV))
+    red = cv2.dilate(issued.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    chroma = coloured.pop() & ~red
     chroma = cv2.morphologyEx(chroma.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
     # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
     not_restored = hidden.repeat(spec.BLOCK, axis=0).repeat(spec.BLOCK, axis=1)
