@@ -263,3 +263,74 @@ def test_the_paper_is_moved_where_the_plane_and_the_tile_field_put_each_pixel():
     assert (valid[inside] == 255).all()
     outside = ((exact[..., 0] < -2) | (exact[..., 0] > scan_w + 1) | (exact[..., 1] < -2) | (exact[..., 1] > scan_h + 1))
     assert (valid[outside] == 0).all()
+
+
+def test_a_front_compared_from_its_file_or_from_the_picture_decoded_reads_the_same_colours(sample):
+    """The file's pixels stay in the decoder's channel order until the scan is reduced, a picture a stack hands over
+    is RGB: both give the same aligned paper, in RGB (the stamp red), and the same answer, the stamp a mark."""
+    from verify.compare import _decode, compare_picture
+    from verify.model import Limits
+
+    h, restoration = sample
+    page = h.paper.copy()
+    mask = stamp_mask(np.random.default_rng(3))  # a red receiving stamp in the blank lower left
+    y0, x0 = 2900, 300
+    area = page[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]].astype(np.float32)
+    red = np.array([0.95, 0.25, 0.3], np.float32)
+    page[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]] = (area * (1 - mask[..., None] * (1 - red))).astype(np.uint8)
+    data = scan_bytes(page, CLASSES["office300"][0], seed=0)[0]
+    from_file = compare_front(restoration, data)
+    picture = cv2.cvtColor(_decode(data, Limits(), 0), cv2.COLOR_BGR2RGB)  # as the stack's decoder gives it
+    from_picture = compare_picture(restoration, picture)
+    assert from_file.aligned is not None and from_picture.aligned is not None
+    assert from_file.to_dict(image=False) == from_picture.to_dict(image=False)
+    assert from_file.marks, from_file.to_dict(image=False)  # the stamp, found by its colour
+    x0, y0, x1, y1 = from_file.marks[0]
+    for aligned in (from_file.aligned, from_picture.aligned):
+        stamp = aligned[y0:y1, x0:x1].reshape(-1, 3).astype(int)
+        assert ((stamp[:, 0] - stamp[:, 2]) > 60).sum() > 100  # red in the aligned paper, RGB, not blue
+
+
+def test_the_tile_field_spread_once_per_row_that_reads_alike_is_the_field_at_every_pixel():
+    """The field is interpolated once for each group of rows that OpenCV's remap reads at the same 32nd of a tile
+    step: the page is moved exactly as by the field interpolated at every pixel, on a page of odd size too."""
+    from verify.compare import TILE_PX, _remap
+
+    h, w = 999, 701
+    rows, cols = h // (TILE_PX // 2), w // (TILE_PX // 2)
+    grid = np.random.default_rng(5).normal(0, 3, (rows, cols, 2)).astype(np.float32)
+    page = np.random.default_rng(6).integers(0, 256, (h, w, 3), np.uint8)
+    valid = np.full((h, w), 255, np.uint8)
+    step = TILE_PX / 2
+    px, py = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    field = cv2.remap(grid, (px - TILE_PX / 2) / step, (py - TILE_PX / 2) / step, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    exact = cv2.remap(page, px + field[..., 0], py + field[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
+    moved, _ = _remap(page, valid, grid)
+    assert np.array_equal(moved, exact)
+
+
+def test_marks_are_the_components_of_the_whole_page_in_their_order():
+    """Only the part of the page the extra ink reaches is labelled: the same boxes, in the same order, as labelling
+    the whole page, with strokes starting on odd rows and columns, near an edge, and specks too small to count."""
+    from verify.compare import MARK_MIN_PX, _marks
+
+    rng = np.random.default_rng(8)
+    extra = np.zeros((700, 500), np.uint8)
+    for _ in range(12):
+        x, y = int(rng.integers(0, 480)), int(rng.integers(41, 690))
+        extra[y:y + int(rng.integers(1, 9)), x:x + int(rng.integers(3, 40))] = 1
+    extra[695:700, 3:60] = 1  # along the lower edge
+    # the topmost strokes: joined, the first begins on an odd row, the second a row below it further left
+    extra[20:22, 400:420] = 1
+    extra[21:23, 50:70] = 1
+    in_region = np.zeros_like(extra, bool)
+    in_region[150:200, 100:300] = True
+    outside = (extra > 0) & ~in_region
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        cv2.dilate(outside.astype(np.uint8), np.ones((15, 15), np.uint8)), 8, cv2.CV_32S, cv2.CCL_GRANA)
+    expected = [(int(x) + 7, int(y) + 7, int(x + bw) - 7, int(y + bh) - 7) for k, (x, y, bw, bh, _) in
+                enumerate(stats) if k > 0 and int(outside[labels == k].sum()) >= MARK_MIN_PX]
+    assert 3 <= len(expected) < count - 1  # some marks, some specks left out
+    assert _marks(extra, in_region) == expected
