@@ -79,6 +79,10 @@ SPOT_LEVEL = 0.5
 BLACK_REACH = 3  # blocks either side of a block among which the darkest ink is the scan's black there
 FADED_FROM = 2  # signed levels from which a cell's ink can be said to have faded
 FADED_INK = 0.5  # of its signed ink, under which a cell's ink has faded
+STREAK_CELLS = 12  # inked cells a column of printed blocks needs for its ink to be measured (streak_depth)
+STREAK_DEPTH = 0.33  # log ratio from which a column printed paler than the page (28 %): streaky toner, which
+# leaves the other columns darker than signed. Flat scans (grey paper, black toner faded) 0.11 to 0.28; toner
+# streaks 0.13 to 0.40, the one streaky back a page gain made 1.62 levels darker than signed 0.40
 FADED_CELLS = 0.2  # share of faded inked cells from which the scan did not carry the print's ink (every class of
 # tests/simulate.py and tests/field.py at most 0.095, red ink half faded; forged backs 0.014; Augraphy's inks swapped
 # for pale ones 0.54 to 0.74, tests/field.py's inks-swapped 0.2 to 0.55)
@@ -447,15 +451,8 @@ def _gain_surface(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.nda
     MAX_TONE_CHANGE either way, as the page's gain. None where fewer than SURFACE_CELLS cells carry ink, or where
     the surface leaves the cells' log ratios spread more than ``fit`` of what one gain leaves: a flat scan, whose
     one gain keeps every cell's full weight against a change (``fit`` 0: the surface whenever it can be fitted)."""
-    position = np.empty(spec.ROWS * spec.COLS, np.int64)
-    position[printed] = np.arange(printed.size)  # front block -> printed position
-    logs, where = [], []
-    for r, m, k, b in zip(fp.regions, measured, kept, blocks, strict=True):
-        ratio = m / np.maximum(r.levels, 1)
-        carried = k & (r.levels >= INKED_LEVEL) & (ratio >= FADED_INK)
-        logs.append(np.log(ratio[carried]))
-        where.append(position[b[carried]])
-    y, at = np.concatenate(logs), np.concatenate(where)
+    position = _positions(printed)
+    y, at = _carried_logs(fp, measured, kept, blocks, position)
     if y.size < SURFACE_CELLS:
         return None
     terms = _surface_terms(at % spec.COLS / spec.COLS - 0.5, at // spec.COLS / spec.ROWS - 0.5)
@@ -470,6 +467,40 @@ def _gain_surface(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.nda
     every = position.astype(np.float64)
     gain = np.exp(_surface_terms(every % spec.COLS / spec.COLS - 0.5, every // spec.COLS / spec.ROWS - 0.5) @ coef)
     return np.clip(gain, 1 - MAX_TONE_CHANGE, 1 + MAX_TONE_CHANGE)
+
+
+def _positions(printed: np.ndarray) -> np.ndarray:
+    """Per front block, where it is printed on the back (flat index), from ``BlockMap.perm``."""
+    position = np.empty(spec.ROWS * spec.COLS, np.int64)
+    position[printed] = np.arange(printed.size)
+    return position
+
+
+def _carried_logs(fp: Fingerprint, measured: list[np.ndarray], kept: list[np.ndarray], blocks: list[np.ndarray],
+                  position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The log ratio of measured to signed level of every inked cell that carries at least FADED_INK of its ink, and
+    the printed position (flat) of its block."""
+    logs, where = [], []
+    for r, m, k, b in zip(fp.regions, measured, kept, blocks, strict=True):
+        ratio = m / np.maximum(r.levels, 1)
+        carried = k & (r.levels >= INKED_LEVEL) & (ratio >= FADED_INK)
+        logs.append(np.log(ratio[carried]))
+        where.append(position[b[carried]])
+    return np.concatenate(logs), np.concatenate(where)
+
+
+def streak_depth(fp: Fingerprint, front_gray: np.ndarray, printed: np.ndarray,
+                 left_out: dict[str, np.ndarray] | None = None) -> float:
+    """How much paler than the page the palest column of the back printed its ink (log ratio, 0 when even): toner
+    that runs short in bands along the feed pales the columns of blocks under them, and one ink gain for the page
+    leaves the other columns' cells darker than signed. Per column of printed blocks with STREAK_CELLS inked cells or
+    more, the median log ratio of measured to signed level, against the median over all."""
+    measured, _, kept = _measure(fp, front_gray, left_out)
+    y, at = _carried_logs(fp, measured, kept, [_cell_blocks(r, fp.cell) for r in fp.regions], _positions(printed))
+    columns = at % spec.COLS
+    counts = np.bincount(columns, minlength=spec.COLS)
+    medians = [float(np.median(y[columns == c])) for c in np.flatnonzero(counts >= STREAK_CELLS)]
+    return max(0.0, float(np.median(y)) - min(medians)) if medians else 0.0
 
 
 def _spread(values: np.ndarray) -> float:

@@ -388,7 +388,8 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
     darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where much of the
-    print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale):
+    print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale;
+    or a column of the back printed paler than the page, ``content.streak_depth`` from STREAK_DEPTH: streaky toner):
     each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. On spotted paper
     (the darkest cell of the blank paper beside the scrambled area, ``paper_level`` at the fingerprint's cell size, at
     SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused,
@@ -410,8 +411,10 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
         doubts = {"folded": folded}
         doubts["tones_lost"] = not any(doubts.values()) and content.tones_lost(luma)
         doubts["uneven_light"] = not any(doubts.values()) and uneven
-        doubts["faded"] = not any(doubts.values()) and (content.faded_share(fingerprint, luma, left_out)
-                                                        >= content.FADED_CELLS)
+        doubts["faded"] = not any(doubts.values()) and (
+            content.faded_share(fingerprint, luma, left_out) >= content.FADED_CELLS
+            or (printed is not None and content.streak_depth(fingerprint, luma, printed, left_out)
+                >= content.STREAK_DEPTH))
         # specks read as ink whatever the light or the ink did, so they are asked under uneven light and faded ink
         # too; not on a fold (its crease shades the margin) or a thresholded scan (a speck there turns black)
         level = 0.0 if doubts["folded"] or doubts["tones_lost"] else paper_level(fingerprint.cell)
