@@ -58,6 +58,8 @@ MARK_TALL_PX = 120  # ... and the height (19 mm, four rows of the form) from whi
 # correction tape change the black print between the lines, on the paper
 RULE_PX = 41  # restored-front pixels (6.5 mm) of straight ink from which it is a ruled line of the form
 OVER_PX = 400  # restored-front pixels (10 mm2) of coloured ink or of another surface from which a group lies on it
+OVER_PIECE_PX = 100  # ... counted in pieces of this many pixels or more (a stamp's ring, a note: thousands; the
+# colour fringes of a halftone print along the issuer's coloured print: dashes of 10 to 60)
 TINT = 0.7  # the paper's surface darker than this share of the brightest within SURFACE_MM: not the paper (a grey
 # note 0.62; a phone's light falls off by 0.8 over a sheet)
 SURFACE_MM = 65  # reach of that brightest: wider than a sticky note, narrower than light changes over a sheet
@@ -484,7 +486,11 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     # in colour the comparison reads the brightest channel, where the issuer's red seal is paper and the black
     # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared
     ignored = not_restored | (red if not colour else np.zeros_like(red))
-    over = (chroma | (_tinted(aligned, colour) & ~red)) & inside  # not the issuer's own coloured print
+    # what lies over the page: coloured ink or another surface; near the issuer's own coloured print only in pieces
+    # larger than the dashes of colour a halftone print leaves along its edges
+    over = (chroma | _tinted(aligned, colour)) & inside & ~red
+    fringed = cv2.dilate(issued.astype(np.uint8), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)) > 0
+    over &= ~fringed | _pieces(over, OVER_PIECE_PX)
     laid_over = _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
 
     regions = []
@@ -773,7 +779,21 @@ def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray) ->
     held = np.bincount(labels[over], minlength=count)
     crossed = _places(crossing, labels, count)
     over = np.flatnonzero(tall & ((held >= OVER_PX) | (crossed >= CROSSINGS)))
-    return np.isin(labels, over) if over.size else np.zeros(differing.shape, bool)
+    if not over.size:
+        return np.zeros(differing.shape, bool)
+    # with what each group spans (its convex hull): a stamp's ring, broken where it is faint, holds its date
+    outlines, _ = cv2.findContours(np.isin(labels, over).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hulls = [cv2.convexHull(o) for o in outlines]
+    return cv2.drawContours(np.zeros(differing.shape, np.uint8), hulls, -1, 1, cv2.FILLED) > 0
+
+
+def _pieces(mask: np.ndarray, least: int) -> np.ndarray:
+    """The 8-connected pieces of ``mask`` (bool) of ``least`` pixels or more."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask.astype(np.uint8), 8, cv2.CV_32S,
+                                                                            cv2.CCL_GRANA)
+    large = stats[:, cv2.CC_STAT_AREA] >= least
+    large[0] = False
+    return large[labels]
 
 
 def _places(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
