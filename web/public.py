@@ -210,6 +210,8 @@ def front_view(result: service.Verification, image: bool = True) -> dict[str, An
     reason = comparison.reason or ""
     if check.error is not None:
         why = check.error.message(current_lang())
+    elif unreadable and any(region.reason == reason for region in comparison.regions):
+        why = ""  # a field's own reason: said beside the field, in the list that follows
     else:
         why = FRONT_REASONS.get(reason, reason)
     media = check.media_type or ""

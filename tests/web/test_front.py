@@ -182,6 +182,26 @@ def test_the_form_takes_the_front_and_the_page_names_the_differing_field(app, cl
     assert [e["front_outcome"] for e in log_entries(app)] == ["differs"]
 
 
+def test_the_page_names_a_field_a_stamp_covers_and_says_why_once(app, client, fronts, sample):
+    """A blue receiving stamp pressed over a resident's name on the genuine paper front: the page says the front
+    could not be compared, names the field and why beside it (the stamp), once, and accuses nothing."""
+    import verify
+    from tests.field import stamp
+
+    h = fronts["household"]
+    restored = verify.restore(fronts["back"], verify.KeyRing.load(sample.keys_dir))
+    box = restored.regions["resident0.name"]
+    scale = h.paper.shape[1] / restored.image.shape[1]
+    centre = ((box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale)
+    stamped = stamp(h.paper, np.random.default_rng(5), colour="blue", centre=centre)
+    html = send_form(client, fronts["back"], verify.encode_image(stamped, "png")).get_data(as_text=True)
+    assert "front-unreadable" in html and "front-differs" not in html
+    listed = html.split('id="front-unreadable"', 1)[1].split("</ul>", 1)[0]
+    assert "resident 1: name" in listed and "a stamp or a note laid over it" in listed
+    assert html.count("a stamp or a note laid over it") == listed.count("a stamp or a note laid over it")
+    assert [e["front_outcome"] for e in log_entries(app)] == ["unreadable"]
+
+
 def test_the_form_without_a_front_shows_no_comparison_and_a_duplex_pdf_compares(app, client, fronts):
     html = send_form(client, fronts["back"], None).get_data(as_text=True)
     assert 'id="restored-front"' in html and 'id="front-comparison"' not in html
