@@ -19,6 +19,7 @@ the same ``InputError`` a back would get.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -486,12 +487,14 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     # in colour the comparison reads the brightest channel, where the issuer's red seal is paper and the black
     # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared
     ignored = not_restored | (red if not colour else np.zeros_like(red))
-    # what lies over the page: coloured ink or another surface; near the issuer's own coloured print only in pieces
-    # larger than the dashes of colour a halftone print leaves along its edges
-    over = (chroma | _tinted(aligned, colour)) & inside & ~red
-    fringed = cv2.dilate(issued.astype(np.uint8), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)) > 0
-    over &= ~fringed | _pieces(over, OVER_PIECE_PX)
-    laid_over = _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
+    @functools.cache  # found once a field differs: a page that matches costs nothing for it
+    def over_page() -> np.ndarray:
+        # what lies over the page: coloured ink or another surface; near the issuer's own coloured print only in
+        # pieces larger than the dashes of colour a halftone print leaves along its edges
+        over = (chroma | _tinted(aligned, colour)) & inside & ~red
+        fringed = cv2.dilate(issued.astype(np.uint8), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)) > 0
+        over &= ~fringed | _pieces(over, OVER_PIECE_PX)
+        return _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
 
     regions = []
     in_region = np.zeros((h, w), bool)
@@ -517,7 +520,7 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             reason = "outside_scan"
         elif int(shape.sum()) >= DIFFERS_PX > int((shape & ~not_restored[y0:y1, x0:x1]).sum()):
             reason = "not_restored"
-        elif evidence >= 1.0 and int((shape & ~ignored[y0:y1, x0:x1] & ~laid_over[y0:y1, x0:x1]).sum()) < DIFFERS_PX:
+        elif evidence >= 1.0 and int((shape & ~ignored[y0:y1, x0:x1] & ~over_page()[y0:y1, x0:x1]).sum()) < DIFFERS_PX:
             reason = "marked"  # what differs is part of a mark laid over the page: not compared, never a match
         elif not compared_all:
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
