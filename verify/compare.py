@@ -66,6 +66,12 @@ TINT = 0.7  # the paper's surface darker than this share of the brightest within
 SURFACE_MM = 65  # reach of that brightest: wider than a sticky note, narrower than light changes over a sheet
 CROSS_PX = 8  # restored-front pixels above and below a ruled line that extra ink must reach to run through it
 CROSSINGS = 8  # places where extra ink runs through the form's lines from which it was laid over them
+SPOTS = 5.0  # specks (pieces of extra ink on the blank paper, away from the print) per 1000 mm2 from which the paper
+# is specked all over, as grime on rough paper or toner a worn drum scatters leave it (a scan of clean paper: 0 to
+# 0.2; specks over 6 % of a sheet: 18 to 33)
+SPOT_CEILING = 1.6  # a piece of extra ink in a field is a speck when no darker than this times the blank paper's
+# specks (their 99th percentile); black print added over grey specks is darker
+BLANK_PX = 10  # restored-front pixels from the issuer's print from which the paper is blank
 CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
 CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for it to be compared
@@ -80,7 +86,9 @@ class RegionComparison:
     name: str
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the restored front
     outcome: str  # matches | differs | unreadable
-    reason: str | None = None  # for unreadable: outside_scan, not_restored (hidden on the back), creased
+    # for unreadable: outside_scan, not_restored (hidden on the back), creased, marked (a stamp or a note laid over
+    # it), spotted (specks all over the paper)
+    reason: str | None = None
     difference: float = 0.0  # differing ink pixels as a share of DIFFERS_PX (1.0 and more: differs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -496,11 +504,20 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
         over &= ~fringed | _pieces(over, OVER_PIECE_PX)
         return _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
 
-    regions = []
+    boxes = [(name, box, (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3)))
+             for name, box in _regions(restoration, (ref_ink > STRONG) & ~red)]
     in_region = np.zeros((h, w), bool)
-    for name, box in _regions(restoration, (ref_ink > STRONG) & ~red):
-        x0, y0, x1, y1 = (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3))
+    for _, _, (x0, y0, x1, y1) in boxes:
         in_region[y0:y1, x0:x1] = True
+
+    @functools.cache  # the same: found once a field differs
+    def spotless() -> np.ndarray | None:
+        blank = ~in_region & (cv2.erode(valid, np.ones((17, 17), np.uint8)) > 0) & (cv2.dilate(
+            (ref_ink > WEAK).astype(np.uint8), np.ones((2 * BLANK_PX + 1,) * 2, np.uint8)) == 0)
+        return _without_specks(ref_ink, paper_ink, blank)
+
+    regions = []
+    for name, box, (x0, y0, x1, y1) in boxes:
         crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
         panels = None
         if crease is not None:  # each panel's shift against the field the page was warped by here
@@ -522,9 +539,13 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             reason = "not_restored"
         elif evidence >= 1.0 and int((shape & ~ignored[y0:y1, x0:x1] & ~over_page()[y0:y1, x0:x1]).sum()) < DIFFERS_PX:
             reason = "marked"  # what differs is part of a mark laid over the page: not compared, never a match
+        elif evidence >= 1.0 and (clean := spotless()) is not None and int(
+                (_region_difference(ref_ink, clean, (x0, y0, x1, y1), panels)[0] & ~ignored[y0:y1, x0:x1]).sum()
+        ) < DIFFERS_PX:
+            reason = "spotted"  # the field matches once the specks the blank paper carries all over are taken off
         elif not compared_all:
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
-        if evidence >= 1.0 and reason not in ("outside_scan", "creased", "marked"):
+        if evidence >= 1.0 and reason not in ("outside_scan", "creased", "marked", "spotted"):
             outcome, reason = "differs", None
         else:
             outcome = "unreadable" if reason else "matches"
@@ -734,6 +755,30 @@ def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
         if j - i <= CREASE_ROWS and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
             found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
     return found
+
+
+def _without_specks(ref_ink: np.ndarray, paper_ink: np.ndarray, blank: np.ndarray) -> np.ndarray | None:
+    """The paper's ink with its specks taken off, when its ``blank`` part (bool: inside the scan, away from the
+    issuer's print and the fields) carries SPOTS specks per 1000 mm2 or more (None otherwise). A speck is a piece of
+    the paper's ink beyond the issuer's anywhere within TOLERANCE_PX (more than half WEAK, with a pixel above WEAK:
+    its pale rim belongs to it, and so does a speck on a stroke's edge) no darker than SPOT_CEILING times the
+    specks on the blank paper (their darkest pixel's 99th percentile). Taking specks off only lightens the paper:
+    ink the paper lacks stays missing."""
+    h, w = paper_ink.shape
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE_PX + 1,) * 2)
+    beyond = cv2.subtract(paper_ink, cv2.dilate(ref_ink, kernel))
+    own = (beyond > WEAK / 2).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(own, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    peak = np.zeros(count, np.float32)
+    np.maximum.at(peak, labels[own > 0].astype(np.intp), beyond[own > 0])
+    on_blank = np.zeros(count, bool)
+    on_blank[labels[blank & (own > 0)]] = True
+    on_blank &= (stats[:, cv2.CC_STAT_AREA] >= 4) & (peak > WEAK) & (np.arange(count) > 0)
+    if 1000 * int(on_blank.sum()) < SPOTS * float(blank.sum()) / (w / 210) ** 2:
+        return None
+    speck = peak <= SPOT_CEILING * float(np.percentile(peak[on_blank], 99))
+    speck[0] = False
+    return paper_ink - np.where(speck[labels], beyond, 0).astype(np.float32)
 
 
 def _ruled(ref_ink: np.ndarray) -> np.ndarray:

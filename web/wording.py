@@ -49,7 +49,9 @@ FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the r
                  "creased": _l("a fold of the sheet runs across it"),
                  "marked": _l("a stamp or a note laid over it hides its print or adds ink: compare it with the signed "
                               "text"),
-                 "not_restored": _l("a mark on the back hid this part of the restored front")}
+                 "not_restored": _l("a mark on the back hid this part of the restored front"),
+                 "spotted": _l("the paper is specked all over (grime or scattered toner) and specks fall in this "
+                               "field: compare it with the signed text")}
 
 # What a refusal found in the scan that keeps it from supporting an accusation (``context`` flags of
 # content_unconfirmed and scan_unrestorable), as the reader is told it.

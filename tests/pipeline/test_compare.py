@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.field import finish, fold, fold_panels, stamp, stamp_mask, sticky_note
+from tests.field import finish, fold, fold_panels, speckled, stamp, stamp_mask, sticky_note
 from tests.front import ALTERATIONS, Household, alter, household
 from tests.simulate import CLASSES, random_scene, scan_bytes
 from verify import KeyRing, Restoration, encode_image, restore
@@ -152,6 +152,23 @@ def test_a_stamp_or_a_note_over_a_field_leaves_it_unread_never_differing(sample,
     outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
     assert outcomes[field] == ("unreadable", "marked"), outcomes
     assert result.outcome == "unreadable" and not result.differing
+
+
+def test_specks_all_over_the_paper_leave_its_fields_unread_and_a_pasted_line_still_differs(sample):
+    """Grey specks over the whole sheet (grime on rough paper, toner a worn drum scatters) fall in every field: a
+    genuine front so specked differed in every field of four sheets in four. The blank paper carries the same specks:
+    taken off, the fields match, and they are `unreadable` (`spotted`), never `differs` and never `matches`. Taking
+    specks off only lightens the paper, and print darker than the specks stays: a resident line pasted from another
+    certificate on the same specked paper is still named."""
+    h, _ = sample
+    for i in range(2):
+        result = compared(sample, speckled(h.paper, np.random.default_rng([i, 31])), "office300", i)
+        assert result.outcome == "unreadable" and result.reason == "spotted", [r.to_dict() for r in result.regions]
+        assert not result.differing
+        assert {r.reason for r in result.regions if r.outcome != "matches"} == {"spotted"}
+    page, changed = alter(h, "pasted", np.random.default_rng([3, ALTERATIONS.index("pasted")]))
+    result = compared(sample, speckled(page, np.random.default_rng(7)), "office300", 0)
+    assert result.outcome == "differs" and changed & set(result.differing), [r.to_dict() for r in result.regions]
 
 
 def test_a_picture_that_is_not_this_front_is_unreadable_and_a_broken_file_an_input_error(sample):
