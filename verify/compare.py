@@ -72,6 +72,10 @@ SPOTS = 5.0  # specks (pieces of extra ink on the blank paper, away from the pri
 SPOT_CEILING = 1.6  # a piece of extra ink in a field is a speck when no darker than this times the blank paper's
 # specks (their 99th percentile); black print added over grey specks is darker
 BLANK_PX = 10  # restored-front pixels from the issuer's print from which the paper is blank
+FAINT = 0.05  # how much darker (0 to 1, in the paper's darkest channel) the fields' ink the paper lacks is than the
+# paper just around it, from which the print came out faint rather than not at all (strokes printed in pale inks:
+# 0.11 to 0.15; a removed line, a changed character, correction tape: -0.31 to -0.015)
+FAINT_PX = 30  # pixels of the fields' ink the paper lacks from which that is measured
 CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
 CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for it to be compared
@@ -87,7 +91,7 @@ class RegionComparison:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the restored front
     outcome: str  # matches | differs | unreadable
     # for unreadable: outside_scan, not_restored (hidden on the back), creased, marked (a stamp or a note laid over
-    # it), spotted (specks all over the paper)
+    # it), spotted (specks all over the paper), faded (print come out faint)
     reason: str | None = None
     difference: float = 0.0  # differing ink pixels as a share of DIFFERS_PX (1.0 and more: differs)
 
@@ -516,6 +520,12 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             (ref_ink > WEAK).astype(np.uint8), np.ones((2 * BLANK_PX + 1,) * 2, np.uint8)) == 0)
         return _without_specks(ref_ink, paper_ink, blank)
 
+    @functools.cache  # the same: found once a field differs
+    def unfaded() -> np.ndarray | None:
+        # the paper's ink with the issuer's wherever it is fainter, when the print came out faint rather than not at
+        # all: a field it lacks only ink in then matches
+        return cv2.max(paper_ink, ref_ink) if _faint(ref_ink, aligned, (missing > 0) & in_region) else None
+
     regions = []
     for name, box, (x0, y0, x1, y1) in boxes:
         crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
@@ -543,9 +553,13 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
                 (_region_difference(ref_ink, clean, (x0, y0, x1, y1), panels)[0] & ~ignored[y0:y1, x0:x1]).sum()
         ) < DIFFERS_PX:
             reason = "spotted"  # the field matches once the specks the blank paper carries all over are taken off
+        elif evidence >= 1.0 and (whole := unfaded()) is not None and int(
+                (_region_difference(ref_ink, whole, (x0, y0, x1, y1), panels)[0] & ~ignored[y0:y1, x0:x1]).sum()
+        ) < DIFFERS_PX:
+            reason = "faded"  # the field lacks only ink, on a page whose print came out faint where it lacks it
         elif not compared_all:
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
-        if evidence >= 1.0 and reason not in ("outside_scan", "creased", "marked", "spotted"):
+        if evidence >= 1.0 and reason not in ("outside_scan", "creased", "marked", "spotted", "faded"):
             outcome, reason = "differs", None
         else:
             outcome = "unreadable" if reason else "matches"
@@ -779,6 +793,20 @@ def _without_specks(ref_ink: np.ndarray, paper_ink: np.ndarray, blank: np.ndarra
     speck = peak <= SPOT_CEILING * float(np.percentile(peak[on_blank], 99))
     speck[0] = False
     return paper_ink - np.where(speck[labels], beyond, 0).astype(np.float32)
+
+
+def _faint(ref_ink: np.ndarray, aligned: np.ndarray, lacking: np.ndarray) -> bool:
+    """Whether the paper shows the issuer's ink it lacks (``lacking``: bool, in the fields) faintly rather than not
+    at all: FAINT_PX pixels or more, FAINT darker in the paper's darkest channel (where ink in a pale colour shows
+    most) than the paper around them, away from the issuer's print. Ink removed, covered or printed over with the
+    page's pattern leaves the paper there as light as around it."""
+    if int(lacking.sum()) < FAINT_PX:
+        return False
+    r, g, b = cv2.split(aligned)
+    darkest = ink(cv2.min(cv2.min(r, g), b))
+    near = cv2.dilate((ref_ink > WEAK).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    around = (cv2.dilate(lacking.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~near
+    return bool(around.any()) and float(darkest[lacking].mean() - darkest[around].mean()) >= FAINT
 
 
 def _ruled(ref_ink: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.field import finish, fold, fold_panels, speckled, stamp, stamp_mask, sticky_note
+from tests.field import finish, fold, fold_panels, inks_swapped, speckled, stamp, stamp_mask, sticky_note
 from tests.front import ALTERATIONS, Household, alter, household
 from tests.simulate import CLASSES, random_scene, scan_bytes
 from verify import KeyRing, Restoration, encode_image, restore
@@ -169,6 +169,23 @@ def test_specks_all_over_the_paper_leave_its_fields_unread_and_a_pasted_line_sti
     page, changed = alter(h, "pasted", np.random.default_rng([3, ALTERATIONS.index("pasted")]))
     result = compared(sample, speckled(page, np.random.default_rng(7)), "office300", 0)
     assert result.outcome == "differs" and changed & set(result.differing), [r.to_dict() for r in result.regions]
+
+
+def test_strokes_printed_in_pale_inks_leave_their_fields_unread_and_a_changed_name_still_differs(sample):
+    """Half the strokes printed in pale colours of their own (a printer mixing its inks badly): read in the
+    brightest channel, as the comparison reads the paper, they are gone, and a genuine front differed in six or
+    seven fields of every sheet. In the paper's darkest channel they are still there, darker than the paper around
+    them, where ink removed or printed over with the pattern is not: the fields that lack only ink are `unreadable`
+    (`faded`), never `differs`, never `matches`. A name replaced on the same paper adds ink and is still named."""
+    h, _ = sample
+    for i in range(2):
+        result = compared(sample, inks_swapped(h.paper, np.random.default_rng([i, 31])), "office300", i)
+        assert result.outcome == "unreadable" and result.reason == "faded", [r.to_dict() for r in result.regions]
+        assert not result.differing
+        assert {r.reason for r in result.regions if r.outcome != "matches"} == {"faded"}
+    page, changed = alter(h, "name", np.random.default_rng([1, ALTERATIONS.index("name")]))
+    result = compared(sample, inks_swapped(page, np.random.default_rng(7)), "office300", 0)
+    assert result.outcome == "differs" and changed <= set(result.differing), [r.to_dict() for r in result.regions]
 
 
 def test_a_picture_that_is_not_this_front_is_unreadable_and_a_broken_file_an_input_error(sample):
