@@ -78,7 +78,8 @@ FAINT = 0.05  # how much darker (0 to 1, in the paper's darkest channel) the fie
 FAINT_PX = 30  # pixels of the fields' ink the paper lacks from which that is measured
 CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
-CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for it to be compared
+CREASE_COMPARED = 1.0  # share of a region's ink that must lie outside a crease's band for it to be compared: all
+# of it (a cut may be put anywhere in the field, and rows left out there can hold the one stroke that changed)
 CREASE_ROWS = 4  # tile steps between two rows that each move as one, at most, for a step between them to be a crease
 V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
 
@@ -91,7 +92,8 @@ class RegionComparison:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the restored front
     outcome: str  # matches | differs | unreadable
     # for unreadable: outside_scan, not_restored (hidden on the back), creased, marked (a stamp or a note laid over
-    # it), spotted (specks all over the paper), faded (print come out faint)
+    # it), spotted (specks all over the paper), faded (print come out faint), sealed (print under the issuer's
+    # seal, on a gray scan)
     reason: str | None = None
     difference: float = 0.0  # differing ink pixels as a share of DIFFERS_PX (1.0 and more: differs)
 
@@ -484,21 +486,23 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     """The comparison of the two ink maps region by region, the marks and the overlay (``coloured``: the aligned
     paper's coloured ink, taken out of the list, so that it is freed once used)."""
     h, w = ref_ink.shape
+    issued = _coloured(cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV))
+    red = cv2.dilate(issued.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     extra, missing = differences(ref_ink, paper_ink)
     inside = valid > 0
     extra &= inside
     missing &= inside
     # the paper's coloured ink where the restored front has none (a stamp, a coloured pen): a mark
-    issued = _coloured(cv2.cvtColor(restoration.image, cv2.COLOR_RGB2HSV))
-    red = cv2.dilate(issued.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     chroma = coloured.pop() & ~red
     chroma = cv2.morphologyEx(chroma.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
     # where the back's marks hid the print, the restored front may show the mark: no evidence against the paper
     not_restored = hidden.repeat(spec.BLOCK, axis=0).repeat(spec.BLOCK, axis=1)
     covered = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
     # in colour the comparison reads the brightest channel, where the issuer's red seal is paper and the black
-    # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared
-    ignored = not_restored | (red if not colour else np.zeros_like(red))
+    # print under it stays black; a gray side shows the seal in tones the comparison does not measure: not compared,
+    # and a field with print under it is never a match
+    sealed = red if not colour else np.zeros_like(red)
+    ignored = not_restored | sealed
     @functools.cache  # found once a field differs: a page that matches costs nothing for it
     def over_page() -> np.ndarray:
         # what lies over the page: coloured ink or another surface; near the issuer's own coloured print only in
@@ -559,6 +563,9 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             reason = "faded"  # the field lacks only ink, on a page whose print came out faint where it lacks it
         elif not compared_all:
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
+        if reason is None and evidence < 1.0 and int((sealed[y0:y1, x0:x1] & (ref_ink[y0:y1, x0:x1] > STRONG)).sum()
+                                                     ) >= DIFFERS_PX:
+            reason = "sealed"  # what is compared matches, but print under the seal could not be
         if evidence >= 1.0 and reason not in ("outside_scan", "creased", "marked", "spotted", "faded"):
             outcome, reason = "differs", None
         else:

@@ -14,7 +14,17 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.field import finish, fold, fold_panels, inks_swapped, speckled, stamp, stamp_mask, sticky_note
+from tests.field import (
+    finish,
+    fold,
+    fold_panels,
+    grayscale,
+    inks_swapped,
+    speckled,
+    stamp,
+    stamp_mask,
+    sticky_note,
+)
 from tests.front import ALTERATIONS, Household, alter, household
 from tests.simulate import CLASSES, random_scene, scan_bytes
 from verify import KeyRing, Restoration, encode_image, restore
@@ -77,15 +87,20 @@ def test_a_removed_resident_line_differs_naming_its_fields_and_is_no_crease(samp
 
 
 @pytest.mark.parametrize("seed", [0, 2, 3])
-def test_a_genuine_front_folded_for_an_envelope_matches_where_the_crease_crosses_a_field(sample, seed):
+def test_a_genuine_front_folded_for_an_envelope_never_differs_and_only_where_the_crease_runs_is_unread(sample, seed):
+    """Folded in three, the panels 1 to 2 mm apart: the crease runs through a resident's line, whose rows the panel
+    below hides in part. The fields away from the crease match; a field the crease crosses matches only where none
+    of its ink lies in the rows left out, and is `creased` otherwise; no field differs."""
     h, restoration = sample
     rng = np.random.default_rng([seed, 99])
     scan = finish(fold(h.paper, rng, shift_mm=float(rng.uniform(1.0, 2.0))), rng)
     crease = fold_panels(h.paper.shape[0])[0] * restoration.image.shape[0] / h.paper.shape[0]
-    crossed = [name for name, (_, y0, _, y1) in restoration.regions.items() if y0 < crease < y1]
+    crossed = {name for name, (_, y0, _, y1) in restoration.regions.items() if y0 - 20 < crease < y1 + 20}
     assert crossed  # the first crease runs through a resident's line
     result = compare_front(restoration, scan)
-    assert_matches(result, list(restoration.regions))
+    assert not result.differing, [r.to_dict() for r in result.regions]
+    assert all(r.outcome == "matches" or (r.name in crossed and r.reason == "creased") for r in result.regions), [
+        r.to_dict() for r in result.regions]
 
 
 def test_a_genuine_fold_the_tiles_measure_poorly_is_creased_never_differs(sample):
@@ -186,6 +201,35 @@ def test_strokes_printed_in_pale_inks_leave_their_fields_unread_and_a_changed_na
     page, changed = alter(h, "name", np.random.default_rng([1, ALTERATIONS.index("name")]))
     result = compared(sample, inks_swapped(page, np.random.default_rng(7)), "office300", 0)
     assert result.outcome == "differs" and changed <= set(result.differing), [r.to_dict() for r in result.regions]
+
+
+def test_a_gray_scan_leaves_fields_under_the_seal_unread_and_never_matches_a_digit_changed_there(sample):
+    """A gray scan shows the issuer's red seal as grey in tones of its own, so print under it is not compared. A
+    field with print there was nonetheless a match on what was compared, and one changed digit under the seal
+    (resident2.birth, 22 read as 23) was called `matches`. Such a field is `unreadable` (`sealed`), never a match; the
+    answer asks for a colour scan, in which the seal is paper and the print under it is compared."""
+    h, restoration = sample
+    result = compared(sample, grayscale(h.paper, np.random.default_rng(0)), "office300", 0)
+    assert result.outcome == "unreadable" and result.reason == "sealed" and not result.differing
+    page, changed = alter(h, "digit", np.random.default_rng([2, 0]))
+    result = compared(sample, grayscale(page, np.random.default_rng(0)), "office300", 0)
+    assert result.outcome != "matches" and all(r.outcome != "matches" for r in result.regions if r.name in changed)
+
+
+def test_a_field_a_crease_cuts_through_its_ink_is_never_a_match(sample):
+    """A sheet folded in four, the crease's panel below moved 2 mm against the one above: a field near the crease is
+    cut and each part aligned with its own panel, and the rows the panel below may hide are left out. A changed
+    digit matched once those rows were put over the stroke that changed (55 read as 53, with correction tape; 22 as
+    23, a digit edited and reprinted), though the crease was elsewhere: the cut may be put anywhere in the field. A
+    field is compared only where none of its ink falls in the rows left out; otherwise it is `creased`, never a
+    match."""
+    h, restoration = sample
+    for seed, kind in ((2, "digit"), (14, "tape")):
+        page, changed = alter(h, kind, np.random.default_rng([seed, ALTERATIONS.index(kind)]))
+        rng = np.random.default_rng([seed, 7])
+        result = compare_front(restoration, finish(fold(page, rng, shift_mm=2.0, panels=4), rng))
+        assert all(r.outcome != "matches" for r in result.regions if r.name in changed), [
+            r.to_dict() for r in result.regions]
 
 
 def test_a_picture_that_is_not_this_front_is_unreadable_and_a_broken_file_an_input_error(sample):
