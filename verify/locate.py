@@ -864,7 +864,8 @@ def _turn_affines() -> np.ndarray:
 
 def _dot_centroids(gray: np.ndarray, guesses: np.ndarray, r: int, dot_px: float) -> np.ndarray:
     """Ink-weighted centroids of the dots near each guess, all at once: rows of (x, y, ink level, paper level),
-    NaN where a window holds no dot or leaves the image."""
+    NaN where a window holds no dot or leaves the image. In a colour image (BGR) the windows are read on their
+    darkest channel."""
     out = np.full((len(guesses), 4), np.nan)
     if not len(guesses):
         return out
@@ -875,7 +876,9 @@ def _dot_centroids(gray: np.ndarray, guesses: np.ndarray, r: int, dot_px: float)
     ys, xs = ys[inside], xs[inside]
     side = 2 * r + 1  # slicing window by window is several times faster than one fancy-indexed gather
     patch = np.stack([gray[y:y + side, x:x + side] for y, x in zip(ys[:, 0], xs[:, 0], strict=True)]
-                     ).astype(np.float32) if len(ys) else np.zeros((0, side, side), np.float32)
+                     ).astype(np.float32) if len(ys) else np.zeros((0, side, side, *gray.shape[2:]), np.float32)
+    if patch.ndim == 4:
+        patch = patch.min(axis=3)
     ring = np.concatenate([patch[:, 0], patch[:, -1], patch[:, 1:-1, 0], patch[:, 1:-1, -1]], axis=1)
     paper = np.median(ring, axis=1)  # the window's edge is paper
     darkest = patch.min(axis=(1, 2))
@@ -899,9 +902,12 @@ def _dot_window(ppu: float) -> tuple[int, float]:
     return max(3, round(DOT_SEARCH * ppu)), spec.DOT_SIZE * ppu
 
 
-def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
+def measure_dots(gray: np.ndarray, fit: PageFit, colour: np.ndarray | None = None) -> GridFit:
     """Measure every dot of the track to sub-pixel precision: all at their predicted places first, then the
-    missing ones again where their measured neighbours say they have moved."""
+    missing ones again where their measured neighbours say they have moved. Where a colour scan (BGR) is given,
+    a dot still missing is looked for again on its darkest channel: a dot printed in a pale ink (an ink swapped
+    for another, as Augraphy's InkColorSwap prints it) stands out from the paper in one colour only. Such a dot
+    places the track; the print's black, the paper and the dots' spread are measured on the dots printed dark."""
     ppu = fit.px_per_unit
     r, dot_px = _dot_window(ppu)
     centres = spec.dot_centres()
@@ -929,6 +935,11 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
                 for c in range(2):
                     shifted[a:b, c] += np.interp(idx, known, hits[a:b, c][ok] - predicted[a:b, c][ok])
         hits[missing] = _dot_centroids(gray, shifted[missing], r, dot_px)
+        pale = np.isnan(hits[:, 0]) & missing
+        if colour is not None and pale.any():
+            again = _dot_centroids(colour, shifted[pale], r, dot_px)
+            again[:, 2:] = np.nan  # a pale dot's darkness is its ink's, not the print's black
+            hits[pale] = again
     span = dict(zip(centres, zip(bounds[:-1], bounds[1:], strict=True), strict=True))
     h, residuals, creases = _fit_track(design, hits, span, ppu, strict=False)
     broken = [side for side, (a, b) in span.items() if len(creases[side]) or np.isnan(hits[a:b, 0]).any()]
@@ -942,9 +953,12 @@ def measure_dots(gray: np.ndarray, fit: PageFit) -> GridFit:
     ok_all = ~np.isnan(hits[:, 0])
     page_all, scan_all = design[ok_all], hits[ok_all, :2]
     rms = float(np.sqrt(np.mean(np.sum((scan_all - project(h, page_all)) ** 2, 1))))
-    ink, paper = float(np.median(hits[ok_all, 2])), float(np.median(hits[ok_all, 3]))
-    low, high = np.percentile(hits[ok_all, 2], [10, 90])
-    blur = _edge_blur(gray, scan_all[:: max(1, len(scan_all) // 48)], dot_px, ink, paper)
+    dark = ~np.isnan(hits[:, 2])
+    if not dark.any():
+        raise GridNotFound("no dot of the track printed dark enough to tell the print's black")
+    ink, paper = float(np.median(hits[dark, 2])), float(np.median(hits[dark, 3]))
+    low, high = np.percentile(hits[dark, 2], [10, 90])
+    blur = _edge_blur(gray, hits[dark, :2][:: max(1, int(dark.sum()) // 48)], dot_px, ink, paper)
     ink = min(ink, _area_black(gray, h) + DOTS_PALER)
     return GridFit(h, residuals, float(ok_all.mean()), rms, ink, paper, blur, float(high - low), creases)
 

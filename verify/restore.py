@@ -276,7 +276,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
     first: VerifyError | None = None
     for attempt in _fits(fit):
         try:
-            grid = measure_dots(gray, attempt)
+            grid = measure_dots(gray, attempt, img if img.ndim == 3 else None)
             clock.lap("refine")
             fingerprint = _read_fingerprint(gray, grid, payload, secret) if payload.version >= 2 else None
             clock.lap("content")
