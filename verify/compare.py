@@ -509,7 +509,9 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
         # pieces larger than the dashes of colour a halftone print leaves along its edges
         over = (chroma | _tinted(aligned, colour)) & inside & ~red
         fringed = cv2.dilate(issued.astype(np.uint8), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)) > 0
-        over &= ~fringed | _pieces(over, OVER_PIECE_PX)
+        near = over & fringed
+        if near.any():
+            over[near] = _pieces(over, OVER_PIECE_PX, near)
         return _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
 
     boxes = [(name, box, (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3)))
@@ -870,13 +872,14 @@ def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray) ->
     return cv2.drawContours(np.zeros(differing.shape, np.uint8), hulls, -1, 1, cv2.FILLED) > 0
 
 
-def _pieces(mask: np.ndarray, least: int) -> np.ndarray:
-    """The 8-connected pieces of ``mask`` (bool) of ``least`` pixels or more."""
+def _pieces(mask: np.ndarray, least: int, at: np.ndarray) -> np.ndarray:
+    """Whether each pixel ``at`` (bool, of ``mask``'s shape) lies in an 8-connected piece of ``mask`` (bool) of
+    ``least`` pixels or more (looked up only there: a page-sized lookup costs as much as the labelling)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask.astype(np.uint8), 8, cv2.CV_32S,
                                                                             cv2.CCL_GRANA)
     large = stats[:, cv2.CC_STAT_AREA] >= least
     large[0] = False
-    return large[labels]
+    return large[labels[at]]
 
 
 def _places(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
