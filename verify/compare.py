@@ -78,8 +78,7 @@ FAINT = 0.05  # how much darker (0 to 1, in the paper's darkest channel) the fie
 FAINT_PX = 30  # pixels of the fields' ink the paper lacks from which that is measured
 CREASE_PX = 2.0  # step between two rows of the registration's tiles, each moving as one, from which it is a crease
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
-CREASE_COMPARED = 1.0  # share of a region's ink that must lie outside a crease's band for it to be compared: all
-# of it (a cut may be put anywhere in the field, and rows left out there can hold the one stroke that changed)
+CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for a difference to count
 CREASE_ROWS = 4  # tile steps between two rows that each move as one, at most, for a step between them to be a crease
 V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
 
@@ -540,14 +539,14 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             here = _field(grid, np.array([[[(x0 + x1) // 2, (y0 + y1) // 2]]], np.float32))[0, 0]
             middle = (x0 + x1) / 2
             panels = (_Crease.shift(crease.above, middle) - here, _Crease.shift(crease.below, middle) - here)
-        shape, compared_all = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1), panels)
+        shape, compared = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1), panels)
         evidence = int((shape & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX
         if evidence >= 1.0 and (offset := _field_offset(ref_ink, paper_ink, (x0, y0, x1, y1))) is not None:
             # the field as a whole where its ink fits best: a crease's panel or a lens may move it further than
             # the page's registration and its pieces' own reach
             moved = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, y1), offset)
             if (again := int((moved & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX) < evidence:
-                shape, evidence, compared_all = moved, again, True
+                shape, evidence, compared = moved, again, 1.0
         reason = None
         if not covered[y0:y1, x0:x1].all():
             reason = "outside_scan"
@@ -563,7 +562,9 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
                 (_region_difference(ref_ink, whole, (x0, y0, x1, y1), panels)[0] & ~ignored[y0:y1, x0:x1]).sum()
         ) < DIFFERS_PX:
             reason = "faded"  # the field lacks only ink, on a page whose print came out faint where it lacks it
-        elif not compared_all:
+        elif compared < (CREASE_COMPARED if evidence >= 1.0 else 1.0):
+            # a difference counts where most of the field was compared; a match only where all of its ink was (the
+            # cut may be put anywhere in the field, and rows left out there can hold the one stroke that changed)
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
         if reason is None and evidence < 1.0 and int((sealed[y0:y1, x0:x1] & (ref_ink[y0:y1, x0:x1] > STRONG)).sum()
                                                      ) >= DIFFERS_PX:
@@ -591,12 +592,12 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
 
 
 def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
-                       panels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, bool]:
-    """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape), and whether
-    enough of the region was compared. Near a crease (``panels``: the shift of the panel above and of the one below
+                       panels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, float]:
+    """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape), and the share of
+    the region's ink compared (0 where it matches only with each part aligned on its own). Near a crease (``panels``: the shift of the panel above and of the one below
     against the page's field here) the region is cut at the crease's row, each part aligned with its own panel, and
     the rows the panel below hides (as many as it moved up against the one above) left out, 2 px either side; the
-    cut is where the parts differ least (or, when it differs less, the region is aligned as away from creases). Too little of the region's ink outside that band: not enough compared."""
+    cut is where the parts differ least (or, when it differs less, the region is aligned as away from creases)."""
     if panels is None:
         return _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0)), True
     x0, y0, x1, y1 = box
@@ -619,8 +620,8 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
         for cut in range(y0 - hidden - 2, y1 + 3, 2):
             out, _ = _cut_difference(ref_ink, paper_ink, box, (above, below), cut, hidden, inked, own=True)
             if int(out.sum()) < DIFFERS_PX:
-                return out, False
-    return best[2], best[1] >= CREASE_COMPARED
+                return out, 0.0
+    return best[2], best[1]
 
 
 def _cut_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
