@@ -51,6 +51,7 @@ WEAK = 0.22  # ... from which a pixel is ink enough to be that counterpart (the 
 DIFFERS_PX = 6
 MIN_INLIERS = 40  # feature matches consistent with one homography below which the front is not registered
 MARK_MIN_PX = 30  # extra ink outside the regions from which a component is listed as a mark
+MANY_MARKS = 20  # marks from which the page is looked at for specks all over it, which are not listed as marks
 MARK_CHROMA = 80  # colour saturation (0-255) of ink from which it is coloured (a stamp's, a red seal's)
 MARK_JOIN_PX = 31  # restored-front pixels (5 mm) within which differences are taken together as one mark
 MARK_TALL_PX = 120  # ... and the height (19 mm, four rows of the form) from which, holding coloured ink, running
@@ -577,7 +578,10 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
                                         evidence))
 
     page_edge = cv2.erode(valid, np.ones((17, 17), np.uint8)) == 0  # where a page edge a little off shows as ink
-    found = _marks(((extra > 0) | chroma) & inside, in_region | page_edge)
+    laid = ((extra > 0) | chroma) & inside
+    found = _marks(laid, in_region | page_edge)
+    if len(found) > MANY_MARKS and (clean := spotless()) is not None:  # specks all over the paper are not marks
+        found = _marks(laid & ~(clean < paper_ink), in_region | page_edge)
     if any(r.outcome == "differs" for r in regions):
         outcome, why = "differs", None
     elif all(r.outcome == "matches" for r in regions):

@@ -205,8 +205,11 @@ def front_view(result: service.Verification, image: bool = True) -> dict[str, An
     signed = {f["name"]: f["text"] for f in r.content.get("signed_text", [])}
     differing = [{"name": region.name, "label": region_label(region.name), "signed": signed.get(region.name),
                   "box": region.box} for region in comparison.regions if region.outcome == "differs"]
-    unreadable = [(region_label(region.name), FRONT_REASONS.get(region.reason or "", region.reason))
-                  for region in comparison.regions if region.outcome == "unreadable"]
+    by_reason: dict[str, list[str]] = {}  # fields left unread for one reason, named together and the reason said once
+    for region in comparison.regions:
+        if region.outcome == "unreadable":
+            by_reason.setdefault(region.reason or "", []).append(region_label(region.name))
+    unreadable = [(", ".join(labels), FRONT_REASONS.get(why, why)) for why, labels in by_reason.items()]
     reason = comparison.reason or ""
     if check.error is not None:
         why = check.error.message(current_lang())

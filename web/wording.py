@@ -50,12 +50,12 @@ FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the r
                  "marked": _l("a stamp or a note laid over it hides its print or adds ink: compare it with the signed "
                               "text"),
                  "not_restored": _l("a mark on the back hid this part of the restored front"),
-                 "spotted": _l("the paper is specked all over (grime or scattered toner) and specks fall in this "
-                               "field: compare it with the signed text"),
-                 "faded": _l("its print came out too pale to compare (toner running out, or inks printed pale): "
-                             "compare it with the signed text"),
-                 "sealed": _l("part of it lies under the issuer's red seal, which a gray scan cannot see through: "
-                              "scan the front in colour")}
+                 "spotted": _l("the paper is specked all over (grime or scattered toner) and the specks fall on the "
+                               "print: compare with the signed text"),
+                 "faded": _l("the print came out too pale to compare (toner running out, or inks printed pale): "
+                             "compare with the signed text"),
+                 "sealed": _l("print lies under the issuer's red seal, which a gray scan cannot see through: scan the "
+                              "front in colour")}
 
 # What a refusal found in the scan that keeps it from supporting an accusation (``context`` flags of
 # content_unconfirmed and scan_unrestorable), as the reader is told it.
