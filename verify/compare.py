@@ -598,12 +598,13 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
 def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
                        panels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, float]:
     """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape), and the share of
-    the region's ink compared (0 where it matches only with each part aligned on its own). Near a crease (``panels``: the shift of the panel above and of the one below
-    against the page's field here) the region is cut at the crease's row, each part aligned with its own panel, and
-    the rows the panel below hides (as many as it moved up against the one above) left out, 2 px either side; the
-    cut is where the parts differ least (or, when it differs less, the region is aligned as away from creases)."""
+    the region's ink compared (0 where it matches only with each part aligned on its own). Near a crease
+    (``panels``: the shift of the panel above and of the one below against the page's field here) the region is cut
+    at the crease's row, each part aligned with its own panel, and the rows the panel below hides (as many as it
+    moved up against the one above) left out, 2 px either side; the cut is where the parts differ least (or, when it
+    differs less, the region is aligned as away from creases)."""
     if panels is None:
-        return _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0)), True
+        return _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0)), 1.0
     x0, y0, x1, y1 = box
     above, below = (float(panels[0][0]), float(panels[0][1])), (float(panels[1][0]), float(panels[1][1]))
     # where the panel below lies over the one above (it moved up against it) the rows it covers are lost; where it
