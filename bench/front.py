@@ -8,10 +8,11 @@ Two households of the sample (three and four residents) are issued as format v3 
 each class of ``tests.simulate.CLASSES`` (``fold``: folded in three for an envelope by ``tests.field.fold``, 1 to
 2 mm between panels, scanned in an office) genuine and altered each way of ``tests.front.ALTERATIONS``; by default
 every class. A 1-bit scan (``fax``) is not compared: its bar is every answer ``unreadable`` (``tones_lost``), none
-``differs``, and its quick answers are left out of the timing. Printed per class: genuine matches / differs / unreadable, the largest genuine difference as a share of the threshold,
-altered differs naming the altered field (and naming only altered fields), the weakest alteration (the smallest,
-over the altered fronts, of the largest difference among the fields each altered, as a share of the threshold), and the time of a comparison against
-that of a restoration measured in the same run: the restorations are repeated between the classes, so that both
+``differs``, and its quick answers are left out of the timing. Printed per class: genuine matches / differs /
+unreadable, the largest genuine difference as a share of the threshold, altered differs naming the altered field
+(and naming only altered fields), the weakest alteration (the smallest, over the altered fronts, of the largest
+difference among the fields each altered, as a share of the threshold), and the time of a comparison against that
+of a restoration measured in the same run: the restorations are repeated between the classes, so that both
 medians span the same stretch of the run, and the ratio is given in processor time as well as in wall time (on a
 shared machine the wall time of either counts the other processes' turns too).
 

@@ -112,7 +112,8 @@ class FrontComparison:
     outcome: str  # matches | differs | unreadable
     regions: list[RegionComparison] = field(default_factory=list)
     marks: list[tuple[int, int, int, int]] = field(default_factory=list)
-    reason: str | None = None  # for unreadable: not_registered, a_back, tones_lost, or why a region could not be compared
+    # for unreadable: not_registered, a_back, tones_lost, or why a region could not be compared
+    reason: str | None = None
     aligned: np.ndarray | None = None  # the paper front, RGB, in the restored front's geometry
     overlay: np.ndarray | None = None  # the restored front with differences outlined, the paper's own in magenta
     quality: dict[str, float] = field(default_factory=dict)
@@ -856,12 +857,13 @@ def _crossing(extra: np.ndarray, across: np.ndarray) -> np.ndarray:
 
 
 def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray) -> np.ndarray:
-    """Where the ``differing`` pixels (uint8: ink of one side only) belong to something laid over the page (bool):
-    taken together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's)
-    within MARK_JOIN_PX, a group MARK_TALL_PX tall or more that holds OVER_PX pixels or more of ``over`` or runs
-    extra ink through the form's lines at CROSSINGS places or more (``crossing``: a black stamp's ring). The issuer prints
-    the fields in black between the form's lines: a changed field changes that print, on the paper."""
-    joined = cv2.dilate(cv2.bitwise_or(differing, over.astype(np.uint8)), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8))
+    """Where the ``differing`` pixels (uint8: ink of one side only) belong to something laid over the page (bool): taken
+    together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's) within
+    MARK_JOIN_PX, a group MARK_TALL_PX tall or more that holds OVER_PX pixels or more of ``over`` or runs extra ink
+    through the form's lines at CROSSINGS places or more (``crossing``: a black stamp's ring). The issuer prints the
+    fields in black between the form's lines: a changed field changes that print, on the paper."""
+    join = np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)
+    joined = cv2.dilate(cv2.bitwise_or(differing, over.astype(np.uint8)), join)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
     tall = stats[:, cv2.CC_STAT_HEIGHT] >= MARK_TALL_PX + MARK_JOIN_PX - 1
     tall[0] = False

@@ -566,23 +566,20 @@ def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
     """The bytes of the QR code in its box, and whether they were read only once the symbol was repaired
     (``repaired_read``): ``CodeUnreadable`` when no certverify code can be decoded there. Error correction can
     decode a repaired symbol to wrong bytes, so a signature that fails on them says nothing against the paper."""
-    scale = fit.px_per_unit
-    regions = []
-    for ppu in (1.0, 1.6):  # 5 and 8 pixels a module
-        if ppu > 1.0 and scale < 1.2:
-            break
-        region = rectify(gray, fit.homography, spec.QR_BOX, ppu)
-        regions.append(region)
+    x0, y0, x1, y1 = spec.QR_BOX
+    # the box at 5 pixels a module, at 8 where the scan has them, and then around the box: a sheet bent or folded
+    # between the corner marks and the code puts the code off its box
+    tries = [(spec.QR_BOX, 1.0), *([(spec.QR_BOX, 1.6)] if fit.px_per_unit >= 1.2 else []),
+             ((x0 - QR_REACH, y0 - QR_REACH, x1 + QR_REACH, y1 + QR_REACH), 1.0)]
+    first = None
+    for box, ppu in tries:
+        region = rectify(gray, fit.homography, box, ppu)
+        first = region if first is None else first
         for img in (region, cv2.GaussianBlur(region, (0, 0), 0.8)):
             if (data := _decode_qr(img)) is not None:
                 return data, False
-    # a sheet bent or folded between the corner marks and the code puts the code off its box: read around it too
-    x0, y0, x1, y1 = spec.QR_BOX
-    around = rectify(gray, fit.homography, (x0 - QR_REACH, y0 - QR_REACH, x1 + QR_REACH, y1 + QR_REACH), 1.0)
-    for img in (around, cv2.GaussianBlur(around, (0, 0), 0.8)):
-        if (data := _decode_qr(img)) is not None:
-            return data, False
-    if (data := repaired_read(regions[0])) is not None:
+    assert first is not None
+    if (data := repaired_read(first)) is not None:
         return data, True
     raise CodeUnreadable("no certverify QR code could be decoded in its box")
 

@@ -383,8 +383,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
                   printed: np.ndarray | None = None) -> dict[str, Any]:
     """Compare the restored front's luminance with the signed fingerprint, leaving out the blocks of ``left_out`` (by
     reason, see ``marks``), the ink gain fitted over the back where the block map's ``printed`` order is given
-    (``content.compare``; wherever it can be fitted where the dots show uneven light, below). ``Altered`` when a region differs by more than a scan can make it, ``ContentUnconfirmed``
-    when one comes out darker than a good scan prints it but not by that much, or differs on a ``folded`` sheet (whose
+    (``content.compare``; wherever it can be fitted where the dots show uneven light, below). ``Altered`` when a
+    region differs by more than a scan can make it, ``ContentUnconfirmed`` when one comes out darker than a good scan
+    prints it but not by that much, or differs on a ``folded`` sheet (whose
     panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
     darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where much of the
