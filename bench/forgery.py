@@ -22,6 +22,8 @@ content check costs.
     cells beside a crease are compared too.
 (i) The exact forgery photographed under glare: what light that veils part of the sheet achieves, now that the
     ink gain follows such light over the back.
+(j) The exact forgery printed with its strokes moved a few pixels (tests/field.py's strokes_moved, 1.5 and 2.5 px):
+    what a print that smears the cells' ink into their neighbours achieves, now that such a print is a doubt.
 For (a), per degradation class of ``tests.simulate.CLASSES``: how many genuine scans verify and how many are
 falsely called altered, how many forged scans are refused and whether the answer names the changed fields, the
 largest cell differences genuine scans reach and the least a changed field comes out darker in a forged scan (the
@@ -46,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.field import finish, fold, glare, speckled  # noqa: E402
+from tests.field import finish, fold, glare, speckled, strokes_moved  # noqa: E402
 from tests.forgery import (  # noqa: E402
     GREY_TINT,
     STAMP_RED,
@@ -232,6 +234,13 @@ def main() -> None:
         rng = np.random.default_rng([seed, 5])
         data = finish(glare(WORLD["exact_back"], rng), rng, kind="phone")
         print(f"  case {seed}  {_hidden_fields(data, ring)}")
+
+    print("\n(j) the exact forgery printed with its strokes moved (tests/field.py's strokes_moved), office scans")
+    for shift in (1.5, 2.5):
+        for seed in range(4):
+            rng = np.random.default_rng([seed, 6])
+            data = finish(strokes_moved(WORLD["exact_back"], rng, shift_px=shift), rng)
+            print(f"  {shift} px, case {seed}  {_hidden_fields(data, ring)}")
 
     _digits_report(args.jobs)
 

@@ -360,6 +360,17 @@ def inks_swapped(page: np.ndarray, rng: np.random.Generator, *, share: float = 0
     return out
 
 
+def strokes_moved(page: np.ndarray, rng: np.random.Generator, *, shift_px: float = 2.5, cell_px: float = 110.0
+                  ) -> np.ndarray:
+    """A print whose strokes moved a few pixels, smoothly over the page, as a toner transfer that slips or Augraphy's
+    InkShifter moves them: every point displaced by up to ``shift_px`` along a field that varies over ``cell_px``."""
+    h, w = page.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx = _smooth_noise(rng, (h, w), cell_px) * shift_px
+    dy = _smooth_noise(rng, (h, w), cell_px) * shift_px
+    return cv2.remap(page, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def tinted_paper(page: np.ndarray, rng: np.random.Generator, *, paper: str = "grey") -> np.ndarray:
     """Printed on grey or tinted paper: the paper's colour multiplies everything (inks are transparent)."""
     return _multiply(page, np.ones(page.shape[:2], np.float32), PAPERS[paper])
@@ -465,6 +476,7 @@ CONDITIONS: dict[str, tuple] = {
     "staple": (staple, {}, {}),
     "punch": (punch_holes, {}, {}),
     "inks-swapped": (inks_swapped, {}, {}),
+    "strokes-moved": (strokes_moved, {}, {}),
 }
 
 

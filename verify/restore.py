@@ -48,7 +48,7 @@ from .locate import (
     search_budget_spent,
 )
 from .model import DecodedPage, Limits, Restoration, Upload
-from .quality import COARSE, seam_coherence
+from .quality import COARSE, seam_coherence, strokes_moved
 from .scramble import place_blocks
 from .sheets import Sheets
 
@@ -319,6 +319,7 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
     bound: dict[str, Any] = {"bound": False}
     if fingerprint is not None:
         bound = check_content(fingerprint, luma, front, payload, left_out, folded=folded,
+                              moved=functools.partial(strokes_moved, luma, excluded, coherence),
                               paper_level=functools.partial(_paper_level, gray, grid),
                               black_spread=functools.partial(content.black_spread, luma, block_map.perm, covered),
                               dot_spread=grid.ink_spread, printed=block_map.perm)
@@ -378,6 +379,7 @@ def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, sec
 
 def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.ndarray, payload: CodePayload,
                   left_out: dict[str, np.ndarray] | None = None, folded: bool = False,
+                  moved: Callable[[], bool] = lambda: False,
                   paper_level: Callable[[int], float] = lambda cell: 0.0,
                   black_spread: Callable[[], float] = lambda: 0.0, dot_spread: float = 0.0,
                   printed: np.ndarray | None = None) -> dict[str, Any]:
@@ -386,7 +388,9 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     (``content.compare``; wherever it can be fitted where the dots show uneven light, below). ``Altered`` when a
     region differs by more than a scan can make it, ``ContentUnconfirmed`` when one comes out darker than a good scan
     prints it but not by that much, or differs on a ``folded`` sheet (whose
-    panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
+    panels may sit off their dots' fit inside the scrambled area), in a print whose strokes ``moved`` a few pixels
+    (``quality.strokes_moved``, asked as the other doubts only when a region is refused: the ink of a cell moves into
+    its neighbours), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
     darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where much of the
     print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale;
@@ -408,7 +412,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     if flagged:
         differs = any(c.outcome == "differs" for c in flagged)
         # what a genuine scan can do too: a fold, tones lost to a black-and-white threshold, glare, faded ink,
-        # specks all over the paper (each asked only while no earlier one holds)
+        # strokes moved in print, specks all over the paper (each asked only while no earlier one holds)
         doubts = {"folded": folded}
         doubts["tones_lost"] = not any(doubts.values()) and content.tones_lost(luma)
         doubts["uneven_light"] = not any(doubts.values()) and uneven
@@ -416,6 +420,7 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
             content.faded_share(fingerprint, luma, left_out) >= content.FADED_CELLS
             or (printed is not None and content.streak_depth(fingerprint, luma, printed, left_out)
                 >= content.STREAK_DEPTH))
+        doubts["moved"] = not any(doubts.values()) and moved()  # a threshold's jagged edges break seams too
         # specks read as ink whatever the light or the ink did, so they are asked under uneven light and faded ink
         # too; not on a fold (its crease shades the margin) or a thresholded scan (a speck there turns black)
         level = 0.0 if doubts["folded"] or doubts["tones_lost"] else paper_level(fingerprint.cell)

@@ -61,6 +61,10 @@ FRONT_REASONS = {"not_registered": _l("The picture could not be matched to the r
 # content_unconfirmed and scan_unrestorable), as the reader is told it.
 DOUBTS = {"folded": _l("The sheet did not lie flat: the dotted frame shows a fold. Unfold it and scan it under the "
                        "closed lid."),
+          "moved": _l("The print's strokes lie a little out of place all over the scrambled image (the printer moved "
+                      "them as it printed), so its fields cannot be compared closely enough to confirm them. A new "
+                      "scan will not change this: confirm the certificate with the issuing municipality, or ask for "
+                      "a new copy."),
           "tones_lost": _l("The scan lost the print's grey tones (a black-and-white or text mode). Scan in colour."),
           "uneven_light": _l("Light fell unevenly on the sheet: glare or a reflection lifts black ink to grey in "
                              "places. Scan it under the closed lid, or photograph it again without glare."),

@@ -260,6 +260,10 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
     faded = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], faded=True)
     assert doubts(faded, "en")[0].startswith("Much of the print's ink came out far paler")
     assert "トナー切れ" in doubts(faded, "ja")[0]
+    moved = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], moved=True)
+    assert doubts(moved, "en")[0].startswith("The print's strokes lie a little out of place")
+    assert "A new scan will not change this" in doubts(moved, "en")[0]
+    assert "印刷の線がわずかにずれています" in doubts(moved, "ja")[0]
     assert doubts(ContentUnconfirmed("darker", regions=[]), "en") == []
 
 
