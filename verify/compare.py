@@ -75,6 +75,12 @@ RING_PX = (50, 140)  # restored-front pixels of the radius of a stamp's ring (16
 RING_SUPPORT = 0.6  # share of a circle's circumference on the paper's extra ink from which it is a stamp's ring (a
 # black receiving stamp 0.91; Hough's transform proposes no circle on altered, specked, halftone or phone fronts at
 # half size, and at full size none with more than 0.28)
+BESIDE = 0.9  # share of a tall group's differing ink that is extra ink outside every field, from which (running
+# through the form's lines) it was laid beside them: a pen note beside a name, 1.0, the end of one stroke 2 px into
+# the name's box. A changed field's own ink is inside it; a resident line removed is ink missing (0.08 to 0.11 extra),
+# one pasted in both (0.51 to 0.69)
+STROKE_PX = 400  # pixels (10 mm2) of one piece of extra ink from which it is a pen's stroke (a note's words 550 to
+# 2200; specks of grime all over a sheet at most 220)
 CROSS_PX = 8  # restored-front pixels above and below a ruled line that extra ink must reach to run through it
 CROSSINGS = 8  # places where extra ink runs through the form's lines from which it was laid over them
 SPOTS = 5.0  # specks (pieces of extra ink on the blank paper, away from the print) per 1000 mm2 from which the paper
@@ -523,7 +529,8 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
         near = over & fringed
         if near.any():
             over[near] = _pieces(over, OVER_PIECE_PX, near)
-        return _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)), _broad(paper_ink, ref_ink, inside & ~red))
+        return _laid_over(extra, missing, over, _crossing(extra, _ruled(ref_ink)),
+                          _broad(paper_ink, ref_ink, inside & ~red), in_region)
 
     boxes = [(name, box, (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3)))
              for name, box in _regions(restoration, (ref_ink > STRONG) & ~red)]
@@ -903,26 +910,39 @@ def _crossing(extra: np.ndarray, across: np.ndarray) -> np.ndarray:
     return across & above & below
 
 
-def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray, broad: np.ndarray) -> np.ndarray:
-    """Where the ``differing`` pixels (uint8: ink of one side only) belong to something laid over the page (bool): taken
+def _laid_over(extra: np.ndarray, missing: np.ndarray, over: np.ndarray, crossing: np.ndarray, broad: np.ndarray,
+               fields: np.ndarray) -> np.ndarray:
+    """Where the differing pixels (uint8: ``extra`` ink of the paper's own, ink ``missing`` from it) belong to something
+    laid over the page (bool): taken
     together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's) and
     ``broad`` (bool: the paper's broad ink, a highlighter's band) within MARK_JOIN_PX, a group MARK_TALL_PX tall or more
     that holds OVER_PX pixels or more of ``over`` or runs extra ink through the form's lines at CROSSINGS places or
-    more (``crossing``: a black stamp's ring), or a group as long in any direction that holds OVER_PX pixels of
-    ``broad`` (a highlighter's stroke runs along a line of the form). The issuer prints the fields in thin black
-    strokes between the form's lines: a changed field changes that print, on the paper."""
+    more (``crossing``: a black stamp's ring), or whose differing ink is BESIDE extra ink outside the ``fields``
+    (bool), runs through the form's lines at 2 places or more and holds a pen's stroke (a pen note beside a name that
+    touches it), or a
+    group as long in any direction that holds OVER_PX pixels of ``broad`` (a highlighter's stroke runs along a line
+    of the form). The issuer prints the fields in thin black strokes between the form's
+    lines: a changed field changes that print, on the paper, inside the field."""
     join = np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)
+    differing = extra | missing
     joined = cv2.dilate(cv2.bitwise_or(differing, (over | broad).astype(np.uint8)), join)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
     tall = stats[:, cv2.CC_STAT_HEIGHT] >= MARK_TALL_PX + MARK_JOIN_PX - 1
+    tall[0] = False  # the background
     long = tall | (stats[:, cv2.CC_STAT_WIDTH] >= MARK_TALL_PX + MARK_JOIN_PX - 1)
-    long[0] = False
     if not long.any():
         return np.zeros(differing.shape, bool)
     held = np.bincount(labels[over], minlength=count)
     crossed = _places(crossing, labels, count)
     banded = np.bincount(labels[broad], minlength=count)
-    over = np.flatnonzero((tall & ((held >= OVER_PX) | (crossed >= CROSSINGS))) | (long & (banded >= OVER_PX)))
+    total = np.bincount(labels[differing > 0], minlength=count)
+    outside = (extra > 0) & ~fields
+    beside = np.bincount(labels[outside], minlength=count)
+    stroked = np.zeros(count, bool)  # holding a pen's stroke: a piece of extra ink of STROKE_PX or more
+    if outside.any():
+        stroked[labels[outside][_pieces(outside, STROKE_PX, outside)]] = True
+    apart = (total > 0) & (beside >= BESIDE * total) & (crossed >= 2) & stroked
+    over = np.flatnonzero((tall & ((held >= OVER_PX) | (crossed >= CROSSINGS) | apart)) | (long & (banded >= OVER_PX)))
     if not over.size:
         return np.zeros(differing.shape, bool)
     # with what each group spans (its convex hull): a stamp's ring, broken where it is faint, holds its date

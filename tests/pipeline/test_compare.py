@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.field import (
+    apply,
     finish,
     fold,
     fold_panels,
@@ -28,6 +29,7 @@ from tests.field import (
 )
 from tests.front import ALTERATIONS, Household, alter, household
 from tests.simulate import CLASSES, random_scene, scan_bytes
+from tests.support import seeded_key
 from verify import KeyRing, Restoration, encode_image, restore
 from verify.compare import FrontComparison, compare_front
 from verify.errors import CorruptFile, InputError
@@ -181,6 +183,20 @@ def test_a_grey_highlighter_over_a_field_leaves_it_unread_never_differing(sample
     result = compare_front(restoration, finish(highlighter(h.paper, rng, colour="grey"), rng))
     outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
     assert outcomes["resident2.name"] == ("unreadable", "marked"), outcomes
+    assert result.outcome == "unreadable" and not result.differing
+
+
+def test_a_pen_note_beside_a_name_that_touches_it_leaves_it_unread_never_differing():
+    """bench/front.py --field's handwriting case 1: a black ballpoint note of three lines written beside the fourth
+    resident's name, one stroke's end 2 px into the name's box. The note is 29 mm tall, in black, and crosses the
+    form's lines in 4 places only; but nearly all of what differs lies outside every field, where the issuer's
+    fields do not change: the name is `unreadable` (`marked`), never `differs`."""
+    ring = KeyRing([seeded_key(14)])
+    h = household(ring, 3)
+    restoration = restore(scan_bytes(h.cert.back, CLASSES["office300"][3], seed=3)[0], ring)
+    result = compare_front(restoration, apply("handwriting", h.paper, np.random.default_rng([1, 31])))
+    outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
+    assert outcomes["resident3.name"] == ("unreadable", "marked"), outcomes
     assert result.outcome == "unreadable" and not result.differing
 
 
