@@ -65,6 +65,16 @@ OVER_PIECE_PX = 100  # ... counted in pieces of this many pixels or more (a stam
 TINT = 0.7  # the paper's surface darker than this share of the brightest within SURFACE_MM: not the paper (a grey
 # note 0.62; a phone's light falls off by 0.8 over a sheet)
 SURFACE_MM = 65  # reach of that brightest: wider than a sticky note, narrower than light changes over a sheet
+BROAD_PX = 9  # restored-front pixels (1.4 mm) across from which ink is broad: a highlighter's band (5 mm), a felt-tip
+BROAD_INK = 0.15  # ... counted from this darkness (a grey highlighter's band 0.23 to 0.38 at its middle)
+BROAD_PIECE_PX = 2000  # ... in pieces of this many pixels or more (50 mm2): a grey highlighter's band 16000 and more;
+# the issuer's print, its seal left aside, none in flat scans, halftone prints, phone photographs, specked paper and
+# pale inks (at full size at most 400)
+RING_PX = (50, 140)  # restored-front pixels of the radius of a stamp's ring (16 to 45 mm across: receiving and date
+# stamps, 受付印, 日付印)
+RING_SUPPORT = 0.6  # share of a circle's circumference on the paper's extra ink from which it is a stamp's ring (a
+# black receiving stamp 0.91; Hough's transform proposes no circle on altered, specked, halftone or phone fronts at
+# half size, and at full size none with more than 0.28)
 CROSS_PX = 8  # restored-front pixels above and below a ruled line that extra ink must reach to run through it
 CROSSINGS = 8  # places where extra ink runs through the form's lines from which it was laid over them
 SPOTS = 5.0  # specks (pieces of extra ink on the blank paper, away from the print) per 1000 mm2 from which the paper
@@ -508,12 +518,12 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     def over_page() -> np.ndarray:
         # what lies over the page: coloured ink or another surface; near the issuer's own coloured print only in
         # pieces larger than the dashes of colour a halftone print leaves along its edges
-        over = (chroma | _tinted(aligned, colour)) & inside & ~red
+        over = (chroma | _tinted(aligned, colour) | _rings(extra)) & inside & ~red
         fringed = cv2.dilate(issued.astype(np.uint8), np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)) > 0
         near = over & fringed
         if near.any():
             over[near] = _pieces(over, OVER_PIECE_PX, near)
-        return _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)))
+        return _laid_over(extra | missing, over, _crossing(extra, _ruled(ref_ink)), _broad(paper_ink, ref_ink, inside & ~red))
 
     boxes = [(name, box, (max(0, box[0] - 3), max(0, box[1] - 3), min(w, box[2] + 3), min(h, box[3] + 3)))
              for name, box in _regions(restoration, (ref_ink > STRONG) & ~red)]
@@ -846,6 +856,43 @@ def _tinted(aligned: np.ndarray, colour: bool) -> np.ndarray:
     return cv2.resize(tinted.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
+def _broad(paper_ink: np.ndarray, ref_ink: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The paper's broad ink ``where`` (bool): a square of BROAD_PX fits in its ink of BROAD_INK or more and not in
+    the restored front's, in pieces of BROAD_PIECE_PX or more (measured at half size: a band is wide)."""
+    h, w = paper_ink.shape
+    square = np.ones((BROAD_PX // 2 + 1,) * 2, np.uint8)
+    paper, ref = (cv2.morphologyEx((cv2.resize(m, (w // 2, h // 2), interpolation=cv2.INTER_AREA) >= BROAD_INK
+                                    ).astype(np.uint8), cv2.MORPH_OPEN, square) for m in (paper_ink, ref_ink))
+    broad = (paper > 0) & (ref == 0)
+    if broad.any():
+        broad[broad] = _pieces(broad, BROAD_PIECE_PX // 4, broad)
+    if not broad.any():
+        return np.zeros((h, w), bool)
+    return (cv2.resize(broad.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0) & where
+
+
+def _rings(extra: np.ndarray) -> np.ndarray:
+    """The discs a stamp's ring in any ink encloses (bool): circles of RING_PX whose circumference lies on the
+    paper's ``extra`` ink (uint8, 0 or 1) for RING_SUPPORT of its length or more, as Hough's transform proposes
+    them (at half size: a ring is large)."""
+    h, w = extra.shape
+    half = cv2.resize(extra * np.uint8(255), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    lo, hi = RING_PX[0] // 2, RING_PX[1] // 2
+    found = cv2.HoughCircles(cv2.GaussianBlur(half, (0, 0), 1), cv2.HOUGH_GRADIENT, dp=1, minDist=lo, param1=100,
+                             param2=40, minRadius=lo, maxRadius=hi)
+    discs = np.zeros(extra.shape, np.uint8)
+    if found is None:
+        return discs > 0
+    near = cv2.dilate(half, np.ones((3, 3), np.uint8))
+    turn = np.linspace(0, 2 * np.pi, 180, endpoint=False)
+    for x, y, r in found[0]:
+        xs = np.clip(np.round(x + r * np.cos(turn)).astype(int), 0, half.shape[1] - 1)
+        ys = np.clip(np.round(y + r * np.sin(turn)).astype(int), 0, half.shape[0] - 1)
+        if (near[ys, xs] > 0).mean() >= RING_SUPPORT:
+            cv2.circle(discs, (round(2 * x), round(2 * y)), round(2 * r) + 3, 1, cv2.FILLED)
+    return discs > 0
+
+
 def _crossing(extra: np.ndarray, across: np.ndarray) -> np.ndarray:
     """Where the paper's extra ink runs through a ruled line across (uint8): extra ink within CROSS_PX above and
     below the line at the same column, as a stamp's ring or a stroke laid over the form does; print stays between
@@ -856,22 +903,26 @@ def _crossing(extra: np.ndarray, across: np.ndarray) -> np.ndarray:
     return across & above & below
 
 
-def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+def _laid_over(differing: np.ndarray, over: np.ndarray, crossing: np.ndarray, broad: np.ndarray) -> np.ndarray:
     """Where the ``differing`` pixels (uint8: ink of one side only) belong to something laid over the page (bool): taken
-    together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's) within
-    MARK_JOIN_PX, a group MARK_TALL_PX tall or more that holds OVER_PX pixels or more of ``over`` or runs extra ink
-    through the form's lines at CROSSINGS places or more (``crossing``: a black stamp's ring). The issuer prints the
-    fields in black between the form's lines: a changed field changes that print, on the paper."""
+    together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's) and
+    ``broad`` (bool: the paper's broad ink, a highlighter's band) within MARK_JOIN_PX, a group MARK_TALL_PX tall or more
+    that holds OVER_PX pixels or more of ``over`` or runs extra ink through the form's lines at CROSSINGS places or
+    more (``crossing``: a black stamp's ring), or a group as long in any direction that holds OVER_PX pixels of
+    ``broad`` (a highlighter's stroke runs along a line of the form). The issuer prints the fields in thin black
+    strokes between the form's lines: a changed field changes that print, on the paper."""
     join = np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)
-    joined = cv2.dilate(cv2.bitwise_or(differing, over.astype(np.uint8)), join)
+    joined = cv2.dilate(cv2.bitwise_or(differing, (over | broad).astype(np.uint8)), join)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
     tall = stats[:, cv2.CC_STAT_HEIGHT] >= MARK_TALL_PX + MARK_JOIN_PX - 1
-    tall[0] = False
-    if not tall.any():
+    long = tall | (stats[:, cv2.CC_STAT_WIDTH] >= MARK_TALL_PX + MARK_JOIN_PX - 1)
+    long[0] = False
+    if not long.any():
         return np.zeros(differing.shape, bool)
     held = np.bincount(labels[over], minlength=count)
     crossed = _places(crossing, labels, count)
-    over = np.flatnonzero(tall & ((held >= OVER_PX) | (crossed >= CROSSINGS)))
+    banded = np.bincount(labels[broad], minlength=count)
+    over = np.flatnonzero((tall & ((held >= OVER_PX) | (crossed >= CROSSINGS))) | (long & (banded >= OVER_PX)))
     if not over.size:
         return np.zeros(differing.shape, bool)
     # with what each group spans (its convex hull): a stamp's ring, broken where it is faint, holds its date

@@ -19,6 +19,7 @@ from tests.field import (
     fold,
     fold_panels,
     grayscale,
+    highlighter,
     inks_swapped,
     speckled,
     stamp,
@@ -147,25 +148,39 @@ def test_a_receiving_stamp_outside_the_fields_is_a_mark_not_a_difference(sample)
     assert any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in result.marks), result.marks
 
 
-@pytest.mark.parametrize(("mark", "field"), [("blue stamp", "resident0.name"), ("grey note", "resident1.birth"),
-                                             ("yellow note", "address")])
+@pytest.mark.parametrize(("mark", "field"), [("blue stamp", "resident0.name"), ("black stamp", "head_of_household"),
+                                             ("grey note", "resident1.birth"), ("yellow note", "address")])
 def test_a_stamp_or_a_note_over_a_field_leaves_it_unread_never_differing(sample, mark, field):
     """A receiving stamp pressed across a field, a sticky note stuck over one: ink the issuer did not print, print
-    the paper no longer shows. Taken together they reach over several rows and lie in coloured ink or on a surface
-    that is not the paper, which a changed field does not: the field is `unreadable` (`marked`), never `differs`
-    and never `matches`, and the answer never says the front differs."""
+    the paper no longer shows. Taken together they reach over several rows and lie in coloured ink, in a ring (a
+    black stamp's, which crosses too few of the form's lines to tell it by) or on a surface that is not the paper,
+    which a changed field does not: the field is `unreadable` (`marked`), never `differs` and never `matches`, and
+    the answer never says the front differs."""
     h, restoration = sample
     box = restoration.regions[field]
     scale = h.paper.shape[1] / restoration.image.shape[1]
     centre = ((box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale)
     rng = np.random.default_rng(5)
-    if mark == "blue stamp":
-        page = stamp(h.paper, rng, colour="blue", centre=centre)
+    if mark.endswith("stamp"):
+        page = stamp(h.paper, rng, colour=mark.split()[0], centre=centre)
     else:
         page = sticky_note(h.paper, rng, side_mm=45.0, colour=mark.split()[0], centre=centre)
     result = compared(sample, page, "office300", 0)
     outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
     assert outcomes[field] == ("unreadable", "marked"), outcomes
+    assert result.outcome == "unreadable" and not result.differing
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_grey_highlighter_over_a_field_leaves_it_unread_never_differing(sample, seed):
+    """A grey highlighter drawn along a resident's line: a 5 mm band of flat grey, no colour to tell it by, not tall
+    enough to reach over four rows, and the name it crosses differed. The issuer prints thin strokes; a band this
+    broad and this long was laid over the page: the field is `unreadable` (`marked`), never `differs`."""
+    h, restoration = sample
+    rng = np.random.default_rng([seed, 31])
+    result = compare_front(restoration, finish(highlighter(h.paper, rng, colour="grey"), rng))
+    outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
+    assert outcomes["resident2.name"] == ("unreadable", "marked"), outcomes
     assert result.outcome == "unreadable" and not result.differing
 
 
