@@ -46,6 +46,8 @@ JUMP_OVER_NOISE = 6  # a crease's jump is this many times the jitter of the trac
 # measure dots coarsely)
 SLIP_NEIGHBOURS = 3  # dots either side of a dot whose move along the track says which dot it found
 MIN_PANEL = 4  # dots between creases from which a track's run is a panel of a folded sheet
+PANEL_STEP = 4.0  # units the track moves at least from one dot to the next where one panel ends and the next begins
+# (a 0.7 mm fold moves a panel 6.6 units; the paper lifting beside a crease bends the track by under 3 a dot)
 MAX_JUMP = 24.0  # units a panel may lie from the one beside it along a track: a 2 mm shift (19), and the turn
 # that goes with it (4 units at the sides)
 SLIP_AGREE = 24.0  # units the two tracks either side of a panel may differ along their length: each panel turns
@@ -759,42 +761,61 @@ class GridFit:
         The dots repeat every PITCH units along each side, so a window that looks for a dot finds the one nearest
         its prediction: where a fold moved a panel along the track by half a pitch or more (2 mm is 19 units, and
         panels add up), the panel's dots are found one place off. A panel is rigid, so all its dots moved alike
-        (``_unslipped`` has put back single dots found off their panel's move). A panel at either end of a track
-        meets the track across it at the corner, where that track's move across itself (which a slip cannot
-        change) is this one's move along itself: the panel is read to agree. A panel between creases (at least
-        MIN_PANEL dots) has no such anchor: its move is read every way that keeps it within MAX_JUMP units of an
-        end panel beside it, or else of the one before it (their medians, clear of the paper's lift beside the
-        crease), and the tracks either side of it within SLIP_AGREE of each other (at most MAX_READINGS readings,
-        the longest panels first). The blocks' fit tells the readings and the track as measured apart
-        (``restore``); a reading says where the cells are and nothing about what they hold, so a back rebuilt
-        from other cells fits no better under any."""
+        (``_unslipped`` has put back single dots found off their panel's move). Panels end where a track jumps at
+        a crease (``_panels``). A panel at either end of a track meets the track across it at the corner, where
+        that track's move across itself (which a slip cannot change) is this one's move along itself: the panel is
+        read to agree. A track that no crease crosses (the top and bottom of a sheet folded for an envelope) lies on
+        one panel, which may have moved a pitch or more against the panel the fit follows (two folds add up): it
+        is read to agree with both its corners when they agree. A panel between creases has no such anchor: its
+        move is read as measured and every other way that keeps it within MAX_JUMP units of an end panel beside
+        it, or else of the one before it (their medians, clear of the paper's lift beside the crease), and the
+        tracks either side of it within SLIP_AGREE of each other (at most MAX_READINGS readings, the longest panels
+        first). The blocks' fit tells the readings and the track as measured apart (``restore``); a reading says
+        where the cells are and nothing about what they hold, so a back rebuilt from other cells fits no better
+        under any."""
         residuals = {side: r.copy() for side, r in self.residuals.items()}
         choices: list[list[tuple[tuple[str, int, int, np.ndarray], ...]]] = []
         anchored = False
         for pair, ends in ((("left", "right"), ("top", "bottom")), (("top", "bottom"), ("left", "right"))):
             step = _pitch_step(self.homography, pair[0])
             along = {side: residuals[side] @ step / float(step @ step) for side in (*pair, *ends)}  # in pitches
-            cuts = np.union1d(*(self.creases.get(side, np.zeros(0, int)) for side in pair)) + 1
-            if not len(cuts):
+            n = len(along[pair[0]])
+            panels = self._panels(pair)
+            if not panels:
                 continue
-            panels = [(a, b) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(along[pair[0]])], strict=True)
-                      if b - a >= MIN_PANEL]
-            if len(panels) < 2:
-                continue
-            for i, side in enumerate(pair):  # the end panels, to the corners
-                for (a, b), end in ((panels[0], ends[0]), (panels[-1], ends[1])):
-                    k = round(float(along[end][-i] - np.median(along[side][a:b])))
-                    if k:
+            # the end panels, each from its corner (a dot or two there may be strays, which move with it); a track no
+            # crease crosses is one panel between two corners, moved as they say when both say the same
+            first = panels[0] if panels[0][0] < MIN_PANEL else None
+            last = panels[-1] if panels[-1][1] > n - MIN_PANEL else None
+            corners: list[tuple[tuple[int, int], tuple[int, int], str]] = []  # dots moved, the panel, the track across
+            if first is not None:
+                corners.append(((0, first[1]), first, ends[0]))
+            if last is not None:
+                corners.append(((last[0], n), last, ends[1]))
+            for i, side in enumerate(pair):
+                moves: dict[tuple[int, int], set[int]] = {}
+                for reach, panel, end in corners:
+                    moves.setdefault(reach, set()).add(round(float(along[end][-i] - np.median(along[side][slice(*panel)]))))
+                for (a, b), ks in moves.items():
+                    if len(ks) == 1 and (k := ks.pop()):
                         residuals[side][a:b] += k * step
                         along[side][a:b] += k
                         anchored = True
-            for j, (a, b) in enumerate(panels[1:-1], 1):  # the panels between, from an end panel beside them
-                near = panels[j + 1] if j + 1 == len(panels) - 1 and j > 1 else panels[j - 1]
+            for j, (a, b) in enumerate(panels):  # the panels between, from an end panel beside them or else the
+                # one before
+                if (a, b) in (first, last):
+                    continue
+                beside = [q for q in (panels[j - 1] if j else None, panels[j + 1] if j + 1 < len(panels) else None)
+                          if q is not None]
+                near = next((q for q in beside if q in (first, last)), beside[0] if beside else None)
+                if near is None:
+                    continue
                 ways = [way for way in itertools.product((-1, 0, 1), repeat=2)
-                        if all(abs(np.median(along[side][a:b]) + k - np.median(along[side][slice(*near)]))
-                               * spec.PITCH <= MAX_JUMP for side, k in zip(pair, way, strict=True))
-                        and abs(along[pair[0]][a:b].mean() + way[0] - along[pair[1]][a:b].mean() - way[1])
-                        * spec.PITCH <= SLIP_AGREE]
+                        if way == (0, 0)  # as measured
+                        or (all(abs(np.median(along[side][a:b]) + k - np.median(along[side][slice(*near)]))
+                                * spec.PITCH <= MAX_JUMP for side, k in zip(pair, way, strict=True))
+                            and abs(along[pair[0]][a:b].mean() + way[0] - along[pair[1]][a:b].mean() - way[1])
+                            * spec.PITCH <= SLIP_AGREE)]
                 if ways and ways != [(0, 0)]:
                     choices.append([tuple((side, a, b, k * step) for side, k in zip(pair, way, strict=True))
                                     for way in ways])
@@ -805,11 +826,27 @@ class GridFit:
         for combination in itertools.product(*choices):
             if len(readings) == MAX_READINGS:
                 break
+            shifts = list(itertools.chain.from_iterable(combination))
+            if not anchored and not any(move.any() for *_, move in shifts):
+                continue  # the track as measured, which ``restore`` has tried already
             moved = {side: r.copy() for side, r in residuals.items()}
-            for side, a, b, move in itertools.chain.from_iterable(combination):
+            for side, a, b, move in shifts:
                 moved[side][a:b] += move
             readings.append(dataclasses.replace(self, residuals=moved))
         return readings
+
+    def _panels(self, pair: tuple[str, str]) -> list[tuple[int, int]]:
+        """The panels of a folded sheet along the tracks ``pair`` (left and right, or top and bottom): the runs of
+        at least MIN_PANEL dots between the creases either track shows where it moves PANEL_STEP units or more
+        from one dot to the next (the paper's lift beside a crease bends the track less steeply), as (first dot,
+        one past the last)."""
+        cuts = np.zeros(0, int)
+        for side in pair:
+            k = self.creases.get(side, np.zeros(0, int))
+            moves = np.linalg.norm(np.diff(self.residuals[side], axis=0), axis=1)[k] / self.px_per_unit
+            cuts = np.union1d(cuts, k[moves >= PANEL_STEP] + 1)
+        n = len(self.residuals[pair[0]])
+        return [(int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, n], strict=True) if b - a >= MIN_PANEL]
 
     @property
     def interpolation(self) -> int:
@@ -941,9 +978,16 @@ def measure_dots(gray: np.ndarray, fit: PageFit, colour: np.ndarray | None = Non
     h, residuals, creases = _fit_track(design, hits, span, ppu, strict=False)
     broken = [side for side, (a, b) in span.items() if len(creases[side]) or np.isnan(hits[a:b, 0]).any()]
     if broken:  # a fold or a mark: measure that side's dots again by their shape, where the fit says they lie
+        # and where the track as first measured puts them (a panel beyond a crease may lie further from the fit,
+        # which follows another panel, than the shape search reaches), keeping of the two the one more like a dot
         for side in broken:
             a, b = span[side]
-            again = _dots_by_shape(gray, project(h, design[a:b]), 1 if side in ("left", "right") else 0, ppu)
+            along = 1 if side in ("left", "right") else 0
+            fitted = project(h, design[a:b])
+            again, contrast = _dots_by_shape(gray, fitted, along, ppu)
+            tracked, tracked_contrast = _dots_by_shape(gray, fitted + residuals[side], along, ppu)
+            closer = tracked_contrast > contrast
+            again[closer] = tracked[closer]
             found = ~np.isnan(again[:, 0])
             hits[a:b][found] = again[found]
         h, residuals, creases = _fit_track(design, hits, span, ppu)
@@ -982,13 +1026,14 @@ DOTS_PALER = 32  # levels the dots may print paler than that ink before it (plus
 DOT_REACH = 30  # units across its track a dot is looked for again by its shape, when the track is broken
 
 
-def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float) -> np.ndarray:
+def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float) -> tuple[np.ndarray, np.ndarray]:
     """The dots near ``guesses`` found by their shape, as ``_dot_centroids`` gives them: the place within DOT_SEARCH
     units along the track (axis ``along`` of the scan) and DOT_REACH across it where a dark square of a dot's size
-    stands out most from the ring of paper around it, then the centroid there. The panel of a folded sheet can lie
-    further across the track than the first search reaches, and there the nearest dark ink is the scrambled
-    area's own, whose strokes are thinner than a dot."""
+    stands out most from the ring of paper around it, then the centroid there; and how far it stands out (levels,
+    0 where none does). The panel of a folded sheet can lie further across the track than the first search
+    reaches, and there the nearest dark ink is the scrambled area's own, whose strokes are thinner than a dot."""
     out = np.full((len(guesses), 4), np.nan)
+    contrast = np.zeros(len(guesses))
     dot_px = spec.DOT_SIZE * ppu
     inner = max(3, round(dot_px)) | 1
     outer = max(inner + 4, round(1.8 * dot_px)) | 1
@@ -1008,10 +1053,11 @@ def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float
         if score.flat[j] >= 25:  # levels, as a dot's contrast must be (``_dot_centroids``)
             cy, cx = divmod(j, score.shape[1])
             centres[i] = (x0 + pad + cx, y0 + pad + cy)
+            contrast[i] = score.flat[j]
     found = ~np.isnan(centres[:, 0])
     if found.any():
         out[found] = _dot_centroids(gray, centres[found], max(3, round(0.8 * dot_px)), dot_px)
-    return out
+    return out, np.where(np.isnan(out[:, 0]), 0.0, contrast)
 
 
 def _fit_track(design: np.ndarray, hits: np.ndarray, span: dict[str, tuple[int, int]], ppu: float,
@@ -1099,7 +1145,7 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tu
     out = res.copy()
     for c in range(2):
         out[~ok, c] = np.interp(idx[~ok], idx[ok], res[ok, c])
-    padded = np.pad(out, ((2, 2), (0, 0)), mode="edge")
+    padded = np.pad(out, ((2, 2), (0, 0)), mode="reflect")  # an end dot measured on something else is one too
     med = np.median(np.stack([padded[i:i + len(out)] for i in range(5)]), axis=0)
     bad = np.linalg.norm(out - med, axis=1) > tol
     out[bad] = med[bad]

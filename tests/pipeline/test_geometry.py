@@ -10,6 +10,7 @@ import pytest
 from verify import spec
 from verify.locate import (
     GridFit,
+    _clean_track,
     _dot_centroids,
     _edge_blur,
     _fit_markers,
@@ -203,6 +204,44 @@ def test_an_end_panel_is_read_to_agree_with_the_track_across_it():
     readings = grid.slipped_readings()
     assert readings and all(abs(along_track(r, "left")[5] - 27) < 1e-6 for r in readings)
     assert all(abs(along_track(r, "right")[5] - 25) < 1e-6 for r in readings)
+
+
+def test_a_track_no_crease_crosses_is_read_to_agree_with_the_corners():
+    """The top panel of a sheet folded twice moved 31 units left (two 2 mm folds, panels adding up): the top track,
+    which no crease crosses, found each dot the next one along, at +5. The left and right tracks' moves across
+    themselves at the corners say where the panel is."""
+    grid = folded_grid({"left": (0, 0, 0), "right": (0, 0, 0)})
+    across = _pitch_step(grid.homography, "top") / spec.PITCH
+    for side in ("left", "right"):
+        grid.residuals[side][:20] -= 31 * across
+    grid.residuals["top"] += 5 * across
+    readings = grid.slipped_readings()
+    assert readings and all(np.abs(along_track(r, "top") + 31).max() < 1e-6 for r in readings)
+    assert all(np.abs(along_track(r, "bottom")).max() < 1e-6 for r in readings)
+
+
+def test_the_paper_lifting_beside_a_crease_does_not_end_a_panel():
+    """A photographed sheet's paper bends the track beside a crease a unit or two from dot to dot, often enough to
+    count as a crease at every dot of the top panel: too little for a panel's edge, so the panel is still read to
+    agree with the track across it."""
+    grid = folded_grid({"left": (-9, 0, 0), "right": (25, 0, 0)})
+    down = _pitch_step(grid.homography, "left") / spec.PITCH
+    grid.residuals["top"] += 26 * down
+    for side in ("left", "right"):
+        grid.residuals[side][:20] += np.arange(20)[:, None] * 1.5 * down  # 1.5 units more at each dot
+        grid.creases[side] = np.r_[np.arange(19), grid.creases[side]]
+    readings = grid.slipped_readings()
+    assert readings and all(abs(np.median(along_track(r, "left")[:20]) - 27 - 14.25) < 1e-6 for r in readings)
+
+
+def test_a_dot_at_the_end_of_a_track_measured_on_something_else_is_an_outlier():
+    """The first dot of a side, next to the corner, found on the dot of the track across it: it is replaced by its
+    neighbours' move, and the track shows no crease there."""
+    res = np.tile([2.0, -1.0], (spec.ROWS + 1, 1))
+    res[0] = [-24.0, 20.0]
+    out, jumps = _clean_track(res, np.ones(len(res), bool), 1.9, 0.75)
+    assert np.abs(out - [2.0, -1.0]).max() < 1e-9
+    assert len(jumps) == 0
 
 
 # --- the block sampler ---------------------------------------------------------------------------------------------
