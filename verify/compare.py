@@ -97,6 +97,10 @@ CREASE_PX = 2.0  # step between two rows of the registration's tiles, each movin
 CREASE_TILES = 4  # measured tiles a row needs to tell a crease
 CREASE_COMPARED = 0.5  # share of a region's ink that must lie outside a crease's band for a difference to count
 CREASE_ROWS = 4  # tile steps between two rows that each move as one, at most, for a step between them to be a crease
+CREASE_GAIN = 200.0  # ink (pixels at full darkness) two panels must fit the print around a crease better by than either
+CREASE_SHARP = 5.0  # ... and by how much worse a cut CREASE_LOCATED_PX + 1 rows off fits, for the crease's row to be told
+CREASE_SLOPE = 0.006  # change per column of a crease's row on the aligned paper searched for (0.3 degrees and more)
+CREASE_LOCATED_PX = 2  # rows to which a crease's row is told
 V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
 
 
@@ -550,14 +554,23 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
         # all: a field it lacks only ink in then matches
         return cv2.max(paper_ink, ref_ink) if _faint(ref_ink, aligned, (missing > 0) & in_region) else None
 
+    @functools.cache  # each crease's row, found once for the fields near it
+    def located(i: int) -> tuple[float, float] | None:
+        return _crease_line(ref_ink, paper_ink, grid, creases[i], ~in_region)
+
     regions = []
     for name, box, (x0, y0, x1, y1) in boxes:
         crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
         panels = None
-        if crease is not None:  # each panel's shift against the field the page was warped by here
+        if crease is not None:  # each panel's shift against the field the page was warped by here, and the row
+            # of the restored front where the panel below starts, as the page's print tells it (None: not told)
             here = _field(grid, np.array([[[(x0 + x1) // 2, (y0 + y1) // 2]]], np.float32))[0, 0]
             middle = (x0 + x1) / 2
-            panels = (_Crease.shift(crease.above, middle) - here, _Crease.shift(crease.below, middle) - here)
+            below, row = _Crease.shift(crease.below, middle), None
+            if (line := located(creases.index(crease))) is not None:
+                seen = line[0] + line[1] * middle  # the aligned paper's row where the panel below starts here
+                row = int(np.ceil(seen - below[1] + _field(grid, np.array([[[middle, seen]]], np.float32))[0, 0, 1]))
+            panels = (_Crease.shift(crease.above, middle) - here, below - here, row)
         shape, compared = _region_difference(ref_ink, paper_ink, (x0, y0, x1, y1), panels)
         evidence = int((shape & ~ignored[y0:y1, x0:x1]).sum()) / DIFFERS_PX
         if evidence >= 1.0 and (offset := _field_offset(ref_ink, paper_ink, (x0, y0, x1, y1))) is not None:
@@ -614,13 +627,15 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
 
 
 def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
-                       panels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, float]:
+                       panels: tuple[np.ndarray, np.ndarray, int | None] | None = None) -> tuple[np.ndarray, float]:
     """The pixels of ``box`` where the two sides' strokes differ in shape (bool, the box's shape), and the share of
     the region's ink compared (0 where it matches only with each part aligned on its own). Near a crease
-    (``panels``: the shift of the panel above and of the one below against the page's field here) the region is cut
-    at the crease's row, each part aligned with its own panel, and the rows the panel below hides (as many as it
-    moved up against the one above) left out, 2 px either side; the cut is where the parts differ least (or, when it
-    differs less, the region is aligned as away from creases)."""
+    (``panels``: the shift of the panel above and of the one below against the page's field here, and the row where
+    the panel below starts as the page's print tells it, ``_crease_line``, or None) the region is cut at the
+    crease's row, each part aligned with its own panel. Where that row is told, the one cut there is compared with
+    every row (``_seam_difference``): where no pixel differs, the region is compared whole. Otherwise the rows the
+    panel below hides (as many as it moved up against the one above) are left out, 2 px either side, and the cut is
+    where the parts differ least (or, when it differs less, the region is aligned as away from creases)."""
     if panels is None:
         return _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0)), 1.0
     x0, y0, x1, y1 = box
@@ -629,6 +644,11 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
     # moved down the scan repeats rows and every row of the region is still on one panel
     hidden = int(np.ceil(max(0.0, above[1] - below[1])))
     inked = (ref_ink[y0:y1, x0:x1] > STRONG).sum(axis=1)
+    if panels[2] is not None and not (out := _seam_difference(ref_ink, paper_ink, box, (above, below), panels[2],
+                                                               hidden)).any():
+        # at the row the print tells, not one searched for, no row left out: a match where no pixel differs (the
+        # rows about the cut may fit either panel, so what differs below DIFFERS_PX may be a change there)
+        return out, 1.0
     whole = _piece_difference(ref_ink, paper_ink, box, (0.0, 0.0))  # the page's own field, as away from creases
     best: tuple[int, float, np.ndarray] = (int(whole.sum()), 1.0, whole)
     for cut in range(y0 - hidden - 2, y1 + 3, 2):
@@ -645,6 +665,28 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
             if int(out.sum()) < DIFFERS_PX:
                 return out, 0.0
     return best[2], best[1]
+
+
+def _seam_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
+                     panels: tuple[tuple[float, float], tuple[float, float]], cut: int, hidden: int) -> np.ndarray:
+    """``box`` cut at the row ``cut`` where the paper's print shows the panel below to start: where the two sides
+    differ (bool, the box's shape), every row compared. The part above is aligned with the panel above, the part
+    below with the one below, each reaching over the rows ``_cut_difference`` leaves out (the ``hidden`` rows the
+    panel below may cover, and TOLERANCE_PX + 1 either side), and there a pixel differs only where it differs on
+    both: a stroke at the crease fits one panel or the other. Rows the panel below covers lack their ink on both,
+    and a stroke changed there fits neither. (Reaching CREASE_LOCATED_PX further let one digit changed from 8 to 6
+    beside a crease match: a pixel that may fit either panel over more rows is a change hidden in more rows.)"""
+    x0, y0, x1, y1 = box
+    reach = TOLERANCE_PX + 1
+    lo = min(max(y0, cut - hidden - reach), y1)
+    hi = min(max(y0, cut + reach), y1)
+    on_above = np.ones((y1 - y0, x1 - x0), bool)
+    on_below = np.ones((y1 - y0, x1 - x0), bool)
+    if hi > y0:
+        on_above[:hi - y0] = _piece_difference(ref_ink, paper_ink, (x0, y0, x1, hi), panels[0])
+    if lo < y1:
+        on_below[lo - y0:] = _piece_difference(ref_ink, paper_ink, (x0, lo, x1, y1), panels[1])
+    return on_above & on_below
 
 
 def _cut_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int, int, int, int],
@@ -802,6 +844,54 @@ def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
         if j - i <= CREASE_ROWS and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
             found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
     return found
+
+
+def _crease_line(ref_ink: np.ndarray, paper_ink: np.ndarray, grid: np.ndarray, crease: _Crease,
+                 evidence: np.ndarray) -> tuple[float, float] | None:
+    """Where the panel below starts at ``crease`` on the aligned paper, as its own print tells it (``evidence``, bool:
+    where its ink may be used, away from the fields, whose ink a forger may have changed): the row at column 0 and
+    its change per column (a straight fold, its panels turned a little), or None where it cannot be told to
+    CREASE_LOCATED_PX. Each panel moves the page's print its own way (sideways: the form's long vertical lines step;
+    up or down: the rows of print do), so the paper's ink is compared with the restored front as the panel above
+    would show it and as the one below would, and the crease is the line from which the one below fits better. It is
+    told where the two panels so parted fit the band of the crease better by CREASE_GAIN than either alone, and a
+    line CREASE_LOCATED_PX + 1 rows above or below fits worse by CREASE_SHARP."""
+    h, w = ref_ink.shape
+    y0, y1 = int(max(0, crease.top - 24)), int(min(h, crease.bottom + 24))
+    ys, xs = np.mgrid[y0:y1, 0:w].astype(np.float32)
+    here = _field(grid, np.dstack([xs, ys]))
+    kernel = np.ones((5, 5), np.uint8)  # either panel as the tiles measure it, within 2 px
+    paper = paper_ink[y0:y1]
+    paper_near = cv2.dilate(paper, kernel)
+    errors = []
+    for line in (crease.above, crease.below):
+        dx = (line[0][0] + line[1][0] * xs - here[..., 0]).astype(np.float32)
+        dy = (line[0][1] + line[1][1] * xs - here[..., 1]).astype(np.float32)
+        shown = cv2.remap(ref_ink, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        misfit = np.maximum(paper - cv2.dilate(shown, kernel), 0) + np.maximum(shown - paper_near, 0)
+        errors.append(np.where(evidence[y0:y1], misfit, 0).ravel())
+    alone = min(float(errors[0].sum()), float(errors[1].sum()))
+    telling = np.flatnonzero(errors[0] != errors[1])  # pixels that fit both panels alike do not move a cut
+    at_y, at_x = ys.ravel()[telling], xs.ravel()[telling]
+    above_misfit, below_misfit = errors[0][telling], errors[1][telling]
+    best: tuple[float, float, float, np.ndarray] | None = None
+    reach = CREASE_LOCATED_PX + 1
+    for slope in np.linspace(-CREASE_SLOPE, CREASE_SLOPE, 13):
+        rows = np.rint(at_y - slope * at_x).astype(np.int64)
+        if not len(rows):
+            break
+        first = int(rows.min()) - reach
+        rows -= first
+        size = int(rows.max()) + reach + 1
+        above = np.concatenate([[0.0], np.cumsum(np.bincount(rows, above_misfit, size))])
+        below = np.concatenate([[0.0], np.cumsum(np.bincount(rows, below_misfit, size))])
+        fit = above + (below[-1] - below)  # the rows before each cut on the panel above, the others below
+        cut = int(np.argmin(fit))
+        if reach <= cut < len(fit) - reach and (best is None or fit[cut] < best[0]):
+            best = (float(fit[cut]), float(first + cut), float(slope), fit[cut - reach:cut + reach + 1:2 * reach])
+    if best is None or alone - best[0] < CREASE_GAIN or float(best[3].min()) - best[0] < CREASE_SHARP:
+        return None
+    return best[1], best[2]
 
 
 def _without_specks(ref_ink: np.ndarray, paper_ink: np.ndarray, blank: np.ndarray) -> np.ndarray | None:
