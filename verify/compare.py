@@ -1002,24 +1002,23 @@ def _crossing(extra: np.ndarray, across: np.ndarray) -> np.ndarray:
 
 def _laid_over(extra: np.ndarray, missing: np.ndarray, over: np.ndarray, crossing: np.ndarray, broad: np.ndarray,
                fields: np.ndarray) -> np.ndarray:
-    """Where the differing pixels (uint8: ``extra`` ink of the paper's own, ink ``missing`` from it) belong to something
-    laid over the page (bool): taken
-    together with ``over`` (bool: coloured ink, a stamp's; a surface that is not the paper, a sticky note's) and
-    ``broad`` (bool: the paper's broad ink, a highlighter's band) within MARK_JOIN_PX, a group MARK_TALL_PX tall or more
-    that holds OVER_PX pixels or more of ``over`` or runs extra ink through the form's lines at CROSSINGS places or
-    more (``crossing``: a black stamp's ring), or whose differing ink is BESIDE extra ink outside the ``fields``
-    (bool), runs through the form's lines at 2 places or more and holds a pen's stroke (a pen note beside a name that
-    touches it), or a
-    group as long in any direction that holds OVER_PX pixels of ``broad`` (a highlighter's stroke runs along a line
-    of the form). The issuer prints the fields in thin black strokes between the form's
-    lines: a changed field changes that print, on the paper, inside the field."""
+    """Where the differing pixels (uint8: ``extra`` ink of the paper's own, ink ``missing`` from it) belong to
+    something laid over the page (bool). Taken together with ``over`` (bool: coloured ink, a stamp's; a surface
+    that is not the paper, a sticky note's; a stamp's ring in any ink) and ``broad`` (bool: the paper's broad ink,
+    a highlighter's band) within MARK_JOIN_PX, they form groups; a group was laid over the page where it is
+    MARK_TALL_PX tall or more and holds OVER_PX pixels or more of ``over``, or runs extra ink through the form's
+    lines at CROSSINGS places or more (``crossing``: a black stamp's ring), or is BESIDE extra ink outside the
+    ``fields`` (bool) that runs through the form's lines at 2 places or more and holds a pen's stroke (a pen note
+    beside a name that touches it); or where it is as long in any direction and holds OVER_PX pixels of ``broad``
+    (a highlighter's stroke runs along a line of the form). The issuer prints the fields in thin black strokes
+    between the form's lines: a changed field changes that print, on the paper, inside the field."""
     join = np.ones((MARK_JOIN_PX, MARK_JOIN_PX), np.uint8)
     differing = extra | missing
     joined = cv2.dilate(cv2.bitwise_or(differing, (over | broad).astype(np.uint8)), join)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
     tall = stats[:, cv2.CC_STAT_HEIGHT] >= MARK_TALL_PX + MARK_JOIN_PX - 1
-    tall[0] = False  # the background
     long = tall | (stats[:, cv2.CC_STAT_WIDTH] >= MARK_TALL_PX + MARK_JOIN_PX - 1)
+    tall[0] = long[0] = False  # the background
     if not long.any():
         return np.zeros(differing.shape, bool)
     held = np.bincount(labels[over], minlength=count)
