@@ -280,11 +280,11 @@ class ContentUnconfirmed(ContentMismatch):
                   "out darker than the issuer signed, and this scan cannot tell whether the paper or the scan did that "
                   "(a fold, specks or marks on the paper, a scan in black and white) or the certificate was changed. "
                   "Scan the back again flat, at 300 dpi and in colour, without anything on it. If the answer stays "
-                  "the same, do not accept the paper before comparing it with the signed text or asking the issuer.")
+                  "the same, do not accept the paper before the issuing municipality confirms it.")
     message_ja = ("裏面は正規のもので復元できましたが、地図に示した項目で、復元した表面が発行元の署名より濃く写っています。"
                   "用紙やスキャンによるもの(折り目、用紙の汚れや書き込み、白黒スキャン)か、証明書が書き換えられたものか、"
                   "このスキャンでは判断できません。裏面に何も載せず、平らにして300 dpi・カラーでスキャンし直してください。"
-                  "結果が変わらない場合は、署名された文字と照合するか発行元に確認するまで、この用紙を受け付けないでください。")
+                  "結果が変わらない場合は、交付した市区町村に確認するまで、この用紙を受け付けないでください。")
 
 
 class Altered(ContentMismatch):

@@ -70,9 +70,10 @@ DOUBTS = {"folded": _l("The sheet did not lie flat: the dotted frame shows a fol
                              "places. Scan it under the closed lid, or photograph it again without glare."),
           "faded": _l("Much of the print's ink came out far paler than the issuer printed it (toner running out, or "
                       "inks printed pale or in another colour), so the fields cannot be compared. Scan it again in "
-                      "colour; if the answer stays the same, compare the paper with the signed text."),
+                      "colour; if the answer stays the same, confirm the certificate with the issuing municipality."),
           "spotted": _l("The blank paper beside the scrambled image carries dark specks, and specks inside it can "
-                        "darken a field. Scan it again; if the paper itself is dirty, compare it with the signed text.")}
+                        "darken a field. Scan it again; if the paper itself is dirty, confirm the certificate with "
+                        "the issuing municipality.")}
 
 # Failures that a better scan can cure: their page links to the scanner settings.
 SCAN_CODES = {"resolution_too_low", "markers_not_found", "grid_not_found", "code_unreadable", "corrupt_file",

@@ -250,7 +250,7 @@ def test_a_refusal_says_what_in_the_scan_keeps_it_from_accusing(app):
     spotted = ScanUnrestorable("the blocks do not fit", coherence=0.99, spotted=True)
     assert doubts(spotted, "en") == ["The blank paper beside the scrambled image carries dark specks, and specks "
                                      "inside it can darken a field. Scan it again; if the paper itself is dirty, "
-                                     "compare it with the signed text."]
+                                     "confirm the certificate with the issuing municipality."]
     assert "濃い汚れの点" in doubts(spotted, "ja")[0]
     folded = ContentUnconfirmed("darker", regions=[{"name": "address", "box": [0, 0, 8, 8]}], folded=True)
     assert doubts(folded, "en")[0].startswith("The sheet did not lie flat")
