@@ -554,6 +554,14 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
         # all: a field it lacks only ink in then matches
         return cv2.max(paper_ink, ref_ink) if _faint(ref_ink, aligned, (missing > 0) & in_region) else None
 
+    def matches_on(paper: np.ndarray | None, box: tuple[int, int, int, int],
+                   panels: tuple[np.ndarray, np.ndarray, int | None] | None) -> bool:
+        """Whether the field ``box`` matches once the paper's ink is ``paper`` (a cleaned copy; None: none made)."""
+        if paper is None:
+            return False
+        x0, y0, x1, y1 = box
+        return int((_region_difference(ref_ink, paper, box, panels)[0] & ~ignored[y0:y1, x0:x1]).sum()) < DIFFERS_PX
+
     @functools.cache  # each crease's row, found once for the fields near it
     def located(i: int) -> tuple[float, float] | None:
         return _crease_line(ref_ink, paper_ink, grid, creases[i], ~in_region)
@@ -586,13 +594,9 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             reason = "not_restored"
         elif evidence >= 1.0 and int((shape & ~ignored[y0:y1, x0:x1] & ~over_page()[y0:y1, x0:x1]).sum()) < DIFFERS_PX:
             reason = "marked"  # what differs is part of a mark laid over the page: not compared, never a match
-        elif evidence >= 1.0 and (clean := spotless()) is not None and int(
-                (_region_difference(ref_ink, clean, (x0, y0, x1, y1), panels)[0] & ~ignored[y0:y1, x0:x1]).sum()
-        ) < DIFFERS_PX:
+        elif evidence >= 1.0 and matches_on(spotless(), (x0, y0, x1, y1), panels):
             reason = "spotted"  # the field matches once the specks the blank paper carries all over are taken off
-        elif evidence >= 1.0 and (whole := unfaded()) is not None and int(
-                (_region_difference(ref_ink, whole, (x0, y0, x1, y1), panels)[0] & ~ignored[y0:y1, x0:x1]).sum()
-        ) < DIFFERS_PX:
+        elif evidence >= 1.0 and matches_on(unfaded(), (x0, y0, x1, y1), panels):
             reason = "faded"  # the field lacks only ink, on a page whose print came out faint where it lacks it
         elif compared < (CREASE_COMPARED if evidence >= 1.0 else 1.0):
             # a difference counts where most of the field was compared; a match only where all of its ink was (the
@@ -872,14 +876,14 @@ def _crease_line(ref_ink: np.ndarray, paper_ink: np.ndarray, grid: np.ndarray, c
         errors.append(np.where(evidence[y0:y1], misfit, 0).ravel())
     alone = min(float(errors[0].sum()), float(errors[1].sum()))
     telling = np.flatnonzero(errors[0] != errors[1])  # pixels that fit both panels alike do not move a cut
+    if not len(telling):
+        return None
     at_y, at_x = ys.ravel()[telling], xs.ravel()[telling]
     above_misfit, below_misfit = errors[0][telling], errors[1][telling]
     best: tuple[float, float, float, np.ndarray] | None = None
     reach = CREASE_LOCATED_PX + 1
     for slope in np.linspace(-CREASE_SLOPE, CREASE_SLOPE, 13):
         rows = np.rint(at_y - slope * at_x).astype(np.int64)
-        if not len(rows):
-            break
         first = int(rows.min()) - reach
         rows -= first
         size = int(rows.max()) + reach + 1
@@ -961,10 +965,9 @@ def _broad(paper_ink: np.ndarray, ref_ink: np.ndarray, where: np.ndarray) -> np.
     paper, ref = (cv2.morphologyEx((cv2.resize(m, (w // 2, h // 2), interpolation=cv2.INTER_AREA) >= BROAD_INK
                                     ).astype(np.uint8), cv2.MORPH_OPEN, square) for m in (paper_ink, ref_ink))
     broad = (paper > 0) & (ref == 0)
-    if broad.any():
-        broad[broad] = _pieces(broad, BROAD_PIECE_PX // 4, broad)
     if not broad.any():
         return np.zeros((h, w), bool)
+    broad[broad] = _pieces(broad, BROAD_PIECE_PX // 4, broad)
     return (cv2.resize(broad.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0) & where
 
 
