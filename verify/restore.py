@@ -387,15 +387,15 @@ def check_content(fingerprint: content.Fingerprint, luma: np.ndarray, front: np.
     reason, see ``marks``), the ink gain fitted over the back where the block map's ``printed`` order is given
     (``content.compare``; wherever it can be fitted where the dots show uneven light, below). ``Altered`` when a
     region differs by more than a scan can make it, ``ContentUnconfirmed`` when one comes out darker than a good scan
-    prints it but not by that much, or differs on a ``folded`` sheet (whose
-    panels may sit off their dots' fit inside the scrambled area), in a print whose strokes ``moved`` a few pixels
-    (``quality.strokes_moved``, asked as the other doubts only when a region is refused: the ink of a cell moves into
-    its neighbours), in a scan that lost the print's middle tones
+    prints it but not by that much, or differs where a genuine scan can make it differ: on a ``folded`` sheet (whose
+    panels may sit off their dots' fit inside the scrambled area), in a scan that lost the print's middle tones
     (``content.tones_lost``: red ink thresholded to black), under light that lifts black in places (glare: the dots'
-    darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK) or where much of the
+    darkness spread by ``dot_spread`` from UNEVEN_DOTS, or ``black_spread`` from UNEVEN_BLACK), where much of the
     print's ink did not reach the scan (``content.faded_share`` from FADED_CELLS: toner run out, inks printed pale;
-    or a column of the back printed paler than the page, ``content.streak_depth`` from STREAK_DEPTH: streaky toner):
-    each names the regions, with a coarse tamper map of the front (RGB) and never the front itself. On spotted paper
+    or a column of the back printed paler than the page, ``content.streak_depth`` from STREAK_DEPTH: streaky toner),
+    or in a print whose strokes ``moved`` a few pixels (``quality.strokes_moved``: a cell's ink moves into its
+    neighbours). Each doubt is asked only when a region is refused and no earlier one holds. A refusal names the
+    regions, with a coarse tamper map of the front (RGB) and never the front itself. On spotted paper
     (the darkest cell of the blank paper beside the scrambled area, ``paper_level`` at the fingerprint's cell size, at
     SPOT_LEVEL or more, and no region darker than ACCUSE by more than it; asked only when a region would be refused,
     and on a sheet neither folded nor thresholded, under uneven light and faded ink too) those regions are not checked,
