@@ -63,6 +63,11 @@ PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and 
 QR_REACH = 40  # units (8 modules) around the QR box also read when the code is not found in it
 QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
 GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
+# Light streaks through a code (toner running low along lines across or along the feed: Augraphy's LowInkPeriodicLines,
+# 1 to 3 px wide at 300 dpi, every 40 to 80 px) lift a column of modules each to paper, more than its parity repairs.
+STREAK_WIDTH = 0.6  # of a module: light lines narrower than this are streaks (a light module is a whole module wide)
+STREAK_RUN = 3  # modules a streak runs straight at least (light modules in the data run shorter where both sides ink)
+STREAK_LEVELS = 10  # grey levels a streak stands above the print either side of it (on the kept scans, 25 to 60)
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
 INK_CONTRAST = 80  # levels under the paper from which a pixel is printed ink, for telling a blank page
@@ -595,7 +600,16 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own threshold takes
     for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the three finder
     patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a crease moved
-    sideways moved back (``_rows_aligned``)."""
+    sideways moved back (``_rows_aligned``). And when none of these reads it, all of them again once thin light
+    streaks through the modules are painted over (``_streaks_filled``)."""
+    if (data := _repairs(region)) is not None:
+        return data
+    filled = _streaks_filled(region, spec.QR_MODULE)
+    return _decode_qr(filled) or _repairs(filled)
+
+
+def _repairs(region: np.ndarray) -> bytes | None:
+    """The reads of ``repaired_read``, streaks aside."""
     for side in GAP_CLOSE:
         opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
         smooth = cv2.GaussianBlur(opened, (0, 0), 0.8)
@@ -623,6 +637,21 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     aligned = _rows_aligned(soft, ink, paper)
     return next((data for img in (aligned, cv2.threshold(aligned, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1])
                  if (data := _decode_qr(img)) is not None), None)
+
+
+def _streaks_filled(image: np.ndarray, module_px: float) -> np.ndarray:
+    """``image`` (a code or the data strip, its modules ``module_px`` pixels wide) with thin light streaks painted
+    over from either side: lines narrower than STREAK_WIDTH of a module that stand STREAK_LEVELS above the ink
+    beside them (a top-hat) and run straight for STREAK_RUN modules, down the image and then across it."""
+    across = max(3, round(STREAK_WIDTH * module_px)) | 1
+    run = max(3, round(STREAK_RUN * module_px))
+    out = image
+    for narrow, long in (((1, across), (run, 1)), ((across, 1), (1, run))):  # streaks down, then across
+        lifted = cv2.morphologyEx(out, cv2.MORPH_TOPHAT, np.ones(narrow, np.uint8)) > STREAK_LEVELS
+        streaks = cv2.morphologyEx(lifted.astype(np.uint8), cv2.MORPH_OPEN, np.ones(long, np.uint8))
+        if streaks.any():
+            out = cv2.inpaint(out, cv2.dilate(streaks, np.ones((3, 3), np.uint8)), 3, cv2.INPAINT_TELEA)
+    return out
 
 
 def _rows_aligned(soft: np.ndarray, ink: float, paper: float) -> np.ndarray:
@@ -1163,11 +1192,19 @@ STRIP_SHARPEN = 1.0  # how much of a module's surroundings is taken back out of 
 STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
 STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
 STRIP_GAP = 0.5  # of a module: the widest light gap through the strip's modules filled when it reads no other way
+EQUALISE_ROUNDS = 4  # decisions of the strip's modules against their neighbours' (Augraphy's Faxify: 35 wrong bytes
+# a codeword read against a threshold, 3 once equalised; the decisions settle by the third round)
 
 
 def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
-    """The modules of format v2's data strip (True = dark), sampled at their centres and thresholded midway between
-    the nearby paper and ink.
+    """The modules of format v2's data strip (True = dark): ``strip_levels`` above 0."""
+    return strip_levels(gray, grid, search, gaps) > 0
+
+
+def strip_levels(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
+    """How dark each module of format v2's data strip reads (float32; above 0: dark), sampled at its centre and
+    measured from midway between the nearby paper and ink, as a share of their difference: a module read near 0
+    is the least certain.
 
     The strip is mapped by its own frame of dots (``_strip_correction``). Should that reading not decode,
     ``search`` moves each tile of the strip by up to a third of a module to where its samples are most
@@ -1182,9 +1219,10 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool
     x1 = min(gray.shape[1], int(np.ceil(pts[..., 0].max())) + reach)
     y1 = min(gray.shape[0], int(np.ceil(pts[..., 1].max())) + reach)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), bool)
+        return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), np.float32)
     crop = gray[y0:y1, x0:x1]
     if gaps:
+        crop = _streaks_filled(crop, m * grid.px_per_unit)
         side = max(2, round(STRIP_GAP * m * grid.px_per_unit))
         crop = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5)).astype(np.float32)
@@ -1198,7 +1236,29 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool
     kernel = np.ones((7, 7), np.uint8)
     paper = cv2.blur(cv2.dilate(values, kernel), (7, 7))
     ink = cv2.blur(cv2.erode(values, kernel), (7, 7))
-    return values < (paper + ink) / 2
+    return _equalised(((paper + ink) / 2 - values) / np.maximum(paper - ink, 1.0))
+
+
+def _equalised(levels: np.ndarray) -> np.ndarray:
+    """Strip ``levels`` (above 0: dark) with what the modules around each add to it taken back out: a blurred print
+    or scan (a fax's, Augraphy's Faxify) darkens a light module between dark ones past a threshold midway between
+    paper and ink. A module's level is fitted (least squares over the strip) as a constant, its own darkness, and
+    that of its 4 side and 4 corner neighbours as last decided; each module is decided again against what its
+    neighbours add, EQUALISE_ROUNDS times. Returned in the same measure: 0 where dark and light are equally
+    likely, 1 a full module's darkness away. A strip that shows no module's own darkness is returned as it is."""
+    v = levels.astype(np.float64)
+    out, dark = v, v > 0
+    for _ in range(EQUALISE_ROUNDS):
+        p = np.pad(dark.astype(np.float64), 1, mode="edge")
+        sides = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
+        corners = p[:-2, :-2] + p[:-2, 2:] + p[2:, :-2] + p[2:, 2:]
+        terms = np.stack([np.ones(v.size), dark.ravel(), sides.ravel(), corners.ravel()], 1).astype(np.float64)
+        (base, own, side, corner) = np.linalg.lstsq(terms, v.ravel(), rcond=None)[0]
+        if own <= 0:
+            return levels
+        out = (v - base - side * sides - corner * corners - own / 2) / own
+        dark = out > 0
+    return out.astype(np.float32)
 
 
 def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
