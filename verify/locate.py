@@ -62,7 +62,8 @@ GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's mo
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 QR_REACH = 40  # units (8 modules) around the QR box also read when the code is not found in it
 QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
-GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
+UNSHARP_SIGMAS = (0.6, 1.0)  # of a module: the blurs an unsharp mask takes away from a code printed or scanned
+# doubled (0.6) and from one printed blurred (1.0: a fax, Augraphy's Faxify, which reads at 0.8 to 1.0 and not at 0.6)
 # Light streaks through a code (toner running low along lines across or along the feed: Augraphy's LowInkPeriodicLines,
 # 1 to 3 px wide at 300 dpi, every 40 to 80 px) lift a column of modules each to paper, more than its parity repairs.
 STREAK_WIDTH = 0.6  # of a module: light lines narrower than this are streaks (a light module is a whole module wide)
@@ -596,9 +597,10 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
     paper's texture showing through the modules), and read as they are or cut at one threshold for the whole box
     (paper textured or tinted all over); modules smeared into their neighbours by a doubled print or a
-    scanner's colour fringes (Augraphy's ColorShift), which an unsharp mask separates again; modules printed pale,
-    grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own threshold takes
-    for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the three finder
+    scanner's colour fringes (Augraphy's ColorShift), or blurred into them (a fax), which an unsharp mask separates
+    again; modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one), which a
+    QR reader's own threshold takes for paper, and a pale finder pattern hides the whole symbol: cut near the
+    paper; then, with the three finder
     patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a crease moved
     sideways moved back (``_rows_aligned``). And when none of these reads it, all of them again once thin light
     streaks through the modules are painted over (``_streaks_filled``)."""
@@ -618,9 +620,10 @@ def _repairs(region: np.ndarray) -> bytes | None:
         cut = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
         if any((data := _decode_qr(img)) is not None for img in (opened, smooth, cut)):
             return data
-    unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), GHOST_SIGMA * spec.QR_MODULE), -2.0, 0)
-    if (sharpened := _decode_qr(unsharp)) is not None:
-        return sharpened
+    for sigma in UNSHARP_SIGMAS:
+        unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), sigma * spec.QR_MODULE), -2.0, 0)
+        if (sharpened := _decode_qr(unsharp)) is not None:
+            return sharpened
     soft = cv2.GaussianBlur(region, (0, 0), 0.8)
     ink, paper = np.percentile(soft, (5, 95))
     cuts: list[np.ndarray] = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8)

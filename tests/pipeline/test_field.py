@@ -590,6 +590,18 @@ def test_a_code_crossed_by_toner_streaks_is_read_once_they_are_painted_over():
     assert data is not None and data[:2] == b"CV"
 
 
+def test_a_code_printed_blurred_is_read_once_sharpened():
+    """tests/data/augraphy-code-faxed.png: the QR box of a genuine back from Augraphy 8.2.6's default pipeline with
+    creases and toner streaks (Faxify: the print blurred by about a module, with streaks through it), rectified at
+    1 pixel a unit as ``read_code`` sees it (the page was `code_unreadable`). With the streaks painted over and the
+    blur of a module taken back by an unsharp mask, it reads, as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-faxed.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
+
+
 @pytest.mark.parametrize(("sigma", "gain"), [(3.0, 2.0), (3.5, 1.5)])
 def test_a_data_strip_printed_blurred_with_its_ink_spread_is_read(cert, sigma, gain):
     """A back printed blurred (a Gaussian of 3 to 3.5 pixels at 300 dpi, half a strip module) with its ink spread
