@@ -1264,7 +1264,7 @@ def _equalised(levels: np.ndarray) -> np.ndarray:
         sides = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
         corners = p[:-2, :-2] + p[:-2, 2:] + p[2:, :-2] + p[2:, 2:]
         terms = np.stack([np.ones(v.size), dark.ravel(), sides.ravel(), corners.ravel()], 1).astype(np.float64)
-        (base, own, side, corner) = np.linalg.lstsq(terms, v.ravel(), rcond=None)[0]
+        (base, own, side, corner) = np.linalg.lstsq(terms.T @ terms, terms.T @ v.ravel(), rcond=None)[0]
         if own <= 0:
             return levels
         out = (v - base - side * sides - corner * corners - own / 2) / own
