@@ -62,8 +62,10 @@ GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's mo
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 QR_REACH = 40  # units (8 modules) around the QR box also read when the code is not found in it
 QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
-UNSHARP_SIGMAS = (0.6, 1.0)  # of a module: the blurs an unsharp mask takes away from a code printed or scanned
-# doubled (0.6) and from one printed blurred (1.0: a fax, Augraphy's Faxify, which reads at 0.8 to 1.0 and not at 0.6)
+# (blur in modules, strength) of the unsharp masks that take a blur away from a code: printed or scanned doubled (0.6),
+# printed blurred (1.0: a fax, Augraphy's Faxify; its codes read at 0.8 to 1.0 and not at 0.6, some of them only
+# at five times the blur taken back, others only at twice)
+UNSHARP = ((0.6, 2.0), (1.0, 2.0), (1.0, 5.0))
 # Light streaks through a code (toner running low along lines across or along the feed: Augraphy's LowInkPeriodicLines,
 # 1 to 3 px wide at 300 dpi, every 40 to 80 px) lift a column of modules each to paper, more than its parity repairs.
 STREAK_WIDTH = 0.6  # of a module: light lines narrower than this are streaks (a light module is a whole module wide)
@@ -620,8 +622,9 @@ def _repairs(region: np.ndarray) -> bytes | None:
         cut = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
         if any((data := _decode_qr(img)) is not None for img in (opened, smooth, cut)):
             return data
-    for sigma in UNSHARP_SIGMAS:
-        unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), sigma * spec.QR_MODULE), -2.0, 0)
+    for sigma, strength in UNSHARP:
+        blurred = cv2.GaussianBlur(region, (0, 0), sigma * spec.QR_MODULE)
+        unsharp = cv2.addWeighted(region, 1.0 + strength, blurred, -strength, 0)
         if (sharpened := _decode_qr(unsharp)) is not None:
             return sharpened
     soft = cv2.GaussianBlur(region, (0, 0), 0.8)
