@@ -62,7 +62,15 @@ GAP_CLOSE = (2, 3)  # pixels (units) across the light gaps filled in a code's mo
 PALE_CUTS = (0.75, 0.8, 0.85, 0.9)  # thresholds between the code's ink (0) and paper (1) for a code printed pale
 QR_REACH = 40  # units (8 modules) around the QR box also read when the code is not found in it
 QR_ROW_REACH = 2  # modules above and below a row of the QR box among which its edge modules are looked for
-GHOST_SIGMA = 0.6  # of a module: the blur an unsharp mask takes away from a code printed or scanned doubled
+# (blur in modules, strength) of the unsharp masks that take a blur away from a code: printed or scanned doubled (0.6),
+# printed blurred (1.0: a fax, Augraphy's Faxify; its codes read at 0.8 to 1.0 and not at 0.6, some of them only
+# at five times the blur taken back, others only at twice)
+UNSHARP = ((0.6, 2.0), (1.0, 2.0), (1.0, 5.0))
+# Light streaks through a code (toner running low along lines across or along the feed: Augraphy's LowInkPeriodicLines,
+# 1 to 3 px wide at 300 dpi, every 40 to 80 px) lift a column of modules each to paper, more than its parity repairs.
+STREAK_WIDTH = 0.6  # of a module: light lines narrower than this are streaks (a light module is a whole module wide)
+STREAK_RUN = 3  # modules a streak runs straight at least (light modules in the data run shorter where both sides ink)
+STREAK_LEVELS = 10  # grey levels a streak stands above the print either side of it (on the kept scans, 25 to 60)
 BUSY_LEVELS = 64  # neighbouring pixels further apart than this are "busy" (ink against paper, or noise)
 MAX_BUSY_FRACTION = 0.5  # a scan of paper is mostly blank: more busy pixels than this is no scan of the back
 INK_CONTRAST = 80  # levels under the paper from which a pixel is printed ink, for telling a blank page
@@ -591,11 +599,21 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
     paper's texture showing through the modules), and read as they are or cut at one threshold for the whole box
     (paper textured or tinted all over); modules smeared into their neighbours by a doubled print or a
-    scanner's colour fringes (Augraphy's ColorShift), which an unsharp mask separates again; modules printed pale,
-    grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own threshold takes
-    for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the three finder
+    scanner's colour fringes (Augraphy's ColorShift), or blurred into them (a fax), which an unsharp mask separates
+    again; modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one), which a
+    QR reader's own threshold takes for paper, and a pale finder pattern hides the whole symbol: cut near the
+    paper; then, with the three finder
     patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a crease moved
-    sideways moved back (``_rows_aligned``)."""
+    sideways moved back (``_rows_aligned``). And when none of these reads it, all of them again once thin light
+    streaks through the modules are painted over (``_streaks_filled``)."""
+    if (data := _repairs(region)) is not None:
+        return data
+    filled = _streaks_filled(region, spec.QR_MODULE)
+    return _decode_qr(filled) or _repairs(filled)
+
+
+def _repairs(region: np.ndarray) -> bytes | None:
+    """The reads of ``repaired_read``, streaks aside."""
     for side in GAP_CLOSE:
         opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
         smooth = cv2.GaussianBlur(opened, (0, 0), 0.8)
@@ -604,9 +622,11 @@ def repaired_read(region: np.ndarray) -> bytes | None:
         cut = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
         if any((data := _decode_qr(img)) is not None for img in (opened, smooth, cut)):
             return data
-    unsharp = cv2.addWeighted(region, 3.0, cv2.GaussianBlur(region, (0, 0), GHOST_SIGMA * spec.QR_MODULE), -2.0, 0)
-    if (sharpened := _decode_qr(unsharp)) is not None:
-        return sharpened
+    for sigma, strength in UNSHARP:
+        blurred = cv2.GaussianBlur(region, (0, 0), sigma * spec.QR_MODULE)
+        unsharp = cv2.addWeighted(region, 1.0 + strength, blurred, -strength, 0)
+        if (sharpened := _decode_qr(unsharp)) is not None:
+            return sharpened
     soft = cv2.GaussianBlur(region, (0, 0), 0.8)
     ink, paper = np.percentile(soft, (5, 95))
     cuts: list[np.ndarray] = [np.where(soft < ink + share * (paper - ink), 0, 255).astype(np.uint8)
@@ -623,6 +643,21 @@ def repaired_read(region: np.ndarray) -> bytes | None:
     aligned = _rows_aligned(soft, ink, paper)
     return next((data for img in (aligned, cv2.threshold(aligned, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1])
                  if (data := _decode_qr(img)) is not None), None)
+
+
+def _streaks_filled(image: np.ndarray, module_px: float) -> np.ndarray:
+    """``image`` (a code or the data strip, its modules ``module_px`` pixels wide) with thin light streaks painted
+    over from either side: lines narrower than STREAK_WIDTH of a module that stand STREAK_LEVELS above the ink
+    beside them (a top-hat) and run straight for STREAK_RUN modules, down the image and then across it."""
+    across = max(3, round(STREAK_WIDTH * module_px)) | 1
+    run = max(3, round(STREAK_RUN * module_px))
+    out = image
+    for narrow, long in (((1, across), (run, 1)), ((across, 1), (1, run))):  # streaks down, then across
+        lifted = cv2.morphologyEx(out, cv2.MORPH_TOPHAT, np.ones(narrow, np.uint8)) > STREAK_LEVELS
+        streaks = cv2.morphologyEx(lifted.astype(np.uint8), cv2.MORPH_OPEN, np.ones(long, np.uint8))
+        if streaks.any():
+            out = cv2.inpaint(out, cv2.dilate(streaks, np.ones((3, 3), np.uint8)), 3, cv2.INPAINT_TELEA)
+    return out
 
 
 def _rows_aligned(soft: np.ndarray, ink: float, paper: float) -> np.ndarray:
@@ -1024,6 +1059,10 @@ DOTS_PALER = 32  # levels the dots may print paler than that ink before it (plus
 # as black: the dots print 5 to 18 levels darker on scans of every class of tests/simulate.py and tests/field.py,
 # up to 28 paler under glare, which lifts them where it falls; 128 paler on a print whose dots came out hollow
 DOT_REACH = 30  # units across its track a dot is looked for again by its shape, when the track is broken
+RING_EVENNESS = 1.0  # how much of the spread of the ring around a dot-sized square (standard deviation, levels) counts
+# against it: a dot's ring is paper (a spread of 3 to 8 levels on the scans of tests/field.py), a square of the data
+# strip's modules, 14 units beside the bottom track, has ink in its ring (a spread of 60 to 100 levels), and a dot
+# printed pale (Augraphy's InkColorSwap: 40 levels under the paper) stood out from its ring less than such a square
 
 
 def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1048,7 +1087,11 @@ def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float
         win = gray[y0:y1, x0:x1].astype(np.float32)
         core = cv2.boxFilter(win, -1, (inner, inner), normalize=False)
         around = cv2.boxFilter(win, -1, (outer, outer), normalize=False) - core
-        score = (around / (outer**2 - inner**2) - core / inner**2)[pad:-pad, pad:-pad]
+        ring_n = outer**2 - inner**2
+        spread = (cv2.boxFilter(win * win, -1, (outer, outer), normalize=False)
+                  - cv2.boxFilter(win * win, -1, (inner, inner), normalize=False)) / ring_n - (around / ring_n) ** 2
+        # a dot's ring is paper, even; a square of the data strip's or the area's modules has ink in its ring
+        score = (around / ring_n - core / inner**2 - RING_EVENNESS * np.sqrt(np.maximum(spread, 0)))[pad:-pad, pad:-pad]
         j = int(np.argmax(score))
         if score.flat[j] >= 25:  # levels, as a dot's contrast must be (``_dot_centroids``)
             cy, cx = divmod(j, score.shape[1])
@@ -1163,11 +1206,19 @@ STRIP_SHARPEN = 1.0  # how much of a module's surroundings is taken back out of 
 STRIP_TILE = (8, 41)  # modules (rows, columns) that move together when the registration is searched
 STRIP_SHIFTS = np.linspace(-1 / 3, 1 / 3, 5)  # of a module: well short of the next module, so never aliased
 STRIP_GAP = 0.5  # of a module: the widest light gap through the strip's modules filled when it reads no other way
+EQUALISE_ROUNDS = 4  # decisions of the strip's modules against their neighbours' (Augraphy's Faxify: 35 wrong bytes
+# a codeword read against a threshold, 3 once equalised; the decisions settle by the third round)
 
 
 def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
-    """The modules of format v2's data strip (True = dark), sampled at their centres and thresholded midway between
-    the nearby paper and ink.
+    """The modules of format v2's data strip (True = dark): ``strip_levels`` above 0."""
+    return strip_levels(gray, grid, search, gaps) > 0
+
+
+def strip_levels(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
+    """How dark each module of format v2's data strip reads (float32; above 0: dark), sampled at its centre and
+    measured from midway between the nearby paper and ink, as a share of their difference: a module read near 0
+    is the least certain.
 
     The strip is mapped by its own frame of dots (``_strip_correction``). Should that reading not decode,
     ``search`` moves each tile of the strip by up to a third of a module to where its samples are most
@@ -1182,9 +1233,10 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool
     x1 = min(gray.shape[1], int(np.ceil(pts[..., 0].max())) + reach)
     y1 = min(gray.shape[0], int(np.ceil(pts[..., 1].max())) + reach)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), bool)
+        return np.zeros((spec.STRIP_ROWS, spec.STRIP_COLS), np.float32)
     crop = gray[y0:y1, x0:x1]
     if gaps:
+        crop = _streaks_filled(crop, m * grid.px_per_unit)
         side = max(2, round(STRIP_GAP * m * grid.px_per_unit))
         crop = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     soft = cv2.GaussianBlur(crop, (0, 0), max(0.5, m * grid.px_per_unit / 5)).astype(np.float32)
@@ -1198,7 +1250,29 @@ def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool
     kernel = np.ones((7, 7), np.uint8)
     paper = cv2.blur(cv2.dilate(values, kernel), (7, 7))
     ink = cv2.blur(cv2.erode(values, kernel), (7, 7))
-    return values < (paper + ink) / 2
+    return _equalised(((paper + ink) / 2 - values) / np.maximum(paper - ink, 1.0))
+
+
+def _equalised(levels: np.ndarray) -> np.ndarray:
+    """Strip ``levels`` (above 0: dark) with what the modules around each add to it taken back out: a blurred print
+    or scan (a fax's, Augraphy's Faxify) darkens a light module between dark ones past a threshold midway between
+    paper and ink. A module's level is fitted (least squares over the strip) as a constant, its own darkness, and
+    that of its 4 side and 4 corner neighbours as last decided; each module is decided again against what its
+    neighbours add, EQUALISE_ROUNDS times. Returned in the same measure: 0 where dark and light are equally
+    likely, 1 a full module's darkness away. A strip that shows no module's own darkness is returned as it is."""
+    v = levels.astype(np.float64)
+    out, dark = v, v > 0
+    for _ in range(EQUALISE_ROUNDS):
+        p = np.pad(dark.astype(np.float64), 1, mode="edge")
+        sides = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
+        corners = p[:-2, :-2] + p[:-2, 2:] + p[2:, :-2] + p[2:, 2:]
+        terms = np.stack([np.ones(v.size), dark.ravel(), sides.ravel(), corners.ravel()], 1).astype(np.float64)
+        (base, own, side, corner) = np.linalg.lstsq(terms.T @ terms, terms.T @ v.ravel(), rcond=None)[0]
+        if own <= 0:
+            return levels
+        out = (v - base - side * sides - corner * corners - own / 2) / own
+        dark = out > 0
+    return out.astype(np.float32)
 
 
 def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:

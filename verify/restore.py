@@ -41,11 +41,11 @@ from .locate import (
     locate_markers,
     measure_dots,
     read_code,
-    read_strip,
     sample_blocks,
     screen_page,
     search_budget,
     search_budget_spent,
+    strip_levels,
 )
 from .model import DecodedPage, Limits, Restoration, Upload
 from .quality import COARSE, seam_coherence, strokes_moved
@@ -361,14 +361,20 @@ def _better_reading(gray: np.ndarray, fit: PageFit, grid: GridFit, block_map: Bl
 
 def _read_fingerprint(gray: np.ndarray, grid: GridFit, payload: CodePayload, secret: bytes) -> content.Fingerprint:
     """The content fingerprint from the data strip (formats v2 and v3), checked against the digest in the signed
-    code and, in v3, decrypted with the certificate's strip key."""
+    code and, in v3, decrypted with the certificate's strip key. Each reading gives the strip's decoder how
+    certain every module is, for the codewords its parity repairs only with the least certain bytes erased."""
+
+    def read(search: bool = False, gaps: bool = False) -> bytes:
+        levels = strip_levels(gray, grid, search, gaps)
+        return strip.decode(levels > 0, payload.content_digest, np.abs(levels))
+
     try:
-        data = strip.decode(read_strip(gray, grid), payload.content_digest)
+        data = read()
     except (StripUnreadable, BadSignature):  # misread: read again, searching the registration
         try:
-            data = strip.decode(read_strip(gray, grid, search=True), payload.content_digest)
-        except StripUnreadable:  # and once more with light gaps through its modules filled
-            data = strip.decode(read_strip(gray, grid, search=True, gaps=True), payload.content_digest)
+            data = read(search=True)
+        except StripUnreadable:  # and once more with light gaps and streaks through its modules filled
+            data = read(search=True, gaps=True)
     key = (strip_key(secret, payload.issuer, payload.serial, payload.issued_on, payload.sheet_of)
            if payload.version >= 3 else None)
     try:

@@ -182,6 +182,28 @@ def test_the_data_strip_repairs_damage_and_gives_up_beyond_it():
         strip.encode(bytes(strip.CAPACITY + 1))
 
 
+def test_the_data_strip_reads_with_its_least_certain_bytes_erased_and_accuses_nothing_so():
+    """36 wrong bytes in every codeword, more than its parity repairs (24), each read with doubt (a module near the
+    threshold, as a blur or a streak leaves it), beside 20 doubtful bytes read right: erased, the least certain first,
+    they read. What a strip read so decodes to may be another codeword: a digest that does not match is then no
+    evidence against the paper (``StripUnreadable``, never ``BadSignature``)."""
+    rng = np.random.default_rng(5)
+    payload = bytes(rng.integers(0, 256, 600, dtype=np.uint8))
+    modules = strip.encode(payload)
+    damaged, certainty = modules.copy(), np.ones(modules.shape)
+    for c in range(strip.CODEWORDS):
+        wrong, doubtful = np.split(rng.choice(strip.CODEWORD_BYTES, 56, replace=False), [36])
+        for j, level in [(j, 0.05) for j in wrong] + [(j, 0.2) for j in doubtful]:
+            bit = (j * strip.CODEWORDS + c) * 8 + int(rng.integers(8))
+            damaged.flat[bit] ^= bool(level < 0.1)
+            certainty.flat[bit] = level
+    with pytest.raises(errors.StripUnreadable):
+        strip.decode(damaged, strip.digest(payload))
+    assert strip.decode(damaged, strip.digest(payload), certainty) == payload
+    with pytest.raises(errors.StripUnreadable):
+        strip.decode(damaged, strip.digest(payload[1:]), certainty)
+
+
 def test_the_fingerprint_fits_the_strip_and_round_trips(cert):
     fp = cert.fingerprint
     data = fp.to_bytes()

@@ -13,8 +13,9 @@ import pytest
 from tests import field
 from tests.forgery import exact_forgery
 from tests.support import seeded_key
-from verify import KeyRing, content, errors, marks, restore, spec
-from verify.locate import _decode_qr, locate_markers, repaired_read
+from verify import KeyRing, content, errors, marks, restore, spec, strip
+from verify.code import parse_code
+from verify.locate import _decode_qr, _dots_by_shape, locate_markers, measure_dots, repaired_read, strip_levels
 from verify.restore import MAX_COHERENCE, SPLICED
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -511,6 +512,23 @@ def test_dots_printed_in_a_pale_ink_still_place_the_track(cert, keyring, side):
     assert result.content["checked"] >= 6
 
 
+def test_a_pale_dot_beside_the_data_strip_is_found_rather_than_the_strips_modules():
+    """A dot of the bottom track printed pale (40 levels under the paper: Augraphy's InkColorSwap turned whole runs of
+    a page's dots light grey, and the page was `strip_unreadable`), the data strip's modules 20 units below its
+    centre, within the reach of the search by shape. A square of the strip's ink stands out more from the mean of its
+    ring than the pale dot, but its ring holds ink: the search takes the dot, whose ring is paper."""
+    ppu = 1.25
+    rng = np.random.default_rng(0)
+    img = np.clip(235 + rng.normal(0, 3, (200, 400)), 0, 255).astype(np.uint8)
+    (x, y), half, m = (200, 60), spec.DOT_SIZE * ppu / 2, spec.STRIP_MODULE * ppu
+    img[round(y - half):round(y + half), round(x - half):round(x + half)] = 195
+    top = y + 20 * ppu
+    for r, k in np.argwhere(rng.random((10, int(400 / m))) < 0.5):
+        img[round(top + r * m):round(top + (r + 1) * m), round(k * m):round((k + 1) * m)] = 30
+    found, contrast = _dots_by_shape(cv2.GaussianBlur(img, (0, 0), 1.0), np.array([[x, y]], float), 0, ppu)
+    assert np.abs(found[0, :2] - (x, y)).max() < 1.5 and contrast[0] > 0
+
+
 def test_a_code_with_light_gaps_through_its_modules_is_read_once_repaired():
     """tests/data/augraphy-code-gaps.png: the QR box of a genuine back printed and scanned by Augraphy 8.2.6 (its
     print phase: light dashes through the modules over a textured paper), rectified at 1 pixel a unit as
@@ -574,6 +592,46 @@ def test_a_code_a_crease_runs_through_is_read_with_its_rows_moved_back():
     assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
     data = repaired_read(region)
     assert data is not None and data[:2] == b"CV"
+
+
+def test_a_code_crossed_by_toner_streaks_is_read_once_they_are_painted_over():
+    """tests/data/augraphy-code-streaked.png: the QR box of a genuine back from Augraphy 8.2.6's default pipeline with
+    creases and toner streaks (LowInkPeriodicLines: light lines along the feed every 6 to 8 modules, brighter than
+    the grey paper, through a blurred print), rectified at 1 pixel a unit as ``read_code`` sees it. Each streak lifts
+    a column of modules to paper, and no reading, repaired or not, put the symbol together (the page was
+    `code_unreadable`); with the streaks painted over from either side, it reads, as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-streaked.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
+
+
+def test_a_code_printed_blurred_is_read_once_sharpened():
+    """tests/data/augraphy-code-faxed.png: the QR box of a genuine back from Augraphy 8.2.6's default pipeline with
+    creases and toner streaks (Faxify: the print blurred by about a module, with streaks through it), rectified at
+    1 pixel a unit as ``read_code`` sees it (the page was `code_unreadable`). With the streaks painted over and the
+    blur of a module taken back by an unsharp mask, it reads, as repaired."""
+    region = cv2.imread(str(Path(__file__).parents[1] / "data" / "augraphy-code-faxed.png"), cv2.IMREAD_GRAYSCALE)
+    assert region is not None and region.shape == (325, 325)
+    assert _decode_qr(region) is None and _decode_qr(cv2.GaussianBlur(region, (0, 0), 0.8)) is None
+    data = repaired_read(region)
+    assert data is not None and data[:2] == b"CV"
+
+
+@pytest.mark.parametrize(("sigma", "gain"), [(3.0, 2.0), (3.5, 1.5)])
+def test_a_data_strip_printed_blurred_with_its_ink_spread_is_read(cert, sigma, gain):
+    """A back printed blurred (a Gaussian of 3 to 3.5 pixels at 300 dpi, half a strip module) with its ink spread
+    (levels raised to a power of 1.5 to 2: a fax, a worn print head; Augraphy's Faxify left strips so,
+    `strip_unreadable`): a light module between dark ones reads darker than midway between paper and ink, more
+    bytes than the strip's parity repairs. Decided against what its neighbours add (``locate._equalised``), the
+    strip reads."""
+    page = (255 * (cv2.GaussianBlur(cert.back, (0, 0), sigma) / 255.0) ** gain + 0.5).astype(np.uint8)
+    gray = cv2.imdecode(np.frombuffer(field.finish(page, np.random.default_rng(0)), np.uint8), cv2.IMREAD_GRAYSCALE)
+    grid = measure_dots(gray, locate_markers(gray))
+    levels = strip_levels(gray, grid)
+    expected = parse_code(cert.code)[0].content_digest
+    assert strip.digest(strip.decode(levels > 0, expected)) == expected
 
 
 @pytest.mark.parametrize(("dx", "dy"), [(55, 0), (-60, 20)])
