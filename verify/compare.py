@@ -219,9 +219,10 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     del work
     grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
     aligned, valid = _remap(aligned, valid, grid)
-    paper_ink = ink(_gray(aligned, colour))
-    # the only reference: freed once the comparison has taken what it needs
-    paper_colour = [_coloured(cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV))]
+    hsv = cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV)  # its value is the brightest channel, its saturation the colour
+    paper_ink = ink(_gray(aligned, colour, hsv))
+    paper_colour = [_coloured(hsv)]  # the only reference: freed once the comparison has taken what it needs
+    del hsv
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
     result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, paper_colour, valid, grid,
@@ -258,37 +259,24 @@ def _is_gray(rgb: np.ndarray) -> bool:
     return int(np.percentile(spread, 99)) < 12
 
 
-def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
-    """What is compared: in colour the brightest channel once each channel is brought to white against its own
-    paper within SURFACE_MM (the colour of the light: wider than a note or a highlighter's band, which stay as dark
-    as they are), in which black and blue-black ink are dark and the red seal, red marks and the pale pattern are
-    light under any light (under a bluish light the sample's pale red check mark came out darker than the paper in
-    the brightest channel, and where glare's veil made the strokes faint its edges read as ink); the luma when a
-    side is gray."""
+def _gray(rgb: np.ndarray, colour: bool, hsv: np.ndarray | None = None) -> np.ndarray:
+    """What is compared: in colour the brightest channel, in which black and blue-black ink are dark and the red
+    seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray.
+    The brightest channel is HSV's value (``hsv``: the picture in HSV, when it is at hand), quicker than maxima."""
     if not colour:
         return _luma(rgb)
-    reach = int(SURFACE_MM * rgb.shape[1] / 210)
-    white = [cv2.divide(channel, _paper_level(channel, reach, 16), scale=255.0) for channel in cv2.split(rgb)]
-    return cv2.max(cv2.max(white[0], white[1]), white[2])
-
-
-def _paper_level(gray: np.ndarray, stroke_px: int = 15, scale: int = 4) -> np.ndarray:
-    """The paper's local level under ``gray`` (uint8, its shape): the local maximum over ``stroke_px`` (wider than
-    what lies on the paper), smoothed, worked out at 1 / ``scale`` of the size (it varies slowly), and never under
-    60 (a dark surround is no paper)."""
-    h, w = gray.shape
-    small = cv2.resize(gray, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
-    size = stroke_px // scale + 1
-    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
-    paper = cv2.GaussianBlur(paper, (0, 0), stroke_px / scale)
-    return cv2.max(cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 60)
+    return cv2.extractChannel(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if hsv is None else hsv, 2)
 
 
 def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
     """Darkness against the local paper level, 0 (paper) to 1 (the page's black), float32: the paper's level is the
     local maximum over ``stroke_px`` (wider than a stroke), smoothed, and the page's black the 99th percentile of its
     ink, so tone, toner, a print's contrast and uneven light drop out."""
-    paper = _paper_level(gray, stroke_px)
+    h, w = gray.shape
+    small = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)  # the paper's level varies slowly
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (stroke_px // 4 + 1, stroke_px // 4 + 1)))
+    paper = cv2.GaussianBlur(paper, (0, 0), stroke_px / 4)
+    paper = cv2.max(cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR), 60)  # a dark surround is no paper
     # float32 throughout, in place (a page is 10 MB of it), by OpenCV's arithmetic: the same values as NumPy's,
     # in less than half the time
     dark = cv2.divide(gray, paper, dtype=cv2.CV_32F)
@@ -673,21 +661,13 @@ def _region_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[in
             best = (int(out.sum()), share, out)
     if best[0] >= DIFFERS_PX:
         # the tiles straddle the crease and measure each panel's shift a few rows away from it, where a panel
-        # turned or bent has moved otherwise, and a crease on a sheet held in the hand runs crooked. Where the
-        # region matches once cut, piece by piece along it, each piece at its own row, with each part aligned as
-        # its panel or where its own ink fits best, the crease may explain what differs: the region is not
-        # compared. Never a match: so many cuts and shifts tried would let an alteration beside a crease through
-        left = 0
-        for cx in range(x0, x1, CHUNK_PX):
-            piece = (cx, y0, min(x1, cx + CHUNK_PX), y1)
-            piece_inked = (ref_ink[y0:y1, piece[0]:piece[2]] > STRONG).sum(axis=1)
-            left += min(int(_cut_difference(ref_ink, paper_ink, piece, (above, below), cut, hidden, piece_inked,
-                                            own=own)[0].sum())
-                        for cut in range(y0 - hidden - 2, y1 + 3) for own in (False, True))
-            if left >= DIFFERS_PX:
-                break
-        else:
-            return np.zeros_like(best[2]), 0.0
+        # turned a little has moved otherwise. Where the region matches once cut with each part aligned where its
+        # own ink fits best, the crease may explain what differs: the region is not compared. Never a match: so
+        # many cuts and shifts tried would let an alteration beside a crease through
+        for cut in range(y0 - hidden - 2, y1 + 3, 2):
+            out, _ = _cut_difference(ref_ink, paper_ink, box, (above, below), cut, hidden, inked, own=True)
+            if int(out.sum()) < DIFFERS_PX:
+                return out, 0.0
     return best[2], best[1]
 
 
@@ -824,63 +804,49 @@ def _running_median(values: list[float]) -> np.ndarray:
 @dataclass
 class _Crease:
     """Where a fold's panels part: between rows ``top`` and ``bottom`` of the restored front (the crease lies in
-    between), the panel above and the one below each shifted along the row as a line or a curve (``shift``)."""
+    between), the panel above and the one below each shifted along the row as a line (``shift``)."""
 
     top: float
     bottom: float
-    above: np.ndarray  # (3, 2): the shift (dx, dy) along the row as a curve in the column, x**0, x**1 and x**2 terms
+    above: np.ndarray  # (2, 2): the shift (dx, dy) at column 0 and its change per column
     below: np.ndarray
 
     @staticmethod
-    def shift(curve: np.ndarray, x: float | np.ndarray) -> np.ndarray:
-        """The shift (dx, dy) a panel's ``curve`` gives at column ``x`` (a number or an array: (..., 2))."""
-        x = np.asarray(x, np.float64)[..., None]
-        return np.asarray(curve[0] + curve[1] * x + curve[2] * x * x, np.float32)
+    def shift(line: np.ndarray, x: float) -> np.ndarray:
+        return np.asarray(line[0] + line[1] * x, np.float32)
 
 
-def _row_curve(xs: np.ndarray, vals: np.ndarray) -> np.ndarray | None:
-    """The shifts of one row of tiles as a line along the row (a panel turned a little moves so) or, where no line
-    fits, as a curve (a panel held in the hand and photographed bends: its shift along the row bows by a few
-    pixels): the x**0, x**1 and x**2 terms, (3, 2). None when the row does not move as one: fewer than CREASE_TILES
-    tiles, or a fifth of them more than 1.5 px off either."""
-    powers = np.stack([np.ones(len(xs)), xs, xs * xs], axis=1).astype(np.float64)
-    for terms in (2, 3):
-        keep = np.ones(len(xs), bool)
-        for _ in range(2):
-            if keep.sum() < CREASE_TILES:
-                return None
-            curve = np.zeros((3, 2))
-            curve[:terms], *_ = np.linalg.lstsq(powers[keep, :terms], vals[keep], rcond=None)
-            keep = np.abs(vals - powers @ curve).max(axis=1) <= 1.5
-        if keep.mean() >= 0.8 and keep.sum() >= CREASE_TILES:
-            return curve
-    return None
+def _row_line(xs: np.ndarray, vals: np.ndarray) -> np.ndarray | None:
+    """The shifts of one row of tiles as a line along the row (a panel turned a little moves so), or None when the
+    row does not move as one: fewer than CREASE_TILES tiles, or a fifth of them more than 1.5 px off the line."""
+    keep = np.ones(len(xs), bool)
+    for _ in range(2):
+        if keep.sum() < CREASE_TILES:
+            return None
+        design = np.stack([np.ones(keep.sum()), xs[keep]], axis=1)
+        line, *_ = np.linalg.lstsq(design, vals[keep], rcond=None)
+        off = np.abs(vals - (line[0] + np.outer(xs, line[1]))).max(axis=1)
+        keep = off <= 1.5
+    return line if keep.mean() >= 0.8 and keep.sum() >= CREASE_TILES else None
 
 
 def _creases(measured: np.ndarray, width: int) -> list[_Crease]:
     """The creases the tiles show: a step of more than CREASE_PX somewhere along the page between two rows of tiles
-    no further apart than CREASE_ROWS tile steps, each moving as one (``_row_curve``). A line removed or added is no
-    crease: its tiles, with ink on one side only, measure nothing."""
+    no further apart than CREASE_ROWS tile steps, each moving as one (a line along the row, as a panel turned a little
+    moves). A line removed or added is no crease: its tiles, with ink on one side only, measure nothing."""
     step = TILE_PX / 2
     rows = []
     for i, row in enumerate(measured):
         ok = ~np.isnan(row[:, 0])
         xs = (TILE_PX / 2 + np.arange(len(row)) * step)[ok]
-        curve = _row_curve(xs, row[ok])
-        if curve is not None:
-            rows.append((i, curve))
-    along = np.linspace(0.0, float(width), 9)
-    found: list[_Crease] = []
+        line = _row_line(xs, row[ok])
+        if line is not None:
+            rows.append((i, line))
+    ends = np.array([[1.0, 0.0], [1.0, float(width)]])
+    found = []
     for (i, above), (j, below) in zip(rows, rows[1:], strict=False):
-        if j - i <= CREASE_ROWS and float(np.abs(_Crease.shift(below - above, along)).max()) > CREASE_PX:
-            bottom = TILE_PX / 2 + j * step
-            if found and found[-1].bottom == TILE_PX / 2 + i * step and bottom - found[-1].top <= CREASE_ROWS * step:
-                # a row of tiles that straddles the crease measures a mix of its two panels, and may move as one
-                # too: a step either side of it (closer than two creases of a folded sheet lie) is one crease,
-                # between the rows either side
-                found[-1] = _Crease(found[-1].top, bottom, found[-1].above, below)
-            else:
-                found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
+        if j - i <= CREASE_ROWS and float(np.abs(ends @ (below - above)).max()) > CREASE_PX:
+            found.append(_Crease(TILE_PX / 2 + i * step, TILE_PX / 2 + j * step, above, below))
     return found
 
 
@@ -902,9 +868,9 @@ def _crease_line(ref_ink: np.ndarray, paper_ink: np.ndarray, grid: np.ndarray, c
     paper = paper_ink[y0:y1]
     paper_near = cv2.dilate(paper, kernel)
     errors = []
-    for curve in (crease.above, crease.below):
-        panel = _Crease.shift(curve, xs) - here
-        dx, dy = panel[..., 0], panel[..., 1]
+    for line in (crease.above, crease.below):
+        dx = (line[0][0] + line[1][0] * xs - here[..., 0]).astype(np.float32)
+        dy = (line[0][1] + line[1][1] * xs - here[..., 1]).astype(np.float32)
         shown = cv2.remap(ref_ink, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         misfit = np.maximum(paper - cv2.dilate(shown, kernel), 0) + np.maximum(shown - paper_near, 0)
         errors.append(np.where(evidence[y0:y1], misfit, 0).ravel())

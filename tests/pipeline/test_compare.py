@@ -121,9 +121,9 @@ def test_a_digit_changed_at_a_crease_the_print_tells_never_matches(sample):
     correction tape and written over by hand, differs on a flat scan and is never `matches` at the crease. About the
     crease a pixel may fit either panel, so a field matches there only where no pixel differs, and only over the
     rows a searched cut would leave out: a taped digit 10 px differing on a flat scan was called `matches` beside a
-    crease with either loosened (with up to 5 px differing, and with a band 2 rows wider either side). (A month
-    written from 8 to 6 over tape may match even flat: the bold 6 covers the 8 within the comparison's tolerance;
-    the README says so. Such a case proves nothing about the crease and is not used.)"""
+    crease with either loosened (with up to 5 px differing, and with a band 2 rows wider either side). Each case
+    is first shown to differ flat: one that matches even there (a change within the comparison's tolerance, which
+    the README names) would prove nothing about the crease."""
     h, restoration = sample
 
     def folded(page: np.ndarray) -> bytes:
@@ -133,7 +133,7 @@ def test_a_digit_changed_at_a_crease_the_print_tells_never_matches(sample):
         return finish(fold(lower, rng, shift_mm=float(rng.uniform(1.0, 2.0))), rng)
 
     assert_matches(compare_front(restoration, folded(h.paper)), list(restoration.regions))
-    for kind, seed in (("digit", 0), ("digit", 11), ("tape", 7), ("tape", 10)):
+    for kind, seed in (("digit", 0), ("digit", 11), ("tape", 7), ("tape", 8)):
         page, changed = alter(h, kind, np.random.default_rng([seed, 77]))
         assert changed == {"resident1.birth"}
         flat = compare_front(restoration, scan_bytes(page, CLASSES["office300"][1], seed=1)[0])
@@ -155,29 +155,6 @@ def test_a_genuine_fold_the_tiles_measure_poorly_is_creased_never_differs(sample
     assert not result.differing, [r.to_dict() for r in result.regions]
     unreadable = {r.name: r.reason for r in result.regions if r.outcome == "unreadable"}
     assert unreadable["resident1.name"] == "creased" and set(unreadable.values()) == {"creased"}
-
-
-def test_a_genuine_fold_photographed_in_the_hand_is_never_told_differs():
-    """bench/front.py --field's fold2-hand case 0: folded 2 mm, lifted and photographed in the hand, the sheet bows
-    (each row of tiles moves along a curve, 4 px over the page) and the crease through the second resident's line
-    runs crooked under a bluish light. His date of birth was `differs`. The fields the crease crosses are `creased`,
-    left to the reader with their signed text; none differs."""
-    ring = KeyRing([seeded_key(14)])
-    h = household(ring, 0)
-    restoration = restore(scan_bytes(h.cert.back, CLASSES["office300"][0], seed=0)[0], ring)
-    result = compare_front(restoration, apply("fold2-hand", h.paper, np.random.default_rng([0, 31])))
-    assert not result.differing, [r.to_dict() for r in result.regions]
-    assert {r.reason for r in result.regions if r.outcome == "unreadable"} == {"creased"}
-
-
-def test_a_genuine_front_photographed_under_glare_and_a_tinted_light_matches(sample):
-    """A pool of glare veiling 40 % of a photographed sheet, under a bluish light: the sample's pale red check mark
-    runs through the residents' dates of birth, and in the brightest channel its edges came out darker than the
-    bluish paper; with the glare's veil the field's strokes are faint, and levelled to them the mark's edges read as
-    ink: two dates of birth were `differs`. Each channel is brought to white against its own paper first."""
-    h, restoration = sample
-    result = compare_front(restoration, apply("glare", h.paper, np.random.default_rng([1, 31])))
-    assert_matches(result, list(restoration.regions))
 
 
 def test_a_field_moved_whole_further_than_its_pieces_reach_matches(sample):
@@ -237,14 +214,13 @@ def test_a_stamp_or_a_note_over_a_field_leaves_it_unread_never_differing(sample,
 def test_a_grey_highlighter_over_a_field_leaves_it_unread_never_differing(sample, seed):
     """A grey highlighter drawn along a resident's line: a 5 mm band of flat grey, no colour to tell it by, not tall
     enough to reach over four rows, and the name it crosses differed. The issuer prints thin strokes; a band this
-    broad and this long was laid over the page: where the band changes the name's strokes, the field is
-    `unreadable` (`marked`); where its strokes show through unchanged it matches; never `differs`."""
+    broad and this long was laid over the page: the field is `unreadable` (`marked`), never `differs`."""
     h, restoration = sample
     rng = np.random.default_rng([seed, 31])
     result = compare_front(restoration, finish(highlighter(h.paper, rng, colour="grey"), rng))
     outcomes = {r.name: (r.outcome, r.reason) for r in result.regions}
-    assert outcomes["resident2.name"] in (("unreadable", "marked"), ("matches", None)), outcomes
-    assert not result.differing and all(r.reason in (None, "marked") for r in result.regions), outcomes
+    assert outcomes["resident2.name"] == ("unreadable", "marked"), outcomes
+    assert result.outcome == "unreadable" and not result.differing
 
 
 def test_a_pen_note_beside_a_name_that_touches_it_leaves_it_unread_never_differing():
