@@ -1059,10 +1059,6 @@ DOTS_PALER = 32  # levels the dots may print paler than that ink before it (plus
 # as black: the dots print 5 to 18 levels darker on scans of every class of tests/simulate.py and tests/field.py,
 # up to 28 paler under glare, which lifts them where it falls; 128 paler on a print whose dots came out hollow
 DOT_REACH = 30  # units across its track a dot is looked for again by its shape, when the track is broken
-RING_EVENNESS = 1.0  # how much of the spread of the ring around a dot-sized square (standard deviation, levels) counts
-# against it: a dot's ring is paper (a spread of 3 to 8 levels on the scans of tests/field.py), a square of the data
-# strip's modules, 14 units beside the bottom track, has ink in its ring (a spread of 60 to 100 levels), and a dot
-# printed pale (Augraphy's InkColorSwap: 40 levels under the paper) stood out from its ring less than such a square
 
 
 def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1087,11 +1083,7 @@ def _dots_by_shape(gray: np.ndarray, guesses: np.ndarray, along: int, ppu: float
         win = gray[y0:y1, x0:x1].astype(np.float32)
         core = cv2.boxFilter(win, -1, (inner, inner), normalize=False)
         around = cv2.boxFilter(win, -1, (outer, outer), normalize=False) - core
-        ring_n = outer**2 - inner**2
-        spread = (cv2.boxFilter(win * win, -1, (outer, outer), normalize=False)
-                  - cv2.boxFilter(win * win, -1, (inner, inner), normalize=False)) / ring_n - (around / ring_n) ** 2
-        # a dot's ring is paper, even; a square of the data strip's or the area's modules has ink in its ring
-        score = (around / ring_n - core / inner**2 - RING_EVENNESS * np.sqrt(np.maximum(spread, 0)))[pad:-pad, pad:-pad]
+        score = (around / (outer**2 - inner**2) - core / inner**2)[pad:-pad, pad:-pad]
         j = int(np.argmax(score))
         if score.flat[j] >= 25:  # levels, as a dot's contrast must be (``_dot_centroids``)
             cy, cx = divmod(j, score.shape[1])

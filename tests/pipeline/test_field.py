@@ -15,7 +15,7 @@ from tests.forgery import exact_forgery
 from tests.support import seeded_key
 from verify import KeyRing, content, errors, marks, restore, spec, strip
 from verify.code import parse_code
-from verify.locate import _decode_qr, _dots_by_shape, locate_markers, measure_dots, repaired_read, strip_levels
+from verify.locate import _decode_qr, locate_markers, measure_dots, repaired_read, strip_levels
 from verify.restore import MAX_COHERENCE, SPLICED
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -510,23 +510,6 @@ def test_dots_printed_in_a_pale_ink_still_place_the_track(cert, keyring, side):
     result = restore(field.finish(page, np.random.default_rng(3)), keyring)
     assert result.certificate.serial == cert.facts.serial
     assert result.content["checked"] >= 6
-
-
-def test_a_pale_dot_beside_the_data_strip_is_found_rather_than_the_strips_modules():
-    """A dot of the bottom track printed pale (40 levels under the paper: Augraphy's InkColorSwap turned whole runs of
-    a page's dots light grey, and the page was `strip_unreadable`), the data strip's modules 20 units below its
-    centre, within the reach of the search by shape. A square of the strip's ink stands out more from the mean of its
-    ring than the pale dot, but its ring holds ink: the search takes the dot, whose ring is paper."""
-    ppu = 1.25
-    rng = np.random.default_rng(0)
-    img = np.clip(235 + rng.normal(0, 3, (200, 400)), 0, 255).astype(np.uint8)
-    (x, y), half, m = (200, 60), spec.DOT_SIZE * ppu / 2, spec.STRIP_MODULE * ppu
-    img[round(y - half):round(y + half), round(x - half):round(x + half)] = 195
-    top = y + 20 * ppu
-    for r, k in np.argwhere(rng.random((10, int(400 / m))) < 0.5):
-        img[round(top + r * m):round(top + (r + 1) * m), round(k * m):round((k + 1) * m)] = 30
-    found, contrast = _dots_by_shape(cv2.GaussianBlur(img, (0, 0), 1.0), np.array([[x, y]], float), 0, ppu)
-    assert np.abs(found[0, :2] - (x, y)).max() < 1.5 and contrast[0] > 0
 
 
 def test_a_code_with_light_gaps_through_its_modules_is_read_once_repaired():
