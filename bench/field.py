@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from tests import field  # noqa: E402
 from tests.support import seeded_key  # noqa: E402
 from verify import IssuingKey, KeyRing, content, errors, issue, restore, spec  # noqa: E402
+from verify.fonts import face_in_use  # noqa: E402
 from verify.sample import default_fields, protected_regions, protected_texts, render_sample_front  # noqa: E402
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -247,7 +248,8 @@ def main() -> None:
     WORLD.update(keep=keep, keep_all=args.keep is not None)
     key = "a new random key" if args.key_seed is None else f"the key of --key-seed {args.key_seed}"
     print(f"seed {seed}; a genuine format v{spec.FORMAT_VERSION} back under {key}; {args.cases} cases per class; thresholds: "
-          f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels\n")
+          f"darker {content.ACCUSE} to accuse, {content.DARKER} to confirm; lighter {content.LIGHTER} levels; the "
+          f"sample front's text drawn in {face_in_use()}\n")
     with tempfile.TemporaryDirectory(prefix="field-") as tmp:
         pages = augraphy_pages(args.classes, args.cases, args.jobs, seed, Path(tmp))
         jobs = [(n, i, pages.get((n, i))) for n in args.classes for i in range(args.cases)]

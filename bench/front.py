@@ -44,6 +44,7 @@ from tests.simulate import CLASSES, scan_bytes  # noqa: E402
 from tests.support import seeded_key  # noqa: E402
 from verify import KeyRing, restore  # noqa: E402
 from verify.compare import compare_front  # noqa: E402
+from verify.fonts import face_in_use  # noqa: E402
 
 T = TypeVar("T")
 BARS = {"office300": 0.95, "dpi200": 0.95, "phone": 0.90}
@@ -94,6 +95,7 @@ def main() -> None:
         restored.append(restore(backs[-1], ring))
         homes.append(h)
 
+    print(f"the sample front's text drawn in {face_in_use()}\n")
     print(f"{'class':<16} {'genuine':>7} {'match':>6} {'differ':>6} {'unread':>6} {'worst':>6} | {'altered':>7} "
           f"{'named':>6} {'only':>5} {'unread':>6} {'weak':>5} {'bar':>5} | {'ms':>5}  misses")
     all_ok = True

@@ -12,7 +12,7 @@ import pathlib
 
 from PIL import ImageFont
 
-__all__ = ["FONT_ENV", "Font", "find_cjk_font", "load_font"]
+__all__ = ["FONT_ENV", "Font", "face_in_use", "find_cjk_font", "load_font"]
 
 FONT_ENV = "CERTVERIFY_CJK_FONT"  # a font file path, or "none" to force the Latin fallback
 
@@ -76,6 +76,13 @@ def find_cjk_font(style: str = "mincho") -> pathlib.Path | None:
         if path is not None and path.is_file():
             return path
     return None
+
+
+def face_in_use() -> str:
+    """What the sample front's Japanese text is drawn in, for a benchmark's heading: its figures hold for that face
+    (the Latin fallback draws another front, with other figures)."""
+    path = find_cjk_font()
+    return path.name if path is not None else "the Latin fallback face (no Japanese font found)"
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from verify.fonts import FONT_ENV, find_cjk_font, load_font
+from verify.fonts import FONT_ENV, face_in_use, find_cjk_font, load_font
 
 IPA_FONTS = (
     pathlib.Path("/usr/share/fonts/opentype/ipafont-mincho/ipam.ttf"),
@@ -56,3 +56,14 @@ def test_the_japanese_face_draws_each_character_as_itself() -> None:
 
 def test_the_latin_face_draws_text() -> None:
     assert _ink("", "SAMPLE").sum() > 200
+
+
+def test_a_benchmark_says_which_face_drew_the_sample_front(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: pathlib.Path) -> None:
+    """The benches' headings name the face, since the sample front and every figure change with it."""
+    custom = tmp_path / "ipam.ttf"
+    custom.write_bytes(b"not really a font")
+    monkeypatch.setenv(FONT_ENV, str(custom))
+    assert face_in_use() == "ipam.ttf"
+    monkeypatch.setenv(FONT_ENV, "none")
+    assert face_in_use().startswith("the Latin fallback face")
