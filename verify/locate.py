@@ -1202,11 +1202,6 @@ EQUALISE_ROUNDS = 4  # decisions of the strip's modules against their neighbours
 # a codeword read against a threshold, 3 once equalised; the decisions settle by the third round)
 
 
-def read_strip(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
-    """The modules of format v2's data strip (True = dark): ``strip_levels`` above 0."""
-    return strip_levels(gray, grid, search, gaps) > 0
-
-
 def strip_levels(gray: np.ndarray, grid: GridFit, search: bool = False, gaps: bool = False) -> np.ndarray:
     """How dark each module of format v2's data strip reads (float32; above 0: dark), sampled at its centre and
     measured from midway between the nearby paper and ink, as a share of their difference: a module read near 0
