@@ -595,17 +595,16 @@ def read_code(gray: np.ndarray, fit: PageFit) -> tuple[bytes, bool]:
 
 
 def repaired_read(region: np.ndarray) -> bytes | None:
-    """The bytes of the certverify QR code in ``region`` (its box at 1 pixel a unit, 5 a module) read only once the
-    symbol is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the
-    paper's texture showing through the modules), and read as they are or cut at one threshold for the whole box
-    (paper textured or tinted all over); modules smeared into their neighbours by a doubled print or a
-    scanner's colour fringes (Augraphy's ColorShift), or blurred into them (a fax), which an unsharp mask separates
-    again; modules printed pale, grey beside black (toner running low, an ink swapped for a lighter one), which a
-    QR reader's own threshold takes for paper, and a pale finder pattern hides the whole symbol: cut near the
-    paper; then, with the three finder
-    patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a crease moved
-    sideways moved back (``_rows_aligned``). And when none of these reads it, all of them again once thin light
-    streaks through the modules are painted over (``_streaks_filled``)."""
+    """The bytes of the certverify QR code in ``region`` (its box at 1 pixel a unit, 5 a module) read only once the symbol
+    is repaired, or None. Light gaps narrower than a module filled (toner missing along a few rows, the paper's
+    texture showing through the modules), and read as they are or cut at one threshold for the whole box (paper
+    textured or tinted all over); modules smeared into their neighbours by a doubled print or a scanner's colour
+    fringes (Augraphy's ColorShift), or blurred into them (a fax), which an unsharp mask separates again; modules
+    printed pale, grey beside black (toner running low, an ink swapped for a lighter one), which a QR reader's own
+    threshold takes for paper, and a pale finder pattern hides the whole symbol: cut near the paper; then, with the
+    three finder patterns redrawn where a symbol of each size centred in the box has them; last, with the rows a
+    crease moved sideways moved back (``_rows_aligned``). And when none of these reads it, all of them again once
+    thin light streaks through the modules are painted over (``_streaks_filled``)."""
     if (data := _repairs(region)) is not None:
         return data
     filled = _streaks_filled(region, spec.QR_MODULE)
