@@ -37,6 +37,14 @@ def catalogues() -> None:
     compile_catalogues()
 
 
+def pytest_report_header() -> str:
+    """The face the sample front is drawn in: the front and field tests' figures hold for the IPA faces `.ci/run`
+    installs, and the Latin fallback draws another front."""
+    from verify.fonts import face_in_use
+
+    return f"sample front drawn in: {face_in_use()}"
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``database_url`` is SQLite for every test, and PostgreSQL too for a test marked ``every_database``."""
     if "database_url" in metafunc.fixturenames:
