@@ -1207,7 +1207,10 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tu
     across a crease: where neighbouring dots jump apart by more than ``step`` pixels and JUMP_OVER_NOISE times
     the dots' jitter about their neighbours' median (a folded sheet's panels lie apart there, and the paper beside
     the crease bulges), each side of the jump is smoothed on its own.
-    The cleaned residuals, and the indices k of the jumps (between dots k and k + 1)."""
+    The cleaned residuals, and the indices k of the jumps (between dots k and k + 1); none where no dot of the side
+    was measured (a first fit, ``_fit_track`` not ``strict``, of a side cut off the picture)."""
+    if not ok.any():
+        return np.zeros_like(res), np.zeros(0, int)
     idx = np.arange(len(res))
     out = res.copy()
     for c in range(2):

@@ -15,7 +15,15 @@ from tests.forgery import exact_forgery, with_area
 from tests.support import seeded_key
 from verify import KeyRing, content, errors, marks, restore, spec, strip
 from verify.code import parse_code
-from verify.locate import _decode_qr, locate_markers, measure_dots, repaired_read, strip_levels
+from verify.locate import (
+    PageFit,
+    _decode_qr,
+    _page_similarity,
+    locate_markers,
+    measure_dots,
+    repaired_read,
+    strip_levels,
+)
 from verify.restore import MAX_COHERENCE, SPLICED
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -636,6 +644,22 @@ def test_a_page_the_dot_track_placed_is_never_told_its_blocks_are_another_backs(
     data = field.finish(_right_marks_glitched(with_area(other_cert.back, cert.back)), np.random.default_rng(1))
     with pytest.raises(errors.ScanUnrestorable):
         restore(data, keyring)
+
+
+def test_a_page_cut_through_two_marks_is_still_asked_for_whole(cert, keyring):
+    """A third of the sheet cut off leaves two marks; where they put the page, a side of the dot track lies off the
+    picture and no dot of it is measured. The track's first fit took such a side for one to interpolate and raised
+    ValueError out of the restoration; the dots are `grid_not_found`, and the answer is the marks':
+    `markers_not_found`."""
+    gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    gray = np.ascontiguousarray(gray[:, : gray.shape[1] * 2 // 3])
+    px = cert.back.shape[1] / spec.PAGE_W
+    found = {k: np.array(spec.marker_rects()[k].corners(), float) * px + (px - 1) / 2 for k in ("tl", "bl")}
+    rough = PageFit(np.vstack([_page_similarity(found), [0, 0, 1]]), ["bl", "tl"], 0.0, found=found)
+    with pytest.raises(errors.GridNotFound):
+        measure_dots(gray, rough)
+    with pytest.raises(errors.MarkersNotFound):
+        restore(cv2.imencode(".png", gray)[1].tobytes(), keyring)
 
 
 DATA = Path(__file__).parents[1] / "data"
