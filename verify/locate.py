@@ -103,6 +103,7 @@ class PageFit:
     preview_factor: int = 1  # scan pixels per preview pixel
     found: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # the markers' corners it was fitted to
     mirrored: bool = False  # found in the picture turned over left to right (``locate_markers``)
+    by_track: bool = False  # placed by two marks and the dot track (``_fit_by_track``), not by three marks or four
 
     def alternatives(self) -> list[PageFit]:
         """Fits to three of the four markers, each leaving one out: a marker half covered (a staple, a thumb) can
@@ -314,11 +315,43 @@ def _located(gray: np.ndarray) -> PageFit:
         best = read if len(read) > len(best) else best
     if not best:
         raise _unlike_a_back(largest, bool(codes))
+    if len(best) == 2 and (fit := _fit_by_track(gray, best, anchor)) is not None:
+        fit.preview, fit.preview_factor = best_small, best_factor
+        return fit
     missing = sorted(set(spec.MARKER_IDS) - set(best))
     if len(best) >= 3:  # enough, but not where the corners of a flat sheet lie (a sheet bent as a book's page)
         raise SheetNotFlat(f"found {len(best)} of the 4 corner marks, not where the corners of a flat sheet lie",
                            found=sorted(best), missing=missing, reason="not_flat")
     raise MarkersNotFound(f"found {len(best)} of the 4 corner marks", found=sorted(best), missing=missing)
+
+
+TRACK_DOTS = 0.95  # of the dot track's dots that must be found where two marks put the page, for them to place it
+
+
+def _fit_by_track(gray: np.ndarray, found: dict[str, np.ndarray], anchor: tuple[np.ndarray, np.ndarray] | None
+                  ) -> PageFit | None:
+    """The page placed by the dot track, when only two corner marks are found (a glitch that shifts a band of the
+    print through the other two, as Augraphy's GlitchEffect does, leaves them misshapen past reading) and no third
+    can be read where they put it: the two (and the code's corners, the ``anchor``, where the code reads) give a
+    similarity, TRACK_DOTS of the track's dots must be found where it puts them, and the homography fitted to the
+    dots is the page's, kept only when it puts both marks where they were found (within the tolerance of a fit to
+    three or four marks: a track read a dot off puts them half a dot pitch away). None otherwise. A page so placed
+    is never told that its blocks are another back's (``restore``): no third mark confirms the track's count."""
+    rough = PageFit(np.vstack([_page_similarity(found, anchor), [0, 0, 1]]), sorted(found), 0.0, found=dict(found))
+    try:
+        grid = measure_dots(gray, rough)
+    except GridNotFound:
+        return None
+    if grid.dots_found < TRACK_DOTS:
+        return None
+    rects = spec.marker_rects()
+    names = sorted(found)
+    page = np.array([c for n in names for c in rects[n].corners()], dtype=np.float64)
+    err = float(np.sqrt(np.mean(np.sum((project(grid.homography, page) - np.concatenate([found[n] for n in names])) ** 2,
+                                       axis=1))))
+    if err > 0.08 * local_scale(grid.homography, (spec.PAGE_W / 2, spec.PAGE_H / 2)) * spec.MARKER_SIZE:
+        return None
+    return PageFit(grid.homography, names, err, found=dict(found), by_track=True)
 
 
 def _marker_passes(gray: np.ndarray) -> Iterator[tuple[np.ndarray, int, bool, Callable[[np.ndarray], np.ndarray] | None]]:
@@ -1174,7 +1207,10 @@ def _clean_track(res: np.ndarray, ok: np.ndarray, tol: float, step: float) -> tu
     across a crease: where neighbouring dots jump apart by more than ``step`` pixels and JUMP_OVER_NOISE times
     the dots' jitter about their neighbours' median (a folded sheet's panels lie apart there, and the paper beside
     the crease bulges), each side of the jump is smoothed on its own.
-    The cleaned residuals, and the indices k of the jumps (between dots k and k + 1)."""
+    The cleaned residuals, and the indices k of the jumps (between dots k and k + 1); none where no dot of the side
+    was measured (a first fit, ``_fit_track`` not ``strict``, of a side cut off the picture)."""
+    if not ok.any():
+        return np.zeros_like(res), np.zeros(0, int)
     idx = np.arange(len(res))
     out = res.copy()
     for c in range(2):

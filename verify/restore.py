@@ -297,7 +297,9 @@ def _restore_located(page: DecodedPage, gray: np.ndarray, fit: PageFit, scan_dpi
                 # strokes a few pixels, or a print or scan degraded enough does the rest
                 at_random = coherence > SPLICED and seam_coherence(luma, excluded, COARSE) > SPLICED
                 spotted = not folded and at_random and _paper_level(gray, grid) >= content.SPOT_LEVEL
-                error = ScrambleMismatch if at_random and not (folded or spotted) else ScanUnrestorable
+                # and only on a page three or four marks placed: the dot track alone may be read a dot off
+                error = (ScrambleMismatch if at_random and not (folded or spotted or attempt.by_track)
+                         else ScanUnrestorable)
                 doubts = {"folded": folded, "spotted": spotted}
                 raise error(f"the blocks do not fit together (coherence {coherence:.2f})", serial=payload.serial,
                             coherence=round(coherence, 2), **{k: True for k, v in doubts.items() if v})

@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 
 from tests import field
-from tests.forgery import exact_forgery
+from tests.forgery import exact_forgery, with_area
 from tests.support import seeded_key
 from verify import KeyRing, content, errors, marks, restore, spec, strip
 from verify.code import parse_code
-from verify.locate import _decode_qr, locate_markers, measure_dots, repaired_read, strip_levels
+from verify.locate import (
+    PageFit,
+    _decode_qr,
+    _page_similarity,
+    locate_markers,
+    measure_dots,
+    repaired_read,
+    strip_levels,
+)
 from verify.restore import MAX_COHERENCE, SPLICED
 
 ACCUSING = {"altered", "scramble_mismatch", "bad_signature", "unknown_key"}
@@ -600,6 +608,58 @@ def test_a_code_the_marks_place_off_its_box_is_read_around_it(cert, keyring, dx,
                                                         cert.back[y0:y1, x0:x1])
     result = restore(field.finish(page, np.random.default_rng(0)), keyring)
     assert result.certificate.serial == cert.facts.serial
+
+
+def _right_marks_glitched(back: np.ndarray) -> np.ndarray:
+    """``back`` with a band of the print shifted 1.5 modules along the sheet through the two right-hand corner marks,
+    as Augraphy's GlitchEffect shifts bands of a page."""
+    px = back.shape[1] / spec.PAGE_W
+    module = spec.MARKER_SIZE / spec.MARKER_MODULES
+    page = back.copy()
+    for name in ("tr", "br"):
+        r = spec.marker_rects()[name]
+        x0, x1 = round(r.x * px), round((r.x + 2 * module) * px)
+        y0, y1 = round((r.y - 40) * px), round((r.y + spec.MARKER_SIZE + 40) * px)
+        page[y0:y1, x0:x1] = np.roll(back[y0:y1, x0:x1], -round(1.5 * module * px), axis=0)
+    return page
+
+
+def test_a_back_whose_two_marks_a_glitch_misshaped_is_placed_by_the_dot_track(cert, keyring):
+    """Two corner marks misshaped by a band of the print shifted through them (`markers_not_found`, 2 of 4, with
+    eight to fourteen of each mark's 49 modules read wrong where the others put it, on an Augraphy page). The two
+    left marks place the page roughly, every dot of the track is found where they put it, and the track places the
+    page: the back verifies, every field checked."""
+    data = field.finish(_right_marks_glitched(cert.back), np.random.default_rng(0))
+    fit = locate_markers(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE))
+    assert sorted(fit.found) == ["bl", "tl"] and fit.by_track
+    result = restore(data, keyring)
+    assert result.certificate.serial == cert.facts.serial
+    assert result.content["checked"] == len(result.regions)
+
+
+def test_a_page_the_dot_track_placed_is_never_told_its_blocks_are_another_backs(cert, other_cert, keyring):
+    """No third mark confirms how the track was counted on a page two marks and the dots placed, so blocks that fit
+    no better than at random (here another certificate's scrambled area under this code) are asked to be scanned
+    again, not called another back's: refused all the same."""
+    data = field.finish(_right_marks_glitched(with_area(other_cert.back, cert.back)), np.random.default_rng(1))
+    with pytest.raises(errors.ScanUnrestorable):
+        restore(data, keyring)
+
+
+def test_a_page_cut_through_two_marks_is_still_asked_for_whole(cert, keyring):
+    """A third of the sheet cut off leaves two marks; where they put the page, a side of the dot track lies off the
+    picture and no dot of it is measured. The track's first fit took such a side for one to interpolate and raised
+    ValueError out of the restoration; the dots are `grid_not_found`, and the answer is the marks':
+    `markers_not_found`."""
+    gray = cv2.cvtColor(cert.back, cv2.COLOR_RGB2GRAY)
+    gray = np.ascontiguousarray(gray[:, : gray.shape[1] * 2 // 3])
+    px = cert.back.shape[1] / spec.PAGE_W
+    found = {k: np.array(spec.marker_rects()[k].corners(), float) * px + (px - 1) / 2 for k in ("tl", "bl")}
+    rough = PageFit(np.vstack([_page_similarity(found), [0, 0, 1]]), ["bl", "tl"], 0.0, found=found)
+    with pytest.raises(errors.GridNotFound):
+        measure_dots(gray, rough)
+    with pytest.raises(errors.MarkersNotFound):
+        restore(cv2.imencode(".png", gray)[1].tobytes(), keyring)
 
 
 DATA = Path(__file__).parents[1] / "data"
