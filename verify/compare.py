@@ -5,9 +5,11 @@ The paper carries no markers on its front, so registration goes by what is print
 (scale and rotation invariant, so any turn, 150 to 600 dpi and a phone's perspective) give a homography by MAGSAC;
 a grid of tiles then measures what that plane leaves (a fold's panels, a lens, a sheet feeder's stretch) by phase
 correlation, smoothed into a displacement field, and each region is aligned once more on its own, in pieces. Both
-pages are compared as ink: darkness against the local paper level (so toner, tone and uneven light do not count),
+pages are compared as ink: darkness against the local paper level (so toner, tone and uneven light do not count;
+in colour, each channel of the paper is first brought to white, so neither does the light's colour),
 with the kiosk's background pattern (地紋), pale and fine, below the ink level. Inside a region a pixel differs
-where one side's ink, levelled to the region's strokes, exceeds the other's everywhere within TOLERANCE_PX by SHAPE.
+where one side's ink, levelled to the region's strokes, exceeds the other's everywhere within TOLERANCE_PX by SHAPE
+and the other has no more than a trace of ink there (TRACE), in a piece of SPECK_PX pixels or more.
 
 Inside each region the signature binds (format v2 on; a v1 back binds none, and the front's printed content is
 then compared in coarse cells) the answer is ``matches``, ``differs`` or ``unreadable`` with a reason. Ink on the
@@ -44,11 +46,15 @@ CHUNK_PX = 64  # width of the pieces of a region each aligned on its own before 
 CHUNK_REACH = 3.0  # restored-front pixels a piece may move against the page's registration
 FIELD_REACH = 13  # restored-front pixels (2 mm) a field that differs is searched for as a whole before it differs
 SHAPE = 0.35  # ink one side has more than the other anywhere within TOLERANCE_PX, from which a pixel differs
+TRACE = 0.5  # ... where the other side's ink anywhere within TOLERANCE_PX stays below this: a stroke printed fainter
+# (a toner streak along the feed takes up to 45 % of it) is that stroke; a changed or removed one leaves no ink there
 STRONG = 0.3  # normalised darkness from which a pixel is ink that must have a counterpart
 WEAK = 0.22  # ... from which a pixel is ink enough to be that counterpart (the pattern stays below it)
-# Differing ink pixels (after the opening that removes one-pixel slivers) from which a region differs. Measured on
-# genuine fronts (bench/front.py): the worst genuine region and the share of this threshold are in docs/security.md.
+SPECK_PX = 3  # pixels of an 8-connected piece of differing ink below which it is a speck, not a stroke's change
+# Differing ink pixels (specks left out) from which a region differs. Measured on genuine fronts (bench/front.py):
+# the worst genuine region and the share of this threshold are in docs/security.md.
 DIFFERS_PX = 6
+PAPER_PERCENTILE = 90  # of each channel over the page: the paper's white (the page is mostly paper)
 MIN_INLIERS = 40  # feature matches consistent with one homography below which the front is not registered
 MARK_MIN_PX = 30  # extra ink outside the regions from which a component is listed as a mark
 MANY_MARKS = 20  # marks from which the page is looked at for specks all over it, which are not listed as marks
@@ -101,6 +107,12 @@ CREASE_GAIN = 200.0  # ink (pixels at full darkness) two panels must fit the pri
 CREASE_SHARP = 5.0  # ... and by how much worse a cut CREASE_LOCATED_PX + 1 rows off fits, for the crease's row to be told
 CREASE_SLOPE = 0.006  # change per column of a crease's row on the aligned paper searched for (0.3 degrees and more)
 CREASE_LOCATED_PX = 2  # rows to which a crease's row is told
+UPRIGHT_PX = 25  # restored-front pixels (4 mm) of straight ink down from which it is one of the form's upright lines
+BESIDE_PX = 6  # ... and how far beside it the paper's extra ink counts as the line moved
+BENT_PX = 150  # extra ink beside the upright lines through a field's rows, outside every field, from which the paper
+# is bent there (and no less than the ink those lines lack): a sheet folded and held in the hand, 234 to 384 beside
+# a name and a date of birth whose strokes the bend smeared; a resident's line removed lacks its lines (128 to 250)
+# and has at most 89 beside them
 V1_CELL = 4  # blocks per side of the coarse cells a v1 front is compared in
 
 
@@ -219,10 +231,9 @@ def _compare_scan(restoration: Restoration, held: list[np.ndarray], timings: dic
     del work
     grid, measured = _refine(ref_ink, ink(_gray(aligned, colour)))
     aligned, valid = _remap(aligned, valid, grid)
-    hsv = cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV)  # its value is the brightest channel, its saturation the colour
-    paper_ink = ink(_gray(aligned, colour, hsv))
-    paper_colour = [_coloured(hsv)]  # the only reference: freed once the comparison has taken what it needs
-    del hsv
+    paper_ink = ink(_gray(_white_balanced(aligned, valid) if colour else aligned, colour))
+    # the only reference: freed once the comparison has taken what it needs
+    paper_colour = [_coloured(cv2.cvtColor(aligned, cv2.COLOR_RGB2HSV))]
     lap("refine")
     quality["shift_px"] = float(np.abs(grid).max())
     result = _compare(restoration, hidden, ref_ink, paper_ink, aligned, paper_colour, valid, grid,
@@ -259,13 +270,30 @@ def _is_gray(rgb: np.ndarray) -> bool:
     return int(np.percentile(spread, 99)) < 12
 
 
-def _gray(rgb: np.ndarray, colour: bool, hsv: np.ndarray | None = None) -> np.ndarray:
-    """What is compared: in colour the brightest channel, in which black and blue-black ink are dark and the red
-    seal, red marks and the pale pattern are light (the fields are printed black); the luma when a side is gray.
-    The brightest channel is HSV's value (``hsv``: the picture in HSV, when it is at hand), quicker than maxima."""
+def _white_balanced(rgb: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``rgb`` with each channel brought to white against the paper (the channel's PAPER_PERCENTILE over the page,
+    where ``valid``): the colour of the light taken off before the brightest channel is read. Under a phone's bluish
+    light the sample's pale red check mark and watermark came out darker than the paper in the brightest channel,
+    and where glare left the strokes faint (0.40 to 0.44 of the page's black) a field levelled to them showed the
+    mark's edges as ink: three dates of birth `differs`, up to 13 times the threshold."""
+    small, inside = np.ascontiguousarray(rgb[::4, ::4]), np.ascontiguousarray(valid[::4, ::4])
+    if not inside.any():
+        return rgb
+    gains = []
+    for c in range(3):
+        counts = np.cumsum(cv2.calcHist([small], [c], inside, [256], [0, 256]).ravel())
+        white = int(np.searchsorted(counts, counts[-1] * PAPER_PERCENTILE / 100))
+        gains.append(255.0 / max(white, 64))
+    return cv2.transform(rgb, np.diag(gains).astype(np.float32))
+
+
+def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
+    """What is compared: in colour the brightest channel (HSV's value, quicker than maxima), in which black and
+    blue-black ink are dark and the red seal, red marks and the pale pattern are light (the fields are printed
+    black); the luma when a side is gray."""
     if not colour:
         return _luma(rgb)
-    return cv2.extractChannel(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if hsv is None else hsv, 2)
+    return cv2.extractChannel(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV), 2)
 
 
 def ink(gray: np.ndarray, stroke_px: int = 15) -> np.ndarray:
@@ -566,6 +594,17 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     def located(i: int) -> tuple[float, float] | None:
         return _crease_line(ref_ink, paper_ink, grid, creases[i], ~in_region)
 
+    upright = cv2.morphologyEx((ref_ink > STRONG).astype(np.uint8), cv2.MORPH_OPEN, np.ones((UPRIGHT_PX, 1), np.uint8))
+    beside = (cv2.dilate(upright, np.ones((1, 2 * BESIDE_PX + 1), np.uint8)) > 0) & (upright == 0) & ~in_region
+    moved_off = (extra > 0) & beside
+    lacking = (missing > 0) & (upright > 0) & ~in_region
+
+    def bent(y0: int, y1: int) -> bool:
+        """Whether the form's upright lines through rows ``y0`` to ``y1`` moved off their place (BENT_PX): the
+        paper is bent there, and a field's strokes the bend smeared are no evidence against it."""
+        off = int(moved_off[y0:y1].sum())
+        return off >= BENT_PX and off >= int(lacking[y0:y1].sum())
+
     regions = []
     for name, box, (x0, y0, x1, y1) in boxes:
         crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
@@ -602,6 +641,10 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             # a difference counts where most of the field was compared; a match only where all of its ink was (the
             # cut may be put anywhere in the field, and rows left out there can hold the one stroke that changed)
             reason = "creased"  # a fold's crease runs through the field's strokes: too little of it lies on a panel
+        elif evidence >= 1.0 and crease is None and bent(y0, y1):
+            # no row of tiles told a crease here, but the paper is bent across the field's rows: the form's own
+            # lines moved there too
+            reason = "creased"
         if reason is None and evidence < 1.0 and int((sealed[y0:y1, x0:x1] & (ref_ink[y0:y1, x0:x1] > STRONG)).sum()
                                                      ) >= DIFFERS_PX:
             reason = "sealed"  # what is compared matches, but print under the seal could not be
@@ -739,7 +782,9 @@ def _piece_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int
     piece of the region, shifted by ``pre``, is aligned to the restored one in pieces of CHUNK_PX across (each by phase correlation,
     within CHUNK_REACH of the page's registration: a fold or a lens bends the page under a long field), both are
     smoothed alike, and a pixel differs where one side's ink exceeds the other's everywhere within TOLERANCE_PX by
-    SHAPE. One-pixel slivers are removed."""
+    SHAPE while the other's stays below TRACE there, in a piece of SPECK_PX pixels or more. (An opening by 2 x 2 took away every piece one pixel across, and
+    with it the change of a thin stroke: a date changed from 22 to 23 differed by 6 pixels, the threshold itself,
+    and by 11 once only specks are left out; no genuine field of a flat scan differs either way.)"""
     h, w = ref_ink.shape
     m = int(np.ceil(CHUNK_REACH + max(abs(pre[0]), abs(pre[1])))) + 2
     x0, y0, x1, y1 = box
@@ -780,8 +825,10 @@ def _piece_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int
     b = _level(cv2.GaussianBlur(b, (0, 0), 0.7))
     size = 2 * TOLERANCE_PX + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    differs = ((b - cv2.dilate(a, kernel)) > SHAPE) | ((a - cv2.dilate(b, kernel)) > SHAPE)
-    differs = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
+    near_a, near_b = cv2.dilate(a, kernel), cv2.dilate(b, kernel)
+    differs = (((b - near_a) > SHAPE) & (near_a < TRACE)) | (((a - near_b) > SHAPE) & (near_b < TRACE))
+    if differs.any():
+        differs[differs] = _pieces(differs, SPECK_PX, differs)
     return differs[y0 - Y0:y1 - Y0, x0 - X0:x1 - X0]
 
 
