@@ -606,6 +606,7 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
         return off >= BENT_PX and off >= int(lacking[y0:y1].sum())
 
     regions = []
+    changed = np.zeros((h, w), bool)  # the pixels the differing fields differ by, for the overlay
     for name, box, (x0, y0, x1, y1) in boxes:
         crease = next((c for c in creases if c.top - 16 < y1 and y0 < c.bottom + 16), None)
         panels = None
@@ -654,6 +655,8 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
             outcome = "unreadable" if reason else "matches"
         regions.append(RegionComparison(name, (int(box[0]), int(box[1]), int(box[2]), int(box[3])), outcome, reason,
                                         evidence))
+        if outcome == "differs":
+            changed[y0:y1, x0:x1] |= shape & ~ignored[y0:y1, x0:x1]
 
     page_edge = cv2.erode(valid, np.ones((17, 17), np.uint8)) == 0  # where a page edge a little off shows as ink
     laid = ((extra > 0) | chroma) & inside
@@ -667,6 +670,10 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     else:
         outcome = "unreadable"
         why = next(r.reason for r in regions if r.outcome == "unreadable")
+    if changed.any():  # a field's own count reaches strokes the page's masks leave out (a changed hairline)
+        more = paper_ink > ref_ink
+        extra |= (changed & more).view(np.uint8)
+        missing |= (changed & ~more).view(np.uint8)
     overlay = _overlay(restoration.image, extra, missing, regions, found)
     worst = max((r.difference for r in regions), default=0.0)
     return FrontComparison(outcome=outcome, regions=regions, marks=found, reason=why, aligned=aligned,

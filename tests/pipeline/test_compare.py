@@ -209,7 +209,7 @@ def test_a_date_changed_from_22_to_23_differs_with_room_to_spare(bench_household
     receiving stamp. The 2's thin diagonal is one pixel across at the restored front's scale; an opening by 2 x 2
     took it away and the date differed by the threshold itself (6 px), under the stamp once the light's colour
     was taken off by 4 px (a match). Counted in pieces of 3 pixels or more, it differs by 1.5 times the threshold
-    and more."""
+    and more, and the overlay shows those pixels."""
     h, restoration = bench_households[0]
     page, changed = alter(h, "digit", np.random.default_rng([2, 0]))
     assert changed == {"resident2.birth"}
@@ -219,7 +219,14 @@ def test_a_date_changed_from_22_to_23_differs_with_room_to_spare(bench_household
         data = apply(condition, page, np.random.default_rng([10, 31]))
     result = compare_front(restoration, data)
     assert result.differing == ["resident2.birth"], [r.to_dict() for r in result.regions]
-    assert next(r.difference for r in result.regions if r.name == "resident2.birth") >= 1.5
+    field = next(r for r in result.regions if r.name == "resident2.birth")
+    assert field.difference >= 1.5
+    # the overlay paints the strokes that differ, not only the field's outline: the paper's own in magenta, the
+    # issued ones it lacks in orange
+    assert result.overlay is not None
+    x0, y0, x1, y1 = field.box
+    painted = result.overlay[y0:y1, x0:x1].reshape(-1, 3).astype(int)
+    assert int(((painted == (220, 0, 200)).all(axis=1) | (painted == (255, 140, 0)).all(axis=1)).sum()) >= 6
 
 
 def test_a_field_moved_whole_further_than_its_pieces_reach_matches(sample):
