@@ -236,6 +236,20 @@ def _misread(means: np.ndarray, printed_dark: np.ndarray) -> int:
     return int(np.count_nonzero((means < (dark + light) / 2) != printed_dark))
 
 
+MARKER_FIT = 0.08  # root mean square distance of the marks' corners from where a fit puts them, as a share of a mark's
+# size, beyond which the fit is not the page's
+
+
+def _marker_misfit(h: np.ndarray, found: dict[str, np.ndarray]) -> tuple[float, float]:
+    """How far the homography ``h`` puts the corners of the marks ``found`` from where they were found (root mean
+    square, scan pixels), and the distance allowed (MARKER_FIT of a mark's size there)."""
+    rects = spec.marker_rects()
+    names = sorted(found)
+    page = np.array([c for n in names for c in rects[n].corners()], dtype=np.float64)
+    err = np.linalg.norm(project(h, page) - np.concatenate([found[n] for n in names]), axis=1)
+    return float(np.sqrt(np.mean(err**2))), MARKER_FIT * local_scale(h, (spec.PAGE_W / 2, spec.PAGE_H / 2)) * spec.MARKER_SIZE
+
+
 def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
     """A homography from three or four markers, or None when they do not form a plausible page."""
     if len(found) < 3:
@@ -247,19 +261,18 @@ def _fit_markers(found: dict[str, np.ndarray]) -> PageFit | None:
     h, _ = cv2.findHomography(page, scan, 0)
     if h is None:
         return None
-    err = np.linalg.norm(project(h, page) - scan, axis=1)
-    size_px = local_scale(h, (spec.PAGE_W / 2, spec.PAGE_H / 2)) * spec.MARKER_SIZE
-    if np.sqrt(np.mean(err**2)) > 0.08 * size_px and len(found) == 4:
+    err, allowed = _marker_misfit(h, found)
+    if err > allowed and len(found) == 4:
         # one marker may be a false detection: keep the three that agree best
         tried = [_fit_markers({k: v for k, v in found.items() if k != drop}) for drop in found]
         fits = [f for f in tried if f is not None]
         return min(fits, key=lambda f: f.marker_error_px) if fits else None
     page_quad = project(h, np.array(spec.Rect(0, 0, spec.PAGE_W, spec.PAGE_H).corners()))
-    if np.sqrt(np.mean(err**2)) > 0.08 * size_px or not cv2.isContourConvex(page_quad.astype(np.float32)):
+    if err > allowed or not cv2.isContourConvex(page_quad.astype(np.float32)):
         return None
     if _cross2(page_quad[1] - page_quad[0], page_quad[3] - page_quad[0]) <= 0:  # mirrored
         return None
-    return PageFit(h, names, float(np.sqrt(np.mean(err**2))), found=dict(found))
+    return PageFit(h, names, err, found=dict(found))
 
 
 def locate_markers(gray: np.ndarray) -> PageFit:
@@ -344,14 +357,10 @@ def _fit_by_track(gray: np.ndarray, found: dict[str, np.ndarray], anchor: tuple[
         return None
     if grid.dots_found < TRACK_DOTS:
         return None
-    rects = spec.marker_rects()
-    names = sorted(found)
-    page = np.array([c for n in names for c in rects[n].corners()], dtype=np.float64)
-    err = float(np.sqrt(np.mean(np.sum((project(grid.homography, page) - np.concatenate([found[n] for n in names])) ** 2,
-                                       axis=1))))
-    if err > 0.08 * local_scale(grid.homography, (spec.PAGE_W / 2, spec.PAGE_H / 2)) * spec.MARKER_SIZE:
+    err, allowed = _marker_misfit(grid.homography, found)
+    if err > allowed:
         return None
-    return PageFit(grid.homography, names, err, found=dict(found), by_track=True)
+    return PageFit(grid.homography, sorted(found), err, found=dict(found), by_track=True)
 
 
 def _marker_passes(gray: np.ndarray) -> Iterator[tuple[np.ndarray, int, bool, Callable[[np.ndarray], np.ndarray] | None]]:
