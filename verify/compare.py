@@ -272,19 +272,15 @@ def _is_gray(rgb: np.ndarray) -> bool:
 
 def _white_balanced(rgb: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``rgb`` with each channel brought to white against the paper (the channel's PAPER_PERCENTILE over the page,
-    where ``valid``): the colour of the light taken off before the brightest channel is read. Under a phone's bluish
-    light the sample's pale red check mark and watermark came out darker than the paper in the brightest channel,
-    and where glare left the strokes faint (0.40 to 0.44 of the page's black) a field levelled to them showed the
-    mark's edges as ink: three dates of birth `differs`, up to 13 times the threshold."""
+    where ``valid``): the colour of the light taken off before the brightest channel is read, so that pale red
+    print under a bluish light stays as light as the paper, and does not read as ink beside strokes glare made
+    faint."""
     small, inside = np.ascontiguousarray(rgb[::4, ::4]), np.ascontiguousarray(valid[::4, ::4])
     if not inside.any():
         return rgb
-    gains = []
-    for c in range(3):
-        counts = np.cumsum(cv2.calcHist([small], [c], inside, [256], [0, 256]).ravel())
-        white = int(np.searchsorted(counts, counts[-1] * PAPER_PERCENTILE / 100))
-        gains.append(255.0 / max(white, 64))
-    return cv2.transform(rgb, np.diag(gains).astype(np.float32))
+    counts = [np.cumsum(cv2.calcHist([small], [c], inside, [256], [0, 256]).ravel()) for c in range(3)]
+    white = [int(np.searchsorted(n, n[-1] * PAPER_PERCENTILE / 100)) for n in counts]
+    return cv2.transform(rgb, np.diag([255.0 / max(v, 64) for v in white]).astype(np.float32))
 
 
 def _gray(rgb: np.ndarray, colour: bool) -> np.ndarray:
@@ -594,16 +590,21 @@ def _compare(restoration: Restoration, hidden: np.ndarray, ref_ink: np.ndarray, 
     def located(i: int) -> tuple[float, float] | None:
         return _crease_line(ref_ink, paper_ink, grid, creases[i], ~in_region)
 
-    upright = cv2.morphologyEx((ref_ink > STRONG).astype(np.uint8), cv2.MORPH_OPEN, np.ones((UPRIGHT_PX, 1), np.uint8))
-    beside = (cv2.dilate(upright, np.ones((1, 2 * BESIDE_PX + 1), np.uint8)) > 0) & (upright == 0) & ~in_region
-    moved_off = (extra > 0) & beside
-    lacking = (missing > 0) & (upright > 0) & ~in_region
+    @functools.cache  # the same: found once a field differs away from the creases the tiles tell
+    def upright_lines() -> tuple[np.ndarray, np.ndarray]:
+        # per row: the paper's extra ink beside the form's upright lines, and the ink the lines lack, outside fields
+        upright = cv2.morphologyEx((ref_ink > STRONG).astype(np.uint8), cv2.MORPH_OPEN,
+                                   np.ones((UPRIGHT_PX, 1), np.uint8))
+        beside = (cv2.dilate(upright, np.ones((1, 2 * BESIDE_PX + 1), np.uint8)) > 0) & (upright == 0)
+        off = ((extra > 0) & beside & ~in_region).sum(axis=1)
+        return off, ((missing > 0) & (upright > 0) & ~in_region).sum(axis=1)
 
     def bent(y0: int, y1: int) -> bool:
         """Whether the form's upright lines through rows ``y0`` to ``y1`` moved off their place (BENT_PX): the
         paper is bent there, and a field's strokes the bend smeared are no evidence against it."""
-        off = int(moved_off[y0:y1].sum())
-        return off >= BENT_PX and off >= int(lacking[y0:y1].sum())
+        off, lacking = upright_lines()
+        moved = int(off[y0:y1].sum())
+        return moved >= BENT_PX and moved >= int(lacking[y0:y1].sum())
 
     regions = []
     changed = np.zeros((h, w), bool)  # the pixels the differing fields differ by, for the overlay
@@ -789,9 +790,8 @@ def _piece_difference(ref_ink: np.ndarray, paper_ink: np.ndarray, box: tuple[int
     piece of the region, shifted by ``pre``, is aligned to the restored one in pieces of CHUNK_PX across (each by phase correlation,
     within CHUNK_REACH of the page's registration: a fold or a lens bends the page under a long field), both are
     smoothed alike, and a pixel differs where one side's ink exceeds the other's everywhere within TOLERANCE_PX by
-    SHAPE while the other's stays below TRACE there, in a piece of SPECK_PX pixels or more. (An opening by 2 x 2 took away every piece one pixel across, and
-    with it the change of a thin stroke: a date changed from 22 to 23 differed by 6 pixels, the threshold itself,
-    and by 11 once only specks are left out; no genuine field of a flat scan differs either way.)"""
+    SHAPE while the other's stays below TRACE there, in a piece of SPECK_PX pixels or more: a thin stroke's change,
+    one pixel across at this scale, counts."""
     h, w = ref_ink.shape
     m = int(np.ceil(CHUNK_REACH + max(abs(pre[0]), abs(pre[1])))) + 2
     x0, y0, x1, y1 = box
